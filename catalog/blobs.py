@@ -1,0 +1,233 @@
+"""Blob storage: one interface, a local folder or any S3 (MinIO SDK) behind it.
+
+Keys are relative, slash-separated paths such as ``sources/ab/abcd….png``. Writes are atomic: a
+reader sees the old object or the whole new one, never a part.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from minio import Minio
+from minio.error import S3Error
+
+from catalog.config import meshmill_home
+
+_KEY_PART = re.compile(r"^[A-Za-z0-9._=+-]+$")
+mimetypes.add_type("model/gltf-binary", ".glb")
+mimetypes.add_type("model/obj", ".obj")
+
+
+class BlobError(Exception):
+    """A blob store operation failed; the message names the key and the store."""
+
+
+class BlobNotFound(BlobError, KeyError):
+    pass
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative key, else raise ValueError naming it."""
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") or not _KEY_PART.match(p) for p in parts):
+        raise ValueError(f"invalid blob key {key!r}: use relative paths of letters, digits and ._=+-")
+    return key
+
+
+def guess_content_type(key: str) -> str:
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    size: int
+    content_type: str
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> BlobInfo: ...
+    def get(self, key: str) -> bytes: ...
+    def stat(self, key: str) -> BlobInfo: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+    def url(self, key: str) -> str: ...
+    def describe(self) -> str: ...
+
+
+class LocalBlobStore:
+    """Blobs as files under ``root``; content types follow the key's extension."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def describe(self) -> str:
+        return f"folder {self.root}"
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> BlobInfo:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return BlobInfo(key, len(data), content_type or guess_content_type(key))
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {key!r} not found in {self.describe()}") from None
+
+    def stat(self, key: str) -> BlobInfo:
+        try:
+            size = self.path(key).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {key!r} not found in {self.describe()}") from None
+        return BlobInfo(key, size, guess_content_type(key))
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield key
+
+    def url(self, key: str) -> str:
+        return self.path(key).as_uri()
+
+
+class S3BlobStore:
+    """Blobs in an S3 bucket through the MinIO SDK (MinIO, AWS S3, SeaweedFS, Ceph, …)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        *,
+        prefix: str = "",
+        secure: bool = True,
+        region: str | None = None,
+        create_bucket: bool = True,
+    ):
+        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        if create_bucket and not self.client.bucket_exists(bucket):
+            try:
+                self.client.make_bucket(bucket)
+            except S3Error as exc:  # another process may have made it a moment ago
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix} at {self.endpoint}"
+
+    def _name(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def _missing(self, key: str) -> BlobNotFound:
+        return BlobNotFound(f"blob {key!r} not found in {self.describe()}")
+
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> BlobInfo:
+        content_type = content_type or guess_content_type(key)
+        self.client.put_object(self.bucket, self._name(key), io.BytesIO(data), len(data), content_type=content_type)
+        return BlobInfo(key, len(data), content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(self.bucket, self._name(key))
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                raise self._missing(key) from None
+            raise
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def stat(self, key: str) -> BlobInfo:
+        try:
+            obj = self.client.stat_object(self.bucket, self._name(key))
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                raise self._missing(key) from None
+            raise
+        return BlobInfo(key, obj.size or 0, obj.content_type or guess_content_type(key))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except BlobNotFound:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.remove_object(self.bucket, self._name(key))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        for obj in self.client.list_objects(self.bucket, prefix=self.prefix + prefix, recursive=True):
+            yield obj.object_name[len(self.prefix):]
+
+    def url(self, key: str) -> str:
+        """A presigned GET URL, valid for a day, that a browser or viewer can load."""
+        return self.client.presigned_get_object(self.bucket, self._name(key), expires=timedelta(days=1))
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r}: expected true or false")
+
+
+def blob_store_from_env() -> BlobStore:
+    """S3 when ``MESHMILL_S3_ENDPOINT`` is set, else the folder ``$MESHMILL_HOME/blobs``."""
+    endpoint = os.environ.get("MESHMILL_S3_ENDPOINT")
+    if not endpoint:
+        return LocalBlobStore(os.environ.get("MESHMILL_BLOB_DIR") or meshmill_home() / "blobs")
+    missing = [n for n in ("MESHMILL_S3_ACCESS_KEY", "MESHMILL_S3_SECRET_KEY") if not os.environ.get(n)]
+    if missing:
+        raise BlobError(f"MESHMILL_S3_ENDPOINT is set but {', '.join(missing)} is not")
+    return S3BlobStore(
+        endpoint,
+        os.environ["MESHMILL_S3_ACCESS_KEY"],
+        os.environ["MESHMILL_S3_SECRET_KEY"],
+        os.environ.get("MESHMILL_S3_BUCKET", "meshmill"),
+        prefix=os.environ.get("MESHMILL_S3_PREFIX", ""),
+        secure=_env_flag("MESHMILL_S3_SECURE", True),
+        region=os.environ.get("MESHMILL_S3_REGION") or None,
+    )

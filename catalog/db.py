@@ -1,0 +1,97 @@
+"""Engines for SQLite and PostgreSQL, and migrations applied on first use."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+
+from catalog.config import database_url
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+class CatalogConfigError(ValueError):
+    """The catalog URL names a database Meshmill does not support."""
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        # Let SQLAlchemy's "begin" below open every transaction, so that writers queue on
+        # busy_timeout instead of failing with "database is locked" on a read-to-write upgrade.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    """A new engine for ``url`` (``sqlite:///…`` or ``postgresql+psycopg://…``), not migrated."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    if url.startswith("postgresql+psycopg://"):
+        return create_engine(url, pool_pre_ping=True)
+    if url.startswith("postgresql"):
+        raise CatalogConfigError(
+            f"catalog URL {url.split('@')[-1]!r}: use the psycopg 3 driver, 'postgresql+psycopg://…'"
+        )
+    raise CatalogConfigError(f"catalog URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration; safe to call from many processes at once."""
+    if not is_up_to_date(engine):
+        command.upgrade(alembic_config(engine), "head")
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for ``url`` (default: from the environment), migrated on first use."""
+    url = url or database_url()
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = make_engine(url)
+            migrate(engine)
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

@@ -1,0 +1,146 @@
+"""The catalog's tables.
+
+Tags and collections are *labels*. A label can sit on a source image or on one of its outputs; the
+link row always carries the source image id, so "images labelled T (on themselves or any output)"
+is one index range scan on ``(tag_id, source_image_id)`` — the query studios run all day.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Table, Text, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False, **kwargs)
+
+
+class OutputStatus(str, enum.Enum):
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class SourceImage(SQLModel, table=True):
+    __tablename__ = "source_image"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    content_hash: str = Field(max_length=64, unique=True, description="sha256 of the file as ingested")
+    filename: str = Field(max_length=512, description="original file name, for people; never a key")
+    origin: Optional[str] = Field(default=None, max_length=200, description="style model or tool that made it")
+    width: int
+    height: int
+    mode: str = Field(max_length=8, description="stored pixel mode: RGB or RGBA")
+    source_format: Optional[str] = Field(default=None, max_length=16, description="format of the original file")
+    byte_size: int = Field(sa_type=BigInteger, description="size of the original file")
+    blob_key: str = Field(max_length=512)
+    created_at: datetime = _timestamp()
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tag"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+
+
+class Collection(SQLModel, table=True):
+    __tablename__ = "collection"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    created_at: datetime = _timestamp()
+
+
+class Variant(SQLModel, table=True):
+    """A named, stored set of generation parameters; one output per source image × variant."""
+
+    __tablename__ = "variant"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    backend: str = Field(max_length=64)
+    preset: Optional[str] = Field(default=None, max_length=32)
+    steps: Optional[int] = None
+    guidance: Optional[float] = None
+    target_faces: Optional[int] = None
+    seed: Optional[int] = None
+    texture_size: Optional[int] = None
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp()
+
+
+class Output(SQLModel, table=True):
+    """The result of converting one source image with one variant."""
+
+    __tablename__ = "output"
+    __table_args__ = (
+        Index("uq_output_source_variant", "source_image_id", "variant_id", unique=True),
+        Index("ix_output_variant_status", "variant_id", "status"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    source_image_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("source_image.id", ondelete="CASCADE"), nullable=False)
+    )
+    variant_id: int = Field(sa_column=Column(Integer, ForeignKey("variant.id"), nullable=False))
+    status: str = Field(default=OutputStatus.pending.value, max_length=16)
+    error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    model_name: Optional[str] = Field(default=None, max_length=128)
+    model_version: Optional[str] = Field(default=None, max_length=128)
+    face_count: Optional[int] = None
+    vertex_count: Optional[int] = None
+    byte_size: Optional[int] = Field(default=None, sa_type=BigInteger)
+    glb_key: Optional[str] = Field(default=None, max_length=512)
+    obj_key: Optional[str] = Field(default=None, max_length=512)
+    preview_key: Optional[str] = Field(default=None, max_length=512)
+    timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dagster_run_id: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+def _label_link_table(name: str, label_table: str) -> Table:
+    """A link from a label (tag or collection) to a source image, or to one of its outputs."""
+    label = f"{label_table}_id"
+    return Table(
+        name,
+        SQLModel.metadata,
+        Column("id", Integer, primary_key=True),
+        Column(label, Integer, ForeignKey(f"{label_table}.id", ondelete="CASCADE"), nullable=False),
+        Column("source_image_id", Integer, ForeignKey("source_image.id", ondelete="CASCADE"), nullable=False),
+        Column("output_id", Integer, ForeignKey("output.id", ondelete="CASCADE"), nullable=True),
+        Index(f"ix_{name}_label_source", label, "source_image_id"),
+        Index(f"ix_{name}_source", "source_image_id"),
+        # At most one row per label on an image (output_id NULL) and one per label on an output.
+        Index(
+            f"uq_{name}_on_image",
+            label,
+            "source_image_id",
+            unique=True,
+            sqlite_where=text("output_id IS NULL"),
+            postgresql_where=text("output_id IS NULL"),
+        ),
+        Index(
+            f"uq_{name}_on_output",
+            label,
+            "output_id",
+            unique=True,
+            sqlite_where=text("output_id IS NOT NULL"),
+            postgresql_where=text("output_id IS NOT NULL"),
+        ),
+    )
+
+
+image_tag = _label_link_table("image_tag", "tag")
+collection_member = _label_link_table("collection_member", "collection")

@@ -1,0 +1,253 @@
+"""Reading the catalog: find by tags, collections, variant and status; show one image; edit labels.
+
+``find`` returns one dict per matching source image, newest first, with its outputs. A label
+matches an image when it is on the image itself or on one of its outputs (only the outputs the
+variant/status filters select, when those are given). Results are paginated by id: pass the last
+id you saw as ``before_id`` to get the next page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from catalog.labels import LabelKind, attach_labels, detach_labels, label_ids, labels_of, normalise_label
+from catalog.models import Collection, Output, OutputStatus, SourceImage, Variant, collection_member, image_tag
+from catalog.records import CatalogError
+
+_src = SourceImage.__table__
+_out = Output.__table__
+_var = Variant.__table__
+
+MAX_PAGE = 1000
+
+
+def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[bool] | None:
+    conditions = []
+    if variant_id is not None:
+        conditions.append(_out.c.variant_id == variant_id)
+    if status is not None:
+        conditions.append(_out.c.status == status)
+    return and_(*conditions) if conditions else None
+
+
+def _has_label(kind: LabelKind, label_id: int, output_filter: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    link = image_tag if kind == "tag" else collection_member
+    column = link.c.tag_id if kind == "tag" else link.c.collection_id
+    on_target = None
+    if output_filter is not None:
+        on_target = or_(
+            link.c.output_id.is_(None),
+            exists().where(and_(_out.c.id == link.c.output_id, output_filter)),
+        )
+    conditions = [column == label_id, link.c.source_image_id == _src.c.id]
+    if on_target is not None:
+        conditions.append(on_target)
+    return exists().where(and_(*conditions))
+
+
+def find_source_ids(
+    conn: Connection,
+    *,
+    tags: Iterable[str] = (),
+    any_tags: Iterable[str] = (),
+    collection: str | None = None,
+    variant: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[int]:
+    """Ids of the source images that match, newest first."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit {limit} is out of range 1-{MAX_PAGE}")
+    if status is not None:
+        status = OutputStatus(status).value
+    tags = [normalise_label(t, "tag") for t in tags]
+    any_tags = [normalise_label(t, "tag") for t in any_tags]
+    known_tags = label_ids(conn, "tag", [*tags, *any_tags], create=False)
+    variant_id = None
+    if variant is not None:
+        variant_id = conn.execute(select(_var.c.id).where(_var.c.name == variant.lower())).scalar()
+        if variant_id is None:
+            return []
+    output_filter = _output_filter(variant_id, status)
+
+    conditions: list[ColumnElement[bool]] = []
+    for tag in tags:
+        if tag not in known_tags:
+            return []
+        conditions.append(_has_label("tag", known_tags[tag], output_filter))
+    if any_tags:
+        present = [known_tags[t] for t in any_tags if t in known_tags]
+        if not present:
+            return []
+        conditions.append(or_(*(_has_label("tag", i, output_filter) for i in present)))
+    if collection is not None:
+        found = label_ids(conn, "collection", [collection], create=False)
+        if not found:
+            return []
+        conditions.append(_has_label("collection", next(iter(found.values())), output_filter))
+    if output_filter is not None:
+        conditions.append(exists().where(and_(_out.c.source_image_id == _src.c.id, output_filter)))
+    if before_id is not None:
+        conditions.append(_src.c.id < before_id)
+    query = select(_src.c.id).where(*conditions).order_by(_src.c.id.desc()).limit(limit)
+    return list(conn.execute(query).scalars())
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # SQLite hands timestamps back without their zone; every stored time is UTC.
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+    return value
+
+
+def describe_sources(
+    conn: Connection, source_ids: list[int], *, variant: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Full records of the given source images, in the given order, with their (filtered) outputs."""
+    if not source_ids:
+        return []
+    sources = {row.id: row for row in conn.execute(select(_src).where(_src.c.id.in_(source_ids)))}
+    out_query = (
+        select(_out, _var.c.name.label("variant_name"))
+        .join(_var, _var.c.id == _out.c.variant_id)
+        .where(_out.c.source_image_id.in_(source_ids))
+        .order_by(_var.c.name)
+    )
+    if variant is not None:
+        out_query = out_query.where(_var.c.name == variant.lower())
+    if status is not None:
+        out_query = out_query.where(_out.c.status == OutputStatus(status).value)
+    outputs: dict[int, list[Any]] = {}
+    for row in conn.execute(out_query):
+        outputs.setdefault(row.source_image_id, []).append(row)
+    tags = labels_of(conn, "tag", source_ids)
+    collections = labels_of(conn, "collection", source_ids)
+
+    def output_record(row: Any) -> dict[str, Any]:
+        key = (row.source_image_id, row.id)
+        return {
+            "id": row.id,
+            "variant": row.variant_name,
+            "status": row.status,
+            "error": row.error,
+            "parameters": row.parameters,
+            "model_name": row.model_name,
+            "model_version": row.model_version,
+            "face_count": row.face_count,
+            "vertex_count": row.vertex_count,
+            "byte_size": row.byte_size,
+            "blob_keys": {"glb": row.glb_key, "obj": row.obj_key, "preview": row.preview_key},
+            "timings": row.timings,
+            "dagster_run_id": row.dagster_run_id,
+            "tags": tags.get(key, []),
+            "collections": collections.get(key, []),
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+        }
+
+    records = []
+    for source_id in source_ids:
+        src = sources.get(source_id)
+        if src is None:
+            continue
+        key = (source_id, None)
+        records.append(
+            {
+                "id": src.id,
+                "content_hash": src.content_hash,
+                "filename": src.filename,
+                "origin": src.origin,
+                "width": src.width,
+                "height": src.height,
+                "mode": src.mode,
+                "source_format": src.source_format,
+                "byte_size": src.byte_size,
+                "blob_key": src.blob_key,
+                "created_at": _iso(src.created_at),
+                "tags": tags.get(key, []),
+                "collections": collections.get(key, []),
+                "outputs": [output_record(o) for o in outputs.get(source_id, [])],
+            }
+        )
+    return records
+
+
+def find(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
+    """Matching source images with their outputs (see the module docstring for the filters)."""
+    with engine.connect() as conn:
+        ids = find_source_ids(conn, **filters)
+        return describe_sources(conn, ids, variant=filters.get("variant"), status=filters.get("status"))
+
+
+def show(engine: Engine, source_image_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        records = describe_sources(conn, [source_image_id])
+    if not records:
+        raise CatalogError(f"source image {source_image_id} does not exist")
+    return records[0]
+
+
+def _output_id(conn: Connection, source_image_id: int, variant: str) -> int:
+    output_id = conn.execute(
+        select(_out.c.id)
+        .join(_var, _var.c.id == _out.c.variant_id)
+        .where(_out.c.source_image_id == source_image_id, _var.c.name == variant.lower())
+    ).scalar()
+    if output_id is None:
+        raise CatalogError(f"source image {source_image_id} has no output for variant {variant!r}")
+    return output_id
+
+
+def edit_labels(
+    engine: Engine,
+    kind: LabelKind,
+    source_image_id: int,
+    *,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    variant: str | None = None,
+) -> list[str]:
+    """Add and remove tags or collections on an image (or on its output for ``variant``); returns the new list."""
+    add, remove = list(add), list(remove)
+    for name in [*add, *remove]:
+        normalise_label(name, kind)
+    with engine.begin() as conn:
+        if conn.execute(select(_src.c.id).where(_src.c.id == source_image_id)).scalar() is None:
+            raise CatalogError(f"source image {source_image_id} does not exist")
+        output_id = _output_id(conn, source_image_id, variant) if variant else None
+        detach_labels(conn, kind, remove, source_image_id, output_id)
+        attach_labels(conn, kind, add, source_image_id, output_id)
+        return labels_of(conn, kind, [source_image_id]).get((source_image_id, output_id), [])
+
+
+def list_collections(engine: Engine) -> list[dict[str, Any]]:
+    """Every collection with how many source images and outputs it holds."""
+    table = Collection.__table__
+    link = collection_member
+    query = (
+        select(
+            table.c.name,
+            func.count(link.c.id).filter(link.c.output_id.is_(None)).label("images"),
+            func.count(link.c.id).filter(link.c.output_id.isnot(None)).label("outputs"),
+            table.c.created_at,
+        )
+        .select_from(table.outerjoin(link, link.c.collection_id == table.c.id))
+        .group_by(table.c.id)
+        .order_by(table.c.name)
+    )
+    with engine.connect() as conn:
+        return [
+            {"name": r.name, "images": r.images, "outputs": r.outputs, "created_at": _iso(r.created_at)}
+            for r in conn.execute(query)
+        ]
+
+
+def list_variants(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(_var).order_by(_var.c.name))
+        return [{k: _iso(v) for k, v in row._mapping.items()} for row in rows]

@@ -1,0 +1,1 @@
+"""Pure image and mesh work: no Dagster, no database. Everything here takes and returns plain values."""
