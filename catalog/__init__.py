@@ -1,7 +1,7 @@
 """The Meshmill catalog: what was ingested and generated, with labels, parameters and blob keys."""
 
 from catalog.blobs import BlobError, BlobNotFound, BlobStore, LocalBlobStore, S3BlobStore, blob_store_from_env
-from catalog.db import get_engine, make_engine, migrate
+from catalog.db import dispose_engines, get_engine, make_engine, migrate
 from catalog.labels import LabelError, normalise_label
 from catalog.models import OutputStatus
 from catalog.queries import edit_labels, find, list_collections, list_variants, show
@@ -16,7 +16,7 @@ from catalog.records import (
 
 __all__ = [
     "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "LabelError", "LocalBlobStore", "OutputStatus",
-    "S3BlobStore", "blob_store_from_env", "define_variant", "edit_labels", "find", "get_engine",
+    "S3BlobStore", "blob_store_from_env", "define_variant", "dispose_engines", "edit_labels", "find", "get_engine",
     "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "record_output",
     "record_source", "show", "source_id_by_hash",
 ]  # fmt: skip

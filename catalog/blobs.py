@@ -222,12 +222,17 @@ def blob_store_from_env() -> BlobStore:
     missing = [n for n in ("MESHMILL_S3_ACCESS_KEY", "MESHMILL_S3_SECRET_KEY") if not os.environ.get(n)]
     if missing:
         raise BlobError(f"MESHMILL_S3_ENDPOINT is set but {', '.join(missing)} is not")
+    secure = _env_flag("MESHMILL_S3_SECURE", True)
+    if "://" in endpoint:  # accept a URL too: its scheme decides TLS
+        scheme, _, endpoint = endpoint.partition("://")
+        secure = scheme == "https"
+        endpoint = endpoint.rstrip("/")
     return S3BlobStore(
         endpoint,
         os.environ["MESHMILL_S3_ACCESS_KEY"],
         os.environ["MESHMILL_S3_SECRET_KEY"],
         os.environ.get("MESHMILL_S3_BUCKET", "meshmill"),
         prefix=os.environ.get("MESHMILL_S3_PREFIX", ""),
-        secure=_env_flag("MESHMILL_S3_SECURE", True),
+        secure=secure,
         region=os.environ.get("MESHMILL_S3_REGION") or None,
     )

@@ -32,8 +32,17 @@ def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict])
     """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
+
+
+def insert_if_absent(conn: Connection, table: Table, row: dict) -> int | None:
+    """Insert ``row`` unless it collides with a unique key; the new id, or None if it collided."""
+    statement = _insert(conn, table).values(**row).on_conflict_do_nothing().returning(table.c.id)
+    return conn.execute(statement).scalar()
+
+
+def _insert(conn: Connection, table: Table):  # noqa: ANN202
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def _label_tables(kind: LabelKind) -> tuple[Table, Table, str]:

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Engine, select, update
 
-from catalog.labels import attach_labels, insert_ignoring_duplicates, normalise_label
+from catalog.labels import attach_labels, insert_if_absent, insert_ignoring_duplicates, normalise_label
 from catalog.models import Output, OutputStatus, SourceImage, Variant, utcnow
 
 
@@ -45,32 +45,25 @@ def record_source(
         normalise_label(name, "tag")
     for name in collections:
         normalise_label(name, "collection")
+    row = {
+        "content_hash": content_hash,
+        "filename": filename[-512:],
+        "origin": origin,
+        "width": width,
+        "height": height,
+        "mode": mode,
+        "source_format": source_format,
+        "byte_size": byte_size,
+        "blob_key": blob_key,
+        "created_at": utcnow(),
+    }
     table = SourceImage.__table__
     with engine.begin() as conn:
-        existing = conn.execute(select(table.c.id).where(table.c.content_hash == content_hash)).scalar()
-        if existing is None:
-            insert_ignoring_duplicates(
-                conn,
-                table,
-                [
-                    {
-                        "content_hash": content_hash,
-                        "filename": filename[-512:],
-                        "origin": origin,
-                        "width": width,
-                        "height": height,
-                        "mode": mode,
-                        "source_format": source_format,
-                        "byte_size": byte_size,
-                        "blob_key": blob_key,
-                        "created_at": utcnow(),
-                    }
-                ],
-            )
-        source_id = conn.execute(select(table.c.id).where(table.c.content_hash == content_hash)).scalar_one()
+        new_id = insert_if_absent(conn, table, row)
+        source_id = new_id or conn.execute(select(table.c.id).where(table.c.content_hash == content_hash)).scalar_one()
         attach_labels(conn, "tag", tags, source_id)
         attach_labels(conn, "collection", collections, source_id)
-    return SourceRecord(source_id, created=existing is None)
+    return SourceRecord(source_id, created=new_id is not None)
 
 
 def label_source(engine: Engine, source_image_id: int, *, tags: Iterable[str] = (), collections: Iterable[str] = ()) -> None:

@@ -20,8 +20,8 @@ app = typer.Typer(help="Meshmill: batch image-to-3D assets for game studios.", n
 catalog_app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -67,11 +67,9 @@ def ingest(
             console.print(f"[yellow]duplicate[/yellow] #{result.source_id} {result.path}", highlight=False)
         else:
             err_console.print(f"[red]failed[/red]    {result.path}: {result.detail}", highlight=False)
-    console.print(
-        f"{counts['added']} added, {counts['duplicate']} duplicate, {counts['failed']} failed "
-        f"(catalog: {engine.url.render_as_string(hide_password=True)}; blobs: {blobs.describe()})",
-        highlight=False,
-    )
+    console.print(f"catalog: {engine.url.render_as_string(hide_password=True)}  blobs: {blobs.describe()}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(f"{counts['added']} added, {counts['duplicate']} duplicate, {counts['failed']} failed", highlight=False)
     if counts["failed"]:
         raise typer.Exit(1)
 

@@ -1,0 +1,146 @@
+import pytest
+
+from catalog import (
+    CatalogError,
+    LabelError,
+    define_variant,
+    edit_labels,
+    find,
+    list_collections,
+    list_variants,
+    record_output,
+    record_source,
+    show,
+)
+
+
+def add_image(engine, n, *, tags=(), collections=()):
+    return record_source(
+        engine, content_hash=f"{n:064x}", filename=f"img{n}.png", width=64, height=32, mode="RGBA",
+        byte_size=100 + n, blob_key=f"sources/{n}.png", tags=tags, collections=collections, origin="style-v3",
+    ).id  # fmt: skip
+
+
+def ids(records):
+    return [r["id"] for r in records]
+
+
+def test_same_content_is_recorded_once_and_gains_new_labels(engine):
+    first = record_source(engine, content_hash="f" * 64, filename="a.png", width=4, height=4, mode="RGB",
+                          byte_size=10, blob_key="k", tags=["hero"])  # fmt: skip
+    again = record_source(engine, content_hash="f" * 64, filename="copy-of-a.png", width=4, height=4, mode="RGB",
+                          byte_size=10, blob_key="k", tags=["Approved"], collections=["toybox-v3"])  # fmt: skip
+    assert first.created and not again.created and first.id == again.id
+    record = show(engine, first.id)
+    assert record["filename"] == "a.png"
+    assert record["tags"] == ["approved", "hero"]
+    assert record["collections"] == ["toybox-v3"]
+
+
+def test_find_combines_tags_collections_variants_and_status(engine):
+    a = add_image(engine, 1, tags=["hero", "approved"], collections=["toybox-v3"])
+    b = add_image(engine, 2, tags=["hero"], collections=["toybox-v3"])
+    c = add_image(engine, 3, tags=["prop", "approved"], collections=["dungeon"])
+    d = add_image(engine, 4)
+    mobile = define_variant(engine, "mobile", backend="builtin", target_faces=5000)
+    hero = define_variant(engine, "hero", backend="builtin", target_faces=60000, texture_size=2048)
+    record_output(engine, a, mobile, status="succeeded", face_count=4990, glb_key="outputs/a.glb")
+    record_output(engine, a, hero, status="failed", error="out of memory")
+    record_output(engine, b, mobile, status="failed", error="empty silhouette")
+    record_output(engine, c, hero, status="succeeded")
+
+    assert ids(find(engine)) == [d, c, b, a]  # newest first
+    assert ids(find(engine, tags=["hero"])) == [b, a]
+    assert ids(find(engine, tags=["hero", "approved"])) == [a]
+    assert ids(find(engine, any_tags=["approved", "prop"])) == [c, a]
+    assert ids(find(engine, tags=["approved"], collection="toybox-v3")) == [a]
+    assert ids(find(engine, collection="dungeon")) == [c]
+    assert ids(find(engine, variant="mobile")) == [b, a]
+    assert ids(find(engine, status="failed")) == [b, a]
+    assert ids(find(engine, variant="mobile", status="succeeded")) == [a]
+    assert find(engine, tags=["never-used"]) == []
+    assert find(engine, collection="no-such-collection") == []
+    assert find(engine, variant="no-such-variant") == []
+
+    (record,) = find(engine, tags=["hero"], variant="hero")
+    assert record["id"] == a
+    (output,) = record["outputs"]  # only the variant asked for
+    assert output["variant"] == "hero" and output["status"] == "failed" and output["error"] == "out of memory"
+    full = show(engine, a)
+    assert [o["variant"] for o in full["outputs"]] == ["hero", "mobile"]
+    mobile_output = full["outputs"][1]
+    assert mobile_output["face_count"] == 4990
+    assert mobile_output["blob_keys"] == {"glb": "outputs/a.glb", "obj": None, "preview": None}
+
+
+def test_find_pages_through_results_by_id(engine):
+    made = [add_image(engine, n, tags=["bulk"]) for n in range(1, 8)]
+    page1 = find(engine, tags=["bulk"], limit=3)
+    page2 = find(engine, tags=["bulk"], limit=3, before_id=page1[-1]["id"])
+    page3 = find(engine, tags=["bulk"], limit=3, before_id=page2[-1]["id"])
+    assert ids(page1) + ids(page2) + ids(page3) == sorted(made, reverse=True)
+    with pytest.raises(ValueError, match="limit"):
+        find(engine, limit=0)
+
+
+def test_labels_on_outputs_match_their_source_image(engine):
+    a = add_image(engine, 1)
+    b = add_image(engine, 2)
+    mobile = define_variant(engine, "mobile", backend="builtin")
+    hero = define_variant(engine, "hero", backend="builtin")
+    record_output(engine, a, mobile, status="succeeded")
+    record_output(engine, a, hero, status="succeeded")
+    record_output(engine, b, hero, status="succeeded")
+    assert edit_labels(engine, "tag", a, add=["approved"], variant="hero") == ["approved"]
+
+    assert ids(find(engine, tags=["approved"])) == [a]
+    assert ids(find(engine, tags=["approved"], variant="hero")) == [a]
+    # the approved output is the hero one, so the mobile outputs of `a` do not match
+    assert find(engine, tags=["approved"], variant="mobile") == []
+    record = show(engine, a)
+    assert record["tags"] == []
+    assert {o["variant"]: o["tags"] for o in record["outputs"]} == {"hero": ["approved"], "mobile": []}
+
+
+def test_edit_labels_adds_removes_and_validates(engine):
+    a = add_image(engine, 1, tags=["wip"])
+    assert edit_labels(engine, "tag", a, add=["approved", "hero"], remove=["wip"]) == ["approved", "hero"]
+    assert edit_labels(engine, "collection", a, add=["toybox-v3"]) == ["toybox-v3"]
+    assert edit_labels(engine, "tag", a, remove=["not-there"]) == ["approved", "hero"]
+    with pytest.raises(LabelError, match="'has space'"):
+        edit_labels(engine, "tag", a, add=["has space"])
+    with pytest.raises(LabelError):
+        edit_labels(engine, "tag", a, add=["x" * 65])
+    with pytest.raises(CatalogError, match="source image 999"):
+        edit_labels(engine, "tag", 999, add=["x"])
+    with pytest.raises(CatalogError, match="no output for variant 'hero'"):
+        edit_labels(engine, "tag", a, add=["x"], variant="hero")
+    assert show(engine, a)["tags"] == ["approved", "hero"]
+
+
+def test_collections_are_counted_and_outputs_are_updated_in_place(engine):
+    a = add_image(engine, 1, collections=["toybox-v3"])
+    add_image(engine, 2, collections=["toybox-v3", "dungeon"])
+    v = define_variant(engine, "desktop", backend="builtin", target_faces=20000)
+    first = record_output(engine, a, v, status="running", dagster_run_id="run-1")
+    edit_labels(engine, "collection", a, add=["toybox-v3"], variant="desktop")
+    second = record_output(engine, a, v, status="succeeded", face_count=19876, timings={"mesh": 1.5})
+    assert first == second
+    (output,) = show(engine, a)["outputs"]
+    assert output["status"] == "succeeded" and output["dagster_run_id"] == "run-1"
+    assert output["timings"] == {"mesh": 1.5}
+    assert {c["name"]: (c["images"], c["outputs"]) for c in list_collections(engine)} == {
+        "dungeon": (1, 0),
+        "toybox-v3": (2, 1),
+    }
+    with pytest.raises(ValueError):
+        record_output(engine, a, v, status="exploded")
+    with pytest.raises(CatalogError):
+        record_output(engine, 12345, v, status="pending")
+
+
+def test_variants_are_stored_and_redefined(engine):
+    define_variant(engine, "Mobile", backend="builtin", preset="mobile", target_faces=5000, seed=1, extra={"upscale": 2})
+    define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=4000)
+    (variant,) = list_variants(engine)
+    assert variant["name"] == "mobile" and variant["target_faces"] == 4000 and variant["extra"] == {}

@@ -1,0 +1,142 @@
+"""`meshmill ingest` and `meshmill catalog …` run as a user runs them, on both storage set-ups."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from catalog import LocalBlobStore, S3BlobStore
+from tests.imagefiles import prop_image, write_bad_images, write_odd_good_images
+
+MESHMILL = str(Path(sys.executable).with_name("meshmill"))
+
+
+def meshmill(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([MESHMILL, *args], env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"meshmill {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def catalog_url(env: dict[str, str]) -> str:
+    return env.get("MESHMILL_DATABASE_URL") or f"sqlite:///{env['MESHMILL_HOME']}/catalog.db"
+
+
+def blob_store(env: dict[str, str]):  # noqa: ANN201
+    if "MESHMILL_S3_ENDPOINT" in env:
+        return S3BlobStore(env["MESHMILL_S3_ENDPOINT"], env["MESHMILL_S3_ACCESS_KEY"], env["MESHMILL_S3_SECRET_KEY"],
+                           env["MESHMILL_S3_BUCKET"], secure=False)  # fmt: skip
+    return LocalBlobStore(Path(env["MESHMILL_HOME"]) / "blobs")
+
+
+def stored_rows_and_blobs(env: dict[str, str]) -> tuple[set[str], set[str]]:
+    engine = create_engine(catalog_url(env))
+    with engine.connect() as conn:
+        keys = set(conn.execute(text("SELECT blob_key FROM source_image")).scalars())
+    engine.dispose()
+    return keys, set(blob_store(env).list("sources/"))
+
+
+def find_json(env: dict[str, str], *args: str) -> list[dict]:
+    return json.loads(meshmill(env, "catalog", "find", "--json", *args).stdout)
+
+
+def test_ingest_mixed_folder_reports_each_bad_file_and_keeps_the_good(meshmill_env, tmp_path):
+    inbox = tmp_path / "inbox"
+    bad = write_bad_images(inbox / "bad")
+    good = write_odd_good_images(inbox / "odd")
+    prop_image(1).save(inbox / "prop.png")
+    (inbox / "readme.txt").write_text("not an image: folders only pick up image files")
+    missing = tmp_path / "does-not-exist.png"
+
+    result = meshmill(meshmill_env, "ingest", str(inbox), str(missing), "--collection", "toybox-v3",
+                      "--tag", "hero", "--origin", "style-v3", check=False)  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert len(errors) == len(bad) + 1
+    for name, problem in bad.items():
+        (line,) = [e for e in errors if f"/{name}:" in e]
+        assert problem in line
+    assert any(str(missing) in e and "no such file" in e for e in errors)
+    assert f"{len(good) + 1} added, 0 duplicate, {len(bad) + 1} failed" in result.stdout
+
+    records = find_json(meshmill_env, "--collection", "toybox-v3")
+    assert sorted(r["filename"] for r in records) == sorted([*good, "prop.png"])
+    for record in records:
+        assert record["tags"] == ["hero"] and record["origin"] == "style-v3" and record["outputs"] == []
+        assert (record["width"], record["height"], record["mode"]) == good.get(record["filename"], (48, 48, "RGBA"))
+    rows, blobs = stored_rows_and_blobs(meshmill_env)
+    assert rows == blobs and len(rows) == len(good) + 1  # no row without blob, no blob without row
+
+    # The same files again: nothing new is stored, the new tag is attached.
+    again = meshmill(meshmill_env, "ingest", str(inbox / "odd"), str(inbox / "prop.png"), "--tag", "approved")
+    assert f"0 added, {len(good) + 1} duplicate, 0 failed" in again.stdout
+    assert len(find_json(meshmill_env, "--tag", "approved", "--tag", "hero")) == len(good) + 1
+    assert stored_rows_and_blobs(meshmill_env)[1] == blobs
+
+
+def test_catalog_commands(meshmill_env, tmp_path):
+    for n in range(3):
+        prop_image(n).save(tmp_path / f"prop{n}.png")
+    meshmill(meshmill_env, "ingest", str(tmp_path / "prop0.png"), str(tmp_path / "prop1.png"), "-c", "toybox-v3")
+    meshmill(meshmill_env, "ingest", str(tmp_path / "prop2.png"), "-c", "dungeon", "-t", "wip")
+    by_name = {r["filename"]: r["id"] for r in find_json(meshmill_env)}
+
+    tagged = meshmill(meshmill_env, "catalog", "tag", str(by_name["prop1.png"]), "--add", "approved", "--add", "hero")
+    assert "approved, hero" in tagged.stdout
+    meshmill(meshmill_env, "catalog", "tag", str(by_name["prop2.png"]), "--add", "hero", "--remove", "wip")
+
+    assert [r["filename"] for r in find_json(meshmill_env, "--tag", "hero")] == ["prop2.png", "prop1.png"]
+    assert [r["filename"] for r in find_json(meshmill_env, "--tag", "hero", "--collection", "toybox-v3")] == ["prop1.png"]
+    assert [r["filename"] for r in find_json(meshmill_env, "--any-tag", "approved", "--any-tag", "wip")] == ["prop1.png"]
+    assert find_json(meshmill_env, "--status", "failed") == []
+    page = find_json(meshmill_env, "--limit", "2")
+    assert [r["filename"] for r in page] == ["prop2.png", "prop1.png"]
+    assert [r["filename"] for r in find_json(meshmill_env, "--limit", "2", "--before", str(page[-1]["id"]))] == ["prop0.png"]
+
+    shown = json.loads(meshmill(meshmill_env, "catalog", "show", str(by_name["prop1.png"]), "--json").stdout)
+    assert shown["tags"] == ["approved", "hero"] and shown["collections"] == ["toybox-v3"]
+    assert "prop1.png" in meshmill(meshmill_env, "catalog", "show", str(by_name["prop1.png"])).stdout
+    collections = json.loads(meshmill(meshmill_env, "catalog", "collections", "--json").stdout)
+    assert {c["name"]: c["images"] for c in collections} == {"dungeon": 1, "toybox-v3": 2}
+
+    missing = meshmill(meshmill_env, "catalog", "show", "999", check=False)
+    assert missing.returncode == 1 and "source image 999 does not exist" in missing.stderr
+    bad_tag = meshmill(meshmill_env, "catalog", "tag", str(by_name["prop1.png"]), "--add", "no spaces", check=False)
+    assert bad_tag.returncode == 2 and "tag 'no spaces' is not valid" in bad_tag.stderr
+    bad_status = meshmill(meshmill_env, "catalog", "find", "--status", "exploded", check=False)
+    assert bad_status.returncode == 2
+
+
+def test_four_processes_ingesting_the_same_200_images_record_each_once(meshmill_env, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n in range(200):
+        prop_image(n, size=24).save(inbox / f"prop{n:03d}.png")
+    workers = [
+        subprocess.Popen([MESHMILL, "ingest", str(inbox), "--collection", "batch", "--tag", f"worker{w}"],
+                         env=meshmill_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in range(4)
+    ]  # fmt: skip
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (stdout, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stdout + stderr
+        assert "0 failed" in stdout
+    added = sum(int(re.search(r"^(\d+) added", stdout, re.M).group(1)) for stdout, _ in outputs)
+    assert added == 200
+
+    engine = create_engine(catalog_url(meshmill_env))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM source_image")).scalar() == 200
+        assert conn.execute(text("SELECT count(*) FROM image_tag")).scalar() == 800  # 4 worker tags each
+        assert conn.execute(text("SELECT count(*) FROM collection")).scalar() == 1
+    engine.dispose()
+    rows, blobs = stored_rows_and_blobs(meshmill_env)
+    assert rows == blobs and len(rows) == 200
