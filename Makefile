@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 # The CPU build that lies on this machine's disk; a GPU user overrides it (see README, "GPU users").
 TORCH_SPEC ?= torch==2.13.0
 export MESHMILL_HOME ?= $(CURDIR)/.meshmill
-export DAGSTER_HOME ?= $(MESHMILL_HOME)/dagster
 
 .PHONY: install demo test system-deps clean
 

@@ -7,16 +7,18 @@ from catalog.models import OutputStatus
 from catalog.queries import edit_labels, find, list_collections, list_variants, show
 from catalog.records import (
     CatalogError,
+    NewSource,
     define_variant,
     label_source,
     record_output,
     record_source,
+    record_sources,
     source_id_by_hash,
 )
 
 __all__ = [
-    "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "LabelError", "LocalBlobStore", "OutputStatus",
+    "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "NewSource", "LabelError", "LocalBlobStore", "OutputStatus",
     "S3BlobStore", "blob_store_from_env", "define_variant", "dispose_engines", "edit_labels", "find", "get_engine",
     "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "record_output",
-    "record_source", "show", "source_id_by_hash",
+    "record_source", "record_sources", "show", "source_id_by_hash",
 ]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Literal
 
-from sqlalchemy import Connection, Table, and_, delete, select
+from sqlalchemy import Column, Connection, Table, and_, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from catalog.models import Collection, Tag, collection_member, image_tag
@@ -35,10 +35,13 @@ def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict])
     conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
 
 
-def insert_if_absent(conn: Connection, table: Table, row: dict) -> int | None:
-    """Insert ``row`` unless it collides with a unique key; the new id, or None if it collided."""
-    statement = _insert(conn, table).values(**row).on_conflict_do_nothing().returning(table.c.id)
-    return conn.execute(statement).scalar()
+def insert_returning_new(conn: Connection, table: Table, rows: list[dict], key: Column) -> dict:
+    """Insert the rows that collide with no unique key; maps ``key`` to id for those actually inserted."""
+    if not rows:
+        return {}
+    # executemany: compiled once, sent in multi-row batches ("insertmanyvalues"), RETURNING kept
+    statement = _insert(conn, table).on_conflict_do_nothing().returning(key, table.c.id)
+    return dict(conn.execute(statement, rows).all())
 
 
 def _insert(conn: Connection, table: Table):  # noqa: ANN202
@@ -66,10 +69,23 @@ def label_ids(conn: Connection, kind: LabelKind, names: Iterable[str], *, create
 def attach_labels(
     conn: Connection, kind: LabelKind, names: Iterable[str], source_image_id: int, output_id: int | None = None
 ) -> None:
-    ids = label_ids(conn, kind, names, create=True)
+    label_many(conn, kind, [(source_image_id, tuple(names))], output_id)
+
+
+def label_many(
+    conn: Connection, kind: LabelKind, targets: list[tuple[int, Iterable[str]]], output_id: int | None = None
+) -> None:
+    """Attach labels to many source images (or, with ``output_id``, to that output) at once."""
+    targets = [(source_id, [normalise_label(n, kind) for n in names]) for source_id, names in targets]
+    ids = label_ids(conn, kind, [n for _, names in targets for n in names], create=True)
     _, link, column = _label_tables(kind)
-    rows = [{column: i, "source_image_id": source_image_id, "output_id": output_id} for i in ids.values()]
-    insert_ignoring_duplicates(conn, link, rows)
+    rows = [
+        {column: ids[name], "source_image_id": source_id, "output_id": output_id}
+        for source_id, names in targets
+        for name in names
+    ]
+    for start in range(0, len(rows), 5000):
+        insert_ignoring_duplicates(conn, link, rows[start : start + 5000])
 
 
 def detach_labels(
@@ -87,18 +103,20 @@ def detach_labels(
     )
 
 
-def labels_of(conn: Connection, kind: LabelKind, source_image_ids: list[int]) -> dict[tuple[int, int | None], list[str]]:
-    """Labels keyed by (source_image_id, output_id or None), names sorted."""
+def labels_of(conn: Connection, source_image_ids: list[int]) -> dict[LabelKind, dict[tuple[int, int | None], list[str]]]:
+    """Tags and collections of the given images and their outputs, keyed by (source_image_id, output_id or None)."""
+    found: dict[LabelKind, dict[tuple[int, int | None], list[str]]] = {"tag": {}, "collection": {}}
     if not source_image_ids:
-        return {}
-    table, link, column = _label_tables(kind)
-    rows = conn.execute(
-        select(link.c.source_image_id, link.c.output_id, table.c.name)
-        .join(table, table.c.id == link.c[column])
-        .where(link.c.source_image_id.in_(source_image_ids))
-        .order_by(table.c.name)
-    )
-    found: dict[tuple[int, int | None], list[str]] = {}
-    for source_id, output_id, name in rows:
-        found.setdefault((source_id, output_id), []).append(name)
+        return found
+    parts = []
+    for kind in ("tag", "collection"):
+        table, link, column = _label_tables(kind)
+        parts.append(
+            select(literal(kind).label("kind"), link.c.source_image_id, link.c.output_id, table.c.name)
+            .join(table, table.c.id == link.c[column])
+            .where(link.c.source_image_id.in_(source_image_ids))
+        )
+    rows = conn.execute(union_all(*parts).order_by("name")).all()
+    for kind, source_id, output_id, name in rows:
+        found[kind].setdefault((source_id, output_id), []).append(name)
     return found

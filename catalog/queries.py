@@ -35,18 +35,18 @@ def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[
 
 
 def _has_label(kind: LabelKind, label_id: int, output_filter: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    """The image carries the label, itself or on one of its outputs (those ``output_filter`` selects)."""
     link = image_tag if kind == "tag" else collection_member
     column = link.c.tag_id if kind == "tag" else link.c.collection_id
-    on_target = None
-    if output_filter is not None:
-        on_target = or_(
-            link.c.output_id.is_(None),
-            exists().where(and_(_out.c.id == link.c.output_id, output_filter)),
-        )
-    conditions = [column == label_id, link.c.source_image_id == _src.c.id]
-    if on_target is not None:
-        conditions.append(on_target)
-    return exists().where(and_(*conditions))
+    on_image = and_(column == label_id, link.c.source_image_id == _src.c.id)
+    if output_filter is None:
+        return exists().where(on_image)
+    # Two correlated probes, not one EXISTS with an OR inside: PostgreSQL plans the OR form as a
+    # hashed subplan over every matching output, which grows with the table.
+    return or_(
+        exists().where(on_image, link.c.output_id.is_(None)),
+        exists().where(on_image, _out.c.id == link.c.output_id, output_filter),
+    )
 
 
 def find_source_ids(
@@ -57,7 +57,7 @@ def find_source_ids(
     collection: str | None = None,
     variant: str | None = None,
     status: str | None = None,
-    limit: int = 100,
+    limit: int = 50,
     before_id: int | None = None,
 ) -> list[int]:
     """Ids of the source images that match, newest first."""
@@ -123,10 +123,10 @@ def describe_sources(
     if status is not None:
         out_query = out_query.where(_out.c.status == OutputStatus(status).value)
     outputs: dict[int, list[Any]] = {}
-    for row in conn.execute(out_query):
+    for row in conn.execute(out_query).all():
         outputs.setdefault(row.source_image_id, []).append(row)
-    tags = labels_of(conn, "tag", source_ids)
-    collections = labels_of(conn, "collection", source_ids)
+    labels = labels_of(conn, source_ids)
+    tags, collections = labels["tag"], labels["collection"]
 
     def output_record(row: Any) -> dict[str, Any]:
         key = (row.source_image_id, row.id)
@@ -222,7 +222,7 @@ def edit_labels(
         output_id = _output_id(conn, source_image_id, variant) if variant else None
         detach_labels(conn, kind, remove, source_image_id, output_id)
         attach_labels(conn, kind, add, source_image_id, output_id)
-        return labels_of(conn, kind, [source_image_id]).get((source_image_id, output_id), [])
+        return labels_of(conn, [source_image_id])[kind].get((source_image_id, output_id), [])
 
 
 def list_collections(engine: Engine) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Engine, select, update
 
-from catalog.labels import attach_labels, insert_if_absent, insert_ignoring_duplicates, normalise_label
+from catalog.labels import attach_labels, insert_ignoring_duplicates, insert_returning_new, label_many, normalise_label
 from catalog.models import Output, OutputStatus, SourceImage, Variant, utcnow
 
 
@@ -21,49 +21,71 @@ class SourceRecord:
     created: bool  # False: an image with the same content hash was already catalogued
 
 
-def record_source(
-    engine: Engine,
-    *,
-    content_hash: str,
-    filename: str,
-    width: int,
-    height: int,
-    mode: str,
-    byte_size: int,
-    blob_key: str,
-    origin: str | None = None,
-    source_format: str | None = None,
-    tags: Iterable[str] = (),
-    collections: Iterable[str] = (),
-) -> SourceRecord:
-    """Record a stored source image, or find the one with the same content; then attach labels.
+@dataclass(frozen=True)
+class NewSource:
+    """A stored source image to record, with the labels to attach to it."""
 
-    Safe under concurrency: several processes recording the same content end with one row.
+    content_hash: str
+    filename: str
+    width: int
+    height: int
+    mode: str
+    byte_size: int
+    blob_key: str
+    origin: str | None = None
+    source_format: str | None = None
+    tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
+
+
+_BATCH = 1000  # rows per INSERT: well under PostgreSQL's 65,535 bound parameters
+
+
+def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceRecord]:
+    """Record many stored images in one transaction (or find those already catalogued), with labels.
+
+    Safe under concurrency: several processes recording the same content end with one row each,
+    and exactly one of them is told it created it.
     """
-    tags, collections = list(tags), list(collections)
-    for name in tags:
-        normalise_label(name, "tag")
-    for name in collections:
-        normalise_label(name, "collection")
-    row = {
-        "content_hash": content_hash,
-        "filename": filename[-512:],
-        "origin": origin,
-        "width": width,
-        "height": height,
-        "mode": mode,
-        "source_format": source_format,
-        "byte_size": byte_size,
-        "blob_key": blob_key,
-        "created_at": utcnow(),
-    }
+    sources = list(sources)
+    for source in sources:
+        for name in source.tags:
+            normalise_label(name, "tag")
+        for name in source.collections:
+            normalise_label(name, "collection")
     table = SourceImage.__table__
+    now = utcnow()
+    ids: dict[str, int] = {}
     with engine.begin() as conn:
-        new_id = insert_if_absent(conn, table, row)
-        source_id = new_id or conn.execute(select(table.c.id).where(table.c.content_hash == content_hash)).scalar_one()
-        attach_labels(conn, "tag", tags, source_id)
-        attach_labels(conn, "collection", collections, source_id)
-    return SourceRecord(source_id, created=new_id is not None)
+        for start in range(0, len(sources), _BATCH):
+            rows = [
+                {
+                    "content_hash": s.content_hash, "filename": s.filename[-512:], "origin": s.origin,
+                    "width": s.width, "height": s.height, "mode": s.mode, "source_format": s.source_format,
+                    "byte_size": s.byte_size, "blob_key": s.blob_key, "created_at": now,
+                }
+                for s in sources[start : start + _BATCH]
+            ]  # fmt: skip
+            ids.update(insert_returning_new(conn, table, rows, table.c.content_hash))
+        created = set(ids)
+        hashes = list({s.content_hash for s in sources} - created)  # already catalogued
+        for start in range(0, len(hashes), _BATCH):
+            chunk = hashes[start : start + _BATCH]
+            ids.update(conn.execute(select(table.c.content_hash, table.c.id).where(table.c.content_hash.in_(chunk))).all())
+        for kind, attribute in (("tag", "tags"), ("collection", "collections")):
+            label_many(conn, kind, [(ids[s.content_hash], getattr(s, attribute)) for s in sources])
+    records = []
+    for s in sources:  # a hash given twice was created by its first occurrence only
+        records.append(SourceRecord(ids[s.content_hash], created=s.content_hash in created))
+        created.discard(s.content_hash)
+    return records
+
+
+def record_source(engine: Engine, **fields: Any) -> SourceRecord:
+    """Record one stored image (see ``record_sources``); keyword arguments are ``NewSource``'s fields."""
+    fields["tags"] = tuple(fields.get("tags", ()))
+    fields["collections"] = tuple(fields.get("collections", ()))
+    return record_sources(engine, [NewSource(**fields)])[0]
 
 
 def label_source(engine: Engine, source_image_id: int, *, tags: Iterable[str] = (), collections: Iterable[str] = ()) -> None:

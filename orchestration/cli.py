@@ -89,7 +89,7 @@ def catalog_find(
     collection: Optional[str] = typer.Option(None, "--collection", "-c"),
     variant: Optional[str] = typer.Option(None, help="Only images with an output of this variant."),
     status: Optional[catalog.OutputStatus] = typer.Option(None, help="Only outputs in this state."),
-    limit: int = typer.Option(100, min=1, max=1000, help="Page size."),
+    limit: int = typer.Option(50, min=1, max=1000, help="Page size."),
     before: Optional[int] = typer.Option(None, help="Next page: the last id of the previous one."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per source image."),
 ) -> None:

