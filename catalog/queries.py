@@ -11,18 +11,25 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, Engine, and_, exists, func, or_, select
+from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from catalog.labels import LabelKind, attach_labels, detach_labels, label_ids, labels_of, normalise_label
-from catalog.models import Collection, Output, OutputStatus, SourceImage, Variant, collection_member, image_tag
+from catalog.labels import LabelKind, attach_labels, detach_labels, labels_of, normalise_label
+from catalog.models import Collection, Output, OutputStatus, SourceImage, Tag, Variant, collection_member, image_tag
 from catalog.records import CatalogError
 
 _src = SourceImage.__table__
 _out = Output.__table__
 _var = Variant.__table__
+_tag = Tag.__table__
+_coll = Collection.__table__
 
 MAX_PAGE = 1000
+_OUTPUT_FIELDS = (
+    "id", "status", "error", "parameters", "model_name", "model_version", "face_count", "vertex_count",
+    "byte_size", "timings", "dagster_run_id",
+)  # fmt: skip
 
 
 def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[bool] | None:
@@ -49,7 +56,23 @@ def _has_label(kind: LabelKind, label_id: int, output_filter: ColumnElement[bool
     )
 
 
-def find_source_ids(
+def _resolve_names(conn: Connection, tags: list[str], collection: str | None, variant: str | None) -> dict[str, dict[str, int]]:
+    """Ids of the named tags, collection and variant, in one round trip (missing names are left out)."""
+    parts = []
+    if tags:
+        parts.append(select(literal("tag").label("kind"), _tag.c.name, _tag.c.id).where(_tag.c.name.in_(tags)))
+    if collection is not None:
+        parts.append(select(literal("collection"), _coll.c.name, _coll.c.id).where(_coll.c.name == collection))
+    if variant is not None:
+        parts.append(select(literal("variant"), _var.c.name, _var.c.id).where(_var.c.name == variant.lower()))
+    found: dict[str, dict[str, int]] = {"tag": {}, "collection": {}, "variant": {}}
+    if parts:
+        for kind, name, id_ in conn.execute(union_all(*parts)).all():
+            found[kind][name] = id_
+    return found
+
+
+def _matching_sources(
     conn: Connection,
     *,
     tags: Iterable[str] = (),
@@ -59,43 +82,49 @@ def find_source_ids(
     status: str | None = None,
     limit: int = 50,
     before_id: int | None = None,
-) -> list[int]:
-    """Ids of the source images that match, newest first."""
+) -> Select | None:
+    """The query for the matching source images, newest first; None when nothing can match."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit {limit} is out of range 1-{MAX_PAGE}")
     if status is not None:
         status = OutputStatus(status).value
     tags = [normalise_label(t, "tag") for t in tags]
     any_tags = [normalise_label(t, "tag") for t in any_tags]
-    known_tags = label_ids(conn, "tag", [*tags, *any_tags], create=False)
+    collection = normalise_label(collection, "collection") if collection is not None else None
+    known = _resolve_names(conn, [*tags, *any_tags], collection, variant)
+    known_tags = known["tag"]
     variant_id = None
     if variant is not None:
-        variant_id = conn.execute(select(_var.c.id).where(_var.c.name == variant.lower())).scalar()
+        variant_id = known["variant"].get(variant.lower())
         if variant_id is None:
-            return []
+            return None
     output_filter = _output_filter(variant_id, status)
 
     conditions: list[ColumnElement[bool]] = []
     for tag in tags:
         if tag not in known_tags:
-            return []
+            return None
         conditions.append(_has_label("tag", known_tags[tag], output_filter))
     if any_tags:
         present = [known_tags[t] for t in any_tags if t in known_tags]
         if not present:
-            return []
+            return None
         conditions.append(or_(*(_has_label("tag", i, output_filter) for i in present)))
     if collection is not None:
-        found = label_ids(conn, "collection", [collection], create=False)
-        if not found:
-            return []
-        conditions.append(_has_label("collection", next(iter(found.values())), output_filter))
+        if collection not in known["collection"]:
+            return None
+        conditions.append(_has_label("collection", known["collection"][collection], output_filter))
     if output_filter is not None:
         conditions.append(exists().where(and_(_out.c.source_image_id == _src.c.id, output_filter)))
     if before_id is not None:
         conditions.append(_src.c.id < before_id)
-    query = select(_src.c.id).where(*conditions).order_by(_src.c.id.desc()).limit(limit)
-    return list(conn.execute(query).scalars())
+    return select(_src).where(*conditions).order_by(_src.c.id.desc()).limit(limit)
+
+
+def find_source_ids(conn: Connection, **filters: Any) -> list[int]:
+    """Ids of the source images that match, newest first (filters as for ``find``)."""
+    query = _matching_sources(conn, **filters)
+    return [] if query is None else [row.id for row in conn.execute(query)]
 
 
 def _iso(value: Any) -> Any:
@@ -106,12 +135,17 @@ def _iso(value: Any) -> Any:
 
 
 def describe_sources(
-    conn: Connection, source_ids: list[int], *, variant: str | None = None, status: str | None = None
+    conn: Connection, source_ids: list[int], *, variant: str | None = None, status: str | None = None, rows: list[Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Full records of the given source images, in the given order, with their (filtered) outputs."""
+    """Full records of the given source images, in the given order, with their (filtered) outputs.
+
+    ``rows``: the images' rows, when the caller has them already.
+    """
     if not source_ids:
         return []
-    sources = {row.id: row for row in conn.execute(select(_src).where(_src.c.id.in_(source_ids)))}
+    if rows is None:
+        rows = conn.execute(select(_src).where(_src.c.id.in_(source_ids))).all()
+    sources = {row.id: row for row in rows}
     out_query = (
         select(_out, _var.c.name.label("variant_name"))
         .join(_var, _var.c.id == _out.c.variant_id)
@@ -129,26 +163,16 @@ def describe_sources(
     tags, collections = labels["tag"], labels["collection"]
 
     def output_record(row: Any) -> dict[str, Any]:
-        key = (row.source_image_id, row.id)
-        return {
-            "id": row.id,
-            "variant": row.variant_name,
-            "status": row.status,
-            "error": row.error,
-            "parameters": row.parameters,
-            "model_name": row.model_name,
-            "model_version": row.model_version,
-            "face_count": row.face_count,
-            "vertex_count": row.vertex_count,
-            "byte_size": row.byte_size,
-            "blob_keys": {"glb": row.glb_key, "obj": row.obj_key, "preview": row.preview_key},
-            "timings": row.timings,
-            "dagster_run_id": row.dagster_run_id,
-            "tags": tags.get(key, []),
-            "collections": collections.get(key, []),
-            "created_at": _iso(row.created_at),
-            "updated_at": _iso(row.updated_at),
-        }
+        r = row._mapping
+        key = (r["source_image_id"], r["id"])
+        record = {name: r[name] for name in _OUTPUT_FIELDS}
+        record["variant"] = r["variant_name"]
+        record["blob_keys"] = {"glb": r["glb_key"], "obj": r["obj_key"], "preview": r["preview_key"]}
+        record["tags"] = tags.get(key, [])
+        record["collections"] = collections.get(key, [])
+        record["created_at"] = _iso(r["created_at"])
+        record["updated_at"] = _iso(r["updated_at"])
+        return record
 
     records = []
     for source_id in source_ids:
@@ -180,8 +204,10 @@ def describe_sources(
 def find(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
     """Matching source images with their outputs (see the module docstring for the filters)."""
     with engine.connect() as conn:
-        ids = find_source_ids(conn, **filters)
-        return describe_sources(conn, ids, variant=filters.get("variant"), status=filters.get("status"))
+        query = _matching_sources(conn, **filters)
+        rows = [] if query is None else conn.execute(query).all()
+        ids = [row.id for row in rows]
+        return describe_sources(conn, ids, variant=filters.get("variant"), status=filters.get("status"), rows=rows)
 
 
 def show(engine: Engine, source_image_id: int) -> dict[str, Any]:
