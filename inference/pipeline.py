@@ -39,6 +39,7 @@ class GeneratedAsset:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     texture_coverage: float = 0.0
+    watertight: bool = False  # of the welded surface; the exported mesh splits vertices along UV seams
 
     @property
     def faces(self) -> int:
@@ -123,4 +124,6 @@ def generate_asset(
         result = textured_mesh(unwrapped, normals, texture, name)
         glb = glb_bytes(result)
     timings["total"] = sum(timings.values())
-    return GeneratedAsset(result, glb, params, generator.name, generator.version, timings, list(views.warnings), coverage)
+    return GeneratedAsset(
+        result, glb, params, generator.name, generator.version, timings, list(views.warnings), coverage, mesh.is_watertight
+    )

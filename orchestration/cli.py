@@ -194,5 +194,128 @@ def catalog_collections(as_json: bool = typer.Option(False, "--json")) -> None:
     console.print(table)
 
 
+def _read_view(path: Path, view: str):  # noqa: ANN202
+    from inference.images import ImageError, decode_image
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"{view} view {path}: cannot read ({exc.strerror or exc})")
+    try:
+        return decode_image(data, f"{view} view {path}").image
+    except ImageError as exc:
+        fail(str(exc))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+@app.command()
+def generate(
+    front: Path = typer.Argument(..., help="Front view (camera on +Z): the image to convert."),
+    output: Path = typer.Option(..., "--output", "-o", help="GLB file to write."),
+    left: Optional[Path] = typer.Option(None, help="Left view: camera on +X, showing the object's own left side."),
+    back: Optional[Path] = typer.Option(None, help="Back view: camera on -Z."),
+    right: Optional[Path] = typer.Option(None, help="Right view: camera on -X."),
+    preset: Optional[str] = typer.Option(None, help="Polygon budget: mobile (5k faces), desktop (20k), hero (60k)."),
+    faces: Optional[int] = typer.Option(None, help="Target face count, 500-200000 (overrides the preset)."),
+    texture_size: Optional[int] = typer.Option(None, help="Texture edge in pixels, 512-4096."),
+    steps: Optional[int] = typer.Option(None, help="Refinement steps, 1-100 (builtin: volume resolution)."),
+    guidance: Optional[float] = typer.Option(None, help="Prior strength, 0-10 (builtin: roundness of cross-sections)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed; the same seed gives the same mesh."),
+    backend: str = typer.Option("builtin", help="Shape generator."),
+    upscale: Optional[int] = typer.Option(None, help="Upscale the views before texturing: 1, 2 or 4."),
+    keep_background: bool = typer.Option(False, "--keep-background", help="Use the image's own alpha; no background removal."),
+    obj: Optional[Path] = typer.Option(None, "--obj", help="Also write OBJ + MTL + PNG into this folder."),
+) -> None:
+    """Turn one image (or up to four views) into a textured GLB. No catalog, no Dagster."""
+    import warnings as _warnings
+
+    from inference.cleanup import MeshError
+    from inference.export import write_obj
+    from inference.params import GenerationParams, ParameterError
+    from inference.pipeline import generate_asset
+    from inference.views import ViewError
+
+    try:
+        params = GenerationParams.resolve(
+            preset or "desktop", backend=backend, target_faces=faces, texture_size=texture_size, steps=steps,
+            guidance=guidance, seed=seed, upscale=upscale, remove_background=not keep_background,
+        )  # fmt: skip
+    except ParameterError as exc:
+        fail(str(exc))
+    paths = {"front": front, "left": left, "back": back, "right": right}
+    images = {view: _read_view(path, view) for view, path in paths.items() if path is not None}
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            asset = generate_asset(images, params, name=output.stem)
+    except (ViewError, MeshError, ValueError) as exc:
+        fail(str(exc), 1)
+    for note in asset.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
+    _write_atomically(output, asset.glb)
+    console.print(f"wrote {output}", highlight=False)
+    if obj is not None:
+        for path in write_obj(asset.mesh, obj, output.stem):
+            console.print(f"wrote {path}", highlight=False)
+    table = Table("stage", "seconds", title=f"{asset.model_name} {asset.model_version}: {asset.faces} faces, "
+                  f"{asset.vertices} vertices, {len(asset.glb):,} bytes")  # fmt: skip
+    for stage, seconds in asset.timings.items():
+        table.add_row(stage, f"{seconds:.2f}")
+    console.print(table)
+
+
+@app.command("eval")
+def evaluate(
+    mesh_dir: Path = typer.Argument(..., help="Folder of ground-truth meshes (OBJ, +Y up, front +Z), searched recursively."),
+    make_reference_set: bool = typer.Option(False, help="First write the default set (meshes from pybullet_data) into MESH_DIR."),
+    size: int = typer.Option(512, help="Render size of each view in pixels."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every score as JSON here."),
+) -> None:
+    """Quality harness: reconstruct real meshes from their renders; Chamfer, F-score and PSNR against baselines."""
+    import warnings as _warnings
+
+    from inference.evaluation import evaluate_object, summarise, to_json, write_reference_set
+
+    if make_reference_set:
+        write_reference_set(mesh_dir)
+    objects = sorted(p for p in mesh_dir.rglob("*.obj"))
+    if not objects:
+        fail(f"{mesh_dir}: no .obj files found (use --make-reference-set for the default set)")
+    results = []
+    columns = ["single f@0.1", "four f@0.1", "hull f@0.1", "slab f@0.1", "ellipsoid f@0.1", "single psnr", "four psnr"]
+    table = Table("object", "single CD", *columns, title="quality harness (F-score at τ; CD = Chamfer; PSNR dB, front view)")
+    for obj in objects:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            try:
+                result = evaluate_object(obj, size=size)
+            except (ValueError, OSError) as exc:
+                err_console.print(f"[red]failed[/red] {obj}: {exc}", highlight=False)
+                continue
+        results.append(result)
+        s = result.scores
+        table.add_row(
+            result.name, f"{s['single']['chamfer']:.3f}", *(f"{s[m]['f@0.1']:.3f}" for m in ("single", "four", "visual_hull", "slab", "ellipsoid")),
+            f"{s['single']['psnr_front']:.1f}", f"{s['four']['psnr_front']:.1f}",
+        )  # fmt: skip
+        console.print(f"scored {result.name}", highlight=False)
+    if not results:
+        fail("no object could be scored", 1)
+    mean = summarise(results)
+    table.add_row(
+        "[bold]mean[/bold]", f"{mean['single']['chamfer']:.3f}", *(f"{mean[m]['f@0.1']:.3f}" for m in ("single", "four", "visual_hull", "slab", "ellipsoid")),
+        f"{mean['single']['psnr_front']:.1f}", f"{mean['four']['psnr_front']:.1f}",
+    )  # fmt: skip
+    console.print(table)
+    if json_out is not None:
+        _write_atomically(json_out, to_json(results).encode())
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+import trimesh
+
+from inference.cleanup import MeshError, clean_mesh, decimate
+
+
+@pytest.fixture(scope="module")
+def dense_sphere():
+    return trimesh.creation.icosphere(subdivisions=6)  # 81,920 faces
+
+
+@pytest.mark.parametrize("target", [500, 5_000, 20_000, 60_000])
+def test_decimation_lands_within_five_percent(dense_sphere, target):
+    _, faces = decimate(dense_sphere.vertices, dense_sphere.faces, target)
+    assert abs(len(faces) - target) <= 0.05 * target
+
+
+def test_small_meshes_are_subdivided_up_to_the_budget():
+    small = trimesh.creation.icosphere(subdivisions=2)  # 320 faces
+    _, faces = decimate(small.vertices, small.faces, 5_000)
+    assert abs(len(faces) - 5_000) <= 250
+
+
+def test_clean_mesh_drops_floaters_and_leaves_a_watertight_mesh_with_unit_normals(dense_sphere):
+    speck = trimesh.creation.icosphere(subdivisions=1, radius=0.01)
+    speck.apply_translation([3, 0, 0])
+    mesh = trimesh.util.concatenate([dense_sphere, speck])
+    cleaned = clean_mesh(mesh.vertices, mesh.faces, 5_000)
+    assert cleaned.bounds[1][0] < 1.5  # the speck is gone
+    assert cleaned.is_watertight and cleaned.is_winding_consistent and cleaned.volume > 0
+    assert np.allclose(np.linalg.norm(cleaned.vertex_normals, axis=1), 1.0, atol=1e-6)
+
+
+def test_empty_input_is_refused():
+    with pytest.raises(MeshError, match="empty mesh"):
+        clean_mesh(np.zeros((0, 3)), np.zeros((0, 3), int), 1000)

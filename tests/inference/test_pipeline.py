@@ -1,0 +1,126 @@
+"""Image → textured GLB, end to end, checked by the real glTF-Validator and Blender."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from inference.evaluation import obj_texture, surface_scores, write_reference
+from inference.export import write_obj
+from inference.params import GenerationParams
+from inference.pipeline import generate_asset
+from inference.render import render_views
+from inference.views import VIEW_NAMES, ViewError
+from tests.clients import blender_import, validate_gltf
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+MOBILE = GenerationParams.resolve("mobile", texture_size=512)
+
+
+@pytest.fixture(scope="module")
+def duck_views(tmp_path_factory) -> dict[str, Image.Image]:
+    """The pybullet duck, rendered in our four views (a real, textured object nobody here made)."""
+    import pybullet_data
+
+    data = Path(pybullet_data.getDataPath())
+    folder = tmp_path_factory.mktemp("duck")
+    obj = write_reference("duck", data / "duck.obj", data / "duckCM.png", "y", 90, folder)
+    renders = render_views(obj, VIEW_NAMES, size=384, half_extent=1.3, texture=obj_texture(obj))
+    return {"obj": obj, **{name: Image.fromarray(r, "RGBA") for name, r in renders.items()}}
+
+
+@pytest.fixture(scope="module")
+def duck_single(tmp_path_factory):
+    asset = generate_asset({"front": Image.open(SAMPLES / "duck.png")}, MOBILE, name="duck")
+    path = tmp_path_factory.mktemp("out") / "duck.glb"
+    path.write_bytes(asset.glb)
+    return asset, path
+
+
+def test_single_image_gives_a_valid_textured_glb_within_budget(duck_single):
+    asset, path = duck_single
+    assert abs(asset.faces - 5_000) <= 250
+    (report,) = validate_gltf(path)
+    assert (report["errors"], report["warnings"]) == (0, 0), report["messages"]
+    loaded = trimesh.load(path, force="mesh")
+    assert len(loaded.faces) == asset.faces
+    assert loaded.visual.uv is not None and loaded.visual.uv.shape == (len(loaded.vertices), 2)
+    material = loaded.visual.material
+    assert material.baseColorTexture.size == (512, 512)
+    assert material.metallicFactor == 0.0 and 0.5 <= material.roughnessFactor <= 1.0
+    normals = trimesh.load(path, force="mesh", process=False).vertex_normals
+    assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+    assert asset.watertight
+    assert set(asset.timings) >= {"preprocess", "shape", "cleanup", "uv", "texture", "export", "total"}
+
+
+def test_blender_imports_the_glb_with_material_and_image(duck_single):
+    _, path = duck_single
+    report = blender_import(path)
+    assert report["meshes"] == 1 and report["faces"] >= 4_750
+    assert report["materials"] == ["duck_material"]
+    assert report["images"] and report["images"][0][1] == [512, 512]
+    assert report["uv_layers"] == [1] and report["base_color_from"] == "TEX_IMAGE"
+    assert report["metallic"] == 0.0
+
+
+def test_obj_export_writes_obj_mtl_and_texture(duck_single, tmp_path):
+    asset, _ = duck_single
+    paths = write_obj(asset.mesh, tmp_path, "duck")
+    assert sorted(p.suffix for p in paths) == [".mtl", ".obj", ".png"]
+    reloaded = trimesh.load(tmp_path / "duck.obj", force="mesh")
+    assert len(reloaded.faces) == asset.faces and reloaded.visual.material.image is not None
+
+
+def test_texture_reproduces_the_front_view(duck_views, tmp_path):
+    asset = generate_asset({"front": duck_views["front"]}, MOBILE, name="front")
+    truth = trimesh.load(duck_views["obj"], force="mesh")
+    from inference.evaluation import _align_to, masked_psnr
+
+    out = write_obj(_align_to(asset.mesh, truth), tmp_path, "front")[0]
+    again = render_views(out, ("front",), size=384, half_extent=1.3, lit=False, texture=obj_texture(out))["front"]
+    reference = np.asarray(duck_views["front"])
+    psnr = masked_psnr(again, reference, (reference[..., 3] > 0) & (again[..., 3] > 0))
+    assert psnr > 28, f"front-view PSNR {psnr:.1f} dB"
+
+
+def test_four_views_beat_the_visual_hull_and_the_single_view(duck_views):
+    truth = trimesh.load(duck_views["obj"], force="mesh")
+    views = {name: duck_views[name] for name in VIEW_NAMES}
+    four = generate_asset(views, MOBILE)
+    hull = generate_asset(views, MOBILE.model_copy(update={"guidance": 0.0}))
+    single = generate_asset({"front": duck_views["front"]}, MOBILE)
+    f_four, f_hull, f_single = (surface_scores(a.mesh, truth)["f@0.1"] for a in (four, hull, single))
+    assert f_four > f_hull and f_four > f_single and f_four > 0.9
+
+
+def test_views_of_different_sizes_are_rescaled_with_a_warning(duck_views):
+    left = duck_views["left"].resize((576, 576))
+    asset = generate_asset({"front": duck_views["front"], "left": left}, MOBILE)
+    assert any("left view" in w and "rescaled to a common height" in w for w in asset.warnings)
+    assert abs(asset.faces - 5_000) <= 250
+
+
+def test_a_contradicting_view_is_left_out_with_a_warning(duck_views):
+    wrong_back = Image.open(SAMPLES / "soccer_ball.png")
+    asset = generate_asset({"front": duck_views["front"], "back": wrong_back}, MOBILE)
+    assert any("back view contradicts the front view" in w for w in asset.warnings)
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (Image.new("RGBA", (64, 64), (255, 0, 0, 0)), "front view: the image is fully transparent"),
+        (Image.new("RGB", (1, 1), (255, 0, 0)), "front view: image is 1×1; at least 32×32 pixels are needed"),
+        (Image.new("RGB", (128, 128), (230, 230, 235)), "front view: no object found"),
+    ],
+)
+def test_unusable_images_fail_with_a_clear_message(image, message):
+    with pytest.raises(ViewError, match=message):
+        generate_asset({"front": image}, MOBILE)
