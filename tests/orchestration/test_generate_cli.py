@@ -1,0 +1,98 @@
+"""`meshmill generate` and `meshmill eval` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.evaluation import obj_texture, write_reference
+from inference.render import render_views
+from inference.views import VIEW_NAMES
+from tests.clients import validate_gltf
+
+MESHMILL = str(Path(sys.executable).with_name("meshmill"))
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MESHMILL, *args], capture_output=True, text=True, timeout=600, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+
+
+def test_generate_one_image_prints_stats_and_writes_a_valid_glb(tmp_path):
+    out = tmp_path / "mug.glb"
+    result = run("generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512")
+    assert result.returncode == 0, result.stderr
+    assert "faces" in result.stdout and "vertices" in result.stdout and "bytes" in result.stdout
+    for stage in ("preprocess", "shape", "cleanup", "uv", "texture", "export", "total"):
+        assert stage in result.stdout
+    (report,) = validate_gltf(out)
+    assert (report["errors"], report["warnings"]) == (0, 0)
+
+
+def test_generate_four_views_with_obj_output(tmp_path):
+    import pybullet_data
+
+    data = Path(pybullet_data.getDataPath())
+    obj = write_reference("ring", data / "torus/torus_textured.obj", data / "cube.png", "z", 0, tmp_path / "ref")
+    paths = {}
+    for name, image in render_views(obj, VIEW_NAMES, size=256, half_extent=1.2, texture=obj_texture(obj)).items():
+        paths[name] = tmp_path / f"{name}.png"
+        Image.fromarray(image, "RGBA").save(paths[name])
+    out = tmp_path / "ring.glb"
+    result = run(
+        "generate", str(paths["front"]), "--left", str(paths["left"]), "--back", str(paths["back"]),
+        "--right", str(paths["right"]), "-o", str(out), "--faces", "3000", "--texture-size", "512",
+        "--keep-background", "--obj", str(tmp_path / "obj"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    faces = int(re.search(r"(\d+) faces", result.stdout).group(1))
+    assert abs(faces - 3000) <= 150
+    assert sorted(p.suffix for p in (tmp_path / "obj").iterdir()) == [".mtl", ".obj", ".png"]
+    (report,) = validate_gltf(out)
+    assert report["errors"] == 0 and report["warnings"] == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_text("not an image"), "not a recognised image file"),
+        (lambda p: Image.new("RGBA", (64, 64)).save(p), "the image is fully transparent"),
+        (lambda p: Image.new("RGB", (1, 1)).save(p), "image is 1×1"),
+        (lambda p: Image.new("RGB", (100, 100), (240, 240, 240)).save(p), "no object found"),
+    ],
+)
+def test_generate_refuses_bad_input_with_one_clear_line(tmp_path, make, message):
+    bad = tmp_path / "bad.png"
+    make(bad)
+    out = tmp_path / "out.glb"
+    result = run("generate", str(bad), "-o", str(out))
+    assert result.returncode in (1, 2)
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_generate_refuses_out_of_range_parameters(tmp_path):
+    result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--steps", "500")
+    assert result.returncode == 2 and "steps=500" in result.stderr and "(range 1–100)" in result.stderr
+
+
+def test_eval_scores_a_mesh_folder(tmp_path):
+    import pybullet_data
+
+    data = Path(pybullet_data.getDataPath())
+    write_reference("ball", data / "soccerball.obj", None, "y", 0, tmp_path / "meshes")
+    result = run("eval", str(tmp_path / "meshes"), "--size", "256", "--json", str(tmp_path / "scores.json"))
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    ball = scores["objects"]["ball"]
+    assert set(ball) == {"single", "four", "visual_hull", "slab", "ellipsoid"}
+    assert ball["single"]["f@0.1"] > 0.95 and ball["four"]["f@0.1"] > 0.95  # a ball is what both should get right
+    assert ball["single"]["f@0.1"] > ball["slab"]["f@0.1"]
+    assert np.isfinite(ball["single"]["psnr_front"])
