@@ -42,7 +42,11 @@ node_modules/.installed: package.json package-lock.json
 demo: install
 	$(BIN)/meshmill ingest samples --collection samples --tag demo --origin meshmill-samples
 	$(BIN)/meshmill catalog find --collection samples
-	@echo "catalog: $(MESHMILL_HOME)/catalog.db   blobs: $(MESHMILL_HOME)/blobs"
+	@for image in samples/*.png samples/*.jpg; do \
+		name=$$(basename $${image%.*}); \
+		$(BIN)/meshmill generate $$image -o $(MESHMILL_HOME)/demo/$$name.glb --preset mobile || exit 1; \
+	done
+	@echo "catalog: $(MESHMILL_HOME)/catalog.db   blobs: $(MESHMILL_HOME)/blobs   GLBs: $(MESHMILL_HOME)/demo/"
 
 test: install system-deps node_modules/.installed
 	$(BIN)/pytest

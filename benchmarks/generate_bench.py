@@ -24,19 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def make_inputs(folder: Path) -> dict[str, Path]:
     import pybullet_data
-    from PIL import Image
 
     from inference.evaluation import obj_texture, write_reference
-    from inference.render import render_views
-    from inference.views import VIEW_NAMES
+    from inference.render import save_views
 
     data = Path(pybullet_data.getDataPath())
     obj = write_reference("duck", data / "duck.obj", data / "duckCM.png", "y", 90, folder / "ref")
-    paths = {}
-    for name, image in render_views(obj, VIEW_NAMES, size=1024, half_extent=1.3, texture=obj_texture(obj)).items():
-        paths[name] = folder / f"{name}.png"
-        Image.fromarray(image, "RGBA").save(paths[name])
-    return paths
+    return save_views(obj, folder, size=1024, half_extent=1.3, texture=obj_texture(obj))
 
 
 def run_case(views: list[str], folder: Path, runs: int, preset: str) -> dict:

@@ -78,3 +78,15 @@ def render_views(
         name: render_mesh(obj_path, VIEW_AXES[name][1], size=size, half_extent=half_extent, lit=lit, texture=texture)
         for name in views
     }
+
+
+def save_views(obj_path: Path, folder: Path, *, size: int = 512, half_extent: float = 1.0, texture: Path | None = None) -> dict[str, Path]:
+    """Render the four views of an OBJ and save them as ``folder/<view>.png`` (RGBA); returns the paths."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, image in render_views(obj_path, size=size, half_extent=half_extent, texture=texture).items():
+        paths[name] = folder / f"{name}.png"
+        Image.fromarray(image, "RGBA").save(paths[name])
+    return paths

@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 
 from inference.evaluation import obj_texture, write_reference
-from inference.render import render_views
-from inference.views import VIEW_NAMES
+from inference.render import save_views
 from tests.clients import validate_gltf
 
 MESHMILL = str(Path(sys.executable).with_name("meshmill"))
@@ -41,10 +40,7 @@ def test_generate_four_views_with_obj_output(tmp_path):
 
     data = Path(pybullet_data.getDataPath())
     obj = write_reference("ring", data / "torus/torus_textured.obj", data / "cube.png", "z", 0, tmp_path / "ref")
-    paths = {}
-    for name, image in render_views(obj, VIEW_NAMES, size=256, half_extent=1.2, texture=obj_texture(obj)).items():
-        paths[name] = tmp_path / f"{name}.png"
-        Image.fromarray(image, "RGBA").save(paths[name])
+    paths = save_views(obj, tmp_path, size=256, half_extent=1.2, texture=obj_texture(obj))
     out = tmp_path / "ring.glb"
     result = run(
         "generate", str(paths["front"]), "--left", str(paths["left"]), "--back", str(paths["back"]),
