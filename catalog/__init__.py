@@ -8,16 +8,19 @@ from catalog.queries import edit_labels, find, list_collections, list_variants, 
 from catalog.records import (
     CatalogError,
     NewSource,
+    attempts_of,
     define_variant,
+    finish_attempt,
     label_source,
     record_output,
     record_source,
     record_sources,
     source_id_by_hash,
+    start_attempt,
 )
 
 __all__ = [
-    "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "NewSource", "LabelError", "LocalBlobStore", "OutputStatus",
+    "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "NewSource", "attempts_of", "finish_attempt", "start_attempt", "LabelError", "LocalBlobStore", "OutputStatus",
     "S3BlobStore", "blob_store_from_env", "define_variant", "dispose_engines", "edit_labels", "find", "get_engine",
     "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "record_output",
     "record_source", "record_sources", "show", "source_id_by_hash",

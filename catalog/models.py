@@ -110,6 +110,24 @@ class Output(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
+class OutputAttempt(SQLModel, table=True):
+    """One materialisation of an output; re-running keeps the earlier attempts."""
+
+    __tablename__ = "output_attempt"
+    __table_args__ = (Index("uq_output_attempt", "output_id", "attempt", unique=True),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    output_id: int = Field(sa_column=Column(Integer, ForeignKey("output.id", ondelete="CASCADE"), nullable=False))
+    attempt: int
+    status: str = Field(max_length=16)
+    error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dagster_run_id: Optional[str] = Field(default=None, max_length=64)
+    started_at: datetime = _timestamp()
+    finished_at: Optional[datetime] = Field(default=None, sa_type=DateTime(timezone=True))
+
+
 def _label_link_table(name: str, label_table: str) -> Table:
     """A link from a label (tag or collection) to a source image, or to one of its outputs."""
     label = f"{label_table}_id"

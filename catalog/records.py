@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from catalog.labels import attach_labels, insert_ignoring_duplicates, insert_returning_new, label_many, normalise_label
-from catalog.models import Output, OutputStatus, SourceImage, Variant, utcnow
+from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, Variant, utcnow
 
 
 class CatalogError(LookupError):
@@ -154,3 +154,50 @@ def record_output(engine: Engine, source_image_id: int, variant_id: int, **field
         )  # fmt: skip
         conn.execute(update(table).where(key).values(**fields, updated_at=now))
         return conn.execute(select(table.c.id).where(key)).scalar_one()
+
+
+def start_attempt(
+    engine: Engine, source_image_id: int, variant_id: int, *, parameters: dict[str, Any], dagster_run_id: str | None = None
+) -> tuple[int, int]:
+    """Mark the output running and open a new attempt; returns (output id, attempt number)."""
+    output_id = record_output(
+        engine, source_image_id, variant_id, status=OutputStatus.running, error=None, parameters=parameters,
+        dagster_run_id=dagster_run_id,
+    )  # fmt: skip
+    table = OutputAttempt.__table__
+    with engine.begin() as conn:
+        previous = conn.execute(select(func.max(table.c.attempt)).where(table.c.output_id == output_id)).scalar() or 0
+        conn.execute(
+            insert(table).values(
+                output_id=output_id, attempt=previous + 1, status=OutputStatus.running.value, parameters=parameters,
+                timings={}, dagster_run_id=dagster_run_id, started_at=utcnow(),
+            )
+        )  # fmt: skip
+    return output_id, previous + 1
+
+
+def finish_attempt(
+    engine: Engine, output_id: int, attempt: int, *, status: str, error: str | None = None, **output_fields: Any
+) -> None:
+    """Close an attempt as succeeded or failed and bring the output up to date with it."""
+    status = OutputStatus(status).value
+    table = Output.__table__
+    attempts = OutputAttempt.__table__
+    unknown = set(output_fields) - set(OUTPUT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown output fields: {', '.join(sorted(unknown))}")
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == output_id).values(status=status, error=error, updated_at=now, **output_fields))
+        conn.execute(
+            update(attempts)
+            .where(attempts.c.output_id == output_id, attempts.c.attempt == attempt)
+            .values(status=status, error=error, finished_at=now, timings=output_fields.get("timings", {}))
+        )
+
+
+def attempts_of(engine: Engine, output_id: int) -> list[dict[str, Any]]:
+    table = OutputAttempt.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(select(table).where(table.c.output_id == output_id).order_by(table.c.attempt))
+        return [dict(row._mapping) for row in rows]

@@ -101,6 +101,34 @@ def prepare_views(images: dict[str, Image.Image], params: GenerationParams, timi
             return frame_views(cutouts, size)
 
 
+def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None) -> trimesh.Trimesh:
+    """Shape and clean-up: a watertight mesh of about ``params.target_faces`` faces in the views' frame."""
+    timings = {} if timings is None else timings
+    refused = set(views.images) - generator.accepts_views
+    if refused:
+        raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
+    with _timed(timings, "shape"):
+        vertices, faces = generator.generate(views, params)
+    with _timed(timings, "cleanup"):
+        return clean_mesh(vertices, faces, params.target_faces)
+
+
+def texture_mesh(
+    mesh: trimesh.Trimesh, views: FramedViews, params: GenerationParams, name: str = "meshmill", timings: dict[str, float] | None = None
+) -> tuple[trimesh.Trimesh, bytes, float]:
+    """UVs, baked texture and export: the textured mesh, its GLB bytes, and the texture coverage."""
+    timings = {} if timings is None else timings
+    with _timed(timings, "uv"):
+        unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
+        normals = np.asarray(mesh.vertex_normals)[unwrapped.source_vertex]
+    with _timed(timings, "texture"):
+        texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size)
+    with _timed(timings, "export"):
+        result = textured_mesh(unwrapped, normals, texture, name)
+        glb = glb_bytes(result)
+    return result, glb, coverage
+
+
 def generate_asset(
     images: dict[str, Image.Image], params: GenerationParams, generator: ShapeGenerator | None = None, name: str = "meshmill"
 ) -> GeneratedAsset:
@@ -111,18 +139,8 @@ def generate_asset(
         raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
     timings: dict[str, float] = {}
     views = prepare_views(images, params, timings)
-    with _timed(timings, "shape"):
-        vertices, faces = generator.generate(views, params)
-    with _timed(timings, "cleanup"):
-        mesh = clean_mesh(vertices, faces, params.target_faces)
-    with _timed(timings, "uv"):
-        unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
-        normals = np.asarray(mesh.vertex_normals)[unwrapped.source_vertex]
-    with _timed(timings, "texture"):
-        texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size)
-    with _timed(timings, "export"):
-        result = textured_mesh(unwrapped, normals, texture, name)
-        glb = glb_bytes(result)
+    mesh = make_shape(views, params, generator, timings)
+    result, glb, coverage = texture_mesh(mesh, views, params, name, timings)
     timings["total"] = sum(timings.values())
     return GeneratedAsset(
         result, glb, params, generator.name, generator.version, timings, list(views.warnings), coverage, mesh.is_watertight

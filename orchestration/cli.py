@@ -19,6 +19,8 @@ from orchestration.ingest import ingest_paths
 app = typer.Typer(help="Meshmill: batch image-to-3D assets for game studios.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+variant_app = typer.Typer(help="Named, stored parameter sets: one output per image × variant.", no_args_is_help=True)
+app.add_typer(variant_app, name="variant")
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -315,6 +317,121 @@ def evaluate(
     console.print(table)
     if json_out is not None:
         _write_atomically(json_out, to_json(results).encode())
+
+
+@variant_app.command("add")
+def variant_add(
+    name: str = typer.Argument(..., help="Variant name, e.g. mobile, hero-hunyuan."),
+    backend: str = typer.Option("builtin", help="Shape generator."),
+    preset: Optional[str] = typer.Option(None, help="mobile, desktop or hero."),
+    faces: Optional[int] = typer.Option(None, help="Target faces, 500-200000."),
+    texture_size: Optional[int] = typer.Option(None, help="Texture edge, 512-4096."),
+    steps: Optional[int] = typer.Option(None),
+    guidance: Optional[float] = typer.Option(None),
+    seed: Optional[int] = typer.Option(None),
+) -> None:
+    """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
+    from inference.params import GenerationParams, ParameterError
+
+    try:
+        params = GenerationParams.resolve(preset, backend=backend, target_faces=faces, texture_size=texture_size,
+                                          steps=steps, guidance=guidance, seed=seed)  # fmt: skip
+        catalog.define_variant(
+            _engine(), name, backend=params.backend, preset=params.preset, steps=params.steps, guidance=params.guidance,
+            target_faces=params.target_faces, seed=params.seed, texture_size=params.texture_size,
+        )  # fmt: skip
+    except (ParameterError, LabelError) as exc:
+        fail(str(exc))
+    from orchestration.convert import dagster_instance
+    from orchestration.partitions import variants
+
+    dagster_instance().add_dynamic_partitions(variants.name, [name.lower()])
+    console.print(f"variant {name.lower()}: {params.backend}, {params.target_faces} faces, texture {params.texture_size}", highlight=False)
+
+
+@variant_app.command("list")
+def variant_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every variant and its parameters."""
+    rows = catalog.list_variants(_engine())
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("variant", "backend", "preset", "faces", "texture", "steps", "guidance", "seed")
+    for r in rows:
+        table.add_row(r["name"], r["backend"], r["preset"] or "-", *(str(r[k]) for k in ("target_faces", "texture_size", "steps", "guidance", "seed")))
+    console.print(table)
+
+
+DEFAULT_VARIANT = "desktop"
+
+
+@app.command()
+def convert(
+    paths: list[Path] = typer.Argument(..., help="Image files or folders."),
+    collection: list[str] = typer.Option([], "--collection", "-c"),
+    tag: list[str] = typer.Option([], "--tag", "-t"),
+    variant: list[str] = typer.Option([], "--variant", "-v", help="Variants to make (default: every defined one, or 'desktop')."),
+    origin: Optional[str] = typer.Option(None),
+    upscale: int = typer.Option(2, help="Upscale factor of the image stage: 1, 2 or 4."),
+) -> None:
+    """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
+    from rich.progress import Progress
+
+    from orchestration.convert import dagster_instance, keys_for, materialise
+
+    engine, blobs = _engine(), _blobs()
+    try:
+        collections = [catalog.normalise_label(c, "collection") for c in collection]
+        tags = [catalog.normalise_label(t, "tag") for t in tag]
+    except LabelError as exc:
+        fail(str(exc))
+    defined = {v["name"] for v in catalog.list_variants(engine)}
+    wanted = [v.lower() for v in variant] or sorted(defined) or [DEFAULT_VARIANT]
+    if wanted == [DEFAULT_VARIANT] and DEFAULT_VARIANT not in defined:
+        catalog.define_variant(engine, DEFAULT_VARIANT, backend="builtin", preset="desktop", target_faces=20_000, texture_size=2048)
+        defined.add(DEFAULT_VARIANT)
+    missing = [v for v in wanted if v not in defined]
+    if missing:
+        fail(f"unknown variant(s) {', '.join(missing)}: define them with `meshmill variant add`")
+    hashes, bad, names = [], [], {}
+    for result in ingest_paths(paths, engine, blobs, collections=collections, tags=tags, origin=origin):
+        if result.outcome == "failed":
+            bad.append((str(result.path), result.detail))
+            err_console.print(f"[red]failed[/red]    {result.path}: {result.detail}", highlight=False)
+        else:
+            content_hash = catalog.show(engine, result.source_id)["content_hash"]
+            hashes.append(content_hash)
+            names[keys_for([content_hash])[0]] = result.path.name
+    keys = keys_for(hashes)
+    instance = dagster_instance()
+    total = len(keys) * (1 + len(wanted))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("converting", total=total)
+        report = materialise(instance, keys, wanted, upscale=upscale, on_progress=lambda o: progress.advance(task))
+    table = Table("file", "partition", "stage", "result", "run", title=f"{len(keys)} images × {len(wanted)} variants")
+    for o in report.outcomes:
+        result = "[green]ok[/green]" if o.success else f"[red]{o.error}[/red]"
+        table.add_row(names.get(o.image, "-"), o.image, o.variant or "images", result, o.run_id[:8])
+    console.print(table)
+    ok = sum(o.success for o in report.outcomes if o.variant)
+    console.print(f"{ok} of {len(keys) * len(wanted)} GLBs made; {len(bad)} files refused at ingest; "
+                  f"Dagster instance: {instance.root_directory} (open it with `meshmill ui`)", highlight=False)  # fmt: skip
+    if report.failures or bad:
+        for o in report.failures:
+            err_console.print(f"[red]failed[/red] {names.get(o.image, o.image)} {o.variant or 'images'}: {o.error}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def ui(port: int = typer.Option(3000), host: str = typer.Option("127.0.0.1")) -> None:
+    """Start the Dagster webserver and daemon for this project on 127.0.0.1."""
+    import subprocess
+
+    from orchestration.convert import REPO_ROOT, dagster_instance
+
+    dagster_instance()  # makes DAGSTER_HOME and its dagster.yaml
+    raise typer.Exit(subprocess.call(["dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)],
+                                     cwd=REPO_ROOT))  # fmt: skip
 
 
 def main() -> None:  # pragma: no cover

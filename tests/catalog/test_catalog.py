@@ -161,3 +161,24 @@ def test_bulk_recording_crosses_batches_and_reports_what_it_created(engine):
     assert records[7].id == records[-1].id
     assert len(find(engine, tags=["bulk"], limit=1000)) == 1000
     assert {c["name"]: c["images"] for c in list_collections(engine)} == {"c0": 834, "c1": 833, "c2": 833}
+
+
+def test_rematerialising_updates_the_output_and_keeps_earlier_attempts(engine):
+    from catalog import attempts_of, finish_attempt, start_attempt
+
+    a = add_image(engine, 1)
+    v = define_variant(engine, "mobile", backend="builtin", target_faces=5000)
+    output, first = start_attempt(engine, a, v, parameters={"steps": 30}, dagster_run_id="run-1")
+    assert show(engine, a)["outputs"][0]["status"] == "running"
+    finish_attempt(engine, output, first, status="failed", error="no object found")
+    again, second = start_attempt(engine, a, v, parameters={"steps": 40}, dagster_run_id="run-2")
+    finish_attempt(engine, again, second, status="succeeded", face_count=5001, glb_key="outputs/x.glb", timings={"mesh": 1.0})
+    assert (again, first, second) == (output, 1, 2)
+    (current,) = show(engine, a)["outputs"]
+    assert current["status"] == "succeeded" and current["error"] is None and current["face_count"] == 5001
+    assert current["dagster_run_id"] == "run-2" and current["parameters"] == {"steps": 40}
+    history = attempts_of(engine, output)
+    assert [(h["attempt"], h["status"], h["error"], h["dagster_run_id"]) for h in history] == [
+        (1, "failed", "no object found", "run-1"),
+        (2, "succeeded", None, "run-2"),
+    ]

@@ -1,0 +1,187 @@
+"""The five stages as Dagster assets: source_image → cleaned_image → upscaled_image → mesh → textured_glb.
+
+Each reads its upstream blob, calls one inference function, writes its blob, and reports metadata.
+Image stages are partitioned per source image; the 3D stages per image × variant.
+"""
+
+
+import base64
+import io
+import time
+
+import dagster as dg
+import numpy as np
+import trimesh
+from PIL import Image
+
+from catalog import OutputStatus, finish_attempt, start_attempt
+from inference.images import decode_image, encode_png
+from inference.params import GenerationParams
+from inference.pipeline import cut_out, frame_size, make_shape, texture_mesh
+from inference.preview import preview_png
+from inference.upscale import upscale_image
+from inference.views import frame_views
+from orchestration.partitions import by_image, image_variants, images
+from orchestration.resources import CatalogResource, ComputeResource
+
+GROUP = "meshmill"
+
+
+class UpscaleConfig(dg.Config):
+    factor: int = 2  # 1, 2 or 4: the built-in upscaler before texturing
+
+
+def _image(blobs, key: str) -> Image.Image:  # noqa: ANN001
+    return decode_image(blobs.get(key), key).image
+
+
+def _split(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    keys = context.partition_key.keys_by_dimension
+    return keys["image"], keys["variant"]
+
+
+@dg.asset(
+    partitions_def=images, group_name=GROUP, kinds={"image"},
+    description="The ingested image as the catalog stores it (8-bit RGB/RGBA PNG).",
+)  # fmt: skip
+def source_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
+    record = catalog.source(context.partition_key)
+    return dg.MaterializeResult(
+        metadata={
+            "catalog_id": record["id"], "filename": record["filename"], "width": record["width"],
+            "height": record["height"], "mode": record["mode"], "blob_key": record["blob_key"],
+        }
+    )  # fmt: skip
+
+
+@dg.asset(
+    partitions_def=images, group_name=GROUP, kinds={"image"}, deps=[source_image],
+    description="The object cut out of its background (alpha kept when meaningful) and cropped.",
+)  # fmt: skip
+def cleaned_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
+    record, blobs = catalog.source(context.partition_key), catalog.blobs()
+    start = time.perf_counter()
+    cut = cut_out(_image(blobs, record["blob_key"]), "front", GenerationParams())
+    key = f"cleaned/{record['content_hash']}.png"
+    blobs.put(key, encode_png(cut), "image/png")
+    coverage = float((np.asarray(cut.getchannel("A")) > 127).mean())
+    return dg.MaterializeResult(
+        metadata={"width": cut.width, "height": cut.height, "mask_coverage": coverage, "blob_key": key,
+                  "seconds": time.perf_counter() - start, "catalog_id": record["id"]}
+    )  # fmt: skip
+
+
+@dg.asset(
+    partitions_def=images, group_name=GROUP, kinds={"image"}, deps=[cleaned_image],
+    description="The cut-out upscaled (built-in Lanczos + unsharp) for texturing.",
+)  # fmt: skip
+def upscaled_image(context: dg.AssetExecutionContext, config: UpscaleConfig, catalog: CatalogResource) -> dg.MaterializeResult:
+    record, blobs = catalog.source(context.partition_key), catalog.blobs()
+    start = time.perf_counter()
+    image = upscale_image(_image(blobs, f"cleaned/{record['content_hash']}.png"), config.factor)
+    key = f"upscaled/{record['content_hash']}.png"
+    blobs.put(key, encode_png(image), "image/png")
+    return dg.MaterializeResult(
+        metadata={"width": image.width, "height": image.height, "factor": config.factor, "blob_key": key,
+                  "seconds": time.perf_counter() - start}
+    )  # fmt: skip
+
+
+def _framed(blobs, record, params: GenerationParams):  # noqa: ANN001, ANN202
+    image = _image(blobs, f"upscaled/{record['content_hash']}.png")
+    return frame_views({"front": image}, frame_size({"front": image}, 1))
+
+
+@dg.asset(
+    partitions_def=image_variants, group_name=GROUP, kinds={"mesh"}, pool="gpu",
+    deps=[dg.AssetDep(upscaled_image, partition_mapping=by_image)],
+    description="The variant's shape: generated, cleaned and decimated to its face budget (PLY).",
+)  # fmt: skip
+def mesh(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: ComputeResource) -> dg.MaterializeResult:
+    image_key, variant = _split(context)
+    record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
+    variant_id, params = catalog.variant(variant)
+    output_id, attempt = start_attempt(engine, record["id"], variant_id, parameters=params.model_dump(), dagster_run_id=context.run_id)
+    try:
+        timings: dict[str, float] = {}
+        shape = make_shape(_framed(blobs, record, params), params, compute.generator(params.backend), timings)
+        key = f"meshes/{record['content_hash']}/{variant}.ply"
+        blobs.put(key, shape.export(file_type="ply"), "application/octet-stream")
+    except Exception as exc:
+        finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=f"mesh: {exc}")
+        raise
+    return dg.MaterializeResult(
+        metadata={"faces": len(shape.faces), "vertices": len(shape.vertices), "watertight": bool(shape.is_watertight),
+                  "seconds": sum(timings.values()), "blob_key": key, "catalog_id": record["id"], "output_id": output_id,
+                  "parameters": params.model_dump()}
+    )  # fmt: skip
+
+
+TEXTURED_CHECKS = [
+    dg.AssetCheckSpec("valid_gltf", asset="textured_glb", description="Loads as glTF with UVs, a base-colour texture and unit normals."),
+    dg.AssetCheckSpec("face_budget", asset="textured_glb", description="Face count within ±5 % of the variant's target."),
+    dg.AssetCheckSpec("non_empty", asset="textured_glb", description="The mesh has faces and vertices."),
+]
+
+
+@dg.asset(
+    partitions_def=image_variants, group_name=GROUP, kinds={"glb"}, pool="gpu", check_specs=TEXTURED_CHECKS,
+    deps=[mesh, dg.AssetDep(upscaled_image, partition_mapping=by_image)],
+    description="The textured GLB (and its preview), recorded in the catalog as the variant's output.",
+)  # fmt: skip
+def textured_glb(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
+    from assets.checks import check_glb
+
+    image_key, variant = _split(context)
+    record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
+    variant_id, params = catalog.variant(variant)
+    output_id, attempt = _open_attempt(engine, record["id"], variant, variant_id, params, context.run_id)
+    try:
+        timings: dict[str, float] = {}
+        shape = trimesh.load(io.BytesIO(blobs.get(f"meshes/{record['content_hash']}/{variant}.ply")), file_type="ply", process=False)
+        stem = f"{record['filename'].rsplit('.', 1)[0]}_{variant}"
+        textured, glb, coverage = texture_mesh(shape, _framed(blobs, record, params), params, stem, timings)
+        prefix = f"outputs/{record['content_hash']}/{variant}"
+        preview = preview_png(textured)
+        blobs.put(f"{prefix}/model.glb", glb, "model/gltf-binary")
+        blobs.put(f"{prefix}/preview.png", preview, "image/png")
+    except Exception as exc:
+        finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=f"textured_glb: {exc}")
+        raise
+    checks = check_glb(glb, params.target_faces)
+    finish_attempt(
+        engine, output_id, attempt, status=OutputStatus.succeeded, face_count=len(textured.faces),
+        vertex_count=len(textured.vertices), byte_size=len(glb), glb_key=f"{prefix}/model.glb",
+        preview_key=f"{prefix}/preview.png", model_name=params.backend, model_version=compute_version(params.backend),
+        timings=timings,
+    )  # fmt: skip
+    encoded = base64.b64encode(preview).decode()
+    return dg.MaterializeResult(
+        metadata={
+            "faces": len(textured.faces), "vertices": len(textured.vertices), "bytes": len(glb),
+            "seconds": sum(timings.values()), "texture_coverage": coverage, "parameters": params.model_dump(),
+            "catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "blob_key": f"{prefix}/model.glb",
+            "preview": dg.MetadataValue.md(f"![preview](data:image/png;base64,{encoded})"),
+        },
+        check_results=checks,
+    )  # fmt: skip
+
+
+def compute_version(backend: str) -> str:
+    from inference.generators import get_generator
+
+    return get_generator(backend).version
+
+
+def _open_attempt(engine, source_id: int, variant: str, variant_id: int, params: GenerationParams, run_id: str) -> tuple[int, int]:  # noqa: ANN001, E501
+    """The attempt `mesh` opened in this run, or a new one when textured_glb runs on its own."""
+    from catalog import attempts_of, show
+
+    outputs = [
+        o for o in show(engine, source_id)["outputs"]
+        if o["variant"] == variant and o["dagster_run_id"] == run_id and o["status"] == "running"
+    ]  # fmt: skip
+    if outputs:
+        history = attempts_of(engine, outputs[0]["id"])
+        return outputs[0]["id"], history[-1]["attempt"]
+    return start_attempt(engine, source_id, variant_id, parameters=params.model_dump(), dagster_run_id=run_id)

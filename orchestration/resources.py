@@ -1,0 +1,67 @@
+"""Resources the assets use: the catalog (database + blob store) and the compute device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import Engine, select
+
+import catalog
+from catalog.models import SourceImage, Variant
+from inference.generators import ShapeGenerator, get_generator
+from inference.params import GenerationParams
+
+_generators: dict[str, ShapeGenerator] = {}
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The catalog and blob store; empty settings mean 'from the environment' (see README)."""
+
+    database_url: str = ""
+
+    def engine(self) -> Engine:
+        return catalog.get_engine(self.database_url or None)
+
+    def blobs(self) -> catalog.BlobStore:
+        return catalog.blob_store_from_env()
+
+    def source(self, key: str) -> dict[str, Any]:
+        """The source image whose content hash starts with partition key ``key``."""
+        table = SourceImage.__table__
+        with self.engine().connect() as conn:
+            row = conn.execute(
+                select(table).where(table.c.content_hash >= key, table.c.content_hash < key + "g")
+            ).first()
+        if row is None:
+            raise catalog.CatalogError(f"no source image in the catalog has partition key {key!r}")
+        return dict(row._mapping)
+
+    def variant(self, name: str) -> tuple[int, GenerationParams]:
+        """The variant's id and its resolved generation parameters."""
+        table = Variant.__table__
+        with self.engine().connect() as conn:
+            row = conn.execute(select(table).where(table.c.name == name)).first()
+        if row is None:
+            raise catalog.CatalogError(f"variant {name!r} does not exist (see `meshmill variant list`)")
+        fields = {k: getattr(row, k) for k in ("steps", "guidance", "target_faces", "seed", "texture_size")}
+        return row.id, GenerationParams.resolve(row.preset, backend=row.backend, **fields, **(row.extra or {}))
+
+
+class ComputeResource(dg.ConfigurableResource):
+    """Picks the device (CUDA when present) and keeps loaded generators for the life of the process,
+    so a batch of partitions run in one process loads each model once."""
+
+    device: str = "auto"
+
+    def torch_device(self) -> str:
+        import torch
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    def generator(self, backend: str) -> ShapeGenerator:
+        if backend not in _generators:
+            _generators[backend] = get_generator(backend)
+        return _generators[backend]
