@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 export MESHMILL_HOME ?= $(CURDIR)/.meshmill
 
-.PHONY: install demo test system-deps clean
+.PHONY: install demo test system-deps clean ui
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +39,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The main job on the bundled samples: ingest, then every image through the Dagster assets.
 demo: install
-	$(BIN)/meshmill ingest samples --collection samples --tag demo --origin meshmill-samples
+	$(BIN)/meshmill variant add mobile --preset mobile
+	$(BIN)/meshmill convert samples --collection samples --tag demo --origin meshmill-samples --variant mobile
 	$(BIN)/meshmill catalog find --collection samples
-	@for image in samples/*.png samples/*.jpg; do \
-		name=$$(basename $${image%.*}); \
-		$(BIN)/meshmill generate $$image -o $(MESHMILL_HOME)/demo/$$name.glb --preset mobile || exit 1; \
-	done
-	@echo "catalog: $(MESHMILL_HOME)/catalog.db   blobs: $(MESHMILL_HOME)/blobs   GLBs: $(MESHMILL_HOME)/demo/"
+	@echo "GLBs and previews: $(MESHMILL_HOME)/blobs/outputs/   catalog: $(MESHMILL_HOME)/catalog.db"
+	@echo "Dagster UI: make ui   (or .venv/bin/meshmill ui, then open http://127.0.0.1:3000)"
+
+ui: install
+	$(BIN)/meshmill ui
 
 test: install system-deps node_modules/.installed
 	$(BIN)/pytest

@@ -1,0 +1,99 @@
+"""Sensors: an inbox folder feeding the pipeline, and the 3D stages following the image stages.
+
+``inbox_sensor`` ingests new image files under ``$MESHMILL_INBOX`` (default ``$MESHMILL_HOME/inbox``):
+the first sub-folder names the collection, and a sidecar ``<image>.json`` may add
+``{"tags": [...], "collection": "...", "origin": "..."}``. It adds image partitions and requests
+the image stages with run keys. ``variants_sensor`` then requests ``mesh`` + ``textured_glb`` for
+every variant of each image whose ``upscaled_image`` was materialised. Both keep a cursor, and run
+keys make a repeated request a no-op, so restarts neither skip nor repeat work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from catalog import list_variants, show
+from catalog.config import meshmill_home
+from orchestration.jobs import image_job, model_job
+from orchestration.ingest import IMAGE_SUFFIXES, ingest_file
+from orchestration.partitions import image_key, images, variants
+from orchestration.resources import CatalogResource
+
+BATCH = 50  # files ingested per sensor tick; the rest wait for the next one
+
+
+def inbox_folder() -> Path:
+    return Path(os.environ.get("MESHMILL_INBOX") or meshmill_home() / "inbox")
+
+
+def _labels(path: Path, inbox: Path) -> dict:
+    relative = path.relative_to(inbox)
+    labels: dict = {"collections": [relative.parts[0]] if len(relative.parts) > 1 else [], "tags": [], "origin": None}
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        data = json.loads(sidecar.read_text())
+        labels["tags"] = list(data.get("tags", []))
+        if data.get("collection"):
+            labels["collections"].append(data["collection"])
+        labels["origin"] = data.get("origin")
+    return labels
+
+
+@dg.sensor(job=image_job, minimum_interval_seconds=30, description="Ingests new images from the inbox folder.")
+def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) -> dg.SensorResult:
+    inbox = inbox_folder()
+    seen = json.loads(context.cursor) if context.cursor else {"mtime_ns": 0}
+    if not inbox.is_dir():
+        return dg.SensorResult(skip_reason=f"inbox {inbox} does not exist", cursor=json.dumps(seen))
+    candidates = sorted(
+        (p.stat().st_mtime_ns, p) for p in inbox.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.stat().st_mtime_ns > seen["mtime_ns"]
+    )[:BATCH]  # fmt: skip
+    engine, blobs = catalog.engine(), catalog.blobs()
+    keys: list[str] = []
+    for mtime, path in candidates:
+        try:
+            labels = _labels(path, inbox)
+            result = ingest_file(path, engine, blobs, **labels)
+        except (ValueError, OSError) as exc:  # a bad sidecar or label is that file's problem only
+            context.log.warning(f"{path}: {exc}")
+            seen["mtime_ns"] = mtime
+            continue
+        seen["mtime_ns"] = mtime
+        if result.outcome == "failed":
+            context.log.warning(f"{path}: {result.detail}")
+            continue
+        keys.append(image_key(show(engine, result.source_id)["content_hash"]))
+    keys = sorted(set(keys))
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"images:{k}", partition_key=k) for k in keys],
+        dynamic_partitions_requests=[images.build_add_request(keys)] if keys else [],
+        cursor=json.dumps(seen),
+    )
+
+
+@dg.sensor(job=model_job, minimum_interval_seconds=30, description="Makes every variant of each image once its image stages are done.")
+def variants_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) -> dg.SensorResult:
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("upscaled_image"), after_storage_id=after), limit=BATCH, ascending=True
+    ).records
+    names = [v["name"] for v in list_variants(catalog.engine())]
+    requests = [
+        dg.RunRequest(
+            run_key=f"model:{record.partition_key}:{name}:{record.storage_id}",
+            partition_key=dg.MultiPartitionKey({"image": record.partition_key, "variant": name}),
+        )
+        for record in records
+        for name in names
+    ]
+    cursor = str(records[-1].storage_id) if records else context.cursor
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[variants.build_add_request(names)] if names else [],
+        cursor=cursor,
+    )

@@ -1,0 +1,74 @@
+"""The inbox and variants sensors, evaluated against a real folder and a real Dagster instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+import catalog
+from orchestration.convert import materialise
+from orchestration.resources import CatalogResource
+from orchestration.sensors import inbox_sensor, variants_sensor
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def evaluate(sensor, instance, cursor=None):  # noqa: ANN001, ANN201
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"catalog": CatalogResource()})
+    return sensor(context)
+
+
+def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(tmp_path, monkeypatch):
+    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MESHMILL_INBOX", str(tmp_path / "inbox"))
+    for name in ("MESHMILL_DATABASE_URL", "MESHMILL_S3_ENDPOINT", "MESHMILL_BLOB_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "inbox" / "toybox-v3").mkdir(parents=True)
+    shutil.copy(SAMPLES / "duck.png", tmp_path / "inbox" / "toybox-v3" / "duck.png")
+    (tmp_path / "inbox" / "toybox-v3" / "duck.json").write_text(json.dumps({"tags": ["hero"], "origin": "style-v3"}))
+    shutil.copy(SAMPLES / "mug.jpg", tmp_path / "inbox" / "mug.jpg")
+    (tmp_path / "inbox" / "notes.png").write_text("not an image")
+    instance = dg.DagsterInstance.ephemeral()
+
+    first = evaluate(inbox_sensor, instance)
+    assert len(first.run_requests) == 2 and all(r.run_key.startswith("images:") for r in first.run_requests)
+    (request,) = first.dynamic_partitions_requests
+    assert sorted(request.partition_keys) == sorted(r.partition_key for r in first.run_requests)
+    engine = catalog.get_engine()
+    records = {r["filename"]: r for r in catalog.find(engine)}
+    assert set(records) == {"duck.png", "mug.jpg"}
+    assert records["duck.png"]["collections"] == ["toybox-v3"] and records["duck.png"]["tags"] == ["hero"]
+    assert records["duck.png"]["origin"] == "style-v3" and records["mug.jpg"]["collections"] == []
+
+    again = evaluate(inbox_sensor, instance, first.cursor)  # a restart with the stored cursor: nothing new
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+    newer = tmp_path / "inbox" / "toybox-v3" / "ball.png"
+    shutil.copy(SAMPLES / "soccer_ball.png", newer)
+    os.utime(newer, ns=(os.stat(newer).st_mtime_ns + 10**9,) * 2)
+    third = evaluate(inbox_sensor, instance, again.cursor)
+    assert len(third.run_requests) == 1 and len(catalog.find(engine)) == 3
+
+
+def test_variants_sensor_requests_every_variant_after_the_image_stages(tmp_path, monkeypatch):
+    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path / "home"))
+    for name in ("MESHMILL_DATABASE_URL", "MESHMILL_S3_ENDPOINT", "MESHMILL_BLOB_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    from orchestration.ingest import ingest_paths
+    from orchestration.partitions import image_key
+
+    engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
+    (result,) = ingest_paths([SAMPLES / "soccer_ball.png"], engine, blobs)
+    key = image_key(catalog.show(engine, result.source_id)["content_hash"])
+    catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1000, texture_size=512)
+    catalog.define_variant(engine, "hero", backend="builtin", preset="hero", target_faces=2000, texture_size=512)
+    instance = dg.DagsterInstance.ephemeral()
+    assert evaluate(variants_sensor, instance).run_requests == []
+    materialise(instance, [key], [], upscale=1)  # the image stages only
+    tick = evaluate(variants_sensor, instance)
+    assert sorted(str(r.partition_key) for r in tick.run_requests) == sorted([f"{key}|hero", f"{key}|mobile"])
+    assert evaluate(variants_sensor, instance, tick.cursor).run_requests == []
