@@ -20,21 +20,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# Debian packages the tests use: PostgreSQL (a throwaway cluster per run) and Blender (a real
-# glTF client; python3-numpy is what its importer needs). SeaweedFS comes from PyPI.
-SYSTEM_PACKAGES := postgresql blender python3-numpy
+# Debian packages the tests use: PostgreSQL (a throwaway cluster per run), Blender (a real glTF
+# client; python3-numpy is what its importer needs) and Chromium (the Dagster UI and, later, the
+# viewer, driven by playwright-core). SeaweedFS comes from PyPI.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v blender >/dev/null || missing="$$missing blender"; \
 	[ -d /usr/lib/python3/dist-packages/numpy ] || missing="$$missing python3-numpy"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-# The Khronos glTF-Validator (and later the viewer's three.js) from the npm registry.
+# The Khronos glTF-Validator and playwright-core (drives Debian's Chromium) from the npm registry.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@

@@ -425,13 +425,16 @@ def convert(
 @app.command()
 def ui(port: int = typer.Option(3000), host: str = typer.Option("127.0.0.1")) -> None:
     """Start the Dagster webserver and daemon for this project on 127.0.0.1."""
+    import shutil
     import subprocess
 
     from orchestration.convert import REPO_ROOT, dagster_instance
 
     dagster_instance()  # makes DAGSTER_HOME and its dagster.yaml
-    raise typer.Exit(subprocess.call(["dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)],
-                                     cwd=REPO_ROOT))  # fmt: skip
+    beside = Path(sys.executable).with_name("dagster")
+    dagster = str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
+    command = [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
+    raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,113 @@
+"""End to end: `meshmill ui` (webserver + daemon), a run launched through GraphQL, its materialisations
+read back through GraphQL, and the asset graph in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.clients import ROOT
+from tests.servers import free_port, wait_for_port
+
+MESHMILL = str(Path(sys.executable).with_name("meshmill"))
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+LAUNCH = """
+mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  ... on RunConfigValidationInvalid { errors { message } } } }"""
+STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+MATERIALISATIONS = """
+query($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
+  assetMaterializations(limit: 10) { partition runId metadataEntries { label } } } } }"""
+
+
+def launch_and_wait(port: int, job: str, partition_tags: dict[str, str], run_config: dict | None = None) -> str:
+    params = {
+        "selector": {"repositoryLocationName": "meshmill", "repositoryName": "__repository__", "jobName": job},
+        "runConfigData": run_config or {},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in partition_tags.items()]},
+    }
+    launched = graphql(port, LAUNCH, {"p": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = graphql(port, STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            assert status == "SUCCESS", f"run {run_id} of {job} ended {status}"
+            return run_id
+        time.sleep(1)
+    pytest.fail(f"run {run_id} of {job} did not finish in 300 s")
+
+
+def test_ui_runs_assets_launched_through_graphql(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHMILL_", "DAGSTER_"))}
+    env.update(MESHMILL_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"), COLUMNS="200")
+    run = lambda *args: subprocess.run([MESHMILL, *args], env=env, capture_output=True, text=True, check=True)  # noqa: E731
+    run("ingest", str(ROOT / "samples" / "soccer_ball.png"))
+    run("variant", "add", "mobile", "--preset", "mobile", "--faces", "1000", "--texture-size", "512")
+    key = json.loads(run("catalog", "find", "--json").stdout)[0]["content_hash"][:16]
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "dagster")))
+    instance.add_dynamic_partitions("images", [key])
+
+    port = free_port()
+    log = open(tmp_path / "ui.log", "wb")
+    ui = subprocess.Popen([MESHMILL, "ui", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, 180, ui, tmp_path / "ui.log")
+        deadline = time.monotonic() + 120
+        while "meshmill" not in json.dumps(graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")):
+            assert time.monotonic() < deadline, "the code location did not load"
+            time.sleep(1)
+        images_run = launch_and_wait(port, "image_stages", {"dagster/partition": key}, {"ops": {"upscaled_image": {"config": {"factor": 1}}}})
+        model_key = f"{key}|mobile"
+        model_run = launch_and_wait(
+            port, "model_stages",
+            {"dagster/partition": model_key, "dagster/partition/image": key, "dagster/partition/variant": "mobile"},
+        )  # fmt: skip
+
+        glb = graphql(port, MATERIALISATIONS, {"path": ["textured_glb"]})["assetOrError"]["assetMaterializations"]
+        assert [(m["partition"], m["runId"]) for m in glb] == [(model_key, model_run)]
+        labels = {e["label"] for e in glb[0]["metadataEntries"]}
+        assert {"faces", "vertices", "bytes", "seconds", "parameters", "catalog_id", "preview"} <= labels
+        upscaled = graphql(port, MATERIALISATIONS, {"path": ["upscaled_image"]})["assetOrError"]["assetMaterializations"]
+        assert [(m["partition"], m["runId"]) for m in upscaled] == [(key, images_run)]
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "dagster-asset-graph.png"
+        page = subprocess.run(
+            ["node", str(ROOT / "tools" / "page_check.mjs"), f"http://127.0.0.1:{port}/asset-groups/meshmill", str(shot),
+             "source_image", "cleaned_image", "upscaled_image", "mesh", "textured_glb"],
+            capture_output=True, text=True, timeout=180, check=True,
+        )  # fmt: skip
+        assert json.loads(page.stdout.strip().splitlines()[-1])["missing"] == []
+        assert shot.stat().st_size > 10_000
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        try:
+            ui.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(ui.pid, signal.SIGKILL)
+        log.close()
