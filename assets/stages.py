@@ -6,6 +6,7 @@ Image stages are partitioned per source image; the 3D stages per image × varian
 
 
 import base64
+import functools
 import io
 import time
 
@@ -14,17 +15,34 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from catalog import OutputStatus, finish_attempt, start_attempt
-from inference.images import decode_image, encode_png
-from inference.params import GenerationParams
+from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt, start_attempt
+from inference.cleanup import MeshError
+from inference.images import ImageError, decode_image, encode_png
+from inference.params import GenerationParams, ParameterError
 from inference.pipeline import cut_out, frame_size, make_shape, texture_mesh
 from inference.preview import preview_png
 from inference.upscale import upscale_image
-from inference.views import frame_views
+from inference.views import ViewError, frame_views
 from orchestration.partitions import by_image, image_variants, images
 from orchestration.resources import CatalogResource, ComputeResource
 
 GROUP = "meshmill"
+#: transient faults (database, S3, network) are retried; bad input is not (see fail_fast_on_bad_input)
+RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound)
+
+
+def fail_fast_on_bad_input(fn):  # noqa: ANN001, ANN201
+    """Bad input fails the partition at once with its message; anything else may be retried."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return fn(*args, **kwargs)
+        except BAD_INPUT as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
+    return wrapper
 
 
 class UpscaleConfig(dg.Config):
@@ -41,9 +59,10 @@ def _split(context: dg.AssetExecutionContext) -> tuple[str, str]:
 
 
 @dg.asset(
-    partitions_def=images, group_name=GROUP, kinds={"image"},
+    partitions_def=images, group_name=GROUP, kinds={"image"}, retry_policy=RETRY,
     description="The ingested image as the catalog stores it (8-bit RGB/RGBA PNG).",
 )  # fmt: skip
+@fail_fast_on_bad_input
 def source_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
     record = catalog.source(context.partition_key)
     return dg.MaterializeResult(
@@ -55,9 +74,10 @@ def source_image(context: dg.AssetExecutionContext, catalog: CatalogResource) ->
 
 
 @dg.asset(
-    partitions_def=images, group_name=GROUP, kinds={"image"}, deps=[source_image],
+    partitions_def=images, group_name=GROUP, kinds={"image"}, retry_policy=RETRY, deps=[source_image],
     description="The object cut out of its background (alpha kept when meaningful) and cropped.",
 )  # fmt: skip
+@fail_fast_on_bad_input
 def cleaned_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
@@ -72,9 +92,10 @@ def cleaned_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -
 
 
 @dg.asset(
-    partitions_def=images, group_name=GROUP, kinds={"image"}, deps=[cleaned_image],
+    partitions_def=images, group_name=GROUP, kinds={"image"}, retry_policy=RETRY, deps=[cleaned_image],
     description="The cut-out upscaled (built-in Lanczos + unsharp) for texturing.",
 )  # fmt: skip
+@fail_fast_on_bad_input
 def upscaled_image(context: dg.AssetExecutionContext, config: UpscaleConfig, catalog: CatalogResource) -> dg.MaterializeResult:
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
@@ -93,10 +114,11 @@ def _framed(blobs, record, params: GenerationParams):  # noqa: ANN001, ANN202
 
 
 @dg.asset(
-    partitions_def=image_variants, group_name=GROUP, kinds={"mesh"}, pool="gpu",
+    partitions_def=image_variants, group_name=GROUP, kinds={"mesh"}, pool="gpu", retry_policy=RETRY,
     deps=[dg.AssetDep(upscaled_image, partition_mapping=by_image)],
     description="The variant's shape: generated, cleaned and decimated to its face budget (PLY).",
 )  # fmt: skip
+@fail_fast_on_bad_input
 def mesh(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: ComputeResource) -> dg.MaterializeResult:
     image_key, variant = _split(context)
     record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
@@ -126,9 +148,11 @@ TEXTURED_CHECKS = [
 
 @dg.asset(
     partitions_def=image_variants, group_name=GROUP, kinds={"glb"}, pool="gpu", check_specs=TEXTURED_CHECKS,
+    retry_policy=RETRY,
     deps=[mesh, dg.AssetDep(upscaled_image, partition_mapping=by_image)],
     description="The textured GLB (and its preview), recorded in the catalog as the variant's output.",
 )  # fmt: skip
+@fail_fast_on_bad_input
 def textured_glb(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
     from assets.checks import check_glb
 

@@ -20,6 +20,6 @@ while (Date.now() < deadline) {
 }
 await page.getByRole("button", { name: "Skip" }).click({ timeout: 2000 }).catch(() => {}); // first-visit modal
 await page.waitForTimeout(1000);
-await page.screenshot({ path: screenshot });
+await page.screenshot({ path: screenshot, fullPage: process.env.FULL_PAGE === "1" });
 console.log(JSON.stringify({ found: texts.filter((t) => body.includes(t)), missing: texts.filter((t) => !body.includes(t)) }));
 await browser.close();

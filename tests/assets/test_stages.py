@@ -111,3 +111,35 @@ def test_a_bad_image_fails_only_its_own_partitions(home, tmp_path):
     assert output["status"] == "succeeded"
     loaded = trimesh.load(io.BytesIO(catalog.blob_store_from_env().get(output["blob_keys"]["glb"])), file_type="glb", force="mesh")
     assert len(loaded.faces) > 900
+
+
+def test_transient_faults_are_retried_and_bad_input_is_not(home, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from orchestration.definitions import IMAGE_ASSETS, RESOURCES
+
+    keys = ingest(SAMPLES / "soccer_ball.png")
+    (key,) = keys
+    real_get = catalog.LocalBlobStore.get
+    calls = {"n": 0}
+
+    def flaky_get(self, blob_key):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("storage briefly unreachable")
+        return real_get(self, blob_key)
+
+    monkeypatch.setattr(catalog.LocalBlobStore, "get", flaky_get)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("images", [key])
+    result = dg.materialize(IMAGE_ASSETS, partition_key=key, instance=instance, resources=RESOURCES)
+    assert result.success
+    assert any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in result.all_events)
+
+    monkeypatch.setattr(catalog.LocalBlobStore, "get", real_get)
+    Image.new("RGB", (100, 100), (240, 240, 240)).save(tmp_path / "blank.png")
+    (blank,) = ingest(tmp_path / "blank.png")
+    instance.add_dynamic_partitions("images", [blank])
+    failed = dg.materialize(IMAGE_ASSETS, partition_key=blank, instance=instance, resources=RESOURCES, raise_on_error=False)
+    assert not failed.success
+    assert not any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in failed.all_events)
