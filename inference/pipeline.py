@@ -18,6 +18,7 @@ from PIL import Image
 from inference.background import remove_background
 from inference.cleanup import clean_mesh
 from inference.export import glb_bytes, textured_mesh
+from inference.images import bleed_colours
 from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
 from inference.texture import bake_texture
@@ -75,7 +76,9 @@ def cut_out(image: Image.Image, view: str, params: GenerationParams) -> Image.Im
     if box is None:
         raise ViewError(f"{view} view: no object found (background removal left nothing)")
     margin = max(2, round(0.03 * max(box[2] - box[0], box[3] - box[1])))
-    return image.crop((box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin))
+    cropped = np.asarray(image.crop((box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)), np.float32) / 255
+    # object colours under the transparent pixels, so no later resampling mixes the backdrop in
+    return Image.fromarray(np.round(bleed_colours(cropped) * 255).astype(np.uint8), "RGBA")
 
 
 def frame_size(cutouts: dict[str, Image.Image], upscale: int) -> int:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from inference.images import bleed_colours
 from inference.raster import rasterize
 from inference.uv import UnwrappedMesh
 from inference.views import VIEW_AXES, FramedViews, project
@@ -56,21 +57,6 @@ def _sample(image: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
     out = F.grid_sample(tensor, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out[0, :, 0].T.numpy()
-
-
-def bleed_colours(image: np.ndarray, solid: float = 0.95) -> np.ndarray:
-    """The view with every not-quite-opaque pixel recoloured from the nearest solid one.
-
-    Anti-aliased outline pixels mix in the backdrop's colour; rim texels sampling them would show a
-    halo. Alpha is kept, so weights still fall off at the silhouette.
-    """
-    opaque = image[..., 3] >= solid
-    if not opaque.any():
-        return image
-    nearest = ndimage.distance_transform_edt(~opaque, return_distances=False, return_indices=True)
-    bled = image[nearest[0], nearest[1]].copy()
-    bled[..., 3] = image[..., 3]
-    return bled
 
 
 def bake_texture(mesh: UnwrappedMesh, normals: np.ndarray, views: FramedViews, size: int) -> tuple[np.ndarray, float]:
