@@ -123,7 +123,7 @@ def mesh(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: C
     image_key, variant = _split(context)
     record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
     variant_id, params = catalog.variant(variant)
-    output_id, attempt = start_attempt(engine, record["id"], variant_id, parameters=params.model_dump(), dagster_run_id=context.run_id)
+    output_id, attempt = start_attempt(engine, record["id"], variant_id, parameters=params.model_dump(), dagster_run_id=context.run.run_id)
     try:
         timings: dict[str, float] = {}
         shape = make_shape(_framed(blobs, record, params), params, compute.generator(params.backend), timings)
@@ -159,7 +159,7 @@ def textured_glb(context: dg.AssetExecutionContext, catalog: CatalogResource) ->
     image_key, variant = _split(context)
     record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
     variant_id, params = catalog.variant(variant)
-    output_id, attempt = _open_attempt(engine, record["id"], variant, variant_id, params, context.run_id)
+    output_id, attempt = _open_attempt(engine, record["id"], variant, variant_id, params, context.run.run_id)
     try:
         timings: dict[str, float] = {}
         shape = trimesh.load(io.BytesIO(blobs.get(f"meshes/{record['content_hash']}/{variant}.ply")), file_type="ply", process=False)
