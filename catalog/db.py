@@ -52,7 +52,9 @@ def make_engine(url: str) -> Engine:
         # No server-side prepared statements: after a few runs PostgreSQL may switch a prepared
         # query to a generic plan, blind to how rare a tag is; on skewed labels that was 10x slower.
         # No pre-ping either: it costs a round trip per query; stale connections are recycled hourly.
-        return create_engine(url, pool_recycle=3600, connect_args={"prepare_threshold": None})
+        # JIT off: catalog queries are short, and PostgreSQL's JIT compiled them for ~20 ms whenever
+        # a (pessimistic) cost estimate crossed its threshold.
+        return create_engine(url, pool_recycle=3600, connect_args={"prepare_threshold": None, "options": "-c jit=off"})
     if url.startswith("postgresql"):
         raise CatalogConfigError(
             f"catalog URL {url.split('@')[-1]!r}: use the psycopg 3 driver, 'postgresql+psycopg://…'"

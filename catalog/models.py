@@ -140,6 +140,8 @@ def _label_link_table(name: str, label_table: str) -> Table:
         Column("output_id", Integer, ForeignKey("output.id", ondelete="CASCADE"), nullable=True),
         Index(f"ix_{name}_label_source", label, "source_image_id"),
         Index(f"ix_{name}_source", "source_image_id"),
+        # the labels of one output, looked up when describing a page of results
+        Index(f"ix_{name}_output", "output_id", sqlite_where=text("output_id IS NOT NULL"), postgresql_where=text("output_id IS NOT NULL")),
         # At most one row per label on an image (output_id NULL) and one per label on an output.
         Index(
             f"uq_{name}_on_image",

@@ -8,7 +8,6 @@ id you saw as ``before_id`` to get the next page.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -27,6 +26,10 @@ _tag = Tag.__table__
 _coll = Collection.__table__
 
 MAX_PAGE = 1000
+_OUTPUT_FIELDS = (
+    "id", "status", "error", "parameters", "model_name", "model_version", "face_count", "vertex_count",
+    "byte_size", "timings", "dagster_run_id",
+)  # fmt: skip
 
 
 def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[bool] | None:
@@ -131,123 +134,80 @@ def _iso(value: Any) -> Any:
     return value
 
 
-class _JsonSql:
-    """The JSON functions of the dialect: one page is described by the database in one query."""
-
-    def __init__(self, conn: Connection):
-        self.postgres = conn.dialect.name == "postgresql"
-
-    def array(self, value: Any) -> Any:
-        return (func.json_agg if self.postgres else func.json_group_array)(value)
-
-    def object(self, *pairs: Any) -> Any:
-        return (func.json_build_object if self.postgres else func.json_object)(*pairs)
-
-    def embed(self, column: Any) -> Any:
-        """A JSON column as a JSON value (SQLite stores it as text)."""
-        return column if self.postgres else func.json(column)
-
-
-def _label_array(sql: _JsonSql, kind: LabelKind, source_id: Any, output_id: Any | None) -> Any:
-    link = image_tag if kind == "tag" else collection_member
-    table, column = (_tag, link.c.tag_id) if kind == "tag" else (_coll, link.c.collection_id)
-    target = link.c.output_id.is_(None) if output_id is None else link.c.output_id == output_id
-    return (
-        select(sql.array(table.c.name))
-        .select_from(link.join(table, table.c.id == column))
-        .where(link.c.source_image_id == source_id, target)
-        .scalar_subquery()
-    )
-
-
-def _outputs_array(sql: _JsonSql, source_id: Any, variant: str | None, status: str | None) -> Any:
-    out, var = _out.alias("o"), _var.alias("v")
-    fields = [
-        "id", out.c.id, "variant", var.c.name, "status", out.c.status, "error", out.c.error,
-        "parameters", sql.embed(out.c.parameters), "model_name", out.c.model_name, "model_version", out.c.model_version,
-        "face_count", out.c.face_count, "vertex_count", out.c.vertex_count, "byte_size", out.c.byte_size,
-        "glb", out.c.glb_key, "obj", out.c.obj_key, "preview", out.c.preview_key, "timings", sql.embed(out.c.timings),
-        "dagster_run_id", out.c.dagster_run_id, "created_at", out.c.created_at, "updated_at", out.c.updated_at,
-        "tags", _label_array(sql, "tag", source_id, out.c.id),
-        "collections", _label_array(sql, "collection", source_id, out.c.id),
-    ]  # fmt: skip
-    query = select(sql.array(sql.object(*fields))).select_from(out.join(var, var.c.id == out.c.variant_id))
-    query = query.where(out.c.source_image_id == source_id)
-    if variant is not None:
-        query = query.where(var.c.name == variant.lower())
-    if status is not None:
-        query = query.where(out.c.status == OutputStatus(status).value)
-    return query.scalar_subquery()
-
-
-def _json_value(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _timestamp_text(value: Any) -> Any:
-    """Timestamps built into JSON by either database, as ISO 8601 in UTC."""
-    if isinstance(value, str) and value and "T" not in value:
-        value = value.replace(" ", "T")
-    if isinstance(value, str) and value and not value.endswith(("Z", "+00:00")) and "+" not in value[10:]:
-        value += "+00:00"
-    return value
-
-
-def _describe(conn: Connection, page: Select, variant: str | None, status: str | None) -> list[dict[str, Any]]:
-    """One query: the page's source rows with their labels and (filtered) outputs as JSON."""
-    sql = _JsonSql(conn)
-    src = page.subquery("page")
-    query = select(
-        src,
-        _label_array(sql, "tag", src.c.id, None).label("tag_names"),
-        _label_array(sql, "collection", src.c.id, None).label("collection_names"),
-        _outputs_array(sql, src.c.id, variant, status).label("output_list"),
-    ).order_by(src.c.id.desc())
-    records = []
-    for row in conn.execute(query).all():
-        r = row._mapping
-        outputs = []
-        for o in _json_value(r["output_list"]) or []:
-            outputs.append(
-                {
-                    **{k: o[k] for k in ("id", "variant", "status", "error", "model_name", "model_version",
-                                          "face_count", "vertex_count", "byte_size", "dagster_run_id")},
-                    "parameters": _json_value(o["parameters"]) or {},
-                    "blob_keys": {"glb": o["glb"], "obj": o["obj"], "preview": o["preview"]},
-                    "timings": _json_value(o["timings"]) or {},
-                    "tags": sorted(_json_value(o["tags"]) or []),
-                    "collections": sorted(_json_value(o["collections"]) or []),
-                    "created_at": _timestamp_text(o["created_at"]),
-                    "updated_at": _timestamp_text(o["updated_at"]),
-                }
-            )  # fmt: skip
-        records.append(
-            {
-                **{k: r[k] for k in ("id", "content_hash", "filename", "origin", "width", "height", "mode",
-                                      "source_format", "byte_size", "blob_key")},
-                "created_at": _iso(r["created_at"]),
-                "tags": sorted(_json_value(r["tag_names"]) or []),
-                "collections": sorted(_json_value(r["collection_names"]) or []),
-                "outputs": sorted(outputs, key=lambda o: o["variant"]),
-            }
-        )  # fmt: skip
-    return records
-
-
 def describe_sources(
-    conn: Connection, source_ids: list[int], *, variant: str | None = None, status: str | None = None
+    conn: Connection, source_ids: list[int], *, variant: str | None = None, status: str | None = None, rows: list[Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Full records of the given source images (newest first), with their (filtered) outputs."""
+    """Full records of the given source images, in the given order, with their (filtered) outputs.
+
+    ``rows``: the images' rows, when the caller has them already.
+    """
     if not source_ids:
         return []
-    return _describe(conn, select(_src).where(_src.c.id.in_(source_ids)), variant, status)
+    if rows is None:
+        rows = conn.execute(select(_src).where(_src.c.id.in_(source_ids))).all()
+    sources = {row.id: row for row in rows}
+    out_query = (
+        select(_out, _var.c.name.label("variant_name"))
+        .join(_var, _var.c.id == _out.c.variant_id)
+        .where(_out.c.source_image_id.in_(source_ids))
+        .order_by(_var.c.name)
+    )
+    if variant is not None:
+        out_query = out_query.where(_var.c.name == variant.lower())
+    if status is not None:
+        out_query = out_query.where(_out.c.status == OutputStatus(status).value)
+    outputs: dict[int, list[Any]] = {}
+    for row in conn.execute(out_query).all():
+        outputs.setdefault(row.source_image_id, []).append(row)
+    labels = labels_of(conn, source_ids)
+    tags, collections = labels["tag"], labels["collection"]
+
+    def output_record(row: Any) -> dict[str, Any]:
+        r = row._mapping
+        key = (r["source_image_id"], r["id"])
+        record = {name: r[name] for name in _OUTPUT_FIELDS}
+        record["variant"] = r["variant_name"]
+        record["blob_keys"] = {"glb": r["glb_key"], "obj": r["obj_key"], "preview": r["preview_key"]}
+        record["tags"] = tags.get(key, [])
+        record["collections"] = collections.get(key, [])
+        record["created_at"] = _iso(r["created_at"])
+        record["updated_at"] = _iso(r["updated_at"])
+        return record
+
+    records = []
+    for source_id in source_ids:
+        src = sources.get(source_id)
+        if src is None:
+            continue
+        key = (source_id, None)
+        records.append(
+            {
+                "id": src.id,
+                "content_hash": src.content_hash,
+                "filename": src.filename,
+                "origin": src.origin,
+                "width": src.width,
+                "height": src.height,
+                "mode": src.mode,
+                "source_format": src.source_format,
+                "byte_size": src.byte_size,
+                "blob_key": src.blob_key,
+                "created_at": _iso(src.created_at),
+                "tags": tags.get(key, []),
+                "collections": collections.get(key, []),
+                "outputs": [output_record(o) for o in outputs.get(source_id, [])],
+            }
+        )
+    return records
 
 
 def find(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
     """Matching source images with their outputs (see the module docstring for the filters)."""
     with engine.connect() as conn:
-        page = _matching_sources(conn, **filters)
-        return [] if page is None else _describe(conn, page, filters.get("variant"), filters.get("status"))
+        query = _matching_sources(conn, **filters)
+        rows = [] if query is None else conn.execute(query).all()
+        ids = [row.id for row in rows]
+        return describe_sources(conn, ids, variant=filters.get("variant"), status=filters.get("status"), rows=rows)
 
 
 def show(engine: Engine, source_image_id: int) -> dict[str, Any]:
