@@ -121,12 +121,6 @@ def _matching_sources(
     return select(_src).where(*conditions).order_by(_src.c.id.desc()).limit(limit)
 
 
-def find_source_ids(conn: Connection, **filters: Any) -> list[int]:
-    """Ids of the source images that match, newest first (filters as for ``find``)."""
-    query = _matching_sources(conn, **filters)
-    return [] if query is None else [row.id for row in conn.execute(query)]
-
-
 def _iso(value: Any) -> Any:
     if isinstance(value, datetime):
         # SQLite hands timestamps back without their zone; every stored time is UTC.

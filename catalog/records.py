@@ -47,12 +47,7 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
     Safe under concurrency: several processes recording the same content end with one row each,
     and exactly one of them is told it created it.
     """
-    sources = list(sources)
-    for source in sources:
-        for name in source.tags:
-            normalise_label(name, "tag")
-        for name in source.collections:
-            normalise_label(name, "collection")
+    sources = list(sources)  # a bad label raises inside the transaction, which then writes nothing
     table = SourceImage.__table__
     now = utcnow()
     ids: dict[str, int] = {}
@@ -116,15 +111,6 @@ def define_variant(engine: Engine, name: str, *, backend: str, extra: dict[str, 
         insert_ignoring_duplicates(conn, table, [{"name": name, "created_at": utcnow(), **values}])
         conn.execute(update(table).where(table.c.name == name).values(**values))
         return conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one()
-
-
-def variant_id(engine: Engine, name: str) -> int:
-    table = Variant.__table__
-    with engine.connect() as conn:
-        found = conn.execute(select(table.c.id).where(table.c.name == name.lower())).scalar()
-    if found is None:
-        raise CatalogError(f"variant {name!r} does not exist (see `meshmill variant list`)")
-    return found
 
 
 OUTPUT_FIELDS = (

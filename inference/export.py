@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +63,3 @@ def obj_files(mesh: trimesh.Trimesh, stem: str) -> dict[str, bytes]:
     files = {f"{stem}.obj": obj_text.encode()}
     files.update(extra)
     return files
-
-
-def obj_zip(mesh: trimesh.Trimesh, stem: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in obj_files(mesh, stem).items():
-            archive.writestr(name, data)
-    return buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+import torch
 
 from inference import builtin
 from inference.params import GenerationParams
@@ -29,15 +30,18 @@ class BuiltinGenerator:
     version = builtin.VERSION
     accepts_views = frozenset({"front", "left", "back", "right"})
 
+    def __init__(self, device: str | None = None):
+        self.device = torch.device(device) if device else None  # None: CUDA when present
+
     def generate(self, views: FramedViews, params: GenerationParams) -> tuple[np.ndarray, np.ndarray]:
-        return builtin.generate_shape(views, params)
+        return builtin.generate_shape(views, params, self.device)
 
 
 class UnknownBackend(ValueError):
     pass
 
 
-def get_generator(name: str) -> ShapeGenerator:
+def get_generator(name: str, device: str | None = None) -> ShapeGenerator:
     if name == BuiltinGenerator.name:
-        return BuiltinGenerator()
+        return BuiltinGenerator(device)
     raise UnknownBackend(f"backend {name!r} is not available: this build knows 'builtin'")

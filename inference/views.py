@@ -43,10 +43,6 @@ class FramedViews:
     images: dict[str, np.ndarray]
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def size(self) -> int:
-        return next(iter(self.images.values())).shape[0]
-
     def mask(self, name: str, threshold: float = 0.5) -> np.ndarray:
         return self.images[name][..., 3] > threshold
 

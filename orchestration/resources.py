@@ -12,7 +12,7 @@ from catalog.models import SourceImage, Variant
 from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
 
-_generators: dict[str, ShapeGenerator] = {}
+_generators: dict[tuple[str, str], ShapeGenerator] = {}
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -62,6 +62,7 @@ class ComputeResource(dg.ConfigurableResource):
         return self.device
 
     def generator(self, backend: str) -> ShapeGenerator:
-        if backend not in _generators:
-            _generators[backend] = get_generator(backend)
-        return _generators[backend]
+        key = (backend, self.torch_device())
+        if key not in _generators:
+            _generators[key] = get_generator(backend, key[1])
+        return _generators[key]

@@ -14,7 +14,7 @@ from assets.stages import UpscaleConfig, cleaned_image, source_image, upscaled_i
 from orchestration.convert import materialise
 from orchestration.ingest import ingest_paths
 from orchestration.partitions import image_key
-from orchestration.resources import CatalogResource, ComputeResource
+from orchestration.resources import CatalogResource
 from tests.clients import validate_gltf
 from tests.imagefiles import prop_image
 

@@ -1,5 +1,4 @@
 import urllib.request
-from pathlib import Path
 
 import pytest
 
