@@ -15,7 +15,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt, start_attempt
+from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt, running_attempt, start_attempt
 from inference.cleanup import MeshError
 from inference.images import ImageError, decode_image, encode_png
 from inference.params import GenerationParams, ParameterError
@@ -159,7 +159,7 @@ def textured_glb(context: dg.AssetExecutionContext, catalog: CatalogResource) ->
     image_key, variant = _split(context)
     record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
     variant_id, params = catalog.variant(variant)
-    output_id, attempt = _open_attempt(engine, record["id"], variant, variant_id, params, context.run.run_id)
+    output_id, attempt = _open_attempt(engine, record["id"], variant_id, params, context.run.run_id)
     try:
         timings: dict[str, float] = {}
         shape = trimesh.load(io.BytesIO(blobs.get(f"meshes/{record['content_hash']}/{variant}.ply")), file_type="ply", process=False)
@@ -197,15 +197,8 @@ def compute_version(backend: str) -> str:
     return get_generator(backend).version
 
 
-def _open_attempt(engine, source_id: int, variant: str, variant_id: int, params: GenerationParams, run_id: str) -> tuple[int, int]:  # noqa: ANN001, E501
+def _open_attempt(engine, source_id: int, variant_id: int, params: GenerationParams, run_id: str) -> tuple[int, int]:  # noqa: ANN001
     """The attempt `mesh` opened in this run, or a new one when textured_glb runs on its own."""
-    from catalog import attempts_of, show
-
-    outputs = [
-        o for o in show(engine, source_id)["outputs"]
-        if o["variant"] == variant and o["dagster_run_id"] == run_id and o["status"] == "running"
-    ]  # fmt: skip
-    if outputs:
-        history = attempts_of(engine, outputs[0]["id"])
-        return outputs[0]["id"], history[-1]["attempt"]
-    return start_attempt(engine, source_id, variant_id, parameters=params.model_dump(), dagster_run_id=run_id)
+    return running_attempt(engine, source_id, variant_id, run_id) or start_attempt(
+        engine, source_id, variant_id, parameters=params.model_dump(), dagster_run_id=run_id
+    )

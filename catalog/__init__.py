@@ -4,7 +4,15 @@ from catalog.blobs import BlobError, BlobNotFound, BlobStore, LocalBlobStore, S3
 from catalog.db import dispose_engines, get_engine, make_engine, migrate
 from catalog.labels import LabelError, normalise_label
 from catalog.models import OutputStatus
-from catalog.queries import edit_labels, find, list_collections, list_variants, show
+from catalog.queries import (
+    edit_labels,
+    find,
+    list_collections,
+    list_variants,
+    show,
+    source_by_hash_prefix,
+    variant_by_name,
+)
 from catalog.records import (
     CatalogError,
     NewSource,
@@ -15,6 +23,7 @@ from catalog.records import (
     record_output,
     record_source,
     record_sources,
+    running_attempt,
     source_id_by_hash,
     start_attempt,
 )
@@ -23,5 +32,5 @@ __all__ = [
     "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "NewSource", "attempts_of", "finish_attempt", "start_attempt", "LabelError", "LocalBlobStore", "OutputStatus",
     "S3BlobStore", "blob_store_from_env", "define_variant", "dispose_engines", "edit_labels", "find", "get_engine",
     "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "record_output",
-    "record_source", "record_sources", "show", "source_id_by_hash",
+    "record_source", "record_sources", "running_attempt", "show", "source_by_hash_prefix", "variant_by_name", "source_id_by_hash",
 ]  # fmt: skip

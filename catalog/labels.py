@@ -48,7 +48,8 @@ def _insert(conn: Connection, table: Table):  # noqa: ANN202
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def _label_tables(kind: LabelKind) -> tuple[Table, Table, str]:
+def label_tables(kind: LabelKind) -> tuple[Table, Table, str]:
+    """The label table, its link table, and the link's label column name."""
     if kind == "tag":
         return Tag.__table__, image_tag, "tag_id"
     return Collection.__table__, collection_member, "collection_id"
@@ -59,7 +60,7 @@ def label_ids(conn: Connection, kind: LabelKind, names: Iterable[str], *, create
     wanted = sorted({normalise_label(n, kind) for n in names})
     if not wanted:
         return {}
-    table, _, _ = _label_tables(kind)
+    table, _, _ = label_tables(kind)
     if create:
         insert_ignoring_duplicates(conn, table, [{"name": n} for n in wanted])
     rows = conn.execute(select(table.c.name, table.c.id).where(table.c.name.in_(wanted)))
@@ -78,7 +79,7 @@ def label_many(
     """Attach labels to many source images (or, with ``output_id``, to that output) at once."""
     targets = [(source_id, [normalise_label(n, kind) for n in names]) for source_id, names in targets]
     ids = label_ids(conn, kind, [n for _, names in targets for n in names], create=True)
-    _, link, column = _label_tables(kind)
+    _, link, column = label_tables(kind)
     rows = [
         {column: ids[name], "source_image_id": source_id, "output_id": output_id}
         for source_id, names in targets
@@ -94,7 +95,7 @@ def detach_labels(
     ids = label_ids(conn, kind, names, create=False)
     if not ids:
         return
-    _, link, column = _label_tables(kind)
+    _, link, column = label_tables(kind)
     on_target = link.c.output_id.is_(None) if output_id is None else link.c.output_id == output_id
     conn.execute(
         delete(link).where(
@@ -110,7 +111,7 @@ def labels_of(conn: Connection, source_image_ids: list[int]) -> dict[LabelKind, 
         return found
     parts = []
     for kind in ("tag", "collection"):
-        table, link, column = _label_tables(kind)
+        table, link, column = label_tables(kind)
         parts.append(
             select(literal(kind).label("kind"), link.c.source_image_id, link.c.output_id, table.c.name)
             .join(table, table.c.id == link.c[column])

@@ -15,8 +15,8 @@ from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, sel
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from catalog.labels import LabelKind, attach_labels, detach_labels, labels_of, normalise_label
-from catalog.models import Collection, Output, OutputStatus, SourceImage, Tag, Variant, collection_member, image_tag
+from catalog.labels import LabelKind, attach_labels, detach_labels, label_tables, labels_of, normalise_label
+from catalog.models import Collection, Output, OutputStatus, SourceImage, Tag, Variant, collection_member
 from catalog.records import CatalogError
 
 _src = SourceImage.__table__
@@ -43,8 +43,8 @@ def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[
 
 def _has_label(kind: LabelKind, label_id: int, output_filter: ColumnElement[bool] | None) -> ColumnElement[bool]:
     """The image carries the label, itself or on one of its outputs (those ``output_filter`` selects)."""
-    link = image_tag if kind == "tag" else collection_member
-    column = link.c.tag_id if kind == "tag" else link.c.collection_id
+    _, link, column_name = label_tables(kind)
+    column = link.c[column_name]
     on_image = and_(column == label_id, link.c.source_image_id == _src.c.id)
     if output_filter is None:
         return exists().where(on_image)
@@ -271,3 +271,20 @@ def list_variants(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(_var).order_by(_var.c.name))
         return [{k: _iso(v) for k, v in row._mapping.items()} for row in rows]
+
+
+def source_by_hash_prefix(engine: Engine, prefix: str) -> dict[str, Any]:
+    """The source image whose content hash starts with ``prefix`` (hex; an index range scan)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(_src).where(_src.c.content_hash >= prefix, _src.c.content_hash < prefix + "g")).first()
+    if row is None:
+        raise CatalogError(f"no source image in the catalog has a content hash starting {prefix!r}")
+    return dict(row._mapping)
+
+
+def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(select(_var).where(_var.c.name == name.lower())).first()
+    if row is None:
+        raise CatalogError(f"variant {name!r} does not exist (see `meshmill variant list`)")
+    return dict(row._mapping)

@@ -182,6 +182,23 @@ def finish_attempt(
         )
 
 
+def running_attempt(engine: Engine, source_image_id: int, variant_id: int, dagster_run_id: str) -> tuple[int, int] | None:
+    """(output id, attempt) of the attempt a run opened on this output and has not closed, if any."""
+    outputs, attempts = Output.__table__, OutputAttempt.__table__
+    query = (
+        select(outputs.c.id, attempts.c.attempt)
+        .join(attempts, attempts.c.output_id == outputs.c.id)
+        .where(
+            outputs.c.source_image_id == source_image_id, outputs.c.variant_id == variant_id,
+            attempts.c.dagster_run_id == dagster_run_id, attempts.c.status == OutputStatus.running.value,
+        )
+        .order_by(attempts.c.attempt.desc())
+    )  # fmt: skip
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return (row.id, row.attempt) if row else None
+
+
 def attempts_of(engine: Engine, output_id: int) -> list[dict[str, Any]]:
     table = OutputAttempt.__table__
     with engine.connect() as conn:

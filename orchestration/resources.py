@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 import catalog
-from catalog.models import SourceImage, Variant
 from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
 
@@ -27,25 +26,14 @@ class CatalogResource(dg.ConfigurableResource):
         return catalog.blob_store_from_env()
 
     def source(self, key: str) -> dict[str, Any]:
-        """The source image whose content hash starts with partition key ``key``."""
-        table = SourceImage.__table__
-        with self.engine().connect() as conn:
-            row = conn.execute(
-                select(table).where(table.c.content_hash >= key, table.c.content_hash < key + "g")
-            ).first()
-        if row is None:
-            raise catalog.CatalogError(f"no source image in the catalog has partition key {key!r}")
-        return dict(row._mapping)
+        """The source image of image partition ``key`` (the start of its content hash)."""
+        return catalog.source_by_hash_prefix(self.engine(), key)
 
     def variant(self, name: str) -> tuple[int, GenerationParams]:
         """The variant's id and its resolved generation parameters."""
-        table = Variant.__table__
-        with self.engine().connect() as conn:
-            row = conn.execute(select(table).where(table.c.name == name)).first()
-        if row is None:
-            raise catalog.CatalogError(f"variant {name!r} does not exist (see `meshmill variant list`)")
-        fields = {k: getattr(row, k) for k in ("steps", "guidance", "target_faces", "seed", "texture_size")}
-        return row.id, GenerationParams.resolve(row.preset, backend=row.backend, **fields, **(row.extra or {}))
+        row = catalog.variant_by_name(self.engine(), name)
+        fields = {k: row[k] for k in ("steps", "guidance", "target_faces", "seed", "texture_size")}
+        return row["id"], GenerationParams.resolve(row["preset"], backend=row["backend"], **fields, **(row["extra"] or {}))
 
 
 class ComputeResource(dg.ConfigurableResource):
