@@ -46,6 +46,15 @@ def _blobs() -> catalog.BlobStore:
         raise  # unreachable
 
 
+def _label_options(collections: list[str], tags: list[str]) -> tuple[list[str], list[str]]:
+    """Validated --collection and --tag values; a bad one ends the command before anything is stored."""
+    try:
+        return [catalog.normalise_label(c, "collection") for c in collections], [catalog.normalise_label(t, "tag") for t in tags]
+    except LabelError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively)."),
@@ -54,11 +63,7 @@ def ingest(
     origin: Optional[str] = typer.Option(None, help="Style model or tool that made the images."),
 ) -> None:
     """Store images and record them in the catalog, skipping exact duplicates."""
-    try:
-        collections = [catalog.normalise_label(c, "collection") for c in collection]
-        tags = [catalog.normalise_label(t, "tag") for t in tag]
-    except LabelError as exc:
-        fail(str(exc))
+    collections, tags = _label_options(collection, tag)
     engine, blobs = _engine(), _blobs()
     counts = {"added": 0, "duplicate": 0, "failed": 0}
     for result in ingest_paths(paths, engine, blobs, collections=collections, tags=tags, origin=origin):
@@ -378,13 +383,10 @@ def convert(
     from rich.progress import Progress
 
     from orchestration.convert import dagster_instance, keys_for, materialise
+    from orchestration.partitions import image_key
 
+    collections, tags = _label_options(collection, tag)
     engine, blobs = _engine(), _blobs()
-    try:
-        collections = [catalog.normalise_label(c, "collection") for c in collection]
-        tags = [catalog.normalise_label(t, "tag") for t in tag]
-    except LabelError as exc:
-        fail(str(exc))
     defined = {v["name"] for v in catalog.list_variants(engine)}
     wanted = [v.lower() for v in variant] or sorted(defined) or [DEFAULT_VARIANT]
     if wanted == [DEFAULT_VARIANT] and DEFAULT_VARIANT not in defined:
@@ -399,9 +401,8 @@ def convert(
             bad.append((str(result.path), result.detail))
             err_console.print(f"[red]failed[/red]    {result.path}: {result.detail}", highlight=False)
         else:
-            content_hash = catalog.show(engine, result.source_id)["content_hash"]
-            hashes.append(content_hash)
-            names[keys_for([content_hash])[0]] = result.path.name
+            hashes.append(result.content_hash)
+            names[image_key(result.content_hash)] = result.path.name
     keys = keys_for(hashes)
     instance = dagster_instance()
     total = len(keys) * (1 + len(wanted))

@@ -27,6 +27,7 @@ class IngestResult:
     outcome: Literal["added", "duplicate", "failed"]
     source_id: int | None = None
     detail: str = ""
+    content_hash: str | None = None  # of the file's bytes; None when it could not be read
 
 
 def iter_image_files(paths: Iterable[Path]) -> Iterator[Path | tuple[Path, str]]:
@@ -73,7 +74,7 @@ def ingest_file(
         try:
             decoded = decode_image(data, path.name)
         except ImageError as exc:
-            return IngestResult(path, "failed", detail=str(exc).removeprefix(f"{path.name}: "))
+            return IngestResult(path, "failed", detail=str(exc).removeprefix(f"{path.name}: "), content_hash=content_hash)
         key = source_blob_key(content_hash)
         blobs.put(key, encode_png(decoded.image), "image/png")
         try:
@@ -97,9 +98,9 @@ def ingest_file(
         detail = f"{decoded.image.width}×{decoded.image.height} {decoded.image.mode}"
         if decoded.source_mode not in ("RGB", "RGBA"):
             detail += f" (from {decoded.source_format} {decoded.source_mode})"
-        return IngestResult(path, "added" if record.created else "duplicate", record.id, detail)
+        return IngestResult(path, "added" if record.created else "duplicate", record.id, detail, content_hash)
     label_source(engine, existing, **labels)
-    return IngestResult(path, "duplicate", existing, "same content already catalogued")
+    return IngestResult(path, "duplicate", existing, "same content already catalogued", content_hash)
 
 
 def ingest_paths(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from catalog import list_variants, show
+from catalog import list_variants
 from catalog.config import meshmill_home
 from orchestration.jobs import image_job, model_job
 from orchestration.ingest import IMAGE_SUFFIXES, ingest_file
@@ -67,7 +67,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) 
         if result.outcome == "failed":
             context.log.warning(f"{path}: {result.detail}")
             continue
-        keys.append(image_key(show(engine, result.source_id)["content_hash"]))
+        keys.append(image_key(result.content_hash))
     keys = sorted(set(keys))
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"images:{k}", partition_key=k) for k in keys],

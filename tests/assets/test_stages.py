@@ -32,7 +32,7 @@ def home(tmp_path, monkeypatch):
 def ingest(*paths: Path) -> dict[str, int]:
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     results = list(ingest_paths(paths, engine, blobs, collections=["test"]))
-    return {image_key(catalog.show(engine, r.source_id)["content_hash"]): r.source_id for r in results if r.source_id}
+    return {image_key(r.content_hash): r.source_id for r in results if r.source_id}
 
 
 def test_image_assets_called_directly(home):

@@ -63,7 +63,7 @@ def test_variants_sensor_requests_every_variant_after_the_image_stages(tmp_path,
 
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     (result,) = ingest_paths([SAMPLES / "soccer_ball.png"], engine, blobs)
-    key = image_key(catalog.show(engine, result.source_id)["content_hash"])
+    key = image_key(result.content_hash)
     catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1000, texture_size=512)
     catalog.define_variant(engine, "hero", backend="builtin", preset="hero", target_faces=2000, texture_size=512)
     instance = dg.DagsterInstance.ephemeral()
