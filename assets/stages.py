@@ -9,12 +9,15 @@ import base64
 import functools
 import io
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import dagster as dg
 import numpy as np
 import trimesh
 from PIL import Image
 
+from assets.checks import check_glb
 from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt, running_attempt, start_attempt
 from inference.cleanup import MeshError
 from inference.images import ImageError, decode_image, encode_png
@@ -53,6 +56,33 @@ def _image(blobs, key: str) -> Image.Image:  # noqa: ANN001
     return decode_image(blobs.get(key), key).image
 
 
+# Where each stage keeps its blob, by the source image's content hash (and the variant).
+def _cleaned_key(record: dict) -> str:
+    return f"cleaned/{record['content_hash']}.png"
+
+
+def _upscaled_key(record: dict) -> str:
+    return f"upscaled/{record['content_hash']}.png"
+
+
+def _mesh_key(record: dict, variant: str) -> str:
+    return f"meshes/{record['content_hash']}/{variant}.ply"
+
+
+def _output_key(record: dict, variant: str, name: str) -> str:
+    return f"outputs/{record['content_hash']}/{variant}/{name}"
+
+
+@contextmanager
+def _failure_recorded(engine, output_id: int, attempt: int, stage: str) -> Iterator[None]:  # noqa: ANN001
+    """Close the attempt as failed, with the error, if the stage raises; then let the error go on."""
+    try:
+        yield
+    except Exception as exc:
+        finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=f"{stage}: {exc}")
+        raise
+
+
 def _split(context: dg.AssetExecutionContext) -> tuple[str, str]:
     keys = context.partition_key.keys_by_dimension
     return keys["image"], keys["variant"]
@@ -82,7 +112,7 @@ def cleaned_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
     cut = cut_out(_image(blobs, record["blob_key"]), "front", GenerationParams())
-    key = f"cleaned/{record['content_hash']}.png"
+    key = _cleaned_key(record)
     blobs.put(key, encode_png(cut), "image/png")
     coverage = float((np.asarray(cut.getchannel("A")) > 127).mean())
     return dg.MaterializeResult(
@@ -99,8 +129,8 @@ def cleaned_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -
 def upscaled_image(context: dg.AssetExecutionContext, config: UpscaleConfig, catalog: CatalogResource) -> dg.MaterializeResult:
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
-    image = upscale_image(_image(blobs, f"cleaned/{record['content_hash']}.png"), config.factor)
-    key = f"upscaled/{record['content_hash']}.png"
+    image = upscale_image(_image(blobs, _cleaned_key(record)), config.factor)
+    key = _upscaled_key(record)
     blobs.put(key, encode_png(image), "image/png")
     return dg.MaterializeResult(
         metadata={"width": image.width, "height": image.height, "factor": config.factor, "blob_key": key,
@@ -108,8 +138,8 @@ def upscaled_image(context: dg.AssetExecutionContext, config: UpscaleConfig, cat
     )  # fmt: skip
 
 
-def _framed(blobs, record, params: GenerationParams):  # noqa: ANN001, ANN202
-    image = _image(blobs, f"upscaled/{record['content_hash']}.png")
+def _framed(blobs, record: dict):  # noqa: ANN001, ANN202
+    image = _image(blobs, _upscaled_key(record))
     return frame_views({"front": image}, frame_size({"front": image}, 1))
 
 
@@ -124,14 +154,11 @@ def mesh(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: C
     record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
     variant_id, params = catalog.variant(variant)
     output_id, attempt = start_attempt(engine, record["id"], variant_id, parameters=params.model_dump(), dagster_run_id=context.run.run_id)
-    try:
-        timings: dict[str, float] = {}
-        shape = make_shape(_framed(blobs, record, params), params, compute.generator(params.backend), timings)
-        key = f"meshes/{record['content_hash']}/{variant}.ply"
+    timings: dict[str, float] = {}
+    with _failure_recorded(engine, output_id, attempt, "mesh"):
+        shape = make_shape(_framed(blobs, record), params, compute.generator(params.backend), timings)
+        key = _mesh_key(record, variant)
         blobs.put(key, shape.export(file_type="ply"), "application/octet-stream")
-    except Exception as exc:
-        finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=f"mesh: {exc}")
-        raise
     return dg.MaterializeResult(
         metadata={"faces": len(shape.faces), "vertices": len(shape.vertices), "watertight": bool(shape.is_watertight),
                   "seconds": sum(timings.values()), "blob_key": key, "catalog_id": record["id"], "output_id": output_id,
@@ -153,48 +180,36 @@ TEXTURED_CHECKS = [
     description="The textured GLB (and its preview), recorded in the catalog as the variant's output.",
 )  # fmt: skip
 @fail_fast_on_bad_input
-def textured_glb(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
-    from assets.checks import check_glb
-
+def textured_glb(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: ComputeResource) -> dg.MaterializeResult:
     image_key, variant = _split(context)
     record, blobs, engine = catalog.source(image_key), catalog.blobs(), catalog.engine()
     variant_id, params = catalog.variant(variant)
     output_id, attempt = _open_attempt(engine, record["id"], variant_id, params, context.run.run_id)
-    try:
-        timings: dict[str, float] = {}
-        shape = trimesh.load(io.BytesIO(blobs.get(f"meshes/{record['content_hash']}/{variant}.ply")), file_type="ply", process=False)
+    glb_key, preview_key = _output_key(record, variant, "model.glb"), _output_key(record, variant, "preview.png")
+    timings: dict[str, float] = {}
+    with _failure_recorded(engine, output_id, attempt, "textured_glb"):
+        shape = trimesh.load(io.BytesIO(blobs.get(_mesh_key(record, variant))), file_type="ply", process=False)
         stem = f"{record['filename'].rsplit('.', 1)[0]}_{variant}"
-        textured, glb, coverage = texture_mesh(shape, _framed(blobs, record, params), params, stem, timings)
-        prefix = f"outputs/{record['content_hash']}/{variant}"
+        textured, glb, coverage = texture_mesh(shape, _framed(blobs, record), params, stem, timings)
         preview = preview_png(textured)
-        blobs.put(f"{prefix}/model.glb", glb, "model/gltf-binary")
-        blobs.put(f"{prefix}/preview.png", preview, "image/png")
-    except Exception as exc:
-        finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=f"textured_glb: {exc}")
-        raise
+        blobs.put(glb_key, glb, "model/gltf-binary")
+        blobs.put(preview_key, preview, "image/png")
     checks = check_glb(glb, params.target_faces)
     finish_attempt(
         engine, output_id, attempt, status=OutputStatus.succeeded, face_count=len(textured.faces),
-        vertex_count=len(textured.vertices), byte_size=len(glb), glb_key=f"{prefix}/model.glb",
-        preview_key=f"{prefix}/preview.png", model_name=params.backend, model_version=compute_version(params.backend),
-        timings=timings,
+        vertex_count=len(textured.vertices), byte_size=len(glb), glb_key=glb_key, preview_key=preview_key,
+        model_name=params.backend, model_version=compute.generator(params.backend).version, timings=timings,
     )  # fmt: skip
     encoded = base64.b64encode(preview).decode()
     return dg.MaterializeResult(
         metadata={
             "faces": len(textured.faces), "vertices": len(textured.vertices), "bytes": len(glb),
             "seconds": sum(timings.values()), "texture_coverage": coverage, "parameters": params.model_dump(),
-            "catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "blob_key": f"{prefix}/model.glb",
+            "catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "blob_key": glb_key,
             "preview": dg.MetadataValue.md(f"![preview](data:image/png;base64,{encoded})"),
         },
         check_results=checks,
     )  # fmt: skip
-
-
-def compute_version(backend: str) -> str:
-    from inference.generators import get_generator
-
-    return get_generator(backend).version
 
 
 def _open_attempt(engine, source_id: int, variant_id: int, params: GenerationParams, run_id: str) -> tuple[int, int]:  # noqa: ANN001

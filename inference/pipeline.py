@@ -9,7 +9,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import trimesh
@@ -24,7 +24,7 @@ from inference.params import GenerationParams
 from inference.texture import bake_texture
 from inference.upscale import upscale_image
 from inference.uv import unwrap
-from inference.views import EXTENT, VIEW_NAMES, FramedViews, ViewError, frame_views
+from inference.views import EXTENT, FramedViews, ViewError, check_view_names, frame_views
 
 MIN_IMAGE_SIDE = 32
 MAX_FRAME = 2048
@@ -90,9 +90,7 @@ def frame_size(cutouts: dict[str, Image.Image], upscale: int) -> int:
 
 def prepare_views(images: dict[str, Image.Image], params: GenerationParams, timings: dict[str, float] | None = None) -> FramedViews:
     timings = {} if timings is None else timings
-    unknown = set(images) - set(VIEW_NAMES)
-    if unknown or "front" not in images:
-        raise ViewError(f"views must include front and be among {', '.join(VIEW_NAMES)}")
+    check_view_names(images)  # before any work on them
     with _timed(timings, "preprocess"):
         cutouts = {name: cut_out(image, name, params) for name, image in images.items()}
     with _timed(timings, "upscale"):
@@ -104,12 +102,16 @@ def prepare_views(images: dict[str, Image.Image], params: GenerationParams, timi
             return frame_views(cutouts, size)
 
 
+def _check_backend_takes(generator: ShapeGenerator, views: Iterable[str]) -> None:
+    refused = set(views) - generator.accepts_views
+    if refused:
+        raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
+
+
 def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None) -> trimesh.Trimesh:
     """Shape and clean-up: a watertight mesh of about ``params.target_faces`` faces in the views' frame."""
     timings = {} if timings is None else timings
-    refused = set(views.images) - generator.accepts_views
-    if refused:
-        raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
+    _check_backend_takes(generator, views.images)
     with _timed(timings, "shape"):
         vertices, faces = generator.generate(views, params)
     with _timed(timings, "cleanup"):
@@ -137,9 +139,7 @@ def generate_asset(
 ) -> GeneratedAsset:
     """Run every stage; raises ``ViewError``/``ValueError`` with a message naming the problem."""
     generator = generator or get_generator(params.backend)
-    refused = set(images) - generator.accepts_views
-    if refused:
-        raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
+    _check_backend_takes(generator, images)  # before any work on the views
     timings: dict[str, float] = {}
     views = prepare_views(images, params, timings)
     mesh = make_shape(views, params, generator, timings)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -66,6 +67,15 @@ def _bbox(alpha: np.ndarray) -> tuple[int, int, int, int] | None:
     return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
 
 
+def check_view_names(names: Iterable[str]) -> None:
+    """Views must be among front/left/back/right and include front."""
+    unknown = set(names) - set(VIEW_NAMES)
+    if unknown:
+        raise ViewError(f"unknown view name(s) {', '.join(sorted(unknown))}: use {', '.join(VIEW_NAMES)}")
+    if "front" not in names:
+        raise ViewError("a front view is required")
+
+
 def frame_views(cutouts: dict[str, Image.Image], size: int) -> FramedViews:
     """Crop, recentre, rescale and pad RGBA cut-outs into the shared frame (see module docstring).
 
@@ -73,11 +83,7 @@ def frame_views(cutouts: dict[str, Image.Image], size: int) -> FramedViews:
     a back or right view that contradicts its opposite view, or side views whose vertical extent
     contradicts the front view, are dropped with a warning naming them.
     """
-    unknown = set(cutouts) - set(VIEW_NAMES)
-    if unknown:
-        raise ViewError(f"unknown view name(s) {', '.join(sorted(unknown))}: use {', '.join(VIEW_NAMES)}")
-    if "front" not in cutouts:
-        raise ViewError("a front view is required")
+    check_view_names(cutouts)
     boxes = {}
     for name, image in cutouts.items():
         alpha = np.asarray(image.getchannel("A"), np.float32) / 255.0
