@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build that lies on this machine's disk; a GPU user overrides it (see README, "GPU users").
-TORCH_SPEC ?= torch==2.13.0
+# The torch/torchvision pair that lies on this machine's disk (hy3dgen needs torchvision, and PyPI's
+# torchvision does not load beside the CPU-only torch 2.13.0 wheel); a GPU user overrides it (README, "GPU users").
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 export MESHMILL_HOME ?= $(CURDIR)/.meshmill
 
 .PHONY: install demo test system-deps clean ui
@@ -15,7 +16,7 @@ $(BIN)/python:
 # torch first, pinned, so that nothing installed after it can pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e '.[test,eval]'
+	$(BIN)/pip install -q -e '.[test,eval,learned]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -43,7 +43,7 @@ def make_images(folder: Path, count: int) -> None:
 
 def plain_loop(folder: Path, out: Path) -> None:
     """The same inference functions, no catalog, no Dagster."""
-    from inference.generators import get_generator
+    from inference.backends import get_generator
     from inference.images import decode_image
     from inference.params import GenerationParams
     from inference.pipeline import cut_out, frame_size, make_shape, texture_mesh

@@ -35,13 +35,3 @@ class BuiltinGenerator:
 
     def generate(self, views: FramedViews, params: GenerationParams) -> tuple[np.ndarray, np.ndarray]:
         return builtin.generate_shape(views, params, self.device)
-
-
-class UnknownBackend(ValueError):
-    pass
-
-
-def get_generator(name: str, device: str | None = None) -> ShapeGenerator:
-    if name == BuiltinGenerator.name:
-        return BuiltinGenerator(device)
-    raise UnknownBackend(f"backend {name!r} is not available: this build knows 'builtin'")

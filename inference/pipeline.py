@@ -19,7 +19,8 @@ from inference.background import remove_background
 from inference.cleanup import clean_mesh
 from inference.export import glb_bytes, textured_mesh
 from inference.images import bleed_colours
-from inference.generators import ShapeGenerator, get_generator
+from inference.backends import get_generator
+from inference.generators import ShapeGenerator
 from inference.params import GenerationParams
 from inference.texture import bake_texture
 from inference.upscale import upscale_image

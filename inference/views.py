@@ -47,6 +47,10 @@ class FramedViews:
     def mask(self, name: str, threshold: float = 0.5) -> np.ndarray:
         return self.images[name][..., 3] > threshold
 
+    def pil_images(self) -> dict[str, Image.Image]:
+        """The views as 8-bit RGBA images, for models that take pictures."""
+        return {name: Image.fromarray(np.round(rgba * 255).astype(np.uint8), "RGBA") for name, rgba in self.images.items()}
+
 
 def project(points: np.ndarray, view: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel coordinates (x right, y down; continuous, pixel centres at +0.5) and depth towards the camera.
@@ -154,3 +158,22 @@ def _drop_contradicting_views(views: FramedViews, min_iou: float = 0.75) -> None
                     f"{name} view contradicts the front view (their vertical extents differ on "
                     f"{disagreement:.0%} of rows); it was left out"
                 )
+
+
+def align_to_views(vertices: np.ndarray, views: FramedViews) -> np.ndarray:
+    """Place a learned model's mesh (any scale, +Y up, front towards +Z) in the views' frame.
+
+    Learned generators recentre and rescale the image themselves, so their meshes come back in a frame
+    of their own. Scaling the mesh to the front silhouette's height and centring it on the silhouette
+    (and on z = 0) lets the texture bake project the views onto it.
+    """
+    mask = views.mask("front")
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    size = mask.shape[0]
+    top, bottom = 1.0 - 2.0 * rows[0] / size, 1.0 - 2.0 * (rows[-1] + 1) / size
+    left, right = 2.0 * cols[0] / size - 1.0, 2.0 * (cols[-1] + 1) / size - 1.0
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    scale = (top - bottom) / max(high[1] - low[1], 1e-9)
+    centre = (low + high) / 2
+    target = np.array([(left + right) / 2, (top + bottom) / 2, 0.0])
+    return (vertices - centre) * scale + target

@@ -21,6 +21,8 @@ catalog_app = typer.Typer(help="Query and label the catalog.", no_args_is_help=T
 app.add_typer(catalog_app, name="catalog")
 variant_app = typer.Typer(help="Named, stored parameter sets: one output per image × variant.", no_args_is_help=True)
 app.add_typer(variant_app, name="variant")
+models_app = typer.Typer(help="Shape backends: what is installed, where weights are looked for, a test run.")
+app.add_typer(models_app, name="models")
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -221,6 +223,18 @@ def _write_atomically(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+def _generator(backend: str):  # noqa: ANN202
+    """Build a backend's generator, or end the command naming what is missing (package, weights, server)."""
+    from inference.backends import get_generator
+    from inference.remote import RemoteError
+    from inference.weights import PackageMissing, WeightsMissing
+
+    try:
+        return get_generator(backend)
+    except (PackageMissing, WeightsMissing, RemoteError, ValueError) as exc:
+        fail(str(exc), 1)
+
+
 @app.command()
 def generate(
     front: Path = typer.Argument(..., help="Front view (camera on +Z): the image to convert."),
@@ -231,10 +245,13 @@ def generate(
     preset: Optional[str] = typer.Option(None, help="Polygon budget: mobile (5k faces), desktop (20k), hero (60k)."),
     faces: Optional[int] = typer.Option(None, help="Target face count, 500-200000 (overrides the preset)."),
     texture_size: Optional[int] = typer.Option(None, help="Texture edge in pixels, 512-4096."),
-    steps: Optional[int] = typer.Option(None, help="Refinement steps, 1-100 (builtin: volume resolution)."),
-    guidance: Optional[float] = typer.Option(None, help="Prior strength, 0-10 (builtin: roundness of cross-sections)."),
+    steps: Optional[int] = typer.Option(None, help="Sampling steps (builtin: volume resolution); default and range per backend."),
+    guidance: Optional[float] = typer.Option(None, help="Guidance scale (builtin: roundness); default and range per backend."),
+    octree_resolution: Optional[int] = typer.Option(None, help="Decoded volume resolution (Hunyuan, Direct3D-S2)."),
+    stage2_steps: Optional[int] = typer.Option(None, help="Second sampler's steps (TRELLIS)."),
+    stage2_guidance: Optional[float] = typer.Option(None, help="Second sampler's guidance (TRELLIS)."),
     seed: Optional[int] = typer.Option(None, help="Random seed; the same seed gives the same mesh."),
-    backend: str = typer.Option("builtin", help="Shape generator."),
+    backend: str = typer.Option("builtin", help="Shape generator: see `meshmill models`."),
     upscale: Optional[int] = typer.Option(None, help="Upscale the views before texturing: 1, 2 or 4."),
     keep_background: bool = typer.Option(False, "--keep-background", help="Use the image's own alpha; no background removal."),
     obj: Optional[Path] = typer.Option(None, "--obj", help="Also write OBJ + MTL + PNG into this folder."),
@@ -251,17 +268,19 @@ def generate(
     try:
         params = GenerationParams.resolve(
             preset or "desktop", backend=backend, target_faces=faces, texture_size=texture_size, steps=steps,
-            guidance=guidance, seed=seed, upscale=upscale, remove_background=not keep_background,
+            guidance=guidance, octree_resolution=octree_resolution, stage2_steps=stage2_steps,
+            stage2_guidance=stage2_guidance, seed=seed, upscale=upscale, remove_background=not keep_background,
         )  # fmt: skip
     except ParameterError as exc:
         fail(str(exc))
+    generator = _generator(params.backend)
     paths = {"front": front, "left": left, "back": back, "right": right}
     images = {view: _read_view(path, view) for view, path in paths.items() if path is not None}
     try:
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")
-            asset = generate_asset(images, params, name=output.stem)
-    except (ViewError, MeshError, ValueError) as exc:
+            asset = generate_asset(images, params, generator, name=output.stem)
+    except (ViewError, MeshError, ValueError, RuntimeError) as exc:
         fail(str(exc), 1)
     for note in asset.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
@@ -331,19 +350,24 @@ def variant_add(
     preset: Optional[str] = typer.Option(None, help="mobile, desktop or hero."),
     faces: Optional[int] = typer.Option(None, help="Target faces, 500-200000."),
     texture_size: Optional[int] = typer.Option(None, help="Texture edge, 512-4096."),
-    steps: Optional[int] = typer.Option(None),
+    steps: Optional[int] = typer.Option(None, help="Default and range per backend (`meshmill models`)."),
     guidance: Optional[float] = typer.Option(None),
+    octree_resolution: Optional[int] = typer.Option(None),
+    stage2_steps: Optional[int] = typer.Option(None),
+    stage2_guidance: Optional[float] = typer.Option(None),
     seed: Optional[int] = typer.Option(None),
 ) -> None:
     """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
     from inference.params import GenerationParams, ParameterError
 
+    extra = {"octree_resolution": octree_resolution, "stage2_steps": stage2_steps, "stage2_guidance": stage2_guidance}
     try:
         params = GenerationParams.resolve(preset, backend=backend, target_faces=faces, texture_size=texture_size,
-                                          steps=steps, guidance=guidance, seed=seed)  # fmt: skip
+                                          steps=steps, guidance=guidance, seed=seed, **extra)  # fmt: skip
         catalog.define_variant(
             _engine(), name, backend=params.backend, preset=params.preset, steps=params.steps, guidance=params.guidance,
             target_faces=params.target_faces, seed=params.seed, texture_size=params.texture_size,
+            extra={k: getattr(params, k) for k, v in extra.items() if v is not None},
         )  # fmt: skip
     except (ParameterError, LabelError) as exc:
         fail(str(exc))
@@ -440,3 +464,67 @@ def ui(port: int = typer.Option(3000), host: str = typer.Option("127.0.0.1")) ->
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+@models_app.callback(invoke_without_command=True)
+def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every backend: its package, its weights (and where they were looked for), its device and parameters."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from inference.backends import backend_report
+
+    rows = backend_report()
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        ready = "[green]ready[/green]" if r["ready"] else "[red]not ready[/red]"
+        console.print(f"[bold]{r['name']}[/bold]  {ready}  {r['description']}", highlight=False)
+        params = "; ".join(f"{k} {v['default']:g} ({v['low']:g}–{v['high']:g})" for k, v in r["params"].items())
+        for label, value in (("package", r["package"]), ("weights", r["weights"]), ("device", r["device"]),
+                             ("views", ", ".join(r["views"])), ("params", params)):  # fmt: skip
+            console.print(f"    {label:8} {value}", highlight=False)
+    from inference.weights import MODELS_DIR_ENV, models_dir
+
+    console.print(f"models folder: {models_dir()} (set {MODELS_DIR_ENV})", highlight=False)
+
+
+@models_app.command("check")
+def models_check(name: str = typer.Argument(..., help="Backend to load and run once.")) -> None:
+    """Load a backend and run one small generation on a drawn test object."""
+    import time
+
+    from inference.backends import check_generator
+
+    start = time.perf_counter()
+    generator = _generator(name)
+    loaded = time.perf_counter() - start
+    try:
+        result = check_generator(generator)
+    except (ValueError, RuntimeError) as exc:
+        fail(f"{name}: the test generation failed: {exc}", 1)
+    console.print(
+        f"{name} ok: {result['faces']} faces, {result['bytes']:,} bytes of GLB in {result['seconds']:.1f} s "
+        f"(model load {loaded:.1f} s) — {generator.version}", highlight=False,
+    )  # fmt: skip
+
+
+@app.command("model-server")
+def model_server(
+    backend: str = typer.Option(..., help="In-process backend to serve, e.g. hunyuan3d-2."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
+    port: int = typer.Option(8081),
+    device: Optional[str] = typer.Option(None, help="cuda, cpu, cuda:1 … (default: CUDA when present)."),
+) -> None:
+    """Serve a backend over HTTP with Hunyuan3D-2's api_server protocol, for `--backend remote` elsewhere."""
+    import uvicorn
+
+    from inference.remote import RemoteError
+    from inference.weights import PackageMissing, WeightsMissing
+    from orchestration.model_server import create_app
+
+    try:
+        server = create_app(backend, device)
+    except (PackageMissing, WeightsMissing, RemoteError, ValueError) as exc:
+        fail(str(exc), 1)
+    uvicorn.run(server, host=host, port=port, log_level="info")

@@ -8,7 +8,8 @@ import dagster as dg
 from sqlalchemy import Engine
 
 import catalog
-from inference.generators import ShapeGenerator, get_generator
+from inference.backends import get_generator
+from inference.generators import ShapeGenerator
 from inference.params import GenerationParams
 
 _generators: dict[tuple[str, str], ShapeGenerator] = {}

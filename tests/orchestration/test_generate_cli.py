@@ -76,7 +76,7 @@ def test_generate_refuses_bad_input_with_one_clear_line(tmp_path, make, message)
 
 def test_generate_refuses_out_of_range_parameters(tmp_path):
     result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--steps", "500")
-    assert result.returncode == 2 and "steps=500" in result.stderr and "(range 1–100)" in result.stderr
+    assert result.returncode == 2 and "steps=500" in result.stderr and "out of range for backend 'builtin' (1–100)" in result.stderr
 
 
 def test_eval_scores_a_mesh_folder(tmp_path):

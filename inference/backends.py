@@ -1,0 +1,237 @@
+"""Every shape backend Meshmill knows: what it needs, which parameters it reads, and how to build it.
+
+This module is the one table of backends. It imports nothing heavy: a backend's package is imported
+only when its generator is built, so ``meshmill models`` can report on a machine that has none of them.
+
+Kinds:
+- ``builtin``: silhouette volumes, no weights (``inference.builtin``).
+- ``hunyuan``: Hunyuan3D-2 / 2mini / 2mv through the ``hy3dgen`` package, weights from the models folder.
+- ``shap-e``: OpenAI Shap-E image-to-3D through diffusers, weights from the models folder.
+- ``remote``: a model server over HTTP that speaks Hunyuan3D-2's ``api_server.py`` protocol; this is how
+  TRELLIS, Direct3D-S2 or Hunyuan3D-2.1 run on a GPU box whose Python stack cannot live beside ours.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inference.weights import models_dir
+
+if TYPE_CHECKING:
+    from inference.generators import ShapeGenerator
+
+VIEW_ORDER = ("front", "left", "back", "right")
+ALL_VIEWS = frozenset(VIEW_ORDER)
+FRONT_ONLY = frozenset({"front"})
+#: the GenerationParams fields that backends declare; a field a backend does not declare must be left unset
+BACKEND_FIELDS = ("steps", "guidance", "octree_resolution", "stage2_steps", "stage2_guidance")
+
+
+class UnknownBackend(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    default: float
+    low: float
+    high: float
+    meaning: str = ""
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    kind: str
+    description: str
+    views: frozenset[str]
+    params: dict[str, ParamRange]
+    device: str
+    #: pip extra that installs what it imports, and the modules it imports
+    extra: str | None = None
+    modules: tuple[str, ...] = ()
+    #: files under the models folder, relative to it (in-process backends)
+    weight_files: tuple[str, ...] = ()
+    #: hy3dgen: (repo, subfolder) of the DiT, and of the FlashVDM VAE for turbo models
+    repo: str = ""
+    subfolder: str = ""
+    turbo_vae: tuple[str, str] | None = None
+    #: remote: the environment variable holding the server's address
+    url_env: str = ""
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+
+    def missing_modules(self) -> list[str]:
+        return [m for m in self.modules if importlib.util.find_spec(m.split(".")[0]) is None]
+
+    def missing_weights(self) -> list[Path]:
+        root = models_dir()
+        return [root / f for f in self.weight_files if not (root / f).is_file()]
+
+    def server_url(self) -> str | None:
+        return os.environ.get(self.url_env) or None
+
+
+def _hunyuan_files(repo: str, subfolder: str) -> tuple[str, ...]:
+    return (f"{repo}/{subfolder}/config.yaml", f"{repo}/{subfolder}/model.fp16.safetensors")
+
+
+_STEPS = ParamRange(30, 1, 100, "num_inference_steps")
+_GUIDANCE = ParamRange(5.0, 0.0, 10.0, "guidance_scale")
+_OCTREE = ParamRange(256, 64, 512, "octree_resolution of the volume decoded into a surface")
+
+
+def _hunyuan(name: str, repo: str, subfolder: str, views: frozenset[str], what: str, turbo_vae: tuple[str, str] | None = None) -> BackendSpec:
+    turbo = turbo_vae is not None
+    files = _hunyuan_files(repo, subfolder) + (_hunyuan_files(*turbo_vae) if turbo else ())
+    return BackendSpec(
+        name=name,
+        kind="hunyuan",
+        description=what + (" — step-distilled, FlashVDM decoding" if turbo else ""),
+        views=views,
+        params={
+            "steps": ParamRange(5, 1, 50, "num_inference_steps") if turbo else _STEPS,
+            "guidance": _GUIDANCE,
+            "octree_resolution": _OCTREE,
+        },
+        device="CUDA, fp16 (a CPU runs fp32, minutes per mesh)",
+        extra="hunyuan",
+        modules=("hy3dgen", "torchvision", "diffusers", "transformers"),
+        weight_files=files,
+        repo=repo,
+        subfolder=subfolder,
+        turbo_vae=turbo_vae,
+    )
+
+
+def _remote(name: str, what: str, params: dict[str, ParamRange], views: frozenset[str] = FRONT_ONLY) -> BackendSpec:
+    env = "MESHMILL_REMOTE_URL" if name == "remote" else f"MESHMILL_REMOTE_{re.sub(r'[^A-Z0-9]', '_', name.upper())}_URL"
+    return BackendSpec(
+        name=name, kind="remote", description=what, views=views, params=params,
+        device="the model server's (any GPU box)", modules=("httpx",), url_env=env,
+    )
+
+
+_SPECS = [
+    BackendSpec(
+        name="builtin", kind="builtin", views=ALL_VIEWS, device="CPU or CUDA",
+        description="silhouette volumes; no weights, runs anywhere",
+        params={
+            "steps": ParamRange(30, 1, 100, "volume resolution 64 + 4·steps (max 256)"),
+            "guidance": ParamRange(5.0, 0.0, 10.0, "roundness of cross-sections (0 boxy … 10 round)"),
+        },
+        modules=("torch",),
+    ),
+    _hunyuan("hunyuan3d-2", "tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", FRONT_ONLY, "Hunyuan3D-2.0, one image"),
+    _hunyuan("hunyuan3d-2-turbo", "tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", FRONT_ONLY, "Hunyuan3D-2.0, one image",
+             ("tencent/Hunyuan3D-2", "hunyuan3d-vae-v2-0-turbo")),
+    _hunyuan("hunyuan3d-2mini", "tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", FRONT_ONLY, "Hunyuan3D-2mini (0.6B), one image"),
+    _hunyuan("hunyuan3d-2mini-turbo", "tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", FRONT_ONLY,
+             "Hunyuan3D-2mini (0.6B), one image", ("tencent/Hunyuan3D-2mini", "hunyuan3d-vae-v2-mini-turbo")),
+    _hunyuan("hunyuan3d-2mv", "tencent/Hunyuan3D-2mv", "hunyuan3d-dit-v2-mv", ALL_VIEWS, "Hunyuan3D-2mv, front/left/back/right"),
+    _hunyuan("hunyuan3d-2mv-turbo", "tencent/Hunyuan3D-2mv", "hunyuan3d-dit-v2-mv-turbo", ALL_VIEWS,
+             "Hunyuan3D-2mv, front/left/back/right", ("tencent/Hunyuan3D-2", "hunyuan3d-vae-v2-0-turbo")),
+    BackendSpec(
+        name="shap-e", kind="shap-e", views=FRONT_ONLY, device="CUDA, fp16 (CPU works, slowly)",
+        description="OpenAI Shap-E image-to-3D through diffusers' ShapEImg2ImgPipeline",
+        params={"steps": ParamRange(64, 1, 100, "num_inference_steps"), "guidance": ParamRange(3.0, 0.0, 10.0, "guidance_scale")},
+        extra="shap-e", modules=("diffusers", "transformers"),
+        weight_files=("openai/shap-e-img2img/model_index.json",),
+    ),
+    _remote("remote", "any model server speaking Hunyuan3D-2's api_server protocol",
+            {"steps": _STEPS, "guidance": _GUIDANCE, "octree_resolution": _OCTREE}),
+    _remote("hunyuan3d-2.1", "Hunyuan3D-2.1 on a model server",
+            {"steps": ParamRange(50, 1, 100, "num_inference_steps"), "guidance": _GUIDANCE, "octree_resolution": _OCTREE}),
+    _remote("trellis", "TRELLIS on a model server; one image or several (stylised art)", {
+        "steps": ParamRange(12, 1, 50, "sparse-structure sampler steps"),
+        "guidance": ParamRange(7.5, 0.0, 10.0, "sparse-structure sampler cfg strength"),
+        "stage2_steps": ParamRange(12, 1, 50, "structured-latent sampler steps"),
+        "stage2_guidance": ParamRange(3.0, 0.0, 10.0, "structured-latent sampler cfg strength"),
+    }, views=ALL_VIEWS),
+    _remote("direct3d-s2", "Direct3D-S2 (sparse SDF volumes) on a model server", {
+        "steps": ParamRange(50, 1, 100, "num_inference_steps"),
+        "guidance": ParamRange(7.0, 0.0, 10.0, "guidance_scale"),
+        "octree_resolution": ParamRange(512, 256, 1024, "SDF resolution"),
+    }),
+]
+BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def backend_spec(name: str) -> BackendSpec:
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise UnknownBackend(f"backend {name!r} is unknown: choose one of {', '.join(BACKENDS)} (see `meshmill models`)") from None
+
+
+def get_generator(name: str, device: str | None = None) -> "ShapeGenerator":
+    """Build the named backend's generator; raises a clear error when its package, weights or server is missing."""
+    spec = backend_spec(name)
+    if spec.kind == "builtin":
+        from inference.generators import BuiltinGenerator
+
+        return BuiltinGenerator(device)
+    if spec.kind == "hunyuan":
+        from inference.hunyuan import HunyuanGenerator
+
+        return HunyuanGenerator(spec, device)
+    if spec.kind == "shap-e":
+        from inference.shap_e import ShapEGenerator
+
+        return ShapEGenerator(spec, device)
+    from inference.remote import RemoteGenerator
+
+    return RemoteGenerator(spec)
+
+
+def backend_report() -> list[dict[str, Any]]:
+    """What ``meshmill models`` shows: for each backend, whether it can run here, and if not, why."""
+    rows = []
+    for spec in BACKENDS.values():
+        missing_modules = spec.missing_modules()
+        package = "installed" if not missing_modules else f"missing {', '.join(missing_modules)}: pip install 'meshmill[{spec.extra}]'"
+        if spec.kind == "remote":
+            url = spec.server_url()
+            weights, found = (f"server {url}" if url else f"no server: set {spec.url_env}"), bool(url)
+        elif spec.weight_files:
+            missing = spec.missing_weights()
+            found = not missing
+            weights = f"found in {models_dir()}" if found else f"missing in {models_dir()}: " + ", ".join(
+                str(p.relative_to(models_dir())) for p in missing)
+        else:
+            weights, found = "none needed", True
+        rows.append({
+            "name": spec.name, "kind": spec.kind, "description": spec.description, "ready": found and not missing_modules,
+            "package": package, "weights": weights, "device": spec.device, "views": sorted(spec.views, key=VIEW_ORDER.index),
+            "params": {k: {"default": r.default, "low": r.low, "high": r.high, "meaning": r.meaning} for k, r in spec.params.items()},
+        })  # fmt: skip
+    return rows
+
+
+def check_generator(generator: "ShapeGenerator") -> dict[str, Any]:
+    """One small generation on a drawn test object (a rounded, two-tone vase); returns its figures."""
+    import time
+    import warnings
+
+    from PIL import Image, ImageDraw
+
+    from inference.params import GenerationParams
+    from inference.pipeline import generate_asset
+
+    image = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((68, 90, 188, 230), fill=(190, 90, 60, 255))
+    draw.rectangle((104, 30, 152, 110), fill=(60, 120, 190, 255))
+    spec = backend_spec(generator.name)
+    quick = {k: (min(r.default, max(r.low, 4)) if k.endswith("steps") else r.low if k == "octree_resolution" else None)
+             for k, r in spec.params.items()}  # fmt: skip
+    params = GenerationParams.resolve(None, backend=spec.name, target_faces=1000, texture_size=512, remove_background=False, **quick)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        asset = generate_asset({"front": image}, params, generator, name="check")
+    return {"faces": asset.faces, "bytes": len(asset.glb), "seconds": time.perf_counter() - start}

@@ -1,0 +1,133 @@
+"""A shape generator that runs on a model server, over HTTP.
+
+The request and response follow Hunyuan3D-2's ``api_server.py``: ``POST /generate`` with a JSON body
+(``image`` as base64 PNG, ``seed``, ``octree_resolution``, ``num_inference_steps``, ``guidance_scale``,
+``face_count``, ``texture``, ``type``) answered by the GLB file, or by JSON ``{"text", "error_code"}``
+on failure. Meshmill adds keys such servers ignore: ``mv_images`` (base64 PNGs of the other views, by
+name) and ``stage2_steps`` / ``stage2_guidance_scale`` (TRELLIS's second sampler). ``meshmill
+model-server`` serves any in-process backend this way.
+
+The server returns a shape; Meshmill's own clean-up, UV unwrap and texture bake follow as for any backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import time
+
+import httpx
+import numpy as np
+import trimesh
+
+from inference.backends import BackendSpec
+from inference.images import encode_png
+from inference.params import GenerationParams
+from inference.views import FramedViews, align_to_views
+
+#: seconds: to connect, and to wait for a whole generation
+CONNECT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_ATTEMPTS = 3
+
+
+class RemoteError(RuntimeError):
+    """The model server is unset, down, slow, failing or answered something that is not a mesh."""
+
+
+def _float_env(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise RemoteError(f"{name}={value!r} is not a number") from None
+
+
+def request_body(views: FramedViews, params: GenerationParams, texture: bool = False) -> dict:
+    """The api_server request for these views and parameters (unset parameters are left out)."""
+    pngs = {name: base64.b64encode(encode_png(image)).decode("ascii") for name, image in views.pil_images().items()}
+    body = {
+        "image": pngs.pop("front"),
+        "seed": params.seed,
+        "octree_resolution": params.octree_resolution,
+        "num_inference_steps": params.steps,
+        "guidance_scale": params.guidance,
+        "stage2_steps": params.stage2_steps,
+        "stage2_guidance_scale": params.stage2_guidance,
+        "face_count": params.target_faces,
+        "texture": texture,
+        "type": "glb",
+        "mv_images": pngs or None,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def mesh_from_glb(data: bytes, source: str) -> trimesh.Trimesh:
+    if data[:4] != b"glTF":
+        preview = data[:60].decode("utf-8", "replace").strip()
+        raise RemoteError(f"{source} answered with something that is not a GLB ({len(data)} bytes starting {preview!r})")
+    try:
+        mesh = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
+    except Exception as exc:  # trimesh raises many types for a corrupt file
+        raise RemoteError(f"{source} answered with a GLB that cannot be read: {exc}") from None
+    if len(mesh.faces) == 0:
+        raise RemoteError(f"{source} answered with a GLB that holds no triangles")
+    return mesh
+
+
+class RemoteGenerator:
+    def __init__(self, spec: BackendSpec):
+        self.spec = spec
+        self.name = spec.name
+        self.accepts_views = spec.views
+        url = spec.server_url()
+        if not url:
+            raise RemoteError(
+                f"backend {spec.name!r} runs on a model server: set {spec.url_env} to its address "
+                f"(e.g. http://gpu-box:8081, a server speaking Hunyuan3D-2's api_server protocol)"
+            )
+        self.url = url.rstrip("/")
+        self.version = self.url
+        self.timeout = _float_env("MESHMILL_REMOTE_TIMEOUT", DEFAULT_TIMEOUT)
+        self.attempts = max(1, int(_float_env("MESHMILL_REMOTE_ATTEMPTS", DEFAULT_ATTEMPTS)))
+
+    def generate(self, views: FramedViews, params: GenerationParams) -> tuple[np.ndarray, np.ndarray]:
+        data = self.post(request_body(views, params))
+        mesh = mesh_from_glb(data, f"model server {self.url}")
+        return align_to_views(np.asarray(mesh.vertices, np.float64), views), np.asarray(mesh.faces, np.int64)
+
+    def post(self, body: dict) -> bytes:
+        """POST /generate; retries a server that cannot be reached or answers 5xx/429, never a slow one."""
+        endpoint = f"{self.url}/generate"
+        timeout = httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout))
+        problem = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = httpx.post(endpoint, json=body, timeout=timeout)
+            except httpx.TimeoutException as exc:
+                if isinstance(exc, httpx.ConnectTimeout):
+                    problem = f"connecting timed out after {timeout.connect:g} s"
+                else:  # the server is working on it: sending it again would only queue a second copy
+                    raise RemoteError(f"model server {endpoint} did not answer within {self.timeout:g} s (MESHMILL_REMOTE_TIMEOUT)") from None
+            except httpx.TransportError as exc:
+                problem = f"cannot connect ({exc})"
+            else:
+                if response.status_code == 200:
+                    return response.content
+                problem = f"HTTP {response.status_code}: {_error_text(response)}"
+                if response.status_code < 500 and response.status_code != 429:
+                    break  # the server refused this request; asking again gives the same answer
+            if attempt < self.attempts:
+                time.sleep(min(2.0 ** (attempt - 1), 10.0))
+        raise RemoteError(f"model server {endpoint} failed after {attempt} attempt(s): {problem}")
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:200].strip() or "(empty body)"
+    if isinstance(payload, dict):
+        return str(payload.get("text") or payload.get("detail") or payload)[:300]
+    return str(payload)[:300]

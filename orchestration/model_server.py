@@ -1,0 +1,89 @@
+"""``meshmill model-server``: any in-process backend behind Hunyuan3D-2's ``api_server.py`` protocol.
+
+A studio runs this on a GPU box (``meshmill model-server --backend hunyuan3d-2``) and points other
+machines' ``remote`` backend at it. ``POST /generate`` takes the api_server JSON body and answers with
+a GLB: the shape cut to ``face_count`` by our clean-up, or, with ``"texture": true``, the textured asset.
+Errors answer ``{"text": ..., "error_code": 1}`` like api_server (400 for bad input, 500 otherwise).
+One generation runs at a time; the model is loaded once, at start-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import threading
+import warnings
+
+import trimesh
+from fastapi import Body, FastAPI
+from fastapi.responses import JSONResponse, Response
+
+from inference.backends import backend_spec, get_generator
+from inference.cleanup import MeshError
+from inference.images import ImageError, decode_image
+from inference.params import GenerationParams, ParameterError
+from inference.pipeline import generate_asset, make_shape, prepare_views
+from inference.views import ViewError
+
+GLB_TYPE = "model/gltf-binary"
+#: api_server body keys → GenerationParams fields
+PARAMETER_KEYS = {
+    "seed": "seed", "octree_resolution": "octree_resolution", "num_inference_steps": "steps",
+    "guidance_scale": "guidance", "stage2_steps": "stage2_steps", "stage2_guidance_scale": "stage2_guidance",
+    "face_count": "target_faces",
+}  # fmt: skip
+
+
+def _error(status: int, text: str) -> JSONResponse:
+    return JSONResponse({"text": text, "error_code": 1}, status_code=status)
+
+
+def _image(data: object, name: str):  # noqa: ANN202
+    if not isinstance(data, str):
+        raise ImageError(f"{name}: expected a base64 string")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError(f"{name}: not valid base64") from None
+    return decode_image(raw, name).image
+
+
+def create_app(backend: str, device: str | None = None) -> FastAPI:
+    spec = backend_spec(backend)
+    if spec.kind == "remote":
+        raise ValueError(f"backend {backend!r} is itself remote; serve an in-process backend")
+    generator = get_generator(backend, device)
+    lock = threading.Lock()
+    app = FastAPI(title=f"meshmill model server: {backend}")
+
+    @app.get("/status")
+    def status() -> dict:
+        return {"backend": spec.name, "model_version": generator.version, "views": sorted(spec.views), "busy": lock.locked()}
+
+    @app.post("/generate")
+    def generate(body: dict = Body(...)) -> Response:  # a plain def: FastAPI runs it in a worker thread
+        try:
+            images = {"front": _image(body.get("image"), "image")}
+            for name, data in (body.get("mv_images") or {}).items():
+                images[name] = _image(data, f"mv_images.{name}")
+            given = {field: body[key] for key, field in PARAMETER_KEYS.items() if body.get(key) is not None}
+            params = GenerationParams.resolve(None, backend=backend, **given)
+            texture = bool(body.get("texture", False))
+            if body.get("type", "glb") != "glb":
+                raise ParameterError(f"type {body.get('type')!r} is not served: only 'glb'")
+            with lock, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if texture:
+                    return Response(generate_asset(images, params, generator).glb, media_type=GLB_TYPE)
+                views = prepare_views(images, params)
+                mesh = make_shape(views, params, generator)
+        except (ImageError, ParameterError, ViewError) as exc:
+            return _error(400, str(exc))
+        except (MeshError, RuntimeError, ValueError) as exc:
+            return _error(500, f"{backend} failed: {exc}")
+        out = io.BytesIO()
+        trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).export(out, file_type="glb")
+        return Response(out.getvalue(), media_type=GLB_TYPE)
+
+    return app
