@@ -1,0 +1,186 @@
+"""The remote backend against real HTTP servers: ``meshmill model-server`` serving the tiny Hunyuan model
+through the api_server protocol, and small servers that are down, slow, failing or answer garbage."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable, Iterator
+
+import httpx
+import pytest
+import trimesh
+from PIL import Image
+
+from inference.backends import get_generator
+from inference.params import GenerationParams
+from inference.pipeline import generate_asset, prepare_views
+from inference.remote import RemoteError
+from tests.clients import validate_gltf
+from tests.learned.test_hunyuan import MESHMILL, SAMPLES, meshmill
+from tests.servers import free_port, wait_for_port
+
+
+@pytest.fixture(scope="module")
+def model_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("model-server") / "server.log"
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "MESHMILL_MODELS_DIR": str(tiny_models)}
+    with log.open("w") as out:
+        process = subprocess.Popen([MESHMILL, "model-server", "--backend", "hunyuan3d-2", "--port", str(port), "--device", "cpu"],
+                                   stdout=out, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    try:
+        wait_for_port(port, 120, process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def png_base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def test_the_server_speaks_the_api_server_protocol(model_server):
+    body = {"image": png_base64(SAMPLES / "duck.png"), "seed": 3, "octree_resolution": 64, "num_inference_steps": 2,
+            "guidance_scale": 5.0, "face_count": 600, "texture": False, "type": "glb"}  # fmt: skip
+    response = httpx.post(f"{model_server}/generate", json=body, timeout=120)
+    assert response.status_code == 200 and response.headers["content-type"] == "model/gltf-binary"
+    mesh = trimesh.load(io.BytesIO(response.content), file_type="glb", force="mesh")
+    assert abs(len(mesh.faces) - 600) <= 30
+    textured = httpx.post(f"{model_server}/generate", json={**body, "texture": True}, timeout=120)
+    scene = trimesh.load(io.BytesIO(textured.content), file_type="glb")
+    (geometry,) = scene.geometry.values()
+    assert geometry.visual.material.baseColorTexture is not None
+    status = httpx.get(f"{model_server}/status").json()
+    assert status["backend"] == "hunyuan3d-2" and status["views"] == ["front"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"image": "not base64!"}, "image: not valid base64"),
+        ({"image": base64.b64encode(b"GIF89a broken").decode()}, "image:"),
+        ({"image": png_base64(SAMPLES / "duck.png"), "num_inference_steps": 500}, "steps=500 is out of range for backend 'hunyuan3d-2'"),
+        ({"image": png_base64(SAMPLES / "duck.png"), "mv_images": {"left": png_base64(SAMPLES / "duck.png")}}, "cannot use the left view"),
+    ],
+)
+def test_bad_requests_get_the_api_server_error_shape(model_server, body, message):
+    response = httpx.post(f"{model_server}/generate", json=body, timeout=60)
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["error_code"] == 1 and message in payload["text"]
+
+
+def test_generate_with_a_remote_preset_through_the_server(model_server, tmp_path):
+    out = tmp_path / "duck.glb"
+    result = meshmill("generate", str(SAMPLES / "duck.png"), "-o", str(out), "--backend", "hunyuan3d-2.1", "--steps", "2",
+                      "--octree-resolution", "64", "--faces", "800", "--texture-size", "512",
+                      MESHMILL_REMOTE_HUNYUAN3D_2_1_URL=model_server)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (report,) = validate_gltf(out)
+    assert (report["errors"], report["warnings"]) == (0, 0)
+    assert abs(report["info"]["totalTriangleCount"] - 800) <= 40
+
+
+def test_a_remote_backend_without_an_address_says_which_variable_to_set(tmp_path):
+    result = meshmill("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--backend", "direct3d-s2")
+    assert result.returncode == 1 and "set MESHMILL_REMOTE_DIRECT3D_S2_URL" in result.stderr
+
+
+# --- servers that misbehave ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler, int], None]], str]]:
+    """Start a server whose POST handler is ``answer(handler, request_number)``; returns its address."""
+    servers = []
+
+    def start(answer: Callable[[BaseHTTPRequestHandler, int], None]) -> str:
+        count = {"n": 0}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                count["n"] += 1
+                answer(self, count["n"])
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.requests = count
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    handler.send_response(status)
+    handler.send_header("content-type", content_type)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def box_glb() -> bytes:
+    return trimesh.creation.box((1.0, 2.0, 1.0)).export(file_type="glb")
+
+
+def remote(monkeypatch: pytest.MonkeyPatch, url: str, **env: str):  # noqa: ANN201
+    monkeypatch.setenv("MESHMILL_REMOTE_URL", url)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return get_generator("remote")
+
+
+def front_views():  # noqa: ANN201
+    return prepare_views({"front": Image.open(SAMPLES / "duck.png")}, GenerationParams())
+
+
+def test_a_failing_server_is_retried_and_its_answer_used(monkeypatch, fake_server):
+    url = fake_server(lambda h, n: reply(h, 503, b'{"text": "busy", "error_code": 1}', "application/json") if n == 1
+                      else reply(h, 200, box_glb(), "model/gltf-binary"))  # fmt: skip
+    generator = remote(monkeypatch, url)
+    asset = generate_asset({"front": Image.open(SAMPLES / "duck.png")}, GenerationParams(backend="remote", target_faces=500, texture_size=512), generator)
+    assert asset.faces > 0 and asset.model_version == url
+
+
+def test_a_server_that_is_down_fails_clearly_after_the_retries(monkeypatch):
+    generator = remote(monkeypatch, f"http://127.0.0.1:{free_port()}", MESHMILL_REMOTE_ATTEMPTS="2")
+    with pytest.raises(RemoteError, match=r"/generate failed after 2 attempt\(s\): cannot connect"):
+        generator.generate(front_views(), GenerationParams(backend="remote"))
+
+
+def test_a_slow_server_times_out_without_a_second_request(monkeypatch, fake_server):
+    url = fake_server(lambda h, n: (time.sleep(3), reply(h, 200, box_glb(), "model/gltf-binary")))
+    generator = remote(monkeypatch, url, MESHMILL_REMOTE_TIMEOUT="1")
+    with pytest.raises(RemoteError, match="did not answer within 1 s"):
+        generator.generate(front_views(), GenerationParams(backend="remote"))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "message"),
+    [
+        (200, b"<html>proxy login</html>", "text/html", "not a GLB (24 bytes starting '<html>proxy login</html>')"),
+        (200, b"glTF\x02\x00\x00\x00garbage", "model/gltf-binary", "a GLB that cannot be read"),
+        (404, b'{"text": "NETWORK ERROR DUE TO HIGH TRAFFIC", "error_code": 1}', "application/json", "HTTP 404: NETWORK ERROR DUE TO HIGH TRAFFIC"),
+    ],
+)
+def test_garbage_and_refusals_are_named(monkeypatch, fake_server, status, body, content_type, message):
+    url = fake_server(lambda h, n: reply(h, status, body, content_type))
+    generator = remote(monkeypatch, url)
+    with pytest.raises(RemoteError) as caught:
+        generator.generate(front_views(), GenerationParams(backend="remote"))
+    assert message in str(caught.value)
