@@ -20,19 +20,21 @@ from PIL import Image
 from assets.checks import check_glb
 from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt, running_attempt, start_attempt
 from inference.cleanup import MeshError
+from inference.generators import EmptySurface
 from inference.images import ImageError, decode_image, encode_png
 from inference.params import GenerationParams, ParameterError
 from inference.pipeline import cut_out, frame_size, make_shape, texture_mesh
 from inference.preview import preview_png
 from inference.upscale import upscale_image
 from inference.views import ViewError, frame_views
+from inference.weights import PackageMissing, WeightsMissing
 from orchestration.partitions import by_image, image_variants, images
 from orchestration.resources import CatalogResource, ComputeResource
 
 GROUP = "meshmill"
-#: transient faults (database, S3, network) are retried; bad input is not (see fail_fast_on_bad_input)
+#: transient faults (database, S3, network, a model server) are retried; bad input and a missing model are not
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
-BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound)
+BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, WeightsMissing, PackageMissing, EmptySurface)
 
 
 def fail_fast_on_bad_input(fn):  # noqa: ANN001, ANN201

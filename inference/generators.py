@@ -12,6 +12,10 @@ from inference.params import GenerationParams
 from inference.views import FramedViews
 
 
+class EmptySurface(RuntimeError):
+    """A learned model decoded a volume with no surface in it (random-looking output, or a bad seed)."""
+
+
 class ShapeGenerator(Protocol):
     name: str
     version: str

@@ -17,16 +17,13 @@ import numpy as np
 import torch
 
 from inference.backends import BackendSpec
+from inference.generators import EmptySurface
 from inference.params import GenerationParams
 from inference.views import FramedViews, align_to_views
 from inference.weights import import_module, models_dir, require_files
 
 #: points decoded per chunk by the volume decoder: more is faster on a GPU, and costs memory
 CHUNKS = {"cuda": 200_000, "cpu": 8_000}
-
-
-class EmptySurface(RuntimeError):
-    """The model's decoded volume has no surface at the iso level."""
 
 
 @contextmanager
