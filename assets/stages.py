@@ -50,8 +50,13 @@ def fail_fast_on_bad_input(fn):  # noqa: ANN001, ANN201
     return wrapper
 
 
+class CleanConfig(dg.Config):
+    background: str = "builtin"  # builtin, or a rembg model whose ONNX file is in the models folder
+
+
 class UpscaleConfig(dg.Config):
-    factor: int = 2  # 1, 2 or 4: the built-in upscaler before texturing
+    factor: int = 2  # 1, 2 or 4, before texturing
+    upscaler: str = "builtin"  # builtin, realesrgan-x4, realesrgan-x2, realesrgan-anime-x4, sd-x4
 
 
 def _image(blobs, key: str) -> Image.Image:  # noqa: ANN001
@@ -110,32 +115,35 @@ def source_image(context: dg.AssetExecutionContext, catalog: CatalogResource) ->
     description="The object cut out of its background (alpha kept when meaningful) and cropped.",
 )  # fmt: skip
 @fail_fast_on_bad_input
-def cleaned_image(context: dg.AssetExecutionContext, catalog: CatalogResource) -> dg.MaterializeResult:
+def cleaned_image(context: dg.AssetExecutionContext, config: CleanConfig, catalog: CatalogResource) -> dg.MaterializeResult:
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
-    cut = cut_out(_image(blobs, record["blob_key"]), "front", GenerationParams())
+    cut = cut_out(_image(blobs, record["blob_key"]), "front", GenerationParams.resolve(None, background=config.background))
     key = _cleaned_key(record)
     blobs.put(key, encode_png(cut), "image/png")
     coverage = float((np.asarray(cut.getchannel("A")) > 127).mean())
     return dg.MaterializeResult(
         metadata={"width": cut.width, "height": cut.height, "mask_coverage": coverage, "blob_key": key,
-                  "seconds": time.perf_counter() - start, "catalog_id": record["id"]}
+                  "remover": config.background, "seconds": time.perf_counter() - start, "catalog_id": record["id"]}
     )  # fmt: skip
 
 
 @dg.asset(
     partitions_def=images, group_name=GROUP, kinds={"image"}, retry_policy=RETRY, deps=[cleaned_image],
-    description="The cut-out upscaled (built-in Lanczos + unsharp) for texturing.",
+    description="The cut-out upscaled for texturing (built-in Lanczos + unsharp, Real-ESRGAN or SD ×4).",
 )  # fmt: skip
 @fail_fast_on_bad_input
-def upscaled_image(context: dg.AssetExecutionContext, config: UpscaleConfig, catalog: CatalogResource) -> dg.MaterializeResult:
+def upscaled_image(
+    context: dg.AssetExecutionContext, config: UpscaleConfig, catalog: CatalogResource, compute: ComputeResource
+) -> dg.MaterializeResult:
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
-    image = upscale_image(_image(blobs, _cleaned_key(record)), config.factor)
+    params = GenerationParams.resolve(None, upscale=config.factor, upscaler=config.upscaler)  # validates both
+    image = upscale_image(_image(blobs, _cleaned_key(record)), params.upscale, params.upscaler, compute.torch_device())
     key = _upscaled_key(record)
     blobs.put(key, encode_png(image), "image/png")
     return dg.MaterializeResult(
-        metadata={"width": image.width, "height": image.height, "factor": config.factor, "blob_key": key,
+        metadata={"width": image.width, "height": image.height, "factor": config.factor, "upscaler": config.upscaler, "blob_key": key,
                   "seconds": time.perf_counter() - start}
     )  # fmt: skip
 

@@ -212,6 +212,24 @@ def backend_report() -> list[dict[str, Any]]:
     return rows
 
 
+def image_model_report() -> list[dict[str, Any]]:
+    """The learned upscalers and background removers, for ``meshmill models``."""
+    from inference.background import REMBG_MODELS, rembg_model_path
+    from inference.upscale import LEARNED_UPSCALERS
+
+    files = [(u.name, "upscaler", u.package, "upscalers", u.path()) for u in LEARNED_UPSCALERS.values()]
+    files += [(m, "background", "rembg", "rembg", rembg_model_path(m)) for m in REMBG_MODELS]
+    rows = []
+    for name, kind, module, extra, path in files:
+        installed = importlib.util.find_spec(module) is not None
+        rows.append({
+            "name": name, "kind": kind, "ready": installed and path.is_file(),
+            "package": "installed" if installed else f"missing {module}: pip install 'meshmill[{extra}]'",
+            "weights": f"found: {path}" if path.is_file() else f"missing: {path}",
+        })  # fmt: skip
+    return rows
+
+
 def check_generator(generator: "ShapeGenerator") -> dict[str, Any]:
     """One small generation on a drawn test object (a rounded, two-tone vase); returns its figures."""
     import time

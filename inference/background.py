@@ -10,6 +10,7 @@ enclosed holes that match it very closely (the gap in a mug's handle).
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,15 @@ from PIL import Image
 from scipy import ndimage
 from skimage.segmentation import watershed
 
+from inference.weights import WeightsMissing, import_module, models_dir
 
-class BackgroundModelMissing(FileNotFoundError):
+
+#: rembg's ONNX models that Meshmill accepts; each is one file, ``<name>.onnx``, in the rembg folder
+REMBG_MODELS = ("u2net", "u2netp", "isnet-general-use", "isnet-anime", "birefnet-general", "birefnet-general-lite", "silueta")
+REMOVERS = ("builtin", *REMBG_MODELS)
+
+
+class BackgroundModelMissing(WeightsMissing):
     """A learned background remover was asked for but its model file is not on disk."""
 
 
@@ -94,9 +102,14 @@ def keep_main_components(mask: np.ndarray, min_fraction: float = 0.02) -> np.nda
     return np.isin(labels, keep)
 
 
+def rembg_folder() -> Path:
+    """``$REMBG_HOME``, else ``$U2NET_HOME`` (rembg's own variable), else ``rembg/`` in the models folder."""
+    home = os.environ.get("REMBG_HOME") or os.environ.get("U2NET_HOME")
+    return Path(home).expanduser() if home else models_dir() / "rembg"
+
+
 def rembg_model_path(model: str) -> Path:
-    home = os.environ.get("REMBG_HOME") or os.environ.get("U2NET_HOME") or str(Path.home() / ".u2net")
-    return Path(home).expanduser() / f"{model}.onnx"
+    return rembg_folder() / f"{model}.onnx"
 
 
 def rembg_mask(image: Image.Image, model: str = "u2net") -> np.ndarray:
@@ -107,14 +120,18 @@ def rembg_mask(image: Image.Image, model: str = "u2net") -> np.ndarray:
             f"rembg model {model!r} not found: expected the file {path} (set REMBG_HOME or U2NET_HOME "
             f"to the folder holding {model}.onnx, or use the built-in remover)"
         )
-    try:
-        from rembg import new_session, remove
-    except ImportError as exc:
-        raise BackgroundModelMissing(f"rembg is not installed ({exc}); pip install rembg onnxruntime") from None
-    os.environ.setdefault("U2NET_HOME", str(path.parent))
-    session = new_session(model)
-    cut = remove(image.convert("RGB"), session=session, only_mask=True)
+    rembg = import_module(f"background remover {model}", "rembg", "rembg")
+    cut = rembg.remove(image.convert("RGB"), session=_rembg_session(model, str(path.parent)), only_mask=True)
     return np.asarray(cut, np.float32) / 255.0
+
+
+@lru_cache(maxsize=4)
+def _rembg_session(model: str, folder: str):  # noqa: ANN202
+    """One ONNX session per model and folder, per process; rembg finds the file there and never downloads it."""
+    from rembg import new_session
+
+    os.environ["U2NET_HOME"] = folder  # where rembg's sessions look for <model>.onnx
+    return new_session(model)
 
 
 def remove_background(image: Image.Image, method: str = "builtin") -> Image.Image:
@@ -123,6 +140,8 @@ def remove_background(image: Image.Image, method: str = "builtin") -> Image.Imag
     ``method``: ``builtin`` (no weights) or a rembg model name such as ``u2net``, ``isnet-general-use``,
     ``birefnet-general`` (its ONNX file must be in ``$REMBG_HOME``).
     """
+    if method not in REMOVERS:
+        raise ValueError(f"background remover {method!r} is unknown: choose one of {', '.join(REMOVERS)}")
     if has_meaningful_alpha(image):
         return image.convert("RGBA")
     alpha = builtin_mask(image) if method == "builtin" else rembg_mask(image, method)

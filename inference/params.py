@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 #: Presets follow common platform budgets for a single prop or character:
 #: mobile games keep hero props under ~5k triangles, desktop titles spend ~20k on a prop,
@@ -42,7 +42,27 @@ class GenerationParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed; the same seed gives the same mesh")
     texture_size: int = Field(2048, ge=512, le=4096, description="base-colour texture edge in pixels")
     upscale: Literal[1, 2, 4] = Field(1, description="upscale the input views before texturing")
+    upscaler: str = Field("builtin", description="builtin, realesrgan-x4, realesrgan-x2, realesrgan-anime-x4 or sd-x4")
     remove_background: bool = Field(True, description="cut the object out when the image has no alpha")
+    background: str = Field("builtin", description="background remover: builtin or a rembg model (u2net, isnet-general-use, birefnet-general, …)")
+
+    @field_validator("upscaler")
+    @classmethod
+    def _known_upscaler(cls, value: str) -> str:
+        from inference.upscale import UPSCALERS
+
+        if value not in UPSCALERS:
+            raise ValueError(f"upscaler {value!r} is unknown: choose one of {', '.join(UPSCALERS)}")
+        return value
+
+    @field_validator("background")
+    @classmethod
+    def _known_background(cls, value: str) -> str:
+        from inference.background import REMOVERS
+
+        if value not in REMOVERS:
+            raise ValueError(f"background remover {value!r} is unknown: choose one of {', '.join(REMOVERS)}")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -70,7 +70,7 @@ def cut_out(image: Image.Image, view: str, params: GenerationParams) -> Image.Im
         if alpha.max() < 16:
             raise ViewError(f"{view} view: the image is fully transparent")
     if params.remove_background:
-        image = remove_background(image)
+        image = remove_background(image, params.background)
     elif image.mode != "RGBA":
         raise ViewError(f"{view} view: --keep-background needs an image with an alpha channel")
     box = image.getchannel("A").point(lambda a: 255 if a > 127 else 0).getbbox()
@@ -96,7 +96,7 @@ def prepare_views(images: dict[str, Image.Image], params: GenerationParams, timi
         cutouts = {name: cut_out(image, name, params) for name, image in images.items()}
     with _timed(timings, "upscale"):
         size = frame_size(cutouts, params.upscale)
-        cutouts = {name: upscale_image(c, params.upscale) for name, c in cutouts.items()}
+        cutouts = {name: upscale_image(c, params.upscale, params.upscaler) for name, c in cutouts.items()}
     with _timed(timings, "frame"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # kept in FramedViews.warnings and reported by the caller

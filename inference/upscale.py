@@ -1,25 +1,106 @@
-"""Built-in upscaling (×1/×2/×4): Lanczos resampling plus a mild unsharp mask, alpha untouched.
+"""Upscaling the cut-out views (×1/×2/×4) before texturing; alpha is resampled, never invented.
 
-Learned upscalers (Real-ESRGAN through spandrel, Stable Diffusion ×4) come with the learned backends.
+- ``builtin``: Lanczos resampling plus a mild unsharp mask; no weights.
+- ``realesrgan-x4`` / ``realesrgan-x2`` / ``realesrgan-anime-x4``: Real-ESRGAN weights (``.pth``) loaded
+  through spandrel, which recognises the architecture from the state dict.
+- ``sd-x4``: Stable Diffusion ×4 upscaler through diffusers, from its local folder.
+
+A learned model of a larger native scale than asked for is followed by a Lanczos downscale to the factor.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
 from PIL import Image, ImageFilter
+
+from inference.weights import import_module, models_dir, require_files
 
 FACTORS = (1, 2, 4)
 
 
-def upscale_image(image: Image.Image, factor: int) -> Image.Image:
+@dataclass(frozen=True)
+class LearnedUpscaler:
+    name: str
+    package: str  # spandrel | diffusers
+    weights: str  # relative to the models folder
+    scale: int
+
+    def path(self):  # noqa: ANN201
+        return models_dir() / self.weights
+
+
+LEARNED_UPSCALERS = {
+    u.name: u
+    for u in (
+        LearnedUpscaler("realesrgan-x4", "spandrel", "upscalers/RealESRGAN_x4plus.pth", 4),
+        LearnedUpscaler("realesrgan-x2", "spandrel", "upscalers/RealESRGAN_x2plus.pth", 2),
+        LearnedUpscaler("realesrgan-anime-x4", "spandrel", "upscalers/RealESRGAN_x4plus_anime_6B.pth", 4),
+        LearnedUpscaler("sd-x4", "diffusers", "stabilityai/stable-diffusion-x4-upscaler/model_index.json", 4),
+    )
+}
+UPSCALERS = ("builtin", *LEARNED_UPSCALERS)
+
+
+def upscale_image(image: Image.Image, factor: int, method: str = "builtin", device: str | None = None) -> Image.Image:
     if factor not in FACTORS:
         raise ValueError(f"upscale factor {factor} is not supported: choose 1, 2 or 4")
+    if method != "builtin" and method not in LEARNED_UPSCALERS:
+        raise ValueError(f"upscaler {method!r} is unknown: choose one of {', '.join(UPSCALERS)}")
     if factor == 1:
         return image
     size = (image.width * factor, image.height * factor)
+    rgb = image.convert("RGB")
+    if method == "builtin":
+        rgb = rgb.resize(size, Image.LANCZOS).filter(ImageFilter.UnsharpMask(radius=1.0 * factor, percent=60, threshold=2))
+    else:
+        rgb = _learned(LEARNED_UPSCALERS[method], rgb, device)
+        if rgb.size != size:
+            rgb = rgb.resize(size, Image.LANCZOS)
     if image.mode == "RGBA":
-        rgb = image.convert("RGB").resize(size, Image.LANCZOS)
-        rgb = rgb.filter(ImageFilter.UnsharpMask(radius=1.0 * factor, percent=60, threshold=2))
-        alpha = image.getchannel("A").resize(size, Image.BICUBIC)
-        rgb.putalpha(alpha)
-        return rgb
-    return image.resize(size, Image.LANCZOS).filter(ImageFilter.UnsharpMask(radius=1.0 * factor, percent=60, threshold=2))
+        rgb.putalpha(image.getchannel("A").resize(size, Image.BICUBIC))
+    return rgb
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _learned(upscaler: LearnedUpscaler, rgb: Image.Image, device: str | None) -> Image.Image:
+    import torch
+
+    path = upscaler.path()
+    require_files(f"upscaler {upscaler.name}", [path])
+    model = _load(upscaler.name, str(path), _device(device))
+    if upscaler.package == "spandrel":
+        pixels = torch.from_numpy(np.asarray(rgb, np.float32) / 255.0).permute(2, 0, 1)[None]
+        with torch.inference_mode():
+            out = model(pixels.to(model.device, model.dtype)).clamp(0, 1)
+        return Image.fromarray(np.round(out[0].permute(1, 2, 0).float().cpu().numpy() * 255).astype(np.uint8), "RGB")
+    generator = torch.Generator(device=model.device).manual_seed(0)
+    return model(prompt="", image=rgb, num_inference_steps=20, generator=generator).images[0]
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, path: str, device: str) -> Any:
+    """The model behind a learned upscaler, loaded once per process and device."""
+    import torch
+
+    upscaler = LEARNED_UPSCALERS[name]
+    if upscaler.package == "spandrel":
+        spandrel = import_module(f"upscaler {name}", "spandrel", "upscalers")
+        model = spandrel.ModelLoader(device=device).load_from_file(path)
+        if not isinstance(model, spandrel.ImageModelDescriptor):
+            raise ValueError(f"upscaler {name}: {path} is not an image-to-image model")
+        return model.eval()
+    diffusers = import_module(f"upscaler {name}", "diffusers", "upscalers")
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    folder = path.rsplit("/", 1)[0]
+    pipeline = diffusers.StableDiffusionUpscalePipeline.from_pretrained(folder, dtype=dtype, local_files_only=True).to(device)
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline

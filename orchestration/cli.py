@@ -253,6 +253,8 @@ def generate(
     seed: Optional[int] = typer.Option(None, help="Random seed; the same seed gives the same mesh."),
     backend: str = typer.Option("builtin", help="Shape generator: see `meshmill models`."),
     upscale: Optional[int] = typer.Option(None, help="Upscale the views before texturing: 1, 2 or 4."),
+    upscaler: Optional[str] = typer.Option(None, help="builtin, realesrgan-x4, realesrgan-x2, realesrgan-anime-x4 or sd-x4."),
+    background: Optional[str] = typer.Option(None, help="Background remover: builtin or a rembg model (u2net, birefnet-general, …)."),
     keep_background: bool = typer.Option(False, "--keep-background", help="Use the image's own alpha; no background removal."),
     obj: Optional[Path] = typer.Option(None, "--obj", help="Also write OBJ + MTL + PNG into this folder."),
 ) -> None:
@@ -269,7 +271,8 @@ def generate(
         params = GenerationParams.resolve(
             preset or "desktop", backend=backend, target_faces=faces, texture_size=texture_size, steps=steps,
             guidance=guidance, octree_resolution=octree_resolution, stage2_steps=stage2_steps,
-            stage2_guidance=stage2_guidance, seed=seed, upscale=upscale, remove_background=not keep_background,
+            stage2_guidance=stage2_guidance, seed=seed, upscale=upscale, upscaler=upscaler, background=background,
+            remove_background=not keep_background,
         )  # fmt: skip
     except ParameterError as exc:
         fail(str(exc))
@@ -402,14 +405,21 @@ def convert(
     variant: list[str] = typer.Option([], "--variant", "-v", help="Variants to make (default: every defined one, or 'desktop')."),
     origin: Optional[str] = typer.Option(None),
     upscale: int = typer.Option(2, help="Upscale factor of the image stage: 1, 2 or 4."),
+    upscaler: str = typer.Option("builtin", help="builtin, realesrgan-x4, realesrgan-x2, realesrgan-anime-x4 or sd-x4."),
+    background: str = typer.Option("builtin", help="Background remover: builtin or a rembg model (u2net, birefnet-general, …)."),
 ) -> None:
     """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
     from rich.progress import Progress
 
+    from inference.params import GenerationParams, ParameterError
     from orchestration.convert import dagster_instance, keys_for, materialise
     from orchestration.partitions import image_key
 
     collections, tags = _label_options(collection, tag)
+    try:
+        GenerationParams.resolve(None, upscale=upscale, upscaler=upscaler, background=background)
+    except ParameterError as exc:
+        fail(str(exc))
     engine, blobs = _engine(), _blobs()
     defined = {v["name"] for v in catalog.list_variants(engine)}
     wanted = [v.lower() for v in variant] or sorted(defined) or [DEFAULT_VARIANT]
@@ -432,7 +442,8 @@ def convert(
     total = len(keys) * (1 + len(wanted))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("converting", total=total)
-        report = materialise(instance, keys, wanted, upscale=upscale, on_progress=lambda o: progress.advance(task))
+        report = materialise(instance, keys, wanted, upscale=upscale, upscaler=upscaler, background=background,
+                             on_progress=lambda o: progress.advance(task))  # fmt: skip
     table = Table("file", "partition", "stage", "result", "run", title=f"{len(keys)} images × {len(wanted)} variants")
     for o in report.outcomes:
         result = "[green]ok[/green]" if o.success else f"[red]{o.error}[/red]"
@@ -471,11 +482,11 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
     """Every backend: its package, its weights (and where they were looked for), its device and parameters."""
     if ctx.invoked_subcommand is not None:
         return
-    from inference.backends import backend_report
+    from inference.backends import backend_report, image_model_report
 
-    rows = backend_report()
+    rows, image_rows = backend_report(), image_model_report()
     if as_json:
-        _print_json(rows)
+        _print_json(rows + image_rows)
         return
     for r in rows:
         ready = "[green]ready[/green]" if r["ready"] else "[red]not ready[/red]"
@@ -484,6 +495,11 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
         for label, value in (("package", r["package"]), ("weights", r["weights"]), ("device", r["device"]),
                              ("views", ", ".join(r["views"])), ("params", params)):  # fmt: skip
             console.print(f"    {label:8} {value}", highlight=False)
+    console.print("[bold]upscalers and background removers[/bold]")
+    for r in image_rows:
+        ready = "[green]ready[/green]" if r["ready"] else "[red]not ready[/red]"
+        package = "" if r["package"] == "installed" else f"  ({r['package']})"
+        console.print(f"    {r['name']} ({r['kind']})  {ready}  {r['weights']}{package}", highlight=False)
     from inference.weights import MODELS_DIR_ENV, models_dir
 
     console.print(f"models folder: {models_dir()} (set {MODELS_DIR_ENV})", highlight=False)

@@ -64,14 +64,16 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 def materialise(
     instance: dg.DagsterInstance, image_keys: Iterable[str], variant_names: Iterable[str], *,
-    upscale: int = 2, on_progress: Callable[[PartitionOutcome], None] | None = None,
+    upscale: int = 2, upscaler: str = "builtin", background: str = "builtin",
+    on_progress: Callable[[PartitionOutcome], None] | None = None,
 ) -> ConvertReport:  # fmt: skip
     """Run the image stages of each image, then the 3D stages of each image × variant."""
     image_keys, variant_names = list(image_keys), list(variant_names)
     instance.add_dynamic_partitions(images.name, image_keys)
     instance.add_dynamic_partitions(variants.name, variant_names)
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}  # the UI keeps every event
-    run_config = {"ops": {"upscaled_image": {"config": {"factor": upscale}}}, **quiet}
+    ops = {"cleaned_image": {"config": {"background": background}}, "upscaled_image": {"config": {"factor": upscale, "upscaler": upscaler}}}
+    run_config = {"ops": ops, **quiet}
     report = ConvertReport()
 
     def record(outcome: PartitionOutcome) -> None:

@@ -14,7 +14,7 @@ from assets.stages import UpscaleConfig, cleaned_image, source_image, upscaled_i
 from orchestration.convert import materialise
 from orchestration.ingest import ingest_paths
 from orchestration.partitions import image_key
-from orchestration.resources import CatalogResource
+from orchestration.resources import CatalogResource, ComputeResource
 from tests.clients import validate_gltf
 from tests.imagefiles import prop_image
 
@@ -42,7 +42,8 @@ def test_image_assets_called_directly(home):
     assert meta["catalog_id"] == source_id and meta["width"] == 512
     cleaned = cleaned_image(dg.build_asset_context(partition_key=key), catalog=resource).metadata
     assert 0.05 < cleaned["mask_coverage"] < 0.95
-    up = upscaled_image(dg.build_asset_context(partition_key=key), config=UpscaleConfig(factor=2), catalog=resource).metadata
+    up = upscaled_image(dg.build_asset_context(partition_key=key), config=UpscaleConfig(factor=2), catalog=resource,
+                        compute=ComputeResource(device="cpu")).metadata  # fmt: skip
     assert up["width"] == 2 * cleaned["width"]
     blobs = catalog.blob_store_from_env()
     assert blobs.exists(cleaned["blob_key"]) and blobs.exists(up["blob_key"])
