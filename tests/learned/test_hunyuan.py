@@ -116,3 +116,20 @@ def test_models_tells_what_is_ready_and_check_runs_one(models_env):
     check = meshmill("models", "check", "hunyuan3d-2mini-turbo", MESHMILL_MODELS_DIR=str(models_env))
     assert check.returncode == 0, check.stderr
     assert "hunyuan3d-2mini-turbo ok:" in check.stdout
+
+
+def test_a_hunyuan_variant_through_the_dagster_job(meshmill_env, tiny_models, tmp_path):
+    from tests.orchestration.test_ingest_cli import find_json
+    from tests.orchestration.test_ingest_cli import meshmill as run_with
+
+    env = {**meshmill_env, "DAGSTER_HOME": str(tmp_path / "dagster"), "MESHMILL_MODELS_DIR": str(tiny_models)}
+    run_with(env, "variant", "add", "hy-mini", "--backend", "hunyuan3d-2mini-turbo", "--steps", "2", "--octree-resolution", "64",
+             "--faces", "800", "--texture-size", "512")  # fmt: skip
+    (variant,) = json.loads(run_with(env, "variant", "list", "--json").stdout)
+    assert (variant["backend"], variant["steps"], variant["extra"]) == ("hunyuan3d-2mini-turbo", 2, {"octree_resolution": 64})
+    result = run_with(env, "convert", str(SAMPLES / "duck.png"), "--variant", "hy-mini", "--upscale", "1", "--collection", "hy")
+    assert "1 of 1 GLBs made" in result.stdout
+    (record,) = find_json(env, "--collection", "hy")
+    (output,) = record["outputs"]
+    assert (output["status"], output["model_name"]) == ("succeeded", "hunyuan3d-2mini-turbo")
+    assert output["parameters"]["octree_resolution"] == 64 and abs(output["face_count"] - 800) <= 40
