@@ -17,7 +17,7 @@ from inference.backends import BackendSpec
 from inference.generators import EmptySurface
 from inference.params import GenerationParams
 from inference.views import FramedViews, align_to_views
-from inference.weights import import_module, models_dir, require_files
+from inference.weights import import_module, models_dir, quiet_loading, require_files
 
 FOLDER = "openai/shap-e-img2img"
 #: Shap-E meshes are Z-up: a quarter turn about X brings +Z to +Y and -Y (their front) to +Z
@@ -32,6 +32,7 @@ class ShapEGenerator:
         self.accepts_views = spec.views
         diffusers = import_module(spec.name, "diffusers", spec.extra)
         require_files(spec.name, [models_dir() / f for f in spec.weight_files])
+        quiet_loading()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         with warnings.catch_warnings():

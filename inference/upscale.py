@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from inference.weights import import_module, models_dir, require_files
+from inference.weights import import_module, models_dir, quiet_loading, require_files
 
 FACTORS = (1, 2, 4)
 
@@ -99,6 +99,7 @@ def _load(name: str, path: str, device: str) -> Any:
             raise ValueError(f"upscaler {name}: {path} is not an image-to-image model")
         return model.eval()
     diffusers = import_module(f"upscaler {name}", "diffusers", "upscalers")
+    quiet_loading()
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     folder = path.rsplit("/", 1)[0]
     pipeline = diffusers.StableDiffusionUpscalePipeline.from_pretrained(folder, dtype=dtype, local_files_only=True).to(device)

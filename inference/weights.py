@@ -44,3 +44,12 @@ def import_module(what: str, module: str, extra: str | None) -> ModuleType:
     except ImportError as exc:
         hint = f"pip install 'meshmill[{extra}]'" if extra else f"pip install {module.split('.')[0]}"
         raise PackageMissing(f"{what} needs the Python package {module.split('.')[0]!r} ({exc}); {hint}") from None
+
+
+def quiet_loading() -> None:
+    """No per-file progress bars from diffusers/transformers while a local model loads (batch logs stay readable)."""
+    for name in ("diffusers", "transformers"):
+        try:
+            importlib.import_module(f"{name}.utils.logging").disable_progress_bar()
+        except ImportError:
+            pass
