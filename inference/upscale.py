@@ -97,6 +97,8 @@ def _load(name: str, path: str, device: str) -> Any:
         model = spandrel.ModelLoader(device=device).load_from_file(path)
         if not isinstance(model, spandrel.ImageModelDescriptor):
             raise ValueError(f"upscaler {name}: {path} is not an image-to-image model")
+        if device.startswith("cuda") and model.supports_half:
+            model.half()  # as Real-ESRGAN's own inference script runs on a GPU
         return model.eval()
     diffusers = import_module(f"upscaler {name}", "diffusers", "upscalers")
     quiet_loading()
