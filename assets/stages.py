@@ -8,6 +8,7 @@ Image stages are partitioned per source image; the 3D stages per image × varian
 import base64
 import functools
 import io
+import os
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -59,16 +60,21 @@ class UpscaleConfig(dg.Config):
     upscaler: str = "builtin"  # builtin, realesrgan-x4, realesrgan-x2, realesrgan-anime-x4, sd-x4
 
 
+def web_url() -> str:
+    """Where `meshmill serve` answers, for the links from Dagster to each output's page."""
+    return os.environ.get("MESHMILL_WEB_URL", "http://127.0.0.1:8787").rstrip("/")
+
+
 def _image(blobs, key: str) -> Image.Image:  # noqa: ANN001
     return decode_image(blobs.get(key), key).image
 
 
 # Where each stage keeps its blob, by the source image's content hash (and the variant).
-def _cleaned_key(record: dict) -> str:
+def cleaned_key(record: dict) -> str:
     return f"cleaned/{record['content_hash']}.png"
 
 
-def _upscaled_key(record: dict) -> str:
+def upscaled_key(record: dict) -> str:
     return f"upscaled/{record['content_hash']}.png"
 
 
@@ -119,7 +125,7 @@ def cleaned_image(context: dg.AssetExecutionContext, config: CleanConfig, catalo
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
     cut = cut_out(_image(blobs, record["blob_key"]), "front", GenerationParams.resolve(None, background=config.background))
-    key = _cleaned_key(record)
+    key = cleaned_key(record)
     blobs.put(key, encode_png(cut), "image/png")
     coverage = float((np.asarray(cut.getchannel("A")) > 127).mean())
     return dg.MaterializeResult(
@@ -139,8 +145,8 @@ def upscaled_image(
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
     start = time.perf_counter()
     params = GenerationParams.resolve(None, upscale=config.factor, upscaler=config.upscaler)  # validates both
-    image = upscale_image(_image(blobs, _cleaned_key(record)), params.upscale, params.upscaler, compute.torch_device())
-    key = _upscaled_key(record)
+    image = upscale_image(_image(blobs, cleaned_key(record)), params.upscale, params.upscaler, compute.torch_device())
+    key = upscaled_key(record)
     blobs.put(key, encode_png(image), "image/png")
     return dg.MaterializeResult(
         metadata={"width": image.width, "height": image.height, "factor": config.factor, "upscaler": config.upscaler, "blob_key": key,
@@ -149,7 +155,7 @@ def upscaled_image(
 
 
 def _framed(blobs, record: dict):  # noqa: ANN001, ANN202
-    image = _image(blobs, _upscaled_key(record))
+    image = _image(blobs, upscaled_key(record))
     return frame_views({"front": image}, frame_size({"front": image}, 1))
 
 
@@ -216,6 +222,7 @@ def textured_glb(context: dg.AssetExecutionContext, catalog: CatalogResource, co
             "faces": len(textured.faces), "vertices": len(textured.vertices), "bytes": len(glb),
             "seconds": sum(timings.values()), "texture_coverage": coverage, "parameters": params.model_dump(),
             "catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "blob_key": glb_key,
+            "output_page": dg.MetadataValue.url(f"{web_url()}/outputs/{output_id}"),
             "preview": dg.MetadataValue.md(f"![preview](data:image/png;base64,{encoded})"),
         },
         check_results=checks,

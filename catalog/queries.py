@@ -212,6 +212,17 @@ def show(engine: Engine, source_image_id: int) -> dict[str, Any]:
     return records[0]
 
 
+def output_detail(engine: Engine, output_id: int) -> dict[str, Any]:
+    """One output: ``{"source": <the source image's record, all its outputs>, "output": <this one>}``."""
+    with engine.connect() as conn:
+        source_id = conn.execute(select(_out.c.source_image_id).where(_out.c.id == output_id)).scalar()
+        records = [] if source_id is None else describe_sources(conn, [source_id])
+    if not records:
+        raise CatalogError(f"output {output_id} does not exist")
+    (output,) = [o for o in records[0]["outputs"] if o["id"] == output_id]
+    return {"source": records[0], "output": output}
+
+
 def _output_id(conn: Connection, source_image_id: int, variant: str) -> int:
     output_id = conn.execute(
         select(_out.c.id)

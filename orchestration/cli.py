@@ -544,3 +544,19 @@ def model_server(
     except (PackageMissing, WeightsMissing, RemoteError, ValueError) as exc:
         fail(str(exc), 1)
     uvicorn.run(server, host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
+    port: int = typer.Option(8787),
+    allow_edits: bool = typer.Option(False, "--allow-edits", help="Let the pages add and remove tags and collections."),
+) -> None:
+    """The catalog web app: search by tag and collection, a 3D viewer per output, side-by-side variants, downloads."""
+    import uvicorn
+
+    from orchestration.web.app import create_app
+
+    _engine()  # a bad MESHMILL_DATABASE_URL ends here, with its message
+    console.print(f"Meshmill catalog on http://{host}:{port}/ ({'edits allowed' if allow_edits else 'read-only'})", highlight=False)
+    uvicorn.run(create_app(allow_edits=allow_edits), host=host, port=port, log_level="warning")

@@ -1,0 +1,223 @@
+"""``meshmill serve``: the catalog web app — search, a 3D viewer per output, side-by-side variants, downloads.
+
+Pages are rendered on the server (Jinja2); the viewer is three.js from ``node_modules`` (installed by
+``npm ci``), served locally, so the pages work with no internet. Files are only ever reached through
+catalog ids — a URL never names a blob key or a path. Read-only unless started with ``allow_edits``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Optional
+
+import trimesh
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+import catalog
+from assets.stages import cleaned_key, upscaled_key
+from catalog import BlobNotFound, CatalogError, LabelError
+from inference.export import obj_files
+from orchestration.partitions import image_key
+
+HERE = Path(__file__).resolve().parent
+THREE = Path(os.environ.get("MESHMILL_THREE_DIR") or HERE.parents[1] / "node_modules" / "three")
+PAGE = 24
+STATUSES = ("succeeded", "failed", "running")
+
+
+def dagster_url() -> str:
+    return os.environ.get("MESHMILL_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
+
+
+class LabelEdit(BaseModel):
+    kind: str  # tag | collection
+    add: list[str] = []
+    remove: list[str] = []
+    variant: Optional[str] = None  # label the variant's output instead of the image
+
+
+def _not_found(message: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=message)
+
+
+def create_app(allow_edits: bool = False) -> FastAPI:
+    engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
+    app = FastAPI(title="Meshmill catalog", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if (THREE / "build" / "three.module.js").is_file():
+        app.mount("/vendor/three", StaticFiles(directory=THREE), name="three")
+
+    @app.middleware("http")
+    async def server_timing(request: Request, call_next):  # noqa: ANN001, ANN202
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
+        return response
+
+    def search(tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int) -> dict[str, Any]:
+        filters = {"tags": [t.strip() for value in tag for t in value.split(",") if t.strip()], "collection": collection or None, "variant": variant or None,
+                   "status": status or None, "before_id": before, "limit": limit}  # fmt: skip
+        try:
+            items = catalog.find(engine, **filters)
+        except (LabelError, ValueError) as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
+
+    def output(output_id: int) -> dict[str, Any]:
+        try:
+            return catalog.output_detail(engine, output_id)
+        except CatalogError as exc:
+            raise _not_found(str(exc)) from None
+
+    def source(source_id: int) -> dict[str, Any]:
+        try:
+            return catalog.show(engine, source_id)
+        except CatalogError as exc:
+            raise _not_found(str(exc)) from None
+
+    def blob(key: str | None, what: str) -> bytes:
+        if not key:
+            raise _not_found(f"{what} does not exist yet")
+        try:
+            return blobs.get(key)
+        except BlobNotFound:
+            raise _not_found(f"{what} is missing from the blob store") from None
+
+    def links(detail: dict[str, Any]) -> dict[str, str]:
+        src, out = detail["source"], detail["output"]
+        partition = f"{image_key(src['content_hash'])}|{out['variant']}"
+        result = {"asset": f"{dagster_url()}/assets/textured_glb?partition={partition}"}
+        if out["dagster_run_id"]:
+            result["run"] = f"{dagster_url()}/runs/{out['dagster_run_id']}"
+        return result
+
+    # --- JSON API ------------------------------------------------------------------------------------
+
+    @app.get("/api/search")
+    def api_search(
+        tag: list[str] = Query([]), collection: Optional[str] = None, variant: Optional[str] = None,
+        status: Optional[str] = None, before: Optional[int] = None, limit: int = Query(PAGE, ge=1, le=200),
+    ) -> dict[str, Any]:  # fmt: skip
+        return search(tag, collection, variant, status, before, limit)
+
+    @app.get("/api/outputs/{output_id}")
+    def api_output(output_id: int) -> dict[str, Any]:
+        detail = output(output_id)
+        return {**detail, "links": links(detail), "attempts": catalog.attempts_of(engine, output_id)}
+
+    @app.get("/api/sources/{source_id}/variants")
+    def api_variants(source_id: int) -> list[dict[str, Any]]:
+        return source(source_id)["outputs"]
+
+    @app.post("/api/sources/{source_id}/labels")
+    def api_edit_labels(source_id: int, edit: LabelEdit) -> dict[str, Any]:
+        if not allow_edits:
+            raise HTTPException(status_code=403, detail="this server is read-only: start it with `meshmill serve --allow-edits`")
+        if edit.kind not in ("tag", "collection"):
+            raise HTTPException(status_code=400, detail=f"kind {edit.kind!r}: use 'tag' or 'collection'")
+        try:
+            labels = catalog.edit_labels(engine, edit.kind, source_id, add=edit.add, remove=edit.remove, variant=edit.variant)
+        except LabelError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        except CatalogError as exc:
+            raise _not_found(str(exc)) from None
+        return {"kind": edit.kind, "labels": labels}
+
+    # --- files: by catalog id only -------------------------------------------------------------------
+
+    @app.get("/files/outputs/{output_id}/model.glb")
+    def file_glb(output_id: int) -> Response:
+        detail = output(output_id)
+        name = f"{Path(detail['source']['filename']).stem}_{detail['output']['variant']}.glb"
+        return Response(blob(detail["output"]["blob_keys"]["glb"], f"output {output_id}'s GLB"), media_type="model/gltf-binary",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+    @app.get("/files/outputs/{output_id}/obj.zip")
+    def file_obj_zip(output_id: int) -> Response:
+        detail = output(output_id)
+        stem = f"{Path(detail['source']['filename']).stem}_{detail['output']['variant']}"
+        scene = trimesh.load(io.BytesIO(blob(detail["output"]["blob_keys"]["glb"], f"output {output_id}'s GLB")), file_type="glb")
+        mesh = next(iter(scene.geometry.values())) if isinstance(scene, trimesh.Scene) else scene
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in obj_files(mesh, stem).items():
+                archive.writestr(name, data)
+        return Response(packed.getvalue(), media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{stem}_obj.zip"'})
+
+    @app.get("/files/outputs/{output_id}/preview.png")
+    def file_preview(output_id: int) -> Response:
+        return Response(blob(output(output_id)["output"]["blob_keys"]["preview"], f"output {output_id}'s preview"), media_type="image/png")
+
+    @app.get("/files/sources/{source_id}/image")
+    def file_source(source_id: int) -> Response:
+        record = source(source_id)
+        return Response(blob(record["blob_key"], f"source image {source_id}"), media_type="image/png",
+                        headers={"Content-Disposition": f'inline; filename="{Path(record["filename"]).stem}.png"'})  # fmt: skip
+
+    @app.get("/files/sources/{source_id}/{stage}.png")
+    def file_stage(source_id: int, stage: str) -> Response:
+        keys = {"cleaned": cleaned_key, "upscaled": upscaled_key}
+        if stage not in keys:
+            raise _not_found(f"no stage {stage!r}: use cleaned or upscaled")
+        return Response(blob(keys[stage](source(source_id)), f"source image {source_id}'s {stage} image"), media_type="image/png")
+
+    # --- pages ---------------------------------------------------------------------------------------
+
+    def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, {"allow_edits": allow_edits, "three": THREE.is_dir(), **context}, status_code=status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):  # noqa: ANN202
+        for error in exc.errors():
+            if error["loc"][0] == "path":  # /outputs/abc: there is no such thing, rather than a malformed request
+                what = {"output_id": "output", "source_id": "source image"}.get(error["loc"][1], error["loc"][1])
+                return await http_error(request, _not_found(f"no such {what}: {error.get('input')!r}"))
+        message = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+        return await http_error(request, HTTPException(status_code=400, detail=message))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):  # noqa: ANN202
+        if request.url.path.startswith(("/api/", "/files/")):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return page(request, "error.html", status_code=exc.status_code, message=exc.detail, code=exc.status_code)
+
+    @app.get("/", response_class=HTMLResponse)
+    def search_page(
+        request: Request, tag: list[str] = Query([]), collection: Optional[str] = None, variant: Optional[str] = None,
+        status: Optional[str] = None, before: Optional[int] = None,
+    ) -> HTMLResponse:  # fmt: skip
+        result = search(tag, collection, variant, status, before, PAGE)
+        filters = {"tag": ", ".join(t for t in tag if t), "collection": collection or "", "variant": variant or "", "status": status or ""}
+        return page(request, "search.html", result=result, filters=filters, statuses=STATUSES,
+                    collections=catalog.list_collections(engine), variants=catalog.list_variants(engine))  # fmt: skip
+
+    @app.get("/outputs/{output_id}", response_class=HTMLResponse)
+    def output_page(request: Request, output_id: int) -> HTMLResponse:
+        detail = output(output_id)
+        return page(request, "output.html", detail=detail, links=links(detail), attempts=catalog.attempts_of(engine, output_id))
+
+    @app.get("/compare", response_class=HTMLResponse)
+    def compare_page(request: Request, ids: str = "", image: Optional[int] = None) -> HTMLResponse:
+        if image is not None:  # every finished variant of one source image
+            chosen = [output(o["id"]) for o in source(image)["outputs"] if o["status"] == "succeeded"][:4]
+        else:
+            try:
+                wanted = [int(i) for i in ids.split(",") if i.strip()]
+            except ValueError:
+                raise HTTPException(status_code=400, detail=f"ids={ids!r}: give output ids separated by commas") from None
+            chosen = [output(i) for i in wanted]
+        if not 1 <= len(chosen) <= 4:
+            raise HTTPException(status_code=400, detail="compare shows one to four outputs: give ids=1,2 or image=<source image id>")
+        return page(request, "compare.html", outputs=chosen)
+
+    return app

@@ -1,0 +1,89 @@
+// The Meshmill viewer: one GLB in a WebGL canvas with orbit / zoom / pan, wireframe, flat light, reset.
+// Outputs share one frame (largest extent 1.8 units, centred on the origin), so every viewer starts
+// from the same camera and linked viewers show the same view of each model.
+import * as THREE from "three";
+import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+
+const HOME = new THREE.Vector3(2.2, 1.4, 3.4);
+
+export async function createViewer(element, url, { spin = true } = {}) {
+  const width = element.clientWidth || 640;
+  const height = element.clientHeight || 480;
+  const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+  renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+  renderer.setSize(width, height);
+  renderer.outputColorSpace = THREE.SRGBColorSpace;
+  element.appendChild(renderer.domElement);
+
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(0x30343b);
+  const camera = new THREE.PerspectiveCamera(35, width / height, 0.01, 100);
+  camera.position.copy(HOME);
+  const controls = new OrbitControls(camera, renderer.domElement);
+  controls.enableDamping = true;
+  controls.autoRotate = spin;
+  controls.autoRotateSpeed = 1.5;
+
+  // studio light: sky/ground fill plus a key light; "flat" shows the texture as baked
+  const studio = new THREE.Group();
+  studio.add(new THREE.HemisphereLight(0xffffff, 0x444450, 1.6));
+  const key = new THREE.DirectionalLight(0xffffff, 1.8);
+  key.position.set(3, 5, 4);
+  studio.add(key);
+  const flat = new THREE.AmbientLight(0xffffff, 3.0);
+  flat.visible = false;
+  scene.add(studio, flat);
+
+  const gltf = await new GLTFLoader().loadAsync(url);
+  const model = gltf.scene;
+  scene.add(model);
+  const box = new THREE.Box3().setFromObject(model);
+  const centre = box.getCenter(new THREE.Vector3());
+  controls.target.copy(centre);
+  const home = { position: HOME.clone().add(centre), target: centre.clone() };
+  camera.position.copy(home.position);
+  controls.update();
+
+  const meshes = [];
+  model.traverse((o) => { if (o.isMesh) meshes.push(o); });
+  let frames = 0;
+  const viewer = {
+    element, renderer, scene, camera, controls, model,
+    faces: meshes.reduce((n, m) => n + (m.geometry.index ? m.geometry.index.count : m.geometry.attributes.position.count) / 3, 0),
+    setWireframe(on) { meshes.forEach((m) => { m.material.wireframe = on; }); },
+    setFlatLight(on) { flat.visible = on; studio.visible = !on; },
+    setSpin(on) { controls.autoRotate = on; },
+    reset() { camera.position.copy(home.position); controls.target.copy(home.target); controls.update(); },
+    get frames() { return frames; },
+  };
+  renderer.setAnimationLoop(() => {
+    controls.update();
+    renderer.render(scene, camera);
+    frames += 1;
+    if (frames === 2) element.dataset.ready = "1";
+  });
+  new ResizeObserver(() => {
+    const w = element.clientWidth, h = element.clientHeight;
+    if (w && h) { renderer.setSize(w, h); camera.aspect = w / h; camera.updateProjectionMatrix(); }
+  }).observe(element);
+  return viewer;
+}
+
+// Move one viewer's camera and the others follow (the compare page).
+export function linkCameras(viewers) {
+  let syncing = false;
+  for (const source of viewers) {
+    source.controls.addEventListener("change", () => {
+      if (syncing) return;
+      syncing = true;
+      for (const other of viewers) {
+        if (other === source) continue;
+        other.camera.position.copy(source.camera.position);
+        other.controls.target.copy(source.controls.target);
+        other.controls.update();
+      }
+      syncing = false;
+    });
+  }
+}

@@ -1,0 +1,65 @@
+"""The web app in headless Chromium (Debian's, WebGL through SwiftShader), driven by playwright-core:
+search narrows by tag and collection, the viewer draws the model (pixels checked), the wireframe and
+light toggles change the picture, compare shows every variant with linked cameras. Screenshots are
+kept in test-artifacts/web/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+BACKGROUND = np.array([0x30, 0x34, 0x3B])  # the viewer's clear colour
+
+
+def model_pixels(path: Path) -> np.ndarray:
+    """Mask of the pixels that are not the viewer's background."""
+    rgb = np.asarray(Image.open(path).convert("RGB"), np.int16)
+    return np.abs(rgb - BACKGROUND).sum(axis=2) > 24
+
+
+def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp_path):
+    env, ids = web_catalog
+    base = serve(env)
+    duck_outputs = httpx.get(f"{base}/api/sources/{ids['duck.png']}/variants").json()
+    mobile = next(o for o in duck_outputs if o["variant"] == "mobile")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"tag": "demo", "collection": "kitchen", "output": mobile["id"], "compare_image": ids["duck.png"]}))
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    result = subprocess.run(["node", str(ROOT / "tools" / "viewer_check.mjs"), base, str(shots), str(plan)],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    shutil.copytree(shots, ARTIFACTS)  # kept for people to look at, pass or fail
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["errors"] == []
+    assert (seen["all"], seen["by_tag"], seen["by_collection"]) == (3, 2, 1)
+    assert abs(seen["faces"] - mobile["face_count"]) <= 2  # the page loaded this output's GLB
+
+    shaded, wire, flat = (shots / f"viewer-{n}.png" for n in ("shaded", "wireframe", "flat"))
+    drawn = model_pixels(shaded)
+    assert 0.05 < drawn.mean() < 0.9  # the canvas shows a model, not an empty or a flooded frame
+    colours = np.asarray(Image.open(shaded).convert("RGB"))[drawn]
+    assert colours.std(axis=0).mean() > 8  # shaded and textured, not one flat colour
+    wire_pixels = model_pixels(wire)
+    assert wire_pixels.mean() < 0.9 * drawn.mean()  # the background shows between the wireframe's edges
+    assert (wire_pixels & ~drawn).mean() < 0.01  # ... within the same silhouette
+    difference = np.abs(np.asarray(Image.open(flat), np.int16) - np.asarray(Image.open(shaded), np.int16)).mean()
+    assert difference > 2  # the light toggle changes the picture
+
+    assert seen["dagster_asset"].endswith("|mobile") and "/assets/textured_glb?partition=" in seen["dagster_asset"]
+    assert seen["dagster_run"].startswith("http://127.0.0.1:3000/runs/")
+    assert seen["compare_viewers"] == len(duck_outputs) == 2
+    for i in range(2):
+        assert model_pixels(shots / f"compare-{i}.png").mean() > 0.03
+    first, second = (np.array(c) for c in seen["cameras"])
+    assert np.allclose(first, second, atol=1e-6)  # dragging one view moved the other
+    assert np.linalg.norm(first - np.array(seen["cameras_before"][0])) > 0.3  # ... away from where both started

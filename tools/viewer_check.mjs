@@ -1,0 +1,70 @@
+// Drive the Meshmill web app in headless Chromium (Debian's) as an art lead would; save screenshots.
+//   node tools/viewer_check.mjs BASE_URL OUT_DIR PLAN.json
+// PLAN: {"tag": "...", "collection": "...", "output": <id>, "compare_image": <source id>}
+// Prints one JSON object of what it saw; the caller (tests/web/test_browser.py) asserts and checks pixels.
+import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+
+const [base, out, planFile] = process.argv.slice(2);
+const plan = JSON.parse(readFileSync(planFile, "utf8"));
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  // WebGL through SwiftShader: no GPU, no network
+  args: ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const seen = { errors: [] };
+page.on("pageerror", (e) => seen.errors.push(String(e)));
+page.on("console", (m) => { if (m.type() === "error") seen.errors.push(m.text()); });
+const cards = () => page.locator("article.card").count();
+const settle = () => page.waitForTimeout(400);
+
+// search: everything, then narrowed through the form by tag, then by collection
+await page.goto(`${base}/`);
+seen.all = await cards();
+await page.fill("input[name=tag]", plan.tag);
+await Promise.all([page.waitForNavigation(), page.click("form.filters button[type=submit]")]);
+seen.by_tag = await cards();
+await page.fill("input[name=tag]", "");
+await page.selectOption("select[name=collection]", plan.collection);
+await Promise.all([page.waitForNavigation(), page.click("form.filters button[type=submit]")]);
+seen.by_collection = await cards();
+await page.screenshot({ path: `${out}/search.png`, fullPage: true });
+
+// one output: the model drawn, then wireframe, then flat light
+await page.goto(`${base}/outputs/${plan.output}?spin=0`);
+await page.waitForSelector("#viewer[data-ready='1']", { timeout: 60000 });
+await settle();
+seen.faces = await page.evaluate(() => window.meshmill.viewers[0].faces);
+await page.locator("#viewer canvas").screenshot({ path: `${out}/viewer-shaded.png` });
+await page.screenshot({ path: `${out}/output-page.png` });
+await page.click("#wireframe");
+await settle();
+await page.locator("#viewer canvas").screenshot({ path: `${out}/viewer-wireframe.png` });
+await page.click("#wireframe");
+await page.click("#lighting");
+await settle();
+await page.locator("#viewer canvas").screenshot({ path: `${out}/viewer-flat.png` });
+seen.dagster_asset = await page.getAttribute("#dagster-asset", "href");
+seen.dagster_run = await page.getAttribute("#dagster-run", "href").catch(() => null);
+
+// compare: every variant of one image, cameras linked
+await page.goto(`${base}/compare?image=${plan.compare_image}&spin=0`);
+await page.waitForFunction(() => document.querySelectorAll(".viewer").length > 0 &&
+  [...document.querySelectorAll(".viewer")].every((v) => v.dataset.ready === "1"), null, { timeout: 60000 });
+seen.compare_viewers = await page.locator(".viewer canvas").count();
+seen.cameras_before = await page.evaluate(() => window.meshmill.viewers.map((v) => v.camera.position.toArray()));
+const box = await page.locator(".viewer canvas").first().boundingBox();
+await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+await page.mouse.down();
+await page.mouse.move(box.x + box.width / 2 + 160, box.y + box.height / 2 + 40, { steps: 8 });
+await page.mouse.up();
+await page.waitForTimeout(800);
+seen.cameras = await page.evaluate(() => window.meshmill.viewers.map((v) => v.camera.position.toArray()));
+await page.screenshot({ path: `${out}/compare.png` });
+for (let i = 0; i < seen.compare_viewers; i++) {
+  await page.locator(".viewer canvas").nth(i).screenshot({ path: `${out}/compare-${i}.png` });
+}
+console.log(JSON.stringify(seen));
+await browser.close();
