@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 export MESHMILL_HOME ?= $(CURDIR)/.meshmill
 
-.PHONY: install demo test system-deps clean ui
+.PHONY: install demo test system-deps clean ui serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,18 +36,24 @@ system-deps:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-# The Khronos glTF-Validator and playwright-core (drives Debian's Chromium) from the npm registry.
+# From the npm registry: three.js (the web app's viewer, served locally), the Khronos glTF-Validator
+# and playwright-core (drives Debian's Chromium in the tests).
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# The main job on the bundled samples: ingest, then every image through the Dagster assets.
-demo: install
+# The main job on the bundled samples: ingest, then every image × two variants through the Dagster assets.
+demo: install node_modules/.installed
 	$(BIN)/meshmill variant add mobile --preset mobile
-	$(BIN)/meshmill convert samples --collection samples --tag demo --origin meshmill-samples --variant mobile
+	$(BIN)/meshmill variant add desktop --preset desktop --texture-size 1024
+	$(BIN)/meshmill convert samples --collection samples --tag demo --origin meshmill-samples --variant mobile --variant desktop
 	$(BIN)/meshmill catalog find --collection samples
 	@echo "GLBs and previews: $(MESHMILL_HOME)/blobs/outputs/   catalog: $(MESHMILL_HOME)/catalog.db"
-	@echo "Dagster UI: make ui   (or .venv/bin/meshmill ui, then open http://127.0.0.1:3000)"
+	@echo "Look at them: make serve   (or .venv/bin/meshmill serve, then open http://127.0.0.1:8787)"
+	@echo "Dagster UI:   make ui      (or .venv/bin/meshmill ui, then open http://127.0.0.1:3000)"
+
+serve: install node_modules/.installed
+	$(BIN)/meshmill serve
 
 ui: install
 	$(BIN)/meshmill ui

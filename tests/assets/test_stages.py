@@ -83,6 +83,8 @@ def test_three_images_by_two_variants_through_dagster(home, tmp_path):
     assert len(records) == 1
     metadata = records[0].asset_materialization.metadata
     assert metadata["faces"].value > 0 and "data:image/png;base64," in metadata["preview"].value
+    # the link to the web app's page of this output; the page links back to str(partition) (tests/web)
+    assert metadata["output_page"].value == f"http://127.0.0.1:8787/outputs/{metadata['output_id'].value}"
     checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(dg.AssetKey("textured_glb"), name) for name in ("valid_gltf", "face_budget", "non_empty")]
     )
