@@ -245,8 +245,12 @@ def check_generator(generator: "ShapeGenerator") -> dict[str, Any]:
     draw.ellipse((68, 90, 188, 230), fill=(190, 90, 60, 255))
     draw.rectangle((104, 30, 152, 110), fill=(60, 120, 190, 255))
     spec = backend_spec(generator.name)
-    quick = {k: (min(r.default, max(r.low, 4)) if k.endswith("steps") else r.low if k == "octree_resolution" else None)
-             for k, r in spec.params.items()}  # fmt: skip
+    quick: dict[str, Any] = {}  # few sampling steps and the coarsest volume: a check, not a result
+    for name, declared in spec.params.items():
+        if name.endswith("steps"):
+            quick[name] = min(declared.default, max(declared.low, 4))
+        elif name == "octree_resolution":
+            quick[name] = declared.low
     params = GenerationParams.resolve(None, backend=spec.name, target_faces=1000, texture_size=512, remove_background=False, **quick)
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -502,7 +502,11 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
         console.print(f"    {r['name']} ({r['kind']})  {ready}  {r['weights']}{package}", highlight=False)
     from inference.weights import MODELS_DIR_ENV, models_dir
 
+    import torch
+
     console.print(f"models folder: {models_dir()} (set {MODELS_DIR_ENV})", highlight=False)
+    cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none: learned backends run on the CPU, slowly"
+    console.print(f"torch {torch.__version__}; CUDA device: {cuda}", highlight=False)
 
 
 @models_app.command("check")
