@@ -107,7 +107,7 @@ def fake_server() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler, int], 
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.server.last_body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 count["n"] += 1
                 answer(self, count["n"])
 
@@ -183,3 +183,25 @@ def test_garbage_and_refusals_are_named(monkeypatch, fake_server, status, body, 
     with pytest.raises(RemoteError) as caught:
         generator.generate(front_views(), GenerationParams(backend="remote"))
     assert message in str(caught.value)
+
+
+def test_trellis_gets_its_two_samplers_and_every_view(monkeypatch, fake_server):
+    import json as _json
+
+    bodies = []
+
+    def capture(handler: BaseHTTPRequestHandler, n: int) -> None:
+        bodies.append(handler.server.last_body)
+        reply(handler, 200, box_glb(), "model/gltf-binary")
+
+    url = fake_server(capture)
+    monkeypatch.setenv("MESHMILL_REMOTE_TRELLIS_URL", url)
+    generator = get_generator("trellis")
+    duck = Image.open(SAMPLES / "duck.png")
+    views = prepare_views({"front": duck, "left": duck}, GenerationParams())
+    generator.generate(views, GenerationParams(backend="trellis", seed=9))
+    (body,) = [_json.loads(b) for b in bodies]
+    assert (body["num_inference_steps"], body["guidance_scale"], body["stage2_steps"], body["stage2_guidance_scale"]) == (12, 7.5, 12, 3.0)
+    assert body["seed"] == 9 and body["type"] == "glb" and body["texture"] is False and "octree_resolution" not in body
+    assert list(body["mv_images"]) == ["left"]
+    assert Image.open(io.BytesIO(base64.b64decode(body["mv_images"]["left"]))).mode == "RGBA"
