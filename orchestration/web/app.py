@@ -96,7 +96,7 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     def links(detail: dict[str, Any]) -> dict[str, str]:
         src, out = detail["source"], detail["output"]
         partition = f"{image_key(src['content_hash'])}|{out['variant']}"
-        result = {"asset": f"{dagster_url()}/assets/textured_glb?partition={partition}"}
+        result = {"asset": f"{dagster_url()}/assets/textured_glb?view=partitions&partition={partition}"}
         if out["dagster_run_id"]:
             result["run"] = f"{dagster_url()}/runs/{out['dagster_run_id']}"
         return result

@@ -36,6 +36,18 @@ def web_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str
     return env, converted_catalog(env)
 
 
+@pytest.fixture(params=["sqlite+local", "postgresql+s3"])
+def any_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """A converted catalog on each configuration: the module's SQLite one (shared: tests may add labels,
+    never remove them), or a fresh one on PostgreSQL + S3."""
+    if request.param == "sqlite+local":
+        return request.getfixturevalue("web_catalog")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHMILL_")}
+    env.update(MESHMILL_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"),
+               MESHMILL_DATABASE_URL=request.getfixturevalue("postgres_url"), **request.getfixturevalue("s3_settings"))  # fmt: skip
+    return env, converted_catalog(env)
+
+
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator:
     """Start `meshmill serve` with an environment; returns its base URL."""

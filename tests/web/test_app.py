@@ -10,12 +10,11 @@ import trimesh
 from PIL import Image
 
 from tests.clients import validate_gltf
-from tests.web.conftest import converted_catalog
 
 
-def test_api_search_detail_downloads_and_safety(meshmill_env, tmp_path, serve):
-    env = {**meshmill_env, "DAGSTER_HOME": str(tmp_path / "dagster"), "MESHMILL_DAGSTER_URL": "http://dagster.studio:3000"}
-    ids = converted_catalog(env)
+def test_api_search_detail_downloads_and_safety(any_catalog, tmp_path, serve):
+    env, ids = any_catalog
+    env = {**env, "MESHMILL_DAGSTER_URL": "http://dagster.studio:3000"}
     base = serve(env)
     api = httpx.Client(base_url=base, timeout=30)
 
@@ -40,7 +39,7 @@ def test_api_search_detail_downloads_and_safety(meshmill_env, tmp_path, serve):
     mobile = next(o for o in variants if o["variant"] == "mobile")
     detail = api.get(f"/api/outputs/{mobile['id']}").json()
     assert detail["source"]["filename"] == "duck.png" and detail["output"]["parameters"]["target_faces"] == 1200
-    assert detail["links"]["asset"] == f"http://dagster.studio:3000/assets/textured_glb?partition={detail['source']['content_hash'][:16]}|mobile"
+    assert detail["links"]["asset"] == f"http://dagster.studio:3000/assets/textured_glb?view=partitions&partition={detail['source']['content_hash'][:16]}|mobile"
     assert detail["links"]["run"] == f"http://dagster.studio:3000/runs/{detail['output']['dagster_run_id']}"
     assert [a["status"] for a in detail["attempts"]] == ["succeeded"]
 

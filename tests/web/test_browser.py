@@ -55,7 +55,7 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     difference = np.abs(np.asarray(Image.open(flat), np.int16) - np.asarray(Image.open(shaded), np.int16)).mean()
     assert difference > 2  # the light toggle changes the picture
 
-    assert seen["dagster_asset"].endswith("|mobile") and "/assets/textured_glb?partition=" in seen["dagster_asset"]
+    assert seen["dagster_asset"].endswith("|mobile") and "/assets/textured_glb?view=partitions&partition=" in seen["dagster_asset"]
     assert seen["dagster_run"].startswith("http://127.0.0.1:3000/runs/")
     assert seen["compare_viewers"] == len(duck_outputs) == 2
     for i in range(2):
