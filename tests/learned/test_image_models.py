@@ -23,7 +23,8 @@ def image_models(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     build_realesrgan(root / "upscalers/RealESRGAN_x2plus.pth", scale=2)
     build_sd_upscaler(root / "stabilityai/stable-diffusion-x4-upscaler")
     # darker than the white backdrop → object: sigmoid(-4·(r+g+b) + 1) on rembg's normalised input
-    build_rembg_onnx(root / "rembg/u2net.onnx", (-4.0, -4.0, -4.0), 1.0)
+    for name in ("u2net", "isnet-general-use", "birefnet-general"):
+        build_rembg_onnx(root / f"rembg/{name}.onnx", (-4.0, -4.0, -4.0), 1.0)
     return root
 
 
@@ -73,9 +74,10 @@ def test_missing_upscaler_weights_name_the_file(tmp_path, monkeypatch):
         upscale_image(Image.new("RGB", (32, 32)), 2, "realesrgan-x4")
 
 
-def test_rembg_model_from_the_models_folder_cuts_out_the_object(models):
+@pytest.mark.parametrize("remover", ["u2net", "isnet-general-use", "birefnet-general"])
+def test_rembg_model_from_the_models_folder_cuts_out_the_object(models, remover):
     image, truth = disc_on_white()
-    cut = remove_background(image, "u2net")
+    cut = remove_background(image, remover)  # each through rembg's own session class for that model
     mask = np.asarray(cut.getchannel("A")) > 127
     iou = (mask & truth).sum() / (mask | truth).sum()
     assert cut.mode == "RGBA" and iou > 0.9
