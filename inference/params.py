@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 #: Presets follow common platform budgets for a single prop or character:
 #: mobile games keep hero props under ~5k triangles, desktop titles spend ~20k on a prop,
@@ -46,22 +46,15 @@ class GenerationParams(BaseModel):
     remove_background: bool = Field(True, description="cut the object out when the image has no alpha")
     background: str = Field("builtin", description="background remover: builtin or a rembg model (u2net, isnet-general-use, birefnet-general, …)")
 
-    @field_validator("upscaler")
+    @field_validator("upscaler", "background")
     @classmethod
-    def _known_upscaler(cls, value: str) -> str:
+    def _known_image_model(cls, value: str, info: ValidationInfo) -> str:
+        from inference.background import REMOVERS
         from inference.upscale import UPSCALERS
 
-        if value not in UPSCALERS:
-            raise ValueError(f"upscaler {value!r} is unknown: choose one of {', '.join(UPSCALERS)}")
-        return value
-
-    @field_validator("background")
-    @classmethod
-    def _known_background(cls, value: str) -> str:
-        from inference.background import REMOVERS
-
-        if value not in REMOVERS:
-            raise ValueError(f"background remover {value!r} is unknown: choose one of {', '.join(REMOVERS)}")
+        choices, what = (UPSCALERS, "upscaler") if info.field_name == "upscaler" else (REMOVERS, "background remover")
+        if value not in choices:
+            raise ValueError(f"{what} {value!r} is unknown: choose one of {', '.join(choices)}")
         return value
 
     @model_validator(mode="before")
