@@ -19,7 +19,7 @@ import trimesh
 from PIL import Image
 
 from assets.checks import check_glb
-from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt, running_attempt, start_attempt
+from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt, note_stage_timings, running_attempt, start_attempt
 from inference.cleanup import MeshError
 from inference.generators import EmptySurface
 from inference.images import ImageError, decode_image, encode_png
@@ -175,6 +175,7 @@ def mesh(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: C
         shape = make_shape(_framed(blobs, record), params, compute.generator(params.backend), timings)
         key = _mesh_key(record, variant)
         blobs.put(key, shape.export(file_type="ply"), "application/octet-stream")
+    note_stage_timings(engine, output_id, attempt, timings)  # shape and cleanup, shown with the output's stats
     return dg.MaterializeResult(
         metadata={"faces": len(shape.faces), "vertices": len(shape.vertices), "watertight": bool(shape.is_watertight),
                   "seconds": sum(timings.values()), "blob_key": key, "catalog_id": record["id"], "output_id": output_id,

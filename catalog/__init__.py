@@ -21,6 +21,7 @@ from catalog.records import (
     define_variant,
     finish_attempt,
     label_source,
+    note_stage_timings,
     record_output,
     record_source,
     record_sources,
@@ -32,6 +33,6 @@ from catalog.records import (
 __all__ = [
     "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "NewSource", "attempts_of", "finish_attempt", "start_attempt", "LabelError", "LocalBlobStore", "OutputStatus",
     "S3BlobStore", "blob_store_from_env", "define_variant", "dispose_engines", "edit_labels", "find", "get_engine",
-    "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "output_detail", "record_output",
+    "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "note_stage_timings", "output_detail", "record_output",
     "record_source", "record_sources", "running_attempt", "show", "source_by_hash_prefix", "variant_by_name", "source_id_by_hash",
 ]  # fmt: skip

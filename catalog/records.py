@@ -173,13 +173,25 @@ def finish_attempt(
     if unknown:
         raise TypeError(f"unknown output fields: {', '.join(sorted(unknown))}")
     now = utcnow()
+    this_attempt = (attempts.c.output_id == output_id) & (attempts.c.attempt == attempt)
     with engine.begin() as conn:
+        # the stages before the last one noted their timings on the attempt (note_stage_timings)
+        earlier = conn.execute(select(attempts.c.timings).where(this_attempt)).scalar() or {}
+        if "timings" in output_fields:
+            output_fields = {**output_fields, "timings": {**earlier, **output_fields["timings"]}}
         conn.execute(update(table).where(table.c.id == output_id).values(status=status, error=error, updated_at=now, **output_fields))
         conn.execute(
-            update(attempts)
-            .where(attempts.c.output_id == output_id, attempts.c.attempt == attempt)
-            .values(status=status, error=error, finished_at=now, timings=output_fields.get("timings", {}))
+            update(attempts).where(this_attempt).values(status=status, error=error, finished_at=now, timings=output_fields.get("timings", earlier))
         )
+
+
+def note_stage_timings(engine: Engine, output_id: int, attempt: int, timings: dict[str, float]) -> None:
+    """Add a finished stage's seconds to a running attempt; finish_attempt carries them to the output."""
+    attempts = OutputAttempt.__table__
+    this_attempt = (attempts.c.output_id == output_id) & (attempts.c.attempt == attempt)
+    with engine.begin() as conn:
+        earlier = conn.execute(select(attempts.c.timings).where(this_attempt)).scalar() or {}
+        conn.execute(update(attempts).where(this_attempt).values(timings={**earlier, **timings}))
 
 
 def running_attempt(engine: Engine, source_image_id: int, variant_id: int, dagster_run_id: str) -> tuple[int, int] | None:

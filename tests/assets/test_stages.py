@@ -69,6 +69,7 @@ def test_three_images_by_two_variants_through_dagster(home, tmp_path):
             output = outputs[name]
             assert output["status"] == "succeeded" and abs(output["face_count"] - target) <= 0.05 * target
             assert output["dagster_run_id"] and output["parameters"]["target_faces"] == target
+            assert {"shape", "cleanup", "uv", "texture", "export"} <= set(output["timings"])  # both 3D stages' seconds
             path = tmp_path / f"{key}-{name}.glb"
             path.write_bytes(blobs.get(output["blob_keys"]["glb"]))
             glbs.append(path)
