@@ -16,17 +16,17 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inference.views import VIEW_NAMES
 from inference.weights import models_dir
 
 if TYPE_CHECKING:
     from inference.generators import ShapeGenerator
 
-VIEW_ORDER = ("front", "left", "back", "right")
-ALL_VIEWS = frozenset(VIEW_ORDER)
+ALL_VIEWS = frozenset(VIEW_NAMES)
 FRONT_ONLY = frozenset({"front"})
 #: the GenerationParams fields that backends declare; a field a backend does not declare must be left unset
 BACKEND_FIELDS = ("steps", "guidance", "octree_resolution", "stage2_steps", "stage2_guidance")
@@ -57,20 +57,22 @@ class BackendSpec:
     modules: tuple[str, ...] = ()
     #: files under the models folder, relative to it (in-process backends)
     weight_files: tuple[str, ...] = ()
-    #: hy3dgen: (repo, subfolder) of the DiT, and of the FlashVDM VAE for turbo models
+    #: the model's folder under the models folder (hy3dgen: its repo, with the DiT in ``subfolder`` and,
+    #: for turbo models, the FlashVDM VAE in ``turbo_vae``; diffusers: the pipeline's own folder)
     repo: str = ""
     subfolder: str = ""
     turbo_vae: tuple[str, str] | None = None
     #: remote: the environment variable holding the server's address
     url_env: str = ""
-    extra_fields: dict[str, Any] = field(default_factory=dict)
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.modules if importlib.util.find_spec(m.split(".")[0]) is None]
 
+    def weight_paths(self) -> list[Path]:
+        return [models_dir() / f for f in self.weight_files]
+
     def missing_weights(self) -> list[Path]:
-        root = models_dir()
-        return [root / f for f in self.weight_files if not (root / f).is_file()]
+        return [p for p in self.weight_paths() if not p.is_file()]
 
     def server_url(self) -> str | None:
         return os.environ.get(self.url_env) or None
@@ -139,7 +141,7 @@ _SPECS = [
         name="shap-e", kind="shap-e", views=FRONT_ONLY, device="CUDA, fp16 (CPU works, slowly)",
         description="OpenAI Shap-E image-to-3D through diffusers' ShapEImg2ImgPipeline",
         params={"steps": ParamRange(64, 1, 100, "num_inference_steps"), "guidance": ParamRange(3.0, 0.0, 10.0, "guidance_scale")},
-        extra="shap-e", modules=("diffusers", "transformers"),
+        extra="shap-e", modules=("diffusers", "transformers"), repo="openai/shap-e-img2img",
         weight_files=("openai/shap-e-img2img/model_index.json",),
     ),
     _remote("remote", "any model server speaking Hunyuan3D-2's api_server protocol",
@@ -206,7 +208,7 @@ def backend_report() -> list[dict[str, Any]]:
             weights, found = "none needed", True
         rows.append({
             "name": spec.name, "kind": spec.kind, "description": spec.description, "ready": found and not missing_modules,
-            "package": package, "weights": weights, "device": spec.device, "views": sorted(spec.views, key=VIEW_ORDER.index),
+            "package": package, "weights": weights, "device": spec.device, "views": sorted(spec.views, key=VIEW_NAMES.index),
             "params": {k: {"default": r.default, "low": r.low, "high": r.high, "meaning": r.meaning} for k, r in spec.params.items()},
         })  # fmt: skip
     return rows

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from skimage.measure import marching_cubes
 
+from inference.devices import torch_device
 from inference.params import GenerationParams
 from inference.views import FramedViews
 
@@ -66,7 +67,7 @@ def _resample_mask(alpha: np.ndarray, size: int, device: torch.device) -> torch.
 
 def occupancy_field(views: FramedViews, params: GenerationParams, device: torch.device | None = None) -> torch.Tensor:
     """Signed field on an R³ grid indexed [y, x, z] over [-1, 1]³ (y from top): positive inside."""
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device(device)
     n = resolution(params.steps)
     p = exponent(params.guidance)
     front = _resample_mask(views.images["front"][..., 3], n, device)

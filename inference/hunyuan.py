@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from inference.backends import BackendSpec
+from inference.devices import model_dtype, torch_device
 from inference.generators import EmptySurface
 from inference.params import GenerationParams
 from inference.views import FramedViews, align_to_views
@@ -48,12 +49,10 @@ class HunyuanGenerator:
         self.accepts_views = spec.views
         shapegen = import_module(spec.name, "hy3dgen.shapegen", spec.extra)
         logging.getLogger("hy3dgen.shapgen").setLevel(logging.WARNING)  # (sic) its per-stage timings, at INFO
-        root = models_dir()
-        require_files(spec.name, [root / f for f in spec.weight_files])
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        # fp16 is what the weights are published in and what the GPU runs; CPUs run fp32
-        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        with _hy3dgen_models(str(root)):
+        require_files(spec.name, spec.weight_paths())
+        self.device = torch_device(device)
+        dtype = model_dtype(self.device)
+        with _hy3dgen_models(str(models_dir())):
             self.pipeline = shapegen.Hunyuan3DDiTFlowMatchingPipeline.from_pretrained(
                 spec.repo, subfolder=spec.subfolder, use_safetensors=True, variant="fp16", device=self.device, dtype=dtype
             )
@@ -64,7 +63,7 @@ class HunyuanGenerator:
     def generate(self, views: FramedViews, params: GenerationParams) -> tuple[np.ndarray, np.ndarray]:
         images = views.pil_images()
         # hy3dgen's multi-view processor takes a dict keyed front/left/back/right; single-view models one image
-        image = images if self.accepts_views != frozenset({"front"}) else images["front"]
+        image = images if len(self.accepts_views) > 1 else images["front"]
         generator = torch.Generator(device=self.device).manual_seed(params.seed)
         meshes = self.pipeline(
             image=image,

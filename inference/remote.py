@@ -25,6 +25,7 @@ from inference.backends import BackendSpec
 from inference.images import encode_png
 from inference.params import GenerationParams
 from inference.views import FramedViews, align_to_views
+from inference.weights import ModelUnavailable
 
 #: seconds: to connect, and to wait for a whole generation
 CONNECT_TIMEOUT = 10.0
@@ -32,8 +33,20 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_ATTEMPTS = 3
 
 
+#: the protocol's parameter keys → GenerationParams fields (client and `meshmill model-server` both read this)
+PARAMETER_KEYS = {
+    "seed": "seed", "octree_resolution": "octree_resolution", "num_inference_steps": "steps",
+    "guidance_scale": "guidance", "stage2_steps": "stage2_steps", "stage2_guidance_scale": "stage2_guidance",
+    "face_count": "target_faces",
+}  # fmt: skip
+
+
 class RemoteError(RuntimeError):
-    """The model server is unset, down, slow, failing or answered something that is not a mesh."""
+    """The model server is down, slow, failing or answered something that is not a mesh."""
+
+
+class ServerUnset(RemoteError, ModelUnavailable):
+    """No address is configured for the backend's model server (or its settings are not numbers)."""
 
 
 def _float_env(name: str, default: float) -> float:
@@ -41,25 +54,14 @@ def _float_env(name: str, default: float) -> float:
     try:
         return float(value) if value else default
     except ValueError:
-        raise RemoteError(f"{name}={value!r} is not a number") from None
+        raise ServerUnset(f"{name}={value!r} is not a number") from None
 
 
 def request_body(views: FramedViews, params: GenerationParams, texture: bool = False) -> dict:
     """The api_server request for these views and parameters (unset parameters are left out)."""
     pngs = {name: base64.b64encode(encode_png(image)).decode("ascii") for name, image in views.pil_images().items()}
-    body = {
-        "image": pngs.pop("front"),
-        "seed": params.seed,
-        "octree_resolution": params.octree_resolution,
-        "num_inference_steps": params.steps,
-        "guidance_scale": params.guidance,
-        "stage2_steps": params.stage2_steps,
-        "stage2_guidance_scale": params.stage2_guidance,
-        "face_count": params.target_faces,
-        "texture": texture,
-        "type": "glb",
-        "mv_images": pngs or None,
-    }
+    body = {"image": pngs.pop("front"), **{key: getattr(params, field) for key, field in PARAMETER_KEYS.items()},
+            "texture": texture, "type": "glb", "mv_images": pngs or None}  # fmt: skip
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -83,7 +85,7 @@ class RemoteGenerator:
         self.accepts_views = spec.views
         url = spec.server_url()
         if not url:
-            raise RemoteError(
+            raise ServerUnset(
                 f"backend {spec.name!r} runs on a model server: set {spec.url_env} to its address "
                 f"(e.g. http://gpu-box:8081, a server speaking Hunyuan3D-2's api_server protocol)"
             )

@@ -14,12 +14,12 @@ import torch
 from PIL import Image
 
 from inference.backends import BackendSpec
+from inference.devices import model_dtype, torch_device
 from inference.generators import EmptySurface
 from inference.params import GenerationParams
 from inference.views import FramedViews, align_to_views
 from inference.weights import import_module, models_dir, quiet_loading, require_files
 
-FOLDER = "openai/shap-e-img2img"
 #: Shap-E meshes are Z-up: a quarter turn about X brings +Z to +Y and -Y (their front) to +Z
 Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
@@ -28,17 +28,16 @@ class ShapEGenerator:
     def __init__(self, spec: BackendSpec, device: str | None = None):
         self.spec = spec
         self.name = spec.name
-        self.version = FOLDER
+        self.version = spec.repo
         self.accepts_views = spec.views
         diffusers = import_module(spec.name, "diffusers", spec.extra)
-        require_files(spec.name, [models_dir() / f for f in spec.weight_files])
+        require_files(spec.name, spec.weight_paths())
         quiet_loading()
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.device = torch_device(device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.pipeline = diffusers.ShapEImg2ImgPipeline.from_pretrained(
-                str(models_dir() / FOLDER), dtype=dtype, local_files_only=True
+                str(models_dir() / spec.repo), dtype=model_dtype(self.device), local_files_only=True
             ).to(self.device)
         self.pipeline.set_progress_bar_config(disable=True)
 

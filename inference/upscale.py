@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,19 +28,18 @@ class LearnedUpscaler:
     name: str
     package: str  # spandrel | diffusers
     weights: str  # relative to the models folder
-    scale: int
 
-    def path(self):  # noqa: ANN201
+    def path(self) -> Path:
         return models_dir() / self.weights
 
 
 LEARNED_UPSCALERS = {
     u.name: u
     for u in (
-        LearnedUpscaler("realesrgan-x4", "spandrel", "upscalers/RealESRGAN_x4plus.pth", 4),
-        LearnedUpscaler("realesrgan-x2", "spandrel", "upscalers/RealESRGAN_x2plus.pth", 2),
-        LearnedUpscaler("realesrgan-anime-x4", "spandrel", "upscalers/RealESRGAN_x4plus_anime_6B.pth", 4),
-        LearnedUpscaler("sd-x4", "diffusers", "stabilityai/stable-diffusion-x4-upscaler/model_index.json", 4),
+        LearnedUpscaler("realesrgan-x4", "spandrel", "upscalers/RealESRGAN_x4plus.pth"),
+        LearnedUpscaler("realesrgan-x2", "spandrel", "upscalers/RealESRGAN_x2plus.pth"),
+        LearnedUpscaler("realesrgan-anime-x4", "spandrel", "upscalers/RealESRGAN_x4plus_anime_6B.pth"),
+        LearnedUpscaler("sd-x4", "diffusers", "stabilityai/stable-diffusion-x4-upscaler/model_index.json"),
     )
 }
 UPSCALERS = ("builtin", *LEARNED_UPSCALERS)
@@ -65,18 +65,14 @@ def upscale_image(image: Image.Image, factor: int, method: str = "builtin", devi
     return rgb
 
 
-def _device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _learned(upscaler: LearnedUpscaler, rgb: Image.Image, device: str | None) -> Image.Image:
     import torch
 
+    from inference.devices import torch_device
+
     path = upscaler.path()
     require_files(f"upscaler {upscaler.name}", [path])
-    model = _load(upscaler.name, str(path), _device(device))
+    model = _load(upscaler.name, str(path), str(torch_device(device)))
     if upscaler.package == "spandrel":
         pixels = torch.from_numpy(np.asarray(rgb, np.float32) / 255.0).permute(2, 0, 1)[None]
         with torch.inference_mode():
@@ -89,7 +85,7 @@ def _learned(upscaler: LearnedUpscaler, rgb: Image.Image, device: str | None) ->
 @lru_cache(maxsize=4)
 def _load(name: str, path: str, device: str) -> Any:
     """The model behind a learned upscaler, loaded once per process and device."""
-    import torch
+    from inference.devices import model_dtype, torch_device
 
     upscaler = LEARNED_UPSCALERS[name]
     if upscaler.package == "spandrel":
@@ -102,8 +98,8 @@ def _load(name: str, path: str, device: str) -> Any:
         return model.eval()
     diffusers = import_module(f"upscaler {name}", "diffusers", "upscalers")
     quiet_loading()
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    folder = path.rsplit("/", 1)[0]
+    folder = str(Path(path).parent)  # the pipeline's folder, which holds model_index.json
+    dtype = model_dtype(torch_device(device))
     pipeline = diffusers.StableDiffusionUpscalePipeline.from_pretrained(folder, dtype=dtype, local_files_only=True).to(device)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline

@@ -167,11 +167,11 @@ def align_to_views(vertices: np.ndarray, views: FramedViews) -> np.ndarray:
     of their own. Scaling the mesh to the front silhouette's height and centring it on the silhouette
     (and on z = 0) lets the texture bake project the views onto it.
     """
-    mask = views.mask("front")
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    size = mask.shape[0]
-    top, bottom = 1.0 - 2.0 * rows[0] / size, 1.0 - 2.0 * (rows[-1] + 1) / size
-    left, right = 2.0 * cols[0] / size - 1.0, 2.0 * (cols[-1] + 1) / size - 1.0
+    alpha = views.images["front"][..., 3]
+    x0, y0, x1, y1 = _bbox(alpha)
+    size = alpha.shape[0]
+    top, bottom = 1.0 - 2.0 * y0 / size, 1.0 - 2.0 * y1 / size
+    left, right = 2.0 * x0 / size - 1.0, 2.0 * x1 / size - 1.0
     low, high = vertices.min(axis=0), vertices.max(axis=0)
     scale = (top - bottom) / max(high[1] - low[1], 1e-9)
     centre = (low + high) / 2

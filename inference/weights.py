@@ -20,11 +20,15 @@ def models_dir() -> Path:
     return Path(os.environ.get(MODELS_DIR_ENV) or Path.home() / ".cache" / "meshmill" / "models").expanduser()
 
 
-class WeightsMissing(FileNotFoundError):
+class ModelUnavailable(Exception):
+    """A model cannot be set up on this machine: its package, its weights or its server is missing."""
+
+
+class WeightsMissing(ModelUnavailable, FileNotFoundError):
     """A learned model's files are not in the models folder; the message names the folder and the files."""
 
 
-class PackageMissing(ImportError):
+class PackageMissing(ModelUnavailable, ImportError):
     """A learned backend's Python package is not installed; the message names the pip extra."""
 
 

@@ -226,12 +226,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _generator(backend: str):  # noqa: ANN202
     """Build a backend's generator, or end the command naming what is missing (package, weights, server)."""
     from inference.backends import get_generator
-    from inference.remote import RemoteError
-    from inference.weights import PackageMissing, WeightsMissing
+    from inference.weights import ModelUnavailable
 
     try:
         return get_generator(backend)
-    except (PackageMissing, WeightsMissing, RemoteError, ValueError) as exc:
+    except (ModelUnavailable, ValueError) as exc:
         fail(str(exc), 1)
 
 
@@ -483,6 +482,7 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
     if ctx.invoked_subcommand is not None:
         return
     from inference.backends import backend_report, image_model_report
+    from inference.weights import MODELS_DIR_ENV, models_dir
 
     rows, image_rows = backend_report(), image_model_report()
     if as_json:
@@ -500,11 +500,9 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
         ready = "[green]ready[/green]" if r["ready"] else "[red]not ready[/red]"
         package = "" if r["package"] == "installed" else f"  ({r['package']})"
         console.print(f"    {r['name']} ({r['kind']})  {ready}  {r['weights']}{package}", highlight=False)
-    from inference.weights import MODELS_DIR_ENV, models_dir
-
-    import torch
-
     console.print(f"models folder: {models_dir()} (set {MODELS_DIR_ENV})", highlight=False)
+    import torch  # only here: `--json` answers without loading it
+
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none: learned backends run on the CPU, slowly"
     console.print(f"torch {torch.__version__}; CUDA device: {cuda}", highlight=False)
 
@@ -539,13 +537,12 @@ def model_server(
     """Serve a backend over HTTP with Hunyuan3D-2's api_server protocol, for `--backend remote` elsewhere."""
     import uvicorn
 
-    from inference.remote import RemoteError
-    from inference.weights import PackageMissing, WeightsMissing
+    from inference.weights import ModelUnavailable
     from orchestration.model_server import create_app
 
     try:
         server = create_app(backend, device)
-    except (PackageMissing, WeightsMissing, RemoteError, ValueError) as exc:
+    except (ModelUnavailable, ValueError) as exc:
         fail(str(exc), 1)
     uvicorn.run(server, host=host, port=port, log_level="info")
 

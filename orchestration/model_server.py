@@ -24,15 +24,10 @@ from inference.cleanup import MeshError
 from inference.images import ImageError, decode_image
 from inference.params import GenerationParams, ParameterError
 from inference.pipeline import generate_asset, make_shape, prepare_views
+from inference.remote import PARAMETER_KEYS
 from inference.views import ViewError
 
 GLB_TYPE = "model/gltf-binary"
-#: api_server body keys → GenerationParams fields
-PARAMETER_KEYS = {
-    "seed": "seed", "octree_resolution": "octree_resolution", "num_inference_steps": "steps",
-    "guidance_scale": "guidance", "stage2_steps": "stage2_steps", "stage2_guidance_scale": "stage2_guidance",
-    "face_count": "target_faces",
-}  # fmt: skip
 
 
 def _error(status: int, text: str) -> JSONResponse:

@@ -44,11 +44,9 @@ class ComputeResource(dg.ConfigurableResource):
     device: str = "auto"
 
     def torch_device(self) -> str:
-        import torch
+        from inference.devices import torch_device
 
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return self.device
+        return str(torch_device(None if self.device == "auto" else self.device))
 
     def generator(self, backend: str) -> ShapeGenerator:
         key = (backend, self.torch_device())
