@@ -10,7 +10,9 @@ from catalog.queries import (
     list_collections,
     list_variants,
     output_detail,
+    output_files,
     show,
+    source_files,
     source_by_hash_prefix,
     variant_by_name,
 )
@@ -33,6 +35,6 @@ from catalog.records import (
 __all__ = [
     "BlobError", "BlobNotFound", "BlobStore", "CatalogError", "NewSource", "attempts_of", "finish_attempt", "start_attempt", "LabelError", "LocalBlobStore", "OutputStatus",
     "S3BlobStore", "blob_store_from_env", "define_variant", "dispose_engines", "edit_labels", "find", "get_engine",
-    "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "note_stage_timings", "output_detail", "record_output",
+    "label_source", "list_collections", "list_variants", "make_engine", "migrate", "normalise_label", "note_stage_timings", "output_detail", "output_files", "source_files", "record_output",
     "record_source", "record_sources", "running_attempt", "show", "source_by_hash_prefix", "variant_by_name", "source_id_by_hash",
 ]  # fmt: skip

@@ -223,6 +223,30 @@ def output_detail(engine: Engine, output_id: int) -> dict[str, Any]:
     return {"source": records[0], "output": output}
 
 
+def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
+    """What serving an output's files needs, in one query: its blob keys, variant and source file name."""
+    query = (
+        select(_out.c.glb_key, _out.c.preview_key, _var.c.name.label("variant"), _src.c.filename)
+        .join(_var, _var.c.id == _out.c.variant_id)
+        .join(_src, _src.c.id == _out.c.source_image_id)
+        .where(_out.c.id == output_id)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise CatalogError(f"output {output_id} does not exist")
+    return dict(row._mapping)
+
+
+def source_files(engine: Engine, source_image_id: int) -> dict[str, Any]:
+    """A source image's row alone (blob key, content hash, file name), in one query."""
+    with engine.connect() as conn:
+        row = conn.execute(select(_src).where(_src.c.id == source_image_id)).first()
+    if row is None:
+        raise CatalogError(f"source image {source_image_id} does not exist")
+    return dict(row._mapping)
+
+
 def _output_id(conn: Connection, source_image_id: int, variant: str) -> int:
     output_id = conn.execute(
         select(_out.c.id)

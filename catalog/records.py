@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 
 from catalog.labels import attach_labels, insert_ignoring_duplicates, insert_returning_new, label_many, normalise_label
 from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, Variant, utcnow
@@ -168,30 +168,36 @@ def finish_attempt(
     """Close an attempt as succeeded or failed and bring the output up to date with it."""
     status = OutputStatus(status).value
     table = Output.__table__
-    attempts = OutputAttempt.__table__
     unknown = set(output_fields) - set(OUTPUT_FIELDS)
     if unknown:
         raise TypeError(f"unknown output fields: {', '.join(sorted(unknown))}")
     now = utcnow()
-    this_attempt = (attempts.c.output_id == output_id) & (attempts.c.attempt == attempt)
     with engine.begin() as conn:
-        # the stages before the last one noted their timings on the attempt (note_stage_timings)
-        earlier = conn.execute(select(attempts.c.timings).where(this_attempt)).scalar() or {}
+        # with the seconds the earlier stages noted on the attempt (note_stage_timings)
+        timings = _add_timings(conn, output_id, attempt, output_fields.get("timings", {}))
         if "timings" in output_fields:
-            output_fields = {**output_fields, "timings": {**earlier, **output_fields["timings"]}}
+            output_fields = {**output_fields, "timings": timings}
         conn.execute(update(table).where(table.c.id == output_id).values(status=status, error=error, updated_at=now, **output_fields))
-        conn.execute(
-            update(attempts).where(this_attempt).values(status=status, error=error, finished_at=now, timings=output_fields.get("timings", earlier))
-        )
+        conn.execute(update(OutputAttempt.__table__).where(_attempt(output_id, attempt)).values(status=status, error=error, finished_at=now))
 
 
 def note_stage_timings(engine: Engine, output_id: int, attempt: int, timings: dict[str, float]) -> None:
     """Add a finished stage's seconds to a running attempt; finish_attempt carries them to the output."""
-    attempts = OutputAttempt.__table__
-    this_attempt = (attempts.c.output_id == output_id) & (attempts.c.attempt == attempt)
     with engine.begin() as conn:
-        earlier = conn.execute(select(attempts.c.timings).where(this_attempt)).scalar() or {}
-        conn.execute(update(attempts).where(this_attempt).values(timings={**earlier, **timings}))
+        _add_timings(conn, output_id, attempt, timings)
+
+
+def _attempt(output_id: int, attempt: int) -> ColumnElement[bool]:
+    attempts = OutputAttempt.__table__
+    return (attempts.c.output_id == output_id) & (attempts.c.attempt == attempt)
+
+
+def _add_timings(conn: Connection, output_id: int, attempt: int, timings: dict[str, float]) -> dict[str, float]:
+    """Merge ``timings`` into the attempt's; returns the merged seconds by stage."""
+    attempts = OutputAttempt.__table__
+    merged = {**(conn.execute(select(attempts.c.timings).where(_attempt(output_id, attempt))).scalar() or {}), **timings}
+    conn.execute(update(attempts).where(_attempt(output_id, attempt)).values(timings=merged))
+    return merged
 
 
 def running_attempt(engine: Engine, source_image_id: int, variant_id: int, dagster_run_id: str) -> tuple[int, int] | None:

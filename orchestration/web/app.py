@@ -12,7 +12,7 @@ import os
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import trimesh
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -24,14 +24,14 @@ from pydantic import BaseModel
 
 import catalog
 from assets.stages import cleaned_key, upscaled_key
-from catalog import BlobNotFound, CatalogError, LabelError
+from catalog import BlobNotFound, CatalogError, LabelError, OutputStatus
 from inference.export import obj_files
 from orchestration.partitions import image_key
 
 HERE = Path(__file__).resolve().parent
 THREE = Path(os.environ.get("MESHMILL_THREE_DIR") or HERE.parents[1] / "node_modules" / "three")
 PAGE = 24
-STATUSES = ("succeeded", "failed", "running")
+STATUSES = tuple(s.value for s in OutputStatus)
 
 
 def dagster_url() -> str:
@@ -54,7 +54,8 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     app = FastAPI(title="Meshmill catalog", docs_url="/api/docs", openapi_url="/api/openapi.json")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    if (THREE / "build" / "three.module.js").is_file():
+    has_three = (THREE / "build" / "three.module.js").is_file()
+    if has_three:
         app.mount("/vendor/three", StaticFiles(directory=THREE), name="three")
 
     @app.middleware("http")
@@ -73,17 +74,23 @@ def create_app(allow_edits: bool = False) -> FastAPI:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
 
-    def output(output_id: int) -> dict[str, Any]:
+    def found(lookup: Callable[..., dict[str, Any]], record_id: int) -> dict[str, Any]:
+        """``lookup(engine, record_id)``; an id the catalog does not know answers 404 with its message."""
         try:
-            return catalog.output_detail(engine, output_id)
+            return lookup(engine, record_id)
         except CatalogError as exc:
             raise _not_found(str(exc)) from None
 
+    def output(output_id: int) -> dict[str, Any]:
+        return found(catalog.output_detail, output_id)
+
     def source(source_id: int) -> dict[str, Any]:
-        try:
-            return catalog.show(engine, source_id)
-        except CatalogError as exc:
-            raise _not_found(str(exc)) from None
+        return found(catalog.show, source_id)
+
+    def output_file(output_id: int) -> tuple[dict[str, Any], str]:
+        """The output's blob keys (one query, not the whole record) and the stem its downloads are named by."""
+        files = found(catalog.output_files, output_id)
+        return files, f"{Path(files['filename']).stem}_{files['variant']}"
 
     def blob(key: str | None, what: str) -> bytes:
         if not key:
@@ -137,16 +144,14 @@ def create_app(allow_edits: bool = False) -> FastAPI:
 
     @app.get("/files/outputs/{output_id}/model.glb")
     def file_glb(output_id: int) -> Response:
-        detail = output(output_id)
-        name = f"{Path(detail['source']['filename']).stem}_{detail['output']['variant']}.glb"
-        return Response(blob(detail["output"]["blob_keys"]["glb"], f"output {output_id}'s GLB"), media_type="model/gltf-binary",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+        files, stem = output_file(output_id)
+        return Response(blob(files["glb_key"], f"output {output_id}'s GLB"), media_type="model/gltf-binary",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}.glb"'})  # fmt: skip
 
     @app.get("/files/outputs/{output_id}/obj.zip")
     def file_obj_zip(output_id: int) -> Response:
-        detail = output(output_id)
-        stem = f"{Path(detail['source']['filename']).stem}_{detail['output']['variant']}"
-        scene = trimesh.load(io.BytesIO(blob(detail["output"]["blob_keys"]["glb"], f"output {output_id}'s GLB")), file_type="glb")
+        files, stem = output_file(output_id)
+        scene = trimesh.load(io.BytesIO(blob(files["glb_key"], f"output {output_id}'s GLB")), file_type="glb")
         mesh = next(iter(scene.geometry.values())) if isinstance(scene, trimesh.Scene) else scene
         packed = io.BytesIO()
         with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -156,11 +161,11 @@ def create_app(allow_edits: bool = False) -> FastAPI:
 
     @app.get("/files/outputs/{output_id}/preview.png")
     def file_preview(output_id: int) -> Response:
-        return Response(blob(output(output_id)["output"]["blob_keys"]["preview"], f"output {output_id}'s preview"), media_type="image/png")
+        return Response(blob(output_file(output_id)[0]["preview_key"], f"output {output_id}'s preview"), media_type="image/png")
 
     @app.get("/files/sources/{source_id}/image")
     def file_source(source_id: int) -> Response:
-        record = source(source_id)
+        record = found(catalog.source_files, source_id)
         return Response(blob(record["blob_key"], f"source image {source_id}"), media_type="image/png",
                         headers={"Content-Disposition": f'inline; filename="{Path(record["filename"]).stem}.png"'})  # fmt: skip
 
@@ -169,12 +174,12 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         keys = {"cleaned": cleaned_key, "upscaled": upscaled_key}
         if stage not in keys:
             raise _not_found(f"no stage {stage!r}: use cleaned or upscaled")
-        return Response(blob(keys[stage](source(source_id)), f"source image {source_id}'s {stage} image"), media_type="image/png")
+        return Response(blob(keys[stage](found(catalog.source_files, source_id)), f"source image {source_id}'s {stage} image"), media_type="image/png")
 
     # --- pages ---------------------------------------------------------------------------------------
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"allow_edits": allow_edits, "three": THREE.is_dir(), **context}, status_code=status_code)
+        return templates.TemplateResponse(request, name, {"allow_edits": allow_edits, "three": has_three, **context}, status_code=status_code)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):  # noqa: ANN202
@@ -209,7 +214,8 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     @app.get("/compare", response_class=HTMLResponse)
     def compare_page(request: Request, ids: str = "", image: Optional[int] = None) -> HTMLResponse:
         if image is not None:  # every finished variant of one source image
-            chosen = [output(o["id"]) for o in source(image)["outputs"] if o["status"] == "succeeded"][:4]
+            record = source(image)
+            chosen = [{"source": record, "output": o} for o in record["outputs"] if o["status"] == "succeeded"][:4]
         else:
             try:
                 wanted = [int(i) for i in ids.split(",") if i.strip()]
