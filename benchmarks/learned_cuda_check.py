@@ -28,7 +28,7 @@ from inference.params import GenerationParams  # noqa: E402
 from inference.pipeline import generate_asset, prepare_views  # noqa: E402
 from inference.upscale import LEARNED_UPSCALERS, _load, upscale_image  # noqa: E402
 from tests.learned.tiny_diffusers import build_realesrgan, build_rembg_onnx, build_sd_upscaler, build_shap_e  # noqa: E402
-from tests.learned.tiny_hunyuan import build_dit, build_vae  # noqa: E402
+from tests.learned.tiny_hunyuan import build_tested_models  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -44,10 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     root = Path(tempfile.mkdtemp(prefix="meshmill-tiny-"))
-    build_dit(root, "tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0")
-    build_dit(root, "tencent/Hunyuan3D-2mv", "hunyuan3d-dit-v2-mv", multiview=True)
-    build_dit(root, "tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", turbo=True)
-    build_vae(root, "tencent/Hunyuan3D-2mini", "hunyuan3d-vae-v2-mini-turbo")
+    build_tested_models(root)
     build_shap_e(root / "openai/shap-e-img2img")
     build_realesrgan(root / "upscalers/RealESRGAN_x4plus.pth")
     build_sd_upscaler(root / "stabilityai/stable-diffusion-x4-upscaler")

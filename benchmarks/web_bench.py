@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,9 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.catalog_bench import VARIANTS, copy_outputs, make_sources, percentiles  # noqa: E402
 from catalog import get_engine, record_sources  # noqa: E402
-from tests.servers import create_database, free_port, throwaway_postgres, wait_for_port  # noqa: E402
+from tests.servers import create_database, meshmill_server, throwaway_postgres  # noqa: E402
 
-MESHMILL = str(Path(sys.executable).with_name("meshmill"))
 
 
 def main() -> None:
@@ -48,12 +46,10 @@ def main() -> None:
         n_outputs = copy_outputs(engine, image_ids, rng)
         engine.dispose()
 
-        port = free_port()
-        env = {**os.environ, "MESHMILL_DATABASE_URL": url, "MESHMILL_HOME": stack.enter_context(tempfile.TemporaryDirectory())}
-        server = subprocess.Popen([MESHMILL, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        stack.callback(server.terminate)
-        wait_for_port(port, 60, server)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        env = {**os.environ, "MESHMILL_DATABASE_URL": url, "MESHMILL_HOME": str(home)}
+        base = stack.enter_context(meshmill_server("serve", env=env, log=home / "serve.log"))
+        client = httpx.Client(base_url=base, timeout=30)
         tags = [f"tag-{i:03d}" for i in range(300)]
         collections = [f"collection-{i:02d}" for i in range(60)]
         kinds = {

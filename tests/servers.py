@@ -1,4 +1,5 @@
-"""Throwaway servers on loopback for tests and benchmarks: a PostgreSQL cluster and a SeaweedFS S3 gateway."""
+"""Throwaway servers on loopback for tests and benchmarks: a PostgreSQL cluster, a SeaweedFS S3 gateway,
+and Meshmill's own servers (`meshmill serve`, `meshmill model-server`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+MESHMILL = str(Path(sys.executable).with_name("meshmill"))  # the venv's command, as a user runs it
 S3_ACCESS_KEY = "meshmill-test"
 S3_SECRET_KEY = "meshmill-test-secret"
 
@@ -48,6 +50,20 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = 
     raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s: {log.read_text()[-2000:] if log else ''}")
 
 
+
+
+@contextlib.contextmanager
+def meshmill_server(*args: str, env: dict[str, str], log: Path, timeout: float = 120) -> Iterator[str]:
+    """`meshmill ARGS --port P` in the background for the block; yields its base URL."""
+    port = free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen([MESHMILL, *args, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout, process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def postgres_bindir() -> Path:

@@ -1,14 +1,10 @@
 // Open a page in headless Chromium (Debian's), wait for texts to appear, save a screenshot.
 //   node tools/page_check.mjs URL SCREENSHOT.png TEXT [TEXT ...]
 // Prints {"found": [...], "missing": [...]} and exits 0 whatever it found (the caller asserts).
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, screenshot, ...texts] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 await page.goto(url, { waitUntil: "domcontentloaded", timeout: 60000 });
 const deadline = Date.now() + 60000;

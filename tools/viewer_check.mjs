@@ -2,17 +2,12 @@
 //   node tools/viewer_check.mjs BASE_URL OUT_DIR PLAN.json
 // PLAN: {"tag": "...", "collection": "...", "output": <id>, "compare_image": <source id>}
 // Prints one JSON object of what it saw; the caller (tests/web/test_browser.py) asserts and checks pixels.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { readFileSync } from "node:fs";
 
 const [base, out, planFile] = process.argv.slice(2);
 const plan = JSON.parse(readFileSync(planFile, "utf8"));
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // WebGL through SwiftShader: no GPU, no network
-  args: ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 const seen = { errors: [] };
 page.on("pageerror", (e) => seen.errors.push(String(e)));

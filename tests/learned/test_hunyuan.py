@@ -21,15 +21,15 @@ from inference.pipeline import generate_asset, prepare_views
 from inference.views import ViewError
 from inference.weights import WeightsMissing
 from tests.clients import validate_gltf
+from tests.orchestration.test_ingest_cli import meshmill as run_meshmill
 
-MESHMILL = str(Path(sys.executable).with_name("meshmill"))
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 QUICK = {"steps": 2, "octree_resolution": 64, "target_faces": 800, "texture_size": 512}
 
 
 def meshmill(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
-    return subprocess.run([MESHMILL, *args], capture_output=True, text=True, timeout=600, env={**base, **env})
+    """`meshmill ARGS` in a bare environment plus ``env``; the caller checks the exit code."""
+    return run_meshmill({"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **env}, *args, check=False)
 
 
 def duck() -> Image.Image:

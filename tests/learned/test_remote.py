@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,24 +22,16 @@ from inference.params import GenerationParams
 from inference.pipeline import generate_asset, prepare_views
 from inference.remote import RemoteError
 from tests.clients import validate_gltf
-from tests.learned.test_hunyuan import MESHMILL, SAMPLES, meshmill
-from tests.servers import free_port, wait_for_port
+from tests.learned.test_hunyuan import SAMPLES, meshmill
+from tests.servers import free_port, meshmill_server
 
 
 @pytest.fixture(scope="module")
 def model_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     log = tmp_path_factory.mktemp("model-server") / "server.log"
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "MESHMILL_MODELS_DIR": str(tiny_models)}
-    with log.open("w") as out:
-        process = subprocess.Popen([MESHMILL, "model-server", "--backend", "hunyuan3d-2", "--port", str(port), "--device", "cpu"],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env)  # fmt: skip
-    try:
-        wait_for_port(port, 120, process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(30)
+    with meshmill_server("model-server", "--backend", "hunyuan3d-2", "--device", "cpu", env=env, log=log) as url:
+        yield url
 
 
 def png_base64(path: Path) -> str:

@@ -85,6 +85,16 @@ def build_vae(models: Path, repo: str, subfolder: str, seed: int = 1) -> Path:
     return folder
 
 
+def build_tested_models(models: Path) -> Path:
+    """The Hunyuan models the tests and the GPU check run: 2 (single view), 2mv, and 2mini-turbo with its
+    FlashVDM VAE, each in its published place under ``models``."""
+    build_dit(models, "tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0")
+    build_dit(models, "tencent/Hunyuan3D-2mv", "hunyuan3d-dit-v2-mv", multiview=True)
+    build_dit(models, "tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", turbo=True)
+    build_vae(models, "tencent/Hunyuan3D-2mini", "hunyuan3d-vae-v2-mini-turbo")
+    return models
+
+
 def _lift_vae_output(vae: torch.nn.Module) -> None:
     """Random weights decode a field of noise around 0; bias the occupancy a little so it has a surface
     (about half the cube inside), as a trained decoder's would."""

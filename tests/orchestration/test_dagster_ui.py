@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -15,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.clients import ROOT
-from tests.servers import free_port, wait_for_port
+from tests.servers import MESHMILL, free_port, wait_for_port
 
-MESHMILL = str(Path(sys.executable).with_name("meshmill"))
 ARTIFACTS = ROOT / "test-artifacts"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from PIL import Image
 from inference.evaluation import obj_texture, write_reference
 from inference.render import save_views
 from tests.clients import validate_gltf
+from tests.servers import MESHMILL
 
-MESHMILL = str(Path(sys.executable).with_name("meshmill"))
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from catalog import LocalBlobStore, S3BlobStore
 from tests.imagefiles import prop_image, write_bad_images, write_odd_good_images
+from tests.servers import MESHMILL
 
-MESHMILL = str(Path(sys.executable).with_name("meshmill"))
 
 
 def meshmill(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from tests.orchestration.test_ingest_cli import MESHMILL, find_json, meshmill
-from tests.servers import free_port, wait_for_port
+from tests.orchestration.test_ingest_cli import find_json, meshmill
+from tests.servers import meshmill_server
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -50,19 +51,12 @@ def any_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[st
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator:
-    """Start `meshmill serve` with an environment; returns its base URL."""
-    processes = []
+    """Start `meshmill serve` with an environment (and options); returns its base URL. Stopped after the test."""
+    numbers = itertools.count()
+    with contextlib.ExitStack() as servers:
 
-    def start(env: dict[str, str], *args: str) -> str:
-        port = free_port()
-        log = tmp_path / f"serve-{port}.log"
-        with log.open("w") as out:
-            process = subprocess.Popen([MESHMILL, "serve", "--port", str(port), *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-        processes.append(process)
-        wait_for_port(port, 60, process, log)
-        return f"http://127.0.0.1:{port}"
+        def start(env: dict[str, str], *args: str) -> str:
+            log = tmp_path / f"serve-{next(numbers)}.log"
+            return servers.enter_context(meshmill_server("serve", *args, env=env, log=log, timeout=60))
 
-    yield start
-    for process in processes:
-        process.terminate()
-        process.wait(30)
+        yield start

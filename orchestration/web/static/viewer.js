@@ -87,3 +87,12 @@ export function linkCameras(viewers) {
     });
   }
 }
+
+// A toolbar button that switches something on and off, showing its state in aria-pressed.
+export function bindToggle(button, apply) {
+  button.addEventListener("click", () => {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(on));
+    apply(on);
+  });
+}
