@@ -11,7 +11,7 @@ import io
 import os
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import dagster as dg
 import numpy as np
@@ -69,6 +69,15 @@ def _image(blobs, key: str) -> Image.Image:  # noqa: ANN001
     return decode_image(blobs.get(key), key).image
 
 
+def _image_stage(blobs, read_key: str, write_key: str, make: Callable[[Image.Image], Image.Image]) -> tuple[Image.Image, dict]:  # noqa: ANN001
+    """An image stage's work: read one image blob, make the next image from it, store that as PNG.
+    Returns the new image and the metadata every image stage reports."""
+    start = time.perf_counter()
+    image = make(_image(blobs, read_key))
+    blobs.put(write_key, encode_png(image), "image/png")
+    return image, {"width": image.width, "height": image.height, "blob_key": write_key, "seconds": time.perf_counter() - start}
+
+
 # Where each stage keeps its blob, by the source image's content hash (and the variant).
 def cleaned_key(record: dict) -> str:
     return f"cleaned/{record['content_hash']}.png"
@@ -123,15 +132,10 @@ def source_image(context: dg.AssetExecutionContext, catalog: CatalogResource) ->
 @fail_fast_on_bad_input
 def cleaned_image(context: dg.AssetExecutionContext, config: CleanConfig, catalog: CatalogResource) -> dg.MaterializeResult:
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
-    start = time.perf_counter()
-    cut = cut_out(_image(blobs, record["blob_key"]), "front", GenerationParams.resolve(None, background=config.background))
-    key = cleaned_key(record)
-    blobs.put(key, encode_png(cut), "image/png")
+    params = GenerationParams.resolve(None, background=config.background)
+    cut, metadata = _image_stage(blobs, record["blob_key"], cleaned_key(record), lambda image: cut_out(image, "front", params))
     coverage = float((np.asarray(cut.getchannel("A")) > 127).mean())
-    return dg.MaterializeResult(
-        metadata={"width": cut.width, "height": cut.height, "mask_coverage": coverage, "blob_key": key,
-                  "remover": config.background, "seconds": time.perf_counter() - start, "catalog_id": record["id"]}
-    )  # fmt: skip
+    return dg.MaterializeResult(metadata={**metadata, "mask_coverage": coverage, "remover": config.background, "catalog_id": record["id"]})
 
 
 @dg.asset(
@@ -143,15 +147,11 @@ def upscaled_image(
     context: dg.AssetExecutionContext, config: UpscaleConfig, catalog: CatalogResource, compute: ComputeResource
 ) -> dg.MaterializeResult:
     record, blobs = catalog.source(context.partition_key), catalog.blobs()
-    start = time.perf_counter()
     params = GenerationParams.resolve(None, upscale=config.factor, upscaler=config.upscaler)  # validates both
-    image = upscale_image(_image(blobs, cleaned_key(record)), params.upscale, params.upscaler, compute.torch_device())
-    key = upscaled_key(record)
-    blobs.put(key, encode_png(image), "image/png")
-    return dg.MaterializeResult(
-        metadata={"width": image.width, "height": image.height, "factor": config.factor, "upscaler": config.upscaler, "blob_key": key,
-                  "seconds": time.perf_counter() - start}
-    )  # fmt: skip
+    device = compute.torch_device()
+    _, metadata = _image_stage(blobs, cleaned_key(record), upscaled_key(record),
+                               lambda image: upscale_image(image, params.upscale, params.upscaler, device))  # fmt: skip
+    return dg.MaterializeResult(metadata={**metadata, "factor": config.factor, "upscaler": config.upscaler})
 
 
 def _framed(blobs, record: dict):  # noqa: ANN001, ANN202
