@@ -19,9 +19,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference.background import builtin_mask  # noqa: E402
-from inference.evaluation import REFERENCE_SET, obj_texture, write_reference  # noqa: E402
-from inference.render import render_mesh  # noqa: E402
+from inference.images.background import builtin_mask  # noqa: E402
+from inference.quality.evaluation import REFERENCE_SET, obj_texture, write_reference  # noqa: E402
+from inference.quality.render import render_mesh  # noqa: E402
 
 DIRECTION = (0.4, 0.35, 1.0)  # a 3/4 view from slightly above, as prop renders are usually shot
 

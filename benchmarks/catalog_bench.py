@@ -50,12 +50,18 @@ def make_sources(n_images: int, rng: np.random.Generator) -> list[NewSource]:
         colls = rng.choice(len(collections), 2 if in_two else 1, replace=False, p=coll_p)
         sources.append(
             NewSource(
-                content_hash=f"{i:064x}", filename=f"render_{i:07d}.png", width=1024, height=1024, mode="RGBA",
-                byte_size=int(rng.integers(200_000, 2_000_000)), blob_key=f"sources/{i:064x}.png",
-                origin="style-model-v3", tags=tuple(tags[j] for j in chosen),
+                content_hash=f"{i:064x}",
+                filename=f"render_{i:07d}.png",
+                width=1024,
+                height=1024,
+                mode="RGBA",
+                byte_size=int(rng.integers(200_000, 2_000_000)),
+                blob_key=f"sources/{i:064x}.png",
+                origin="style-model-v3",
+                tags=tuple(tags[j] for j in chosen),
                 collections=tuple(collections[j] for j in colls),
             )
-        )  # fmt: skip
+        )
     return sources
 
 
@@ -67,7 +73,8 @@ def copy_outputs(engine, image_ids: list[int], rng: np.random.Generator) -> int:
         variant_ids = []
         for name in VARIANTS:
             cur.execute(
-                "INSERT INTO variant (name, backend, target_faces, extra, created_at) VALUES (%s, 'builtin', 20000, '{}', now()) RETURNING id",
+                "INSERT INTO variant (name, backend, target_faces, extra, created_at) "
+                "VALUES (%s, 'builtin', 20000, '{}', now()) RETURNING id",
                 (name,),
             )
             variant_ids.append(cur.fetchone()[0])
@@ -86,8 +93,22 @@ def copy_outputs(engine, image_ids: list[int], rng: np.random.Generator) -> int:
                 for variant_id in variant_ids:
                     output_id += 1
                     status = STATUSES[np.searchsorted([0.9, 0.95], rng.random())]
-                    copy.write_row((output_id, image_id, variant_id, status, '{"steps": 30}', '{"mesh": 1.2}',
-                                    20000, 10002, 1_500_000, f"outputs/{output_id}.glb", now, now))  # fmt: skip
+                    copy.write_row(
+                        (
+                            output_id,
+                            image_id,
+                            variant_id,
+                            status,
+                            '{"steps": 30}',
+                            '{"mesh": 1.2}',
+                            20000,
+                            10002,
+                            1_500_000,
+                            f"outputs/{output_id}.glb",
+                            now,
+                            now,
+                        )
+                    )
                     roll = rng.random()
                     if roll < 0.15:
                         tag_rows.write(f"{tag_ids['approved']}\t{image_id}\t{output_id}\n")
@@ -133,7 +154,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = args.database_url
         if url is None:
-            from tests.servers import create_database, throwaway_postgres
+            from tests.support.servers import create_database, throwaway_postgres
 
             url = create_database(stack.enter_context(throwaway_postgres(durable=True)), "catalog_bench")
         engine = get_engine(url)
@@ -160,15 +181,17 @@ def main() -> None:
                 "collection": collections[rng.integers(len(collections))],
             },
             "approved outputs of a variant": lambda: {
-                "tags": ["approved"], "variant": VARIANTS[rng.integers(len(VARIANTS))], "status": "succeeded",
-            },  # fmt: skip
+                "tags": ["approved"],
+                "variant": VARIANTS[rng.integers(len(VARIANTS))],
+                "status": "succeeded",
+            },
         }
         print(f"\ncatalog benchmark on PostgreSQL: {n_images:,} source images, {n_outputs:,} outputs")
         print(f"{'query (first page)':34} {'page 50: p50 ms':>16} {'p95 ms':>8} {'page 100: p50 ms':>17} {'p95 ms':>8}")
         for name, make in kinds.items():
             row = f"{name:34}"
             for page in (50, 100):
-                p50, p95 = percentiles(time_queries(engine, lambda: {**make(), "limit": page}, args.queries))
+                p50, p95 = percentiles(time_queries(engine, lambda make=make, page=page: {**make(), "limit": page}, args.queries))
                 row += f" {p50:16.2f} {p95:8.2f}" if page == 50 else f" {p50:17.2f} {p95:8.2f}"
             print(row, flush=True)
         print(f"{'bulk ingest (record_sources)':34} {n_images / ingest_s:8,.0f} rows/s")

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def make_inputs(folder: Path) -> dict[str, Path]:
     import pybullet_data
 
-    from inference.evaluation import obj_texture, write_reference
-    from inference.render import save_views
+    from inference.quality.evaluation import obj_texture, write_reference
+    from inference.quality.render import save_views
 
     data = Path(pybullet_data.getDataPath())
     obj = write_reference("duck", data / "duck.obj", data / "duckCM.png", "y", 90, folder / "ref")
@@ -85,8 +85,10 @@ def main() -> None:
         for case in ("one", "four"):
             out = subprocess.run(
                 [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs), "--preset", args.preset],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results[case] = json.loads(out.stdout.strip().splitlines()[-1])
     first = results["one"]
     print(f"\ngenerate benchmark: preset {args.preset}, 1024² inputs, median of {args.runs} runs after a warm-up")

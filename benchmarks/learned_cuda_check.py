@@ -22,13 +22,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference.backends import get_generator  # noqa: E402
-from inference.background import remove_background  # noqa: E402
+from inference.generators import get_generator  # noqa: E402
+from inference.images.background import remove_background  # noqa: E402
+from inference.images.models import LEARNED_UPSCALERS  # noqa: E402
+from inference.images.upscale import _load, upscale_image  # noqa: E402
 from inference.params import GenerationParams  # noqa: E402
-from inference.pipeline import generate_asset, prepare_views  # noqa: E402
-from inference.upscale import LEARNED_UPSCALERS, _load, upscale_image  # noqa: E402
-from tests.learned.tiny_diffusers import build_realesrgan, build_rembg_onnx, build_sd_upscaler, build_shap_e  # noqa: E402
-from tests.learned.tiny_hunyuan import build_tested_models  # noqa: E402
+from inference.pipeline import clean_views, generate_asset, upscale_views  # noqa: E402
+from tests.support.tiny_diffusers import build_realesrgan, build_rembg_onnx, build_sd_upscaler, build_shap_e  # noqa: E402
+from tests.support.tiny_hunyuan import build_tested_models  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -54,7 +55,11 @@ def main() -> None:
 
     duck = Image.open(SAMPLES / "duck.png")
     quick = {"steps": 4, "octree_resolution": 128, "target_faces": 2000, "texture_size": 1024}
-    for name, views in (("hunyuan3d-2", ("front",)), ("hunyuan3d-2mv", ("front", "left", "back", "right")), ("hunyuan3d-2mini-turbo", ("front",))):
+    for name, views in (
+        ("hunyuan3d-2", ("front",)),
+        ("hunyuan3d-2mv", ("front", "left", "back", "right")),
+        ("hunyuan3d-2mini-turbo", ("front",)),
+    ):
         start = time.perf_counter()
         generator = get_generator(name, args.device)
         loaded = time.perf_counter() - start
@@ -62,16 +67,20 @@ def main() -> None:
         generate_asset({v: duck for v in views}, params, generator)  # warm-up
         start = time.perf_counter()
         asset = generate_asset({v: duck for v in views}, params, generator)
-        print(f"{name:22} DiT on {first_parameter(generator.pipeline.model)}, VAE on {first_parameter(generator.pipeline.vae)}: "
-              f"{asset.faces} faces, {len(asset.glb):,} B GLB; load {loaded:.1f} s, generate {time.perf_counter() - start:.2f} s "
-              f"(shape {asset.timings['shape']:.2f} s)")  # fmt: skip
+        print(
+            f"{name:22} DiT on {first_parameter(generator.pipeline.model)}, VAE on {first_parameter(generator.pipeline.vae)}: "
+            f"{asset.faces} faces, {len(asset.glb):,} B GLB; load {loaded:.1f} s, generate {time.perf_counter() - start:.2f} s "
+            f"(shape {asset.timings['shape']:.2f} s)"
+        )
 
     shap_e = get_generator("shap-e", args.device)
-    views = prepare_views({"front": duck}, GenerationParams())
+    views = upscale_views(clean_views({"front": duck}, GenerationParams()), GenerationParams())
     start = time.perf_counter()
     latent = shap_e.latent(views, GenerationParams(backend="shap-e", steps=8))
-    print(f"{'shap-e':22} prior on {first_parameter(shap_e.pipeline.prior)}: latent {tuple(latent.shape)} {latent.dtype} "
-          f"in {time.perf_counter() - start:.2f} s (tiny renderer has no marching-cubes tables: latent only)")  # fmt: skip
+    print(
+        f"{'shap-e':22} prior on {first_parameter(shap_e.pipeline.prior)}: latent {tuple(latent.shape)} {latent.dtype} "
+        f"in {time.perf_counter() - start:.2f} s (tiny renderer has no marching-cubes tables: latent only)"
+    )
 
     small = Image.open(SAMPLES / "soccer_ball.png").resize((128, 128))
     for method in ("realesrgan-x4", "sd-x4"):
@@ -88,8 +97,10 @@ def main() -> None:
     cut = remove_background(image, "u2net")
     import onnxruntime
 
-    print(f"{'u2net (rembg)':22} onnxruntime {onnxruntime.__version__} providers {onnxruntime.get_available_providers()[:2]}: "
-          f"alpha covers {(sum(cut.getchannel('A').histogram()[128:]) / 320**2):.2f} in {time.perf_counter() - start:.2f} s")  # fmt: skip
+    print(
+        f"{'u2net (rembg)':22} onnxruntime {onnxruntime.__version__} providers {onnxruntime.get_available_providers()[:2]}: "
+        f"alpha covers {(sum(cut.getchannel('A').histogram()[128:]) / 320**2):.2f} in {time.perf_counter() - start:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 The images are the four bundled samples, each also flipped, rotated and rescaled (20 distinct
 files). Both sides make one mobile-preset GLB per image from the same inference functions
-(decode, cut-out, upscale ×2, frame, shape, texture, preview). The plain loop writes GLBs to a
+(decode, cut-out, upscale ×2 and frame, shape, texture, preview). The plain loop writes GLBs to a
 folder; `convert` also ingests into the catalog, stores every stage's blob, records outputs and
 runs each stage as a Dagster run on a persistent instance. Each side is timed as a whole command
 in a fresh process (interpreter start and imports included), so the ratio is what a user waits.
@@ -43,25 +43,21 @@ def make_images(folder: Path, count: int) -> None:
 
 def plain_loop(folder: Path, out: Path) -> None:
     """The same inference functions, no catalog, no Dagster."""
-    from inference.backends import get_generator
-    from inference.images import decode_image
+    from inference.generators import get_generator
+    from inference.images.decode import decode_image
+    from inference.mesh.preview import preview_png
     from inference.params import GenerationParams
-    from inference.pipeline import cut_out, frame_size, make_shape, texture_mesh
-    from inference.preview import preview_png
-    from inference.upscale import upscale_image
-    from inference.views import frame_views
+    from inference.pipeline import clean_views, make_shape, texture_mesh, upscale_views
 
-    params = GenerationParams.resolve("mobile")
+    params = GenerationParams.resolve("mobile", upscale=2)
     generator = get_generator("builtin")
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(folder.glob("*.png")):
         image = decode_image(path.read_bytes(), path.name).image
-        cut = upscale_image(cut_out(image, "front", params), 2)
-        views = frame_views({"front": cut}, frame_size({"front": cut}, 1))
-        mesh = make_shape(views, params, generator)
-        textured, glb, _ = texture_mesh(mesh, views, params, path.stem)
-        (out / f"{path.stem}.glb").write_bytes(glb)
-        (out / f"{path.stem}.png").write_bytes(preview_png(textured))
+        views = upscale_views(clean_views({"front": image}, params), params)
+        textured = texture_mesh(make_shape(views, params, generator), views, params, path.stem)
+        (out / f"{path.stem}.glb").write_bytes(textured.glb)
+        (out / f"{path.stem}.png").write_bytes(preview_png(textured.mesh))
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.catalog_bench import VARIANTS, copy_outputs, make_sources, percentiles  # noqa: E402
 from catalog import get_engine, record_sources  # noqa: E402
-from tests.servers import create_database, meshmill_server, throwaway_postgres  # noqa: E402
-
+from tests.support.servers import create_database, meshmill_server, throwaway_postgres  # noqa: E402
 
 
 def main() -> None:
@@ -56,8 +55,14 @@ def main() -> None:
             "page: no filter": ("/", lambda: {}),
             "page: tag": ("/", lambda: {"tag": tags[rng.integers(len(tags))]}),
             "page: collection": ("/", lambda: {"collection": collections[rng.integers(len(collections))]}),
-            "page: tag + collection": ("/", lambda: {"tag": tags[rng.integers(len(tags))], "collection": collections[rng.integers(len(collections))]}),
-            "page: approved, variant, succeeded": ("/", lambda: {"tag": "approved", "variant": VARIANTS[rng.integers(4)], "status": "succeeded"}),
+            "page: tag + collection": (
+                "/",
+                lambda: {"tag": tags[rng.integers(len(tags))], "collection": collections[rng.integers(len(collections))]},
+            ),
+            "page: approved, variant, succeeded": (
+                "/",
+                lambda: {"tag": "approved", "variant": VARIANTS[rng.integers(4)], "status": "succeeded"},
+            ),
             "api: tag": ("/api/search", lambda: {"tag": tags[rng.integers(len(tags))]}),
         }
         print(f"web app on PostgreSQL: {len(image_ids):,} source images, {n_outputs:,} outputs; {args.requests} requests each")

@@ -1,10 +1,11 @@
 """Every shape backend Meshmill knows: what it needs, which parameters it reads, and how to build it.
 
-This module is the one table of backends. It imports nothing heavy: a backend's package is imported
-only when its generator is built, so ``meshmill models`` can report on a machine that has none of them.
+This module is the one table of backends, and a leaf: it imports no generator and nothing heavy.
+``inference.generators.get_generator`` reads it to build a backend; ``inference.diagnostics`` to report
+on them, so ``meshmill models`` can answer on a machine that has none of their packages.
 
 Kinds:
-- ``builtin``: silhouette volumes, no weights (``inference.builtin``).
+- ``builtin``: silhouette volumes, no weights (``inference.generators.builtin``).
 - ``hunyuan``: Hunyuan3D-2 / 2mini / 2mv through the ``hy3dgen`` package, weights from the models folder.
 - ``shap-e``: OpenAI Shap-E image-to-3D through diffusers, weights from the models folder.
 - ``remote``: a model server over HTTP that speaks Hunyuan3D-2's ``api_server.py`` protocol; this is how
@@ -18,13 +19,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from inference.runtime.weights import models_dir
 from inference.views import VIEW_NAMES
-from inference.weights import models_dir
-
-if TYPE_CHECKING:
-    from inference.generators import ShapeGenerator
 
 ALL_VIEWS = frozenset(VIEW_NAMES)
 FRONT_ONLY = frozenset({"front"})
@@ -52,6 +49,8 @@ class BackendSpec:
     views: frozenset[str]
     params: dict[str, ParamRange]
     device: str
+    #: whether the seed decides the output (a sampler); False: the same mesh for every seed
+    seeded: bool = True
     #: pip extra that installs what it imports, and the modules it imports
     extra: str | None = None
     modules: tuple[str, ...] = ()
@@ -87,7 +86,9 @@ _GUIDANCE = ParamRange(5.0, 0.0, 10.0, "guidance_scale")
 _OCTREE = ParamRange(256, 64, 512, "octree_resolution of the volume decoded into a surface")
 
 
-def _hunyuan(name: str, repo: str, subfolder: str, views: frozenset[str], what: str, turbo_vae: tuple[str, str] | None = None) -> BackendSpec:
+def _hunyuan(
+    name: str, repo: str, subfolder: str, views: frozenset[str], what: str, turbo_vae: tuple[str, str] | None = None
+) -> BackendSpec:
     turbo = turbo_vae is not None
     files = _hunyuan_files(repo, subfolder) + (_hunyuan_files(*turbo_vae) if turbo else ())
     return BackendSpec(
@@ -113,14 +114,24 @@ def _hunyuan(name: str, repo: str, subfolder: str, views: frozenset[str], what: 
 def _remote(name: str, what: str, params: dict[str, ParamRange], views: frozenset[str] = FRONT_ONLY) -> BackendSpec:
     env = "MESHMILL_REMOTE_URL" if name == "remote" else f"MESHMILL_REMOTE_{re.sub(r'[^A-Z0-9]', '_', name.upper())}_URL"
     return BackendSpec(
-        name=name, kind="remote", description=what, views=views, params=params,
-        device="the model server's (any GPU box)", modules=("httpx",), url_env=env,
+        name=name,
+        kind="remote",
+        description=what,
+        views=views,
+        params=params,
+        device="the model server's (any GPU box)",
+        modules=("httpx",),
+        url_env=env,
     )
 
 
 _SPECS = [
     BackendSpec(
-        name="builtin", kind="builtin", views=ALL_VIEWS, device="CPU or CUDA",
+        name="builtin",
+        kind="builtin",
+        views=ALL_VIEWS,
+        device="CPU or CUDA",
+        seeded=False,
         description="silhouette volumes; no weights, runs anywhere",
         params={
             "steps": ParamRange(30, 1, 100, "volume resolution 64 + 4·steps (max 256)"),
@@ -129,36 +140,74 @@ _SPECS = [
         modules=("torch",),
     ),
     _hunyuan("hunyuan3d-2", "tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", FRONT_ONLY, "Hunyuan3D-2.0, one image"),
-    _hunyuan("hunyuan3d-2-turbo", "tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", FRONT_ONLY, "Hunyuan3D-2.0, one image",
-             ("tencent/Hunyuan3D-2", "hunyuan3d-vae-v2-0-turbo")),
+    _hunyuan(
+        "hunyuan3d-2-turbo",
+        "tencent/Hunyuan3D-2",
+        "hunyuan3d-dit-v2-0-turbo",
+        FRONT_ONLY,
+        "Hunyuan3D-2.0, one image",
+        ("tencent/Hunyuan3D-2", "hunyuan3d-vae-v2-0-turbo"),
+    ),
     _hunyuan("hunyuan3d-2mini", "tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", FRONT_ONLY, "Hunyuan3D-2mini (0.6B), one image"),
-    _hunyuan("hunyuan3d-2mini-turbo", "tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", FRONT_ONLY,
-             "Hunyuan3D-2mini (0.6B), one image", ("tencent/Hunyuan3D-2mini", "hunyuan3d-vae-v2-mini-turbo")),
+    _hunyuan(
+        "hunyuan3d-2mini-turbo",
+        "tencent/Hunyuan3D-2mini",
+        "hunyuan3d-dit-v2-mini-turbo",
+        FRONT_ONLY,
+        "Hunyuan3D-2mini (0.6B), one image",
+        ("tencent/Hunyuan3D-2mini", "hunyuan3d-vae-v2-mini-turbo"),
+    ),
     _hunyuan("hunyuan3d-2mv", "tencent/Hunyuan3D-2mv", "hunyuan3d-dit-v2-mv", ALL_VIEWS, "Hunyuan3D-2mv, front/left/back/right"),
-    _hunyuan("hunyuan3d-2mv-turbo", "tencent/Hunyuan3D-2mv", "hunyuan3d-dit-v2-mv-turbo", ALL_VIEWS,
-             "Hunyuan3D-2mv, front/left/back/right", ("tencent/Hunyuan3D-2", "hunyuan3d-vae-v2-0-turbo")),
+    _hunyuan(
+        "hunyuan3d-2mv-turbo",
+        "tencent/Hunyuan3D-2mv",
+        "hunyuan3d-dit-v2-mv-turbo",
+        ALL_VIEWS,
+        "Hunyuan3D-2mv, front/left/back/right",
+        ("tencent/Hunyuan3D-2", "hunyuan3d-vae-v2-0-turbo"),
+    ),
     BackendSpec(
-        name="shap-e", kind="shap-e", views=FRONT_ONLY, device="CUDA, fp16 (CPU works, slowly)",
+        name="shap-e",
+        kind="shap-e",
+        views=FRONT_ONLY,
+        device="CUDA, fp16 (CPU works, slowly)",
         description="OpenAI Shap-E image-to-3D through diffusers' ShapEImg2ImgPipeline",
         params={"steps": ParamRange(64, 1, 100, "num_inference_steps"), "guidance": ParamRange(3.0, 0.0, 10.0, "guidance_scale")},
-        extra="shap-e", modules=("diffusers", "transformers"), repo="openai/shap-e-img2img",
+        extra="shap-e",
+        modules=("diffusers", "transformers"),
+        repo="openai/shap-e-img2img",
         weight_files=("openai/shap-e-img2img/model_index.json",),
     ),
-    _remote("remote", "any model server speaking Hunyuan3D-2's api_server protocol",
-            {"steps": _STEPS, "guidance": _GUIDANCE, "octree_resolution": _OCTREE}),
-    _remote("hunyuan3d-2.1", "Hunyuan3D-2.1 on a model server",
-            {"steps": ParamRange(50, 1, 100, "num_inference_steps"), "guidance": _GUIDANCE, "octree_resolution": _OCTREE}),
-    _remote("trellis", "TRELLIS on a model server; one image or several (stylised art)", {
-        "steps": ParamRange(12, 1, 50, "sparse-structure sampler steps"),
-        "guidance": ParamRange(7.5, 0.0, 10.0, "sparse-structure sampler cfg strength"),
-        "stage2_steps": ParamRange(12, 1, 50, "structured-latent sampler steps"),
-        "stage2_guidance": ParamRange(3.0, 0.0, 10.0, "structured-latent sampler cfg strength"),
-    }, views=ALL_VIEWS),
-    _remote("direct3d-s2", "Direct3D-S2 (sparse SDF volumes) on a model server", {
-        "steps": ParamRange(50, 1, 100, "num_inference_steps"),
-        "guidance": ParamRange(7.0, 0.0, 10.0, "guidance_scale"),
-        "octree_resolution": ParamRange(512, 256, 1024, "SDF resolution"),
-    }),
+    _remote(
+        "remote",
+        "any model server speaking Hunyuan3D-2's api_server protocol",
+        {"steps": _STEPS, "guidance": _GUIDANCE, "octree_resolution": _OCTREE},
+    ),
+    _remote(
+        "hunyuan3d-2.1",
+        "Hunyuan3D-2.1 on a model server",
+        {"steps": ParamRange(50, 1, 100, "num_inference_steps"), "guidance": _GUIDANCE, "octree_resolution": _OCTREE},
+    ),
+    _remote(
+        "trellis",
+        "TRELLIS on a model server; one image or several (stylised art)",
+        {
+            "steps": ParamRange(12, 1, 50, "sparse-structure sampler steps"),
+            "guidance": ParamRange(7.5, 0.0, 10.0, "sparse-structure sampler cfg strength"),
+            "stage2_steps": ParamRange(12, 1, 50, "structured-latent sampler steps"),
+            "stage2_guidance": ParamRange(3.0, 0.0, 10.0, "structured-latent sampler cfg strength"),
+        },
+        views=ALL_VIEWS,
+    ),
+    _remote(
+        "direct3d-s2",
+        "Direct3D-S2 (sparse SDF volumes) on a model server",
+        {
+            "steps": ParamRange(50, 1, 100, "num_inference_steps"),
+            "guidance": ParamRange(7.0, 0.0, 10.0, "guidance_scale"),
+            "octree_resolution": ParamRange(512, 256, 1024, "SDF resolution"),
+        },
+    ),
 ]
 BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in _SPECS}
 
@@ -168,94 +217,3 @@ def backend_spec(name: str) -> BackendSpec:
         return BACKENDS[name]
     except KeyError:
         raise UnknownBackend(f"backend {name!r} is unknown: choose one of {', '.join(BACKENDS)} (see `meshmill models`)") from None
-
-
-def get_generator(name: str, device: str | None = None) -> "ShapeGenerator":
-    """Build the named backend's generator; raises a clear error when its package, weights or server is missing."""
-    spec = backend_spec(name)
-    if spec.kind == "builtin":
-        from inference.generators import BuiltinGenerator
-
-        return BuiltinGenerator(device)
-    if spec.kind == "hunyuan":
-        from inference.hunyuan import HunyuanGenerator
-
-        return HunyuanGenerator(spec, device)
-    if spec.kind == "shap-e":
-        from inference.shap_e import ShapEGenerator
-
-        return ShapEGenerator(spec, device)
-    from inference.remote import RemoteGenerator
-
-    return RemoteGenerator(spec)
-
-
-def backend_report() -> list[dict[str, Any]]:
-    """What ``meshmill models`` shows: for each backend, whether it can run here, and if not, why."""
-    rows = []
-    for spec in BACKENDS.values():
-        missing_modules = spec.missing_modules()
-        package = "installed" if not missing_modules else f"missing {', '.join(missing_modules)}: pip install 'meshmill[{spec.extra}]'"
-        if spec.kind == "remote":
-            url = spec.server_url()
-            weights, found = (f"server {url}" if url else f"no server: set {spec.url_env}"), bool(url)
-        elif spec.weight_files:
-            missing = spec.missing_weights()
-            found = not missing
-            weights = f"found in {models_dir()}" if found else f"missing in {models_dir()}: " + ", ".join(
-                str(p.relative_to(models_dir())) for p in missing)
-        else:
-            weights, found = "none needed", True
-        rows.append({
-            "name": spec.name, "kind": spec.kind, "description": spec.description, "ready": found and not missing_modules,
-            "package": package, "weights": weights, "device": spec.device, "views": sorted(spec.views, key=VIEW_NAMES.index),
-            "params": {k: {"default": r.default, "low": r.low, "high": r.high, "meaning": r.meaning} for k, r in spec.params.items()},
-        })  # fmt: skip
-    return rows
-
-
-def image_model_report() -> list[dict[str, Any]]:
-    """The learned upscalers and background removers, for ``meshmill models``."""
-    from inference.background import REMBG_MODELS, rembg_model_path
-    from inference.upscale import LEARNED_UPSCALERS
-
-    files = [(u.name, "upscaler", u.package, "upscalers", u.path()) for u in LEARNED_UPSCALERS.values()]
-    files += [(m, "background", "rembg", "rembg", rembg_model_path(m)) for m in REMBG_MODELS]
-    rows = []
-    for name, kind, module, extra, path in files:
-        installed = importlib.util.find_spec(module) is not None
-        rows.append({
-            "name": name, "kind": kind, "ready": installed and path.is_file(),
-            "package": "installed" if installed else f"missing {module}: pip install 'meshmill[{extra}]'",
-            "weights": f"found: {path}" if path.is_file() else f"missing: {path}",
-        })  # fmt: skip
-    return rows
-
-
-def check_generator(generator: "ShapeGenerator") -> dict[str, Any]:
-    """One small generation on a drawn test object (a rounded, two-tone vase); returns its figures."""
-    import time
-    import warnings
-
-    from PIL import Image, ImageDraw
-
-    from inference.params import GenerationParams
-    from inference.pipeline import generate_asset
-
-    image = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((68, 90, 188, 230), fill=(190, 90, 60, 255))
-    draw.rectangle((104, 30, 152, 110), fill=(60, 120, 190, 255))
-    spec = backend_spec(generator.name)
-    quick: dict[str, Any] = {}  # few sampling steps and the coarsest volume: a check, not a result
-    for name, declared in spec.params.items():
-        if name.endswith("steps"):
-            quick[name] = min(declared.default, max(declared.low, 4))
-        elif name == "octree_resolution":
-            quick[name] = declared.low
-    params = GenerationParams.resolve(None, backend=spec.name, target_faces=1000, texture_size=512, remove_background=False, **quick)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        asset = generate_asset({"front": image}, params, generator, name="check")
-    return {"faces": asset.faces, "bytes": len(asset.glb), "seconds": time.perf_counter() - start}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from inference.backends import BACKEND_FIELDS, BACKENDS, backend_spec
+from inference.images.models import REMOVERS, UPSCALE_FACTORS, UPSCALERS
 
 #: Presets follow common platform budgets for a single prop or character:
 #: mobile games keep hero props under ~5k triangles, desktop titles spend ~20k on a prop,
@@ -15,6 +18,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     "hero": {"target_faces": 60_000, "texture_size": 4096},
 }
 DEFAULT_PRESET = "desktop"
+
+#: the fields the image stages read; the 3D stages read the rest
+IMAGE_STAGE_FIELDS = ("remove_background", "background", "upscale", "upscaler")
+#: the choices of the fields that name something from a table
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "backend": tuple(BACKENDS),
+    "preset": tuple(PRESETS),
+    "upscale": UPSCALE_FACTORS,
+    "upscaler": UPSCALERS,
+    "background": REMOVERS,
+}
 
 
 class ParameterError(ValueError):
@@ -32,29 +46,33 @@ class GenerationParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     backend: str = Field("builtin", description="shape generator, see `meshmill models`")
-    preset: Literal["mobile", "desktop", "hero"] | None = Field(None, description="polygon budget preset")
+    preset: str | None = Field(None, description="polygon budget and texture size preset")
     steps: int | None = Field(None, ge=1, le=100, description="sampling / refinement steps; builtin: volume resolution 64 + 4·steps")
     guidance: float | None = Field(None, ge=0.0, le=10.0, description="guidance scale; builtin: roundness of cross-sections")
     octree_resolution: int | None = Field(None, ge=64, le=1024, description="resolution of the decoded volume (Hunyuan, Direct3D-S2)")
     stage2_steps: int | None = Field(None, ge=1, le=100, description="second-stage sampler steps (TRELLIS)")
     stage2_guidance: float | None = Field(None, ge=0.0, le=10.0, description="second-stage guidance (TRELLIS)")
     target_faces: int = Field(20_000, ge=500, le=200_000, description="triangle budget of the output mesh")
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed; the same seed gives the same mesh")
+    seed: int = Field(
+        0, ge=0, le=2**31 - 1, description="seed of the backend's sampler; the same seed gives the same mesh (builtin has no random stage)"
+    )
     texture_size: int = Field(2048, ge=512, le=4096, description="base-colour texture edge in pixels")
-    upscale: Literal[1, 2, 4] = Field(1, description="upscale the input views before texturing")
-    upscaler: str = Field("builtin", description="builtin, realesrgan-x4, realesrgan-x2, realesrgan-anime-x4 or sd-x4")
-    remove_background: bool = Field(True, description="cut the object out when the image has no alpha")
-    background: str = Field("builtin", description="background remover: builtin or a rembg model (u2net, isnet-general-use, birefnet-general, …)")
+    upscale: int = Field(1, description="upscale the cut-out views before texturing")
+    upscaler: str = Field("builtin", description="upscaler: builtin (Lanczos + unsharp mask) or a learned one from the models folder")
+    remove_background: bool = Field(True, description="cut the object out (an image's own meaningful alpha is kept)")
+    background: str = Field("builtin", description="background remover: builtin or a rembg ONNX model from the models folder")
 
-    @field_validator("upscaler", "background")
+    @field_validator("preset", "upscale", "upscaler", "background")
     @classmethod
-    def _known_image_model(cls, value: str, info: ValidationInfo) -> str:
-        from inference.background import REMOVERS
-        from inference.upscale import UPSCALERS
-
-        choices, what = (UPSCALERS, "upscaler") if info.field_name == "upscaler" else (REMOVERS, "background remover")
-        if value not in choices:
-            raise ValueError(f"{what} {value!r} is unknown: choose one of {', '.join(choices)}")
+    def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        choices = CHOICES[info.field_name]
+        if value is not None and value not in choices:
+            named = (
+                f"{info.field_name}={value!r} is not supported"
+                if isinstance(value, int)
+                else (f"{'background remover' if info.field_name == 'background' else info.field_name} {value!r} is unknown")
+            )
+            raise ValueError(f"{named}: choose one of {', '.join(map(str, choices))}")
         return value
 
     @model_validator(mode="before")
@@ -62,8 +80,6 @@ class GenerationParams(BaseModel):
     def _backend_defaults(cls, values: Any) -> Any:
         if not isinstance(values, dict):
             return values
-        from inference.backends import BACKEND_FIELDS, backend_spec
-
         spec = backend_spec(values.get("backend") or "builtin")
         values = dict(values)
         for name in BACKEND_FIELDS:
@@ -80,7 +96,7 @@ class GenerationParams(BaseModel):
         return values
 
     @classmethod
-    def resolve(cls, preset: str | None = None, **overrides: Any) -> "GenerationParams":
+    def resolve(cls, preset: str | None = None, **overrides: Any) -> GenerationParams:
         """Preset values, then explicit overrides (``None`` means 'not given'); validates ranges."""
         values: dict[str, Any] = {}
         if preset is not None:
@@ -93,6 +109,46 @@ class GenerationParams(BaseModel):
         except ValidationError as exc:
             raise ParameterError(_explain(exc)) from None
 
+    def image_settings(self) -> dict[str, Any]:
+        """The settings of the image stages (cut-out and upscale), which every variant of an image shares."""
+        return {name: getattr(self, name) for name in IMAGE_STAGE_FIELDS}
+
+    def replace(self, **changes: Any) -> GenerationParams:
+        """A copy with ``changes``, validated like any other parameters."""
+        try:
+            return type(self)(**{**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ParameterError(_explain(exc)) from None
+
+
+def knob_help(name: str) -> str:
+    """A parameter's help, as the CLI and the Dagster config show it: what it does, its choices or range, its default.
+
+    ``steps``, ``guidance``, ``octree_resolution`` and ``stage2_*`` have a default and range per backend.
+    """
+    field = GenerationParams.model_fields[name]
+    text = field.description or name
+    if name == "preset":
+        budgets = (f"{p} ({v['target_faces']:,} faces, {v['texture_size']}² texture)" for p, v in PRESETS.items())
+        return f"{text}: {', '.join(budgets)} (default {DEFAULT_PRESET})"
+    if name in CHOICES:
+        text += f"; one of {', '.join(map(str, CHOICES[name]))}"
+    elif name in BACKEND_FIELDS:
+        return f"{text}; default and range per backend (`meshmill models`)"
+    else:
+        low, high = _bounds(field)
+        if low is not None and high is not None:
+            text += f"; {low:,}–{high:,}"
+    if field.default is not None:
+        text += f" (default {field.default})"
+    return text
+
+
+def _bounds(field: Any) -> tuple[Any, Any]:
+    low = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+    return low, high
+
 
 def _explain(exc: ValidationError) -> str:
     messages = []
@@ -101,8 +157,7 @@ def _explain(exc: ValidationError) -> str:
         field = GenerationParams.model_fields.get(name)
         bounds = ""
         if field is not None:
-            lo = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
-            hi = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+            lo, hi = _bounds(field)
             if lo is not None and hi is not None:
                 bounds = f" (range {lo}–{hi})"
         if error["type"] == "value_error":  # our own checks word their whole message

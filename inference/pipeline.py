@@ -1,34 +1,47 @@
-"""One image (or up to four views) to a textured GLB: the stages in order, timed.
+"""One image (or up to four views) to a textured GLB, as four stages with plain values between them.
 
-preprocess (cut-out) → upscale → frame → shape → clean-up → UV → texture → export
+    clean_views    images → cut-outs                      (timing: preprocess)
+    upscale_views  cut-outs → views in one shared frame   (upscale, frame)
+    make_shape     views → a clean mesh within budget     (shape, cleanup)
+    texture_mesh   mesh + views → textured mesh and GLB   (uv, texture, export)
+
+These are exactly the boundaries the Dagster assets use: ``cleaned_image`` calls ``clean_views``,
+``upscaled_image`` calls ``upscale_views`` and stores the framed views, so the 3D stages read them and
+never frame again; ``mesh`` calls ``make_shape`` and ``textured_glb`` calls ``texture_mesh``.
+``generate_asset`` is their composition, for ``meshmill generate`` and everything that works in memory.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import numpy as np
 import trimesh
 from PIL import Image
 
-from inference.background import remove_background
-from inference.cleanup import clean_mesh
-from inference.export import glb_bytes, textured_mesh
-from inference.images import bleed_colours
-from inference.backends import get_generator
-from inference.generators import ShapeGenerator
+from inference.generators import ShapeGenerator, get_generator
+from inference.images.background import bleed_colours, remove_background
+from inference.images.upscale import upscale_image
+from inference.mesh.bake import bake_texture
+from inference.mesh.cleanup import clean_mesh
+from inference.mesh.export import glb_bytes, textured_mesh
+from inference.mesh.uv import unwrap
 from inference.params import GenerationParams
-from inference.texture import bake_texture
-from inference.upscale import upscale_image
-from inference.uv import unwrap
 from inference.views import EXTENT, FramedViews, ViewError, check_view_names, frame_views
 
-MIN_IMAGE_SIDE = 32
 MAX_FRAME = 2048
+MIN_IMAGE_SIDE = 32
+
+
+@dataclass
+class TexturedMesh:
+    mesh: trimesh.Trimesh  # with UVs, unit normals and the PBR material
+    glb: bytes
+    texture_coverage: float  # fraction of surface texels some view saw
 
 
 @dataclass
@@ -53,24 +66,36 @@ class GeneratedAsset:
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+def _timed(timings: dict[str, float] | None, stage: str) -> Iterator[None]:
     start = time.perf_counter()
     try:
         yield
     finally:
-        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+        if timings is not None:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
-def cut_out(image: Image.Image, view: str, params: GenerationParams) -> Image.Image:
-    """RGBA cut-out of one view, cropped to the object with a small margin."""
+def check_views_accepted(generator: ShapeGenerator, views: Iterable[str]) -> None:
+    """A backend refuses the views it cannot use, by name, before any work is done on them."""
+    refused = set(views) - generator.accepts_views
+    if refused:
+        raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
+
+
+def cut_out(image: Image.Image, view: str, *, remove: bool = True, remover: str = "builtin") -> Image.Image:
+    """RGBA cut-out of one view, cropped to the object with a small margin.
+
+    ``remove``: cut the object out with ``remover`` (an image's meaningful alpha is kept as it is);
+    without it the image must bring its own alpha. Raises ``ViewError`` naming the view and the problem.
+    """
     if min(image.size) < MIN_IMAGE_SIDE:
         raise ViewError(f"{view} view: image is {image.width}×{image.height}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed")
     if image.mode == "RGBA":
         alpha = np.asarray(image.getchannel("A"))
         if alpha.max() < 16:
             raise ViewError(f"{view} view: the image is fully transparent")
-    if params.remove_background:
-        image = remove_background(image, params.background)
+    if remove:
+        image = remove_background(image, remover)
     elif image.mode != "RGBA":
         raise ViewError(f"{view} view: --keep-background needs an image with an alpha channel")
     box = image.getchannel("A").point(lambda a: 255 if a > 127 else 0).getbbox()
@@ -82,37 +107,38 @@ def cut_out(image: Image.Image, view: str, params: GenerationParams) -> Image.Im
     return Image.fromarray(np.round(bleed_colours(cropped) * 255).astype(np.uint8), "RGBA")
 
 
-def frame_size(cutouts: dict[str, Image.Image], upscale: int) -> int:
-    """Resolution of the shared frame: the front object's own pixel size (after upscaling), 512–2048."""
-    front = cutouts["front"]
-    span = max(front.size) * upscale
+def clean_views(
+    images: dict[str, Image.Image], params: GenerationParams, timings: dict[str, float] | None = None
+) -> dict[str, Image.Image]:
+    """Each view cut out of its background and cropped to the object (``params``: remove_background, background)."""
+    check_view_names(images)  # before any work on them
+    with _timed(timings, "preprocess"):
+        return {name: cut_out(image, name, remove=params.remove_background, remover=params.background) for name, image in images.items()}
+
+
+def frame_size(upscaled: dict[str, Image.Image]) -> int:
+    """Resolution of the shared frame: the front object's own pixel size, 512–2048."""
+    span = max(upscaled["front"].size)
     return int(min(MAX_FRAME, max(512, round(span * 2.0 / EXTENT / 16) * 16)))
 
 
-def prepare_views(images: dict[str, Image.Image], params: GenerationParams, timings: dict[str, float] | None = None) -> FramedViews:
-    timings = {} if timings is None else timings
-    check_view_names(images)  # before any work on them
-    with _timed(timings, "preprocess"):
-        cutouts = {name: cut_out(image, name, params) for name, image in images.items()}
+def upscale_views(
+    cutouts: dict[str, Image.Image], params: GenerationParams, device: str | None = None, timings: dict[str, float] | None = None
+) -> FramedViews:
+    """The cut-outs upscaled (``params``: upscale, upscaler) and framed into one shared frame: the views the
+    3D stages read. The framing's warnings (views rescaled or left out) are kept in ``FramedViews.warnings``."""
     with _timed(timings, "upscale"):
-        size = frame_size(cutouts, params.upscale)
-        cutouts = {name: upscale_image(c, params.upscale, params.upscaler) for name, c in cutouts.items()}
-    with _timed(timings, "frame"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # kept in FramedViews.warnings and reported by the caller
-            return frame_views(cutouts, size)
+        upscaled = {name: upscale_image(c, params.upscale, params.upscaler, device) for name, c in cutouts.items()}
+    with _timed(timings, "frame"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # kept in FramedViews.warnings and reported by the caller
+        return frame_views(upscaled, frame_size(upscaled))
 
 
-def _check_backend_takes(generator: ShapeGenerator, views: Iterable[str]) -> None:
-    refused = set(views) - generator.accepts_views
-    if refused:
-        raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
-
-
-def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None) -> trimesh.Trimesh:
+def make_shape(
+    views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None
+) -> trimesh.Trimesh:
     """Shape and clean-up: a watertight mesh of about ``params.target_faces`` faces in the views' frame."""
-    timings = {} if timings is None else timings
-    _check_backend_takes(generator, views.images)
+    check_views_accepted(generator, views.images)
     with _timed(timings, "shape"):
         vertices, faces = generator.generate(views, params)
     with _timed(timings, "cleanup"):
@@ -121,9 +147,8 @@ def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGen
 
 def texture_mesh(
     mesh: trimesh.Trimesh, views: FramedViews, params: GenerationParams, name: str = "meshmill", timings: dict[str, float] | None = None
-) -> tuple[trimesh.Trimesh, bytes, float]:
-    """UVs, baked texture and export: the textured mesh, its GLB bytes, and the texture coverage."""
-    timings = {} if timings is None else timings
+) -> TexturedMesh:
+    """UVs, the baked base-colour texture and the GLB (``name`` names its mesh and material)."""
     with _timed(timings, "uv"):
         unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
         normals = np.asarray(mesh.vertex_normals)[unwrapped.source_vertex]
@@ -132,20 +157,28 @@ def texture_mesh(
     with _timed(timings, "export"):
         result = textured_mesh(unwrapped, normals, texture, name)
         glb = glb_bytes(result)
-    return result, glb, coverage
+    return TexturedMesh(result, glb, coverage)
 
 
 def generate_asset(
     images: dict[str, Image.Image], params: GenerationParams, generator: ShapeGenerator | None = None, name: str = "meshmill"
 ) -> GeneratedAsset:
-    """Run every stage; raises ``ViewError``/``ValueError`` with a message naming the problem."""
+    """Every stage in order; raises ``ViewError``/``ValueError`` with a message naming the problem."""
     generator = generator or get_generator(params.backend)
-    _check_backend_takes(generator, images)  # before any work on the views
+    check_views_accepted(generator, images)  # before any work on the views
     timings: dict[str, float] = {}
-    views = prepare_views(images, params, timings)
+    views = upscale_views(clean_views(images, params, timings), params, timings=timings)
     mesh = make_shape(views, params, generator, timings)
-    result, glb, coverage = texture_mesh(mesh, views, params, name, timings)
+    textured = texture_mesh(mesh, views, params, name, timings)
     timings["total"] = sum(timings.values())
     return GeneratedAsset(
-        result, glb, params, generator.name, generator.version, timings, list(views.warnings), coverage, mesh.is_watertight
+        textured.mesh,
+        textured.glb,
+        params,
+        generator.name,
+        generator.version,
+        timings,
+        list(views.warnings),
+        textured.texture_coverage,
+        mesh.is_watertight,
     )

@@ -15,11 +15,13 @@ every view sees the same.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 from PIL import Image
+
+from inference.images.decode import decode_image, encode_png
 
 VIEW_NAMES = ("front", "left", "back", "right")
 #: for each view: world direction of the image's right-hand axis, and world direction towards the camera
@@ -50,6 +52,21 @@ class FramedViews:
     def pil_images(self) -> dict[str, Image.Image]:
         """The views as 8-bit RGBA images, for models that take pictures."""
         return {name: Image.fromarray(np.round(rgba * 255).astype(np.uint8), "RGBA") for name, rgba in self.images.items()}
+
+    def to_pngs(self) -> dict[str, bytes]:
+        """Each view as an RGBA PNG, to store. Lossless: framing makes 8-bit pictures."""
+        return {name: encode_png(image) for name, image in self.pil_images().items()}
+
+    @classmethod
+    def from_pngs(cls, pngs: dict[str, bytes], notes: Iterable[str] = ()) -> FramedViews:
+        """The views ``to_pngs`` stored (``notes``: the framing's warnings, kept beside them)."""
+        images = {}
+        for name, data in pngs.items():
+            image = decode_image(data, f"framed {name} view").image
+            if image.mode != "RGBA" or image.width != image.height:
+                raise ViewError(f"framed {name} view: expected a square RGBA picture, got {image.mode} {image.width}×{image.height}")
+            images[name] = np.asarray(image, np.float32) / 255.0
+        return cls(images, list(notes))
 
 
 def project(points: np.ndarray, view: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,8 +114,7 @@ def frame_views(cutouts: dict[str, Image.Image], size: int) -> FramedViews:
         width, height = box[2] - box[0], box[3] - box[1]
         if width < MIN_OBJECT_PIXELS or height < MIN_OBJECT_PIXELS:
             raise ViewError(
-                f"{name} view: the object is only {width}×{height} pixels; at least "
-                f"{MIN_OBJECT_PIXELS}×{MIN_OBJECT_PIXELS} is needed"
+                f"{name} view: the object is only {width}×{height} pixels; at least {MIN_OBJECT_PIXELS}×{MIN_OBJECT_PIXELS} is needed"
             )
         boxes[name] = box
 
@@ -143,8 +159,7 @@ def _drop_contradicting_views(views: FramedViews, min_iou: float = 0.75) -> None
             if iou < min_iou:
                 del views.images[name]
                 views.warnings.append(
-                    f"{name} view contradicts the {opposite} view (mirrored silhouette overlap {iou:.2f} < {min_iou}); "
-                    f"it was left out"
+                    f"{name} view contradicts the {opposite} view (mirrored silhouette overlap {iou:.2f} < {min_iou}); it was left out"
                 )
     sides = [n for n in ("left", "right") if n in views.images]
     if sides:
@@ -155,8 +170,7 @@ def _drop_contradicting_views(views: FramedViews, min_iou: float = 0.75) -> None
             if disagreement > 0.1:
                 del views.images[name]
                 views.warnings.append(
-                    f"{name} view contradicts the front view (their vertical extents differ on "
-                    f"{disagreement:.0%} of rows); it was left out"
+                    f"{name} view contradicts the front view (their vertical extents differ on {disagreement:.0%} of rows); it was left out"
                 )
 
 

@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 from skimage.segmentation import watershed
 
-from inference.weights import WeightsMissing, import_module, models_dir
-
-
-#: rembg's ONNX models that Meshmill accepts; each is one file, ``<name>.onnx``, in the rembg folder
-REMBG_MODELS = ("u2net", "u2netp", "isnet-general-use", "isnet-anime", "birefnet-general", "birefnet-general-lite", "silueta")
-REMOVERS = ("builtin", *REMBG_MODELS)
+from inference.images.models import REMOVERS, rembg_model_path
+from inference.runtime.weights import WeightsMissing, import_module
 
 
 class BackgroundModelMissing(WeightsMissing):
@@ -102,16 +97,6 @@ def keep_main_components(mask: np.ndarray, min_fraction: float = 0.02) -> np.nda
     return np.isin(labels, keep)
 
 
-def rembg_folder() -> Path:
-    """``$REMBG_HOME``, else ``$U2NET_HOME`` (rembg's own variable), else ``rembg/`` in the models folder."""
-    home = os.environ.get("REMBG_HOME") or os.environ.get("U2NET_HOME")
-    return Path(home).expanduser() if home else models_dir() / "rembg"
-
-
-def rembg_model_path(model: str) -> Path:
-    return rembg_folder() / f"{model}.onnx"
-
-
 def rembg_mask(image: Image.Image, model: str = "u2net") -> np.ndarray:
     """Alpha from rembg with an ONNX model file that is already on disk (never downloaded)."""
     path = rembg_model_path(model)
@@ -128,10 +113,9 @@ def rembg_mask(image: Image.Image, model: str = "u2net") -> np.ndarray:
 @lru_cache(maxsize=4)
 def _rembg_session(model: str, folder: str):  # noqa: ANN202
     """One ONNX session per model and folder, per process; rembg finds the file there and never downloads it."""
-    from rembg import new_session
-
+    rembg = import_module(f"background remover {model}", "rembg", "rembg")
     os.environ["U2NET_HOME"] = folder  # where rembg's sessions look for <model>.onnx
-    return new_session(model)
+    return rembg.new_session(model)
 
 
 def remove_background(image: Image.Image, method: str = "builtin") -> Image.Image:
@@ -147,3 +131,19 @@ def remove_background(image: Image.Image, method: str = "builtin") -> Image.Imag
     alpha = builtin_mask(image) if method == "builtin" else rembg_mask(image, method)
     rgba = np.dstack([np.asarray(image.convert("RGB")), np.round(alpha * 255).astype(np.uint8)])
     return Image.fromarray(rgba, "RGBA")
+
+
+def bleed_colours(image: np.ndarray, solid: float = 0.95) -> np.ndarray:
+    """An RGBA float image (alpha in [0, 1]) with every not-quite-opaque pixel recoloured from the nearest solid one.
+
+    Cut-outs keep the backdrop's colour under their transparent pixels, and anti-aliased outline
+    pixels mix it in; any resampling or projection near the outline would then show a halo. Alpha
+    is kept, so weights still fall off at the silhouette.
+    """
+    opaque = image[..., 3] >= solid
+    if not opaque.any():
+        return image
+    nearest = ndimage.distance_transform_edt(~opaque, return_distances=False, return_indices=True)
+    bled = image[nearest[0], nearest[1]].copy()
+    bled[..., 3] = image[..., 3]
+    return bled

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 
 from inference.backends import BackendSpec
-from inference.devices import model_dtype, torch_device
-from inference.generators import EmptySurface
+from inference.generators.base import EmptySurface
 from inference.params import GenerationParams
+from inference.runtime.devices import model_dtype, torch_device
+from inference.runtime.weights import import_module, models_dir, quiet_loading, require_files
 from inference.views import FramedViews, align_to_views
-from inference.weights import import_module, models_dir, quiet_loading, require_files
 
 #: Shap-E meshes are Z-up: a quarter turn about X brings +Z to +Y and -Y (their front) to +Z
 Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])

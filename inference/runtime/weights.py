@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable
 
 MODELS_DIR_ENV = "MESHMILL_MODELS_DIR"
 

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from inference.images import bleed_colours
-from inference.raster import rasterize
-from inference.uv import UnwrappedMesh
+from inference.images.background import bleed_colours
+from inference.mesh.raster import rasterize
+from inference.mesh.uv import UnwrappedMesh
 from inference.views import VIEW_AXES, FramedViews, project
 
 THROUGH_WEIGHT = 1e-3  # weight of colour seen through the object, for points no view sees

@@ -71,9 +71,7 @@ def decode_image(data: bytes, name: str = "image") -> DecodedImage:
             raise ImageError(f"{name}: cannot read image header: {exc}") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"{name}: {width}×{height} is {width * height / 1e6:.0f} Mpx, over the {MAX_PIXELS / 1e6:.0f} Mpx limit"
-        )
+        raise ImageError(f"{name}: {width}×{height} is {width * height / 1e6:.0f} Mpx, over the {MAX_PIXELS / 1e6:.0f} Mpx limit")
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         raise ImageError(f"{name}: animated image with {frames} frames; export the frame you want as a still image")
@@ -92,21 +90,3 @@ def encode_png(image: Image.Image, compress_level: int = 3) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
-
-
-def bleed_colours(image: np.ndarray, solid: float = 0.95) -> np.ndarray:
-    """An RGBA float image (alpha in [0, 1]) with every not-quite-opaque pixel recoloured from the nearest solid one.
-
-    Cut-outs keep the backdrop's colour under their transparent pixels, and anti-aliased outline
-    pixels mix it in; any resampling or projection near the outline would then show a halo. Alpha
-    is kept, so weights still fall off at the silhouette.
-    """
-    from scipy import ndimage
-
-    opaque = image[..., 3] >= solid
-    if not opaque.any():
-        return image
-    nearest = ndimage.distance_transform_edt(~opaque, return_distances=False, return_indices=True)
-    bled = image[nearest[0], nearest[1]].copy()
-    bled[..., 3] = image[..., 3]
-    return bled

@@ -8,7 +8,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from inference.raster import rasterize
+from inference.mesh.raster import rasterize
 
 DIRECTION = np.array([0.8, 0.55, 1.0])  # camera: front-right, a little above
 LIGHT = np.array([0.3, 0.8, 0.6])

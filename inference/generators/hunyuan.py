@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import torch
 
 from inference.backends import BackendSpec
-from inference.devices import model_dtype, torch_device
-from inference.generators import EmptySurface
+from inference.generators.base import EmptySurface
 from inference.params import GenerationParams
+from inference.runtime.devices import model_dtype, torch_device
+from inference.runtime.weights import import_module, models_dir, require_files
 from inference.views import FramedViews, align_to_views
-from inference.weights import import_module, models_dir, require_files
 
 #: points decoded per chunk by the volume decoder: more is faster on a GPU, and costs memory
 CHUNKS = {"cuda": 200_000, "cpu": 8_000}

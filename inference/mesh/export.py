@@ -9,7 +9,7 @@ import trimesh
 from PIL import Image
 from trimesh.visual.material import PBRMaterial
 
-from inference.uv import UnwrappedMesh
+from inference.mesh.uv import UnwrappedMesh
 
 ROUGHNESS = 0.8  # matte: style-model renders carry their lighting in the colours already
 PNG_LEVEL = 3  # zlib level for the texture: level 6 (trimesh's default) costs ~3× the time for ~5 % size

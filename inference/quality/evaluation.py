@@ -25,10 +25,12 @@ import numpy as np
 import trimesh
 from PIL import Image
 from scipy.spatial import cKDTree
+from skimage.measure import marching_cubes
 
-from inference.export import write_obj
+from inference.mesh.export import write_obj
 from inference.params import GenerationParams
 from inference.pipeline import generate_asset
+from inference.quality.render import render_views
 
 #: Textured and untextured meshes that ship in pybullet_data: (name, file, texture, up axis, yaw°).
 #: Yaw turns the object about +Y so its most characteristic side faces the front camera.
@@ -70,9 +72,10 @@ def write_reference(name: str, source: Path, texture: Path | None, up: str, yaw:
     if texture is not None and uv is not None:
         material = trimesh.visual.material.SimpleMaterial(name=name, image=Image.open(texture).convert("RGB"))
         mesh.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
-    elif not isinstance(getattr(mesh.visual, "material", None), trimesh.visual.material.Material) or getattr(
-        mesh.visual.material, "image", None
-    ) is None:
+    elif (
+        not isinstance(getattr(mesh.visual, "material", None), trimesh.visual.material.Material)
+        or getattr(mesh.visual.material, "image", None) is None
+    ):
         mesh.visual = trimesh.visual.ColorVisuals()  # plain geometry: the renderer's default colour
     write_obj(mesh, folder / name, name)
     return folder / name / f"{name}.obj"
@@ -84,10 +87,7 @@ def write_reference_set(folder: Path) -> list[Path]:
 
     data = Path(pybullet_data.getDataPath())
     folder.mkdir(parents=True, exist_ok=True)
-    return [
-        write_reference(name, data / path, data / tex if tex else None, up, yaw, folder)
-        for name, path, tex, up, yaw in REFERENCE_SET
-    ]
+    return [write_reference(name, data / path, data / tex if tex else None, up, yaw, folder) for name, path, tex, up, yaw in REFERENCE_SET]
 
 
 def obj_texture(obj: Path) -> Path | None:
@@ -126,8 +126,6 @@ def masked_psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
 
 def _volume_mesh(inside: np.ndarray) -> trimesh.Trimesh:
     """Mesh of a boolean [y, x, z] volume over [-1, 1]³."""
-    from skimage.measure import marching_cubes
-
     n = inside.shape[0]
     padded = np.pad(inside.astype(np.float32), 1)
     verts, faces, _, _ = marching_cubes(padded, 0.5)
@@ -160,8 +158,6 @@ class ObjectScores:
 
 def evaluate_object(obj: Path, size: int = 512, params: GenerationParams | None = None) -> ObjectScores:
     """Score single-view, four-view and the baselines on one ground-truth OBJ (glTF convention)."""
-    from inference.render import render_views
-
     params = params or GenerationParams.resolve("desktop")
     truth = trimesh.load(obj, force="mesh", process=False)
     texture = obj_texture(obj)

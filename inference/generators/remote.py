@@ -3,7 +3,8 @@
 The request and response follow Hunyuan3D-2's ``api_server.py``: ``POST /generate`` with a JSON body
 (``image`` as base64 PNG, ``seed``, ``octree_resolution``, ``num_inference_steps``, ``guidance_scale``,
 ``face_count``, ``texture``, ``type``) answered by the GLB file, or by JSON ``{"text", "error_code"}``
-on failure. Meshmill adds keys such servers ignore: ``mv_images`` (base64 PNGs of the other views, by
+on failure (``meshmill model-server`` answers 422 when the model decoded no surface, which this client
+raises as ``EmptySurface``). Meshmill adds keys such servers ignore: ``mv_images`` (base64 PNGs of the other views, by
 name) and ``stage2_steps`` / ``stage2_guidance_scale`` (TRELLIS's second sampler). ``meshmill
 model-server`` serves any in-process backend this way.
 
@@ -22,11 +23,14 @@ import numpy as np
 import trimesh
 
 from inference.backends import BackendSpec
-from inference.images import encode_png
+from inference.generators.base import EmptySurface
+from inference.images.decode import encode_png
 from inference.params import GenerationParams
+from inference.runtime.weights import ModelUnavailable
 from inference.views import FramedViews, align_to_views
-from inference.weights import ModelUnavailable
 
+#: our model server's answer when the model decoded no surface (``EmptySurface`` here; never retried)
+EMPTY_SURFACE_STATUS = 422
 #: seconds: to connect, and to wait for a whole generation
 CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 600.0
@@ -35,10 +39,14 @@ DEFAULT_ATTEMPTS = 3
 
 #: the protocol's parameter keys → GenerationParams fields (client and `meshmill model-server` both read this)
 PARAMETER_KEYS = {
-    "seed": "seed", "octree_resolution": "octree_resolution", "num_inference_steps": "steps",
-    "guidance_scale": "guidance", "stage2_steps": "stage2_steps", "stage2_guidance_scale": "stage2_guidance",
+    "seed": "seed",
+    "octree_resolution": "octree_resolution",
+    "num_inference_steps": "steps",
+    "guidance_scale": "guidance",
+    "stage2_steps": "stage2_steps",
+    "stage2_guidance_scale": "stage2_guidance",
     "face_count": "target_faces",
-}  # fmt: skip
+}
 
 
 class RemoteError(RuntimeError):
@@ -60,8 +68,13 @@ def _float_env(name: str, default: float) -> float:
 def request_body(views: FramedViews, params: GenerationParams, texture: bool = False) -> dict:
     """The api_server request for these views and parameters (unset parameters are left out)."""
     pngs = {name: base64.b64encode(encode_png(image)).decode("ascii") for name, image in views.pil_images().items()}
-    body = {"image": pngs.pop("front"), **{key: getattr(params, field) for key, field in PARAMETER_KEYS.items()},
-            "texture": texture, "type": "glb", "mv_images": pngs or None}  # fmt: skip
+    body = {
+        "image": pngs.pop("front"),
+        **{key: getattr(params, field) for key, field in PARAMETER_KEYS.items()},
+        "texture": texture,
+        "type": "glb",
+        "mv_images": pngs or None,
+    }
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -74,12 +87,12 @@ def mesh_from_glb(data: bytes, source: str) -> trimesh.Trimesh:
     except Exception as exc:  # trimesh raises many types for a corrupt file
         raise RemoteError(f"{source} answered with a GLB that cannot be read: {exc}") from None
     if len(mesh.faces) == 0:
-        raise RemoteError(f"{source} answered with a GLB that holds no triangles")
+        raise EmptySurface(f"{source} answered with a GLB that holds no triangles")
     return mesh
 
 
 class RemoteGenerator:
-    def __init__(self, spec: BackendSpec):
+    def __init__(self, spec: BackendSpec, device: str | None = None):  # the server picks its own device
         self.spec = spec
         self.name = spec.name
         self.accepts_views = spec.views
@@ -111,12 +124,16 @@ class RemoteGenerator:
                 if isinstance(exc, httpx.ConnectTimeout):
                     problem = f"connecting timed out after {timeout.connect:g} s"
                 else:  # the server is working on it: sending it again would only queue a second copy
-                    raise RemoteError(f"model server {endpoint} did not answer within {self.timeout:g} s (MESHMILL_REMOTE_TIMEOUT)") from None
+                    raise RemoteError(
+                        f"model server {endpoint} did not answer within {self.timeout:g} s (MESHMILL_REMOTE_TIMEOUT)"
+                    ) from None
             except httpx.TransportError as exc:
                 problem = f"cannot connect ({exc})"
             else:
                 if response.status_code == 200:
                     return response.content
+                if response.status_code == EMPTY_SURFACE_STATUS:
+                    raise EmptySurface(f"model server {endpoint}: {_error_text(response)}")
                 problem = f"HTTP {response.status_code}: {_error_text(response)}"
                 if response.status_code < 500 and response.status_code != 429:
                     break  # the server refused this request; asking again gives the same answer

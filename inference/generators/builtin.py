@@ -25,12 +25,27 @@ import torch
 import torch.nn.functional as F
 from skimage.measure import marching_cubes
 
-from inference.devices import torch_device
+from inference.backends import BackendSpec
+from inference.generators.base import EmptySurface
 from inference.params import GenerationParams
+from inference.runtime.devices import torch_device
 from inference.views import FramedViews
 
-NAME = "builtin"
 VERSION = "1.0"
+
+
+class BuiltinGenerator:
+    """Silhouette volumes (this module's functions), on CUDA when present; no weights, nothing to load."""
+
+    def __init__(self, spec: BackendSpec, device: str | None = None):
+        self.spec = spec
+        self.name = spec.name
+        self.version = VERSION
+        self.accepts_views = spec.views
+        self.device = torch_device(device)
+
+    def generate(self, views: FramedViews, params: GenerationParams) -> tuple[np.ndarray, np.ndarray]:
+        return generate_shape(views, params, self.device)
 
 
 def resolution(steps: int) -> int:
@@ -117,7 +132,7 @@ def generate_shape(views: FramedViews, params: GenerationParams, device: torch.d
     n = field.shape[0]
     padded = F.pad(field, (1, 1, 1, 1, 1, 1), value=-1.0).cpu().numpy()
     if padded.max() <= 0:
-        raise ValueError("the silhouettes leave no volume: no row of the front view overlaps the side views")
+        raise EmptySurface("builtin: the silhouettes leave no volume (the front view shows no object at this resolution)")
     verts, faces, _, _ = marching_cubes(padded, level=0.0, allow_degenerate=False)
     verts -= 1.0  # undo the padding
     to_world = 2.0 / n

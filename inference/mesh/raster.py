@@ -43,7 +43,7 @@ def rasterize(
         box_w, box_h = int(key // 100_000), int(key % 100_000)
         per_chunk = max(1, chunk // (box_w * box_h))
         for start in range(0, len(members), per_chunk):
-            _rasterize_bucket(members[start : start + per_chunk], box_w, box_h, lo, hi, corners, area, depth, face, bary, zbuf, width)  # fmt: skip
+            _rasterize_bucket(members[start : start + per_chunk], box_w, box_h, lo, hi, corners, area, depth, face, bary, zbuf, width)
     return face, bary
 
 
@@ -56,9 +56,9 @@ def _rasterize_bucket(members, box_w, box_h, lo, hi, corners, area, depth, face,
     a, b, c = (corners[members, k] for k in range(3))
 
     def edge(p, q):  # noqa: ANN001, ANN202
-        return (q[:, 0, None, None] - p[:, 0, None, None]) * (cy - p[:, 1, None, None]) - (
-            q[:, 1, None, None] - p[:, 1, None, None]
-        ) * (cx - p[:, 0, None, None])
+        return (q[:, 0, None, None] - p[:, 0, None, None]) * (cy - p[:, 1, None, None]) - (q[:, 1, None, None] - p[:, 1, None, None]) * (
+            cx - p[:, 0, None, None]
+        )
 
     inv = 1.0 / area[members, None, None]
     w0, w1, w2 = edge(b, c) * inv, edge(c, a) * inv, edge(a, b) * inv

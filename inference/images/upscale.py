@@ -10,43 +10,21 @@ A learned model of a larger native scale than asked for is followed by a Lanczos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image, ImageFilter
 
-from inference.weights import import_module, models_dir, quiet_loading, require_files
-
-FACTORS = (1, 2, 4)
-
-
-@dataclass(frozen=True)
-class LearnedUpscaler:
-    name: str
-    package: str  # spandrel | diffusers
-    weights: str  # relative to the models folder
-
-    def path(self) -> Path:
-        return models_dir() / self.weights
-
-
-LEARNED_UPSCALERS = {
-    u.name: u
-    for u in (
-        LearnedUpscaler("realesrgan-x4", "spandrel", "upscalers/RealESRGAN_x4plus.pth"),
-        LearnedUpscaler("realesrgan-x2", "spandrel", "upscalers/RealESRGAN_x2plus.pth"),
-        LearnedUpscaler("realesrgan-anime-x4", "spandrel", "upscalers/RealESRGAN_x4plus_anime_6B.pth"),
-        LearnedUpscaler("sd-x4", "diffusers", "stabilityai/stable-diffusion-x4-upscaler/model_index.json"),
-    )
-}
-UPSCALERS = ("builtin", *LEARNED_UPSCALERS)
+from inference.images.models import LEARNED_UPSCALERS, UPSCALE_FACTORS, UPSCALERS, LearnedUpscaler
+from inference.runtime.devices import model_dtype, torch_device
+from inference.runtime.weights import import_module, quiet_loading, require_files
 
 
 def upscale_image(image: Image.Image, factor: int, method: str = "builtin", device: str | None = None) -> Image.Image:
-    if factor not in FACTORS:
+    if factor not in UPSCALE_FACTORS:
         raise ValueError(f"upscale factor {factor} is not supported: choose 1, 2 or 4")
     if method != "builtin" and method not in LEARNED_UPSCALERS:
         raise ValueError(f"upscaler {method!r} is unknown: choose one of {', '.join(UPSCALERS)}")
@@ -66,10 +44,6 @@ def upscale_image(image: Image.Image, factor: int, method: str = "builtin", devi
 
 
 def _learned(upscaler: LearnedUpscaler, rgb: Image.Image, device: str | None) -> Image.Image:
-    import torch
-
-    from inference.devices import torch_device
-
     path = upscaler.path()
     require_files(f"upscaler {upscaler.name}", [path])
     model = _load(upscaler.name, str(path), str(torch_device(device)))
@@ -85,8 +59,6 @@ def _learned(upscaler: LearnedUpscaler, rgb: Image.Image, device: str | None) ->
 @lru_cache(maxsize=4)
 def _load(name: str, path: str, device: str) -> Any:
     """The model behind a learned upscaler, loaded once per process and device."""
-    from inference.devices import model_dtype, torch_device
-
     upscaler = LEARNED_UPSCALERS[name]
     if upscaler.package == "spandrel":
         spandrel = import_module(f"upscaler {name}", "spandrel", "upscalers")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from inference.views import VIEW_AXES
 
@@ -59,9 +60,16 @@ def render_mesh(
         projection = pb.computeProjectionMatrixFOV(FIELD_OF_VIEW, 1.0, distance - depth_range, distance + depth_range)
         light = {} if lit else {"lightAmbientCoeff": 1.0, "lightDiffuseCoeff": 0.0, "lightSpecularCoeff": 0.0}
         _, _, rgb, _, seg = pb.getCameraImage(
-            size, size, view, projection, renderer=pb.ER_TINY_RENDERER, lightDirection=[1.0, 2.0, 3.0],
-            shadow=0, physicsClientId=client, **light,
-        )  # fmt: skip
+            size,
+            size,
+            view,
+            projection,
+            renderer=pb.ER_TINY_RENDERER,
+            lightDirection=[1.0, 2.0, 3.0],
+            shadow=0,
+            physicsClientId=client,
+            **light,
+        )
     finally:
         pb.disconnect(client)
     rgba = np.reshape(np.asarray(rgb, np.uint8), (size, size, 4)).copy()
@@ -70,20 +78,20 @@ def render_mesh(
 
 
 def render_views(
-    obj_path: Path, views: tuple[str, ...] = ("front", "left", "back", "right"), *, size: int = 512,
-    half_extent: float = 1.0, lit: bool = True, texture: Path | None = None,
-) -> dict[str, np.ndarray]:  # fmt: skip
+    obj_path: Path,
+    views: tuple[str, ...] = ("front", "left", "back", "right"),
+    *,
+    size: int = 512,
+    half_extent: float = 1.0,
+    lit: bool = True,
+    texture: Path | None = None,
+) -> dict[str, np.ndarray]:
     """Orthographic renders in the named views of our convention (see ``inference.views``)."""
-    return {
-        name: render_mesh(obj_path, VIEW_AXES[name][1], size=size, half_extent=half_extent, lit=lit, texture=texture)
-        for name in views
-    }
+    return {name: render_mesh(obj_path, VIEW_AXES[name][1], size=size, half_extent=half_extent, lit=lit, texture=texture) for name in views}
 
 
 def save_views(obj_path: Path, folder: Path, *, size: int = 512, half_extent: float = 1.0, texture: Path | None = None) -> dict[str, Path]:
     """Render the four views of an OBJ and save them as ``folder/<view>.png`` (RGBA); returns the paths."""
-    from PIL import Image
-
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, image in render_views(obj_path, size=size, half_extent=half_extent, texture=texture).items():

@@ -1,0 +1,1 @@
+"""Pictures in, pictures out: decoding untrusted files, cutting the object out, upscaling."""

@@ -1,0 +1,1 @@
+"""The quality harness: reference renders of real meshes, reconstructions of them, and their scores."""
