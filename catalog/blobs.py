@@ -11,10 +11,11 @@ import mimetypes
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from minio import Minio
 from minio.error import S3Error
@@ -196,7 +197,7 @@ class S3BlobStore:
 
     def list(self, prefix: str = "") -> Iterator[str]:
         for obj in self.client.list_objects(self.bucket, prefix=self.prefix + prefix, recursive=True):
-            yield obj.object_name[len(self.prefix):]
+            yield obj.object_name[len(self.prefix) :]
 
     def url(self, key: str) -> str:
         """A presigned GET URL, valid for a day, that a browser or viewer can load."""

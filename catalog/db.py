@@ -56,9 +56,7 @@ def make_engine(url: str) -> Engine:
         # a (pessimistic) cost estimate crossed its threshold.
         return create_engine(url, pool_recycle=3600, connect_args={"prepare_threshold": None, "options": "-c jit=off"})
     if url.startswith("postgresql"):
-        raise CatalogConfigError(
-            f"catalog URL {url.split('@')[-1]!r}: use the psycopg 3 driver, 'postgresql+psycopg://…'"
-        )
+        raise CatalogConfigError(f"catalog URL {url.split('@')[-1]!r}: use the psycopg 3 driver, 'postgresql+psycopg://…'")
     raise CatalogConfigError(f"catalog URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 from sqlalchemy import Column, Connection, Table, and_, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,9 +23,7 @@ def normalise_label(name: str, kind: str = "tag") -> str:
     """Lower-case ``name`` and check it: 1–64 of a–z 0–9 . _ : / -, starting with a letter or digit."""
     value = name.strip().lower()
     if not _NAME.match(value):
-        raise LabelError(
-            f"{kind} {name!r} is not valid: use 1-64 characters a-z 0-9 . _ : / -, starting with a letter or digit"
-        )
+        raise LabelError(f"{kind} {name!r} is not valid: use 1-64 characters a-z 0-9 . _ : / -, starting with a letter or digit")
     return value
 
 
@@ -67,41 +66,27 @@ def label_ids(conn: Connection, kind: LabelKind, names: Iterable[str], *, create
     return {name: id_ for name, id_ in rows}
 
 
-def attach_labels(
-    conn: Connection, kind: LabelKind, names: Iterable[str], source_image_id: int, output_id: int | None = None
-) -> None:
+def attach_labels(conn: Connection, kind: LabelKind, names: Iterable[str], source_image_id: int, output_id: int | None = None) -> None:
     label_many(conn, kind, [(source_image_id, tuple(names))], output_id)
 
 
-def label_many(
-    conn: Connection, kind: LabelKind, targets: list[tuple[int, Iterable[str]]], output_id: int | None = None
-) -> None:
+def label_many(conn: Connection, kind: LabelKind, targets: list[tuple[int, Iterable[str]]], output_id: int | None = None) -> None:
     """Attach labels to many source images (or, with ``output_id``, to that output) at once."""
     targets = [(source_id, [normalise_label(n, kind) for n in names]) for source_id, names in targets]
     ids = label_ids(conn, kind, [n for _, names in targets for n in names], create=True)
     _, link, column = label_tables(kind)
-    rows = [
-        {column: ids[name], "source_image_id": source_id, "output_id": output_id}
-        for source_id, names in targets
-        for name in names
-    ]
+    rows = [{column: ids[name], "source_image_id": source_id, "output_id": output_id} for source_id, names in targets for name in names]
     for start in range(0, len(rows), 5000):
         insert_ignoring_duplicates(conn, link, rows[start : start + 5000])
 
 
-def detach_labels(
-    conn: Connection, kind: LabelKind, names: Iterable[str], source_image_id: int, output_id: int | None = None
-) -> None:
+def detach_labels(conn: Connection, kind: LabelKind, names: Iterable[str], source_image_id: int, output_id: int | None = None) -> None:
     ids = label_ids(conn, kind, names, create=False)
     if not ids:
         return
     _, link, column = label_tables(kind)
     on_target = link.c.output_id.is_(None) if output_id is None else link.c.output_id == output_id
-    conn.execute(
-        delete(link).where(
-            and_(link.c[column].in_(list(ids.values())), link.c.source_image_id == source_image_id, on_target)
-        )
-    )
+    conn.execute(delete(link).where(and_(link.c[column].in_(list(ids.values())), link.c.source_image_id == source_image_id, on_target)))
 
 
 def labels_of(conn: Connection, source_image_ids: list[int]) -> dict[LabelKind, dict[tuple[int, int | None], list[str]]]:

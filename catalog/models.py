@@ -8,15 +8,15 @@ is one index range scan on ``(tag_id, source_image_id)`` — the query studios r
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Table, Text, text
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _timestamp(**kwargs: Any) -> Any:
@@ -33,14 +33,14 @@ class OutputStatus(str, enum.Enum):
 class SourceImage(SQLModel, table=True):
     __tablename__ = "source_image"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     content_hash: str = Field(max_length=64, unique=True, description="sha256 of the file as ingested")
     filename: str = Field(max_length=512, description="original file name, for people; never a key")
-    origin: Optional[str] = Field(default=None, max_length=200, description="style model or tool that made it")
+    origin: str | None = Field(default=None, max_length=200, description="style model or tool that made it")
     width: int
     height: int
     mode: str = Field(max_length=8, description="stored pixel mode: RGB or RGBA")
-    source_format: Optional[str] = Field(default=None, max_length=16, description="format of the original file")
+    source_format: str | None = Field(default=None, max_length=16, description="format of the original file")
     byte_size: int = Field(sa_type=BigInteger, description="size of the original file")
     blob_key: str = Field(max_length=512)
     created_at: datetime = _timestamp()
@@ -49,14 +49,14 @@ class SourceImage(SQLModel, table=True):
 class Tag(SQLModel, table=True):
     __tablename__ = "tag"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
 
 
 class Collection(SQLModel, table=True):
     __tablename__ = "collection"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
     created_at: datetime = _timestamp()
 
@@ -66,15 +66,15 @@ class Variant(SQLModel, table=True):
 
     __tablename__ = "variant"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
     backend: str = Field(max_length=64)
-    preset: Optional[str] = Field(default=None, max_length=32)
-    steps: Optional[int] = None
-    guidance: Optional[float] = None
-    target_faces: Optional[int] = None
-    seed: Optional[int] = None
-    texture_size: Optional[int] = None
+    preset: str | None = Field(default=None, max_length=32)
+    steps: int | None = None
+    guidance: float | None = None
+    target_faces: int | None = None
+    seed: int | None = None
+    texture_size: int | None = None
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _timestamp()
 
@@ -88,24 +88,22 @@ class Output(SQLModel, table=True):
         Index("ix_output_variant_status", "variant_id", "status"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    source_image_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("source_image.id", ondelete="CASCADE"), nullable=False)
-    )
+    id: int | None = Field(default=None, primary_key=True)
+    source_image_id: int = Field(sa_column=Column(Integer, ForeignKey("source_image.id", ondelete="CASCADE"), nullable=False))
     variant_id: int = Field(sa_column=Column(Integer, ForeignKey("variant.id"), nullable=False))
     status: str = Field(default=OutputStatus.pending.value, max_length=16)
-    error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
     parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    model_name: Optional[str] = Field(default=None, max_length=128)
-    model_version: Optional[str] = Field(default=None, max_length=128)
-    face_count: Optional[int] = None
-    vertex_count: Optional[int] = None
-    byte_size: Optional[int] = Field(default=None, sa_type=BigInteger)
-    glb_key: Optional[str] = Field(default=None, max_length=512)
-    obj_key: Optional[str] = Field(default=None, max_length=512)
-    preview_key: Optional[str] = Field(default=None, max_length=512)
+    model_name: str | None = Field(default=None, max_length=128)
+    model_version: str | None = Field(default=None, max_length=128)
+    face_count: int | None = None
+    vertex_count: int | None = None
+    byte_size: int | None = Field(default=None, sa_type=BigInteger)
+    glb_key: str | None = Field(default=None, max_length=512)
+    obj_key: str | None = Field(default=None, max_length=512)
+    preview_key: str | None = Field(default=None, max_length=512)
     timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    dagster_run_id: Optional[str] = Field(default=None, max_length=64)
+    dagster_run_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -116,16 +114,19 @@ class OutputAttempt(SQLModel, table=True):
     __tablename__ = "output_attempt"
     __table_args__ = (Index("uq_output_attempt", "output_id", "attempt", unique=True),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     output_id: int = Field(sa_column=Column(Integer, ForeignKey("output.id", ondelete="CASCADE"), nullable=False))
     attempt: int
     status: str = Field(max_length=16)
-    error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
     parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: the model that made this attempt's shape (None: the attempt made no shape, e.g. re-texturing only)
+    model_name: str | None = Field(default=None, max_length=128)
+    model_version: str | None = Field(default=None, max_length=128)
     timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    dagster_run_id: Optional[str] = Field(default=None, max_length=64)
+    dagster_run_id: str | None = Field(default=None, max_length=64)
     started_at: datetime = _timestamp()
-    finished_at: Optional[datetime] = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 def _label_link_table(name: str, label_table: str) -> Table:

@@ -8,8 +8,9 @@ id you saw as ``before_id`` to get the next page.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.sql import Select
@@ -27,9 +28,18 @@ _coll = Collection.__table__
 
 MAX_PAGE = 1000
 _OUTPUT_FIELDS = (
-    "id", "status", "error", "parameters", "model_name", "model_version", "face_count", "vertex_count",
-    "byte_size", "timings", "dagster_run_id",
-)  # fmt: skip
+    "id",
+    "status",
+    "error",
+    "parameters",
+    "model_name",
+    "model_version",
+    "face_count",
+    "vertex_count",
+    "byte_size",
+    "timings",
+    "dagster_run_id",
+)
 
 
 def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[bool] | None:
@@ -124,7 +134,7 @@ def _matching_sources(
 def _iso(value: Any) -> Any:
     if isinstance(value, datetime):
         # SQLite hands timestamps back without their zone; every stored time is UTC.
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     return value
 
 
@@ -296,10 +306,7 @@ def list_collections(engine: Engine) -> list[dict[str, Any]]:
         .order_by(table.c.name)
     )
     with engine.connect() as conn:
-        return [
-            {"name": r.name, "images": r.images, "outputs": r.outputs, "created_at": _iso(r.created_at)}
-            for r in conn.execute(query)
-        ]
+        return [{"name": r.name, "images": r.images, "outputs": r.outputs, "created_at": _iso(r.created_at)} for r in conn.execute(query)]
 
 
 def list_variants(engine: Engine) -> list[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 
@@ -55,12 +56,19 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
         for start in range(0, len(sources), _BATCH):
             rows = [
                 {
-                    "content_hash": s.content_hash, "filename": s.filename[-512:], "origin": s.origin,
-                    "width": s.width, "height": s.height, "mode": s.mode, "source_format": s.source_format,
-                    "byte_size": s.byte_size, "blob_key": s.blob_key, "created_at": now,
+                    "content_hash": s.content_hash,
+                    "filename": s.filename[-512:],
+                    "origin": s.origin,
+                    "width": s.width,
+                    "height": s.height,
+                    "mode": s.mode,
+                    "source_format": s.source_format,
+                    "byte_size": s.byte_size,
+                    "blob_key": s.blob_key,
+                    "created_at": now,
                 }
                 for s in sources[start : start + _BATCH]
-            ]  # fmt: skip
+            ]
             ids.update(insert_returning_new(conn, table, rows, table.c.content_hash))
         created = set(ids)
         hashes = list({s.content_hash for s in sources} - created)  # already catalogued
@@ -114,9 +122,20 @@ def define_variant(engine: Engine, name: str, *, backend: str, extra: dict[str, 
 
 
 OUTPUT_FIELDS = (
-    "status", "error", "parameters", "model_name", "model_version", "face_count", "vertex_count",
-    "byte_size", "glb_key", "obj_key", "preview_key", "timings", "dagster_run_id",
-)  # fmt: skip
+    "status",
+    "error",
+    "parameters",
+    "model_name",
+    "model_version",
+    "face_count",
+    "vertex_count",
+    "byte_size",
+    "glb_key",
+    "obj_key",
+    "preview_key",
+    "timings",
+    "dagster_run_id",
+)
 
 
 def record_output(engine: Engine, source_image_id: int, variant_id: int, **fields: Any) -> int:
@@ -135,9 +154,18 @@ def record_output(engine: Engine, source_image_id: int, variant_id: int, **field
         insert_ignoring_duplicates(
             conn,
             table,
-            [{"source_image_id": source_image_id, "variant_id": variant_id, "status": OutputStatus.pending.value,
-              "parameters": {}, "timings": {}, "created_at": now, "updated_at": now}],
-        )  # fmt: skip
+            [
+                {
+                    "source_image_id": source_image_id,
+                    "variant_id": variant_id,
+                    "status": OutputStatus.pending.value,
+                    "parameters": {},
+                    "timings": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
         conn.execute(update(table).where(key).values(**fields, updated_at=now))
         return conn.execute(select(table.c.id).where(key)).scalar_one()
 
@@ -147,24 +175,32 @@ def start_attempt(
 ) -> tuple[int, int]:
     """Mark the output running and open a new attempt; returns (output id, attempt number)."""
     output_id = record_output(
-        engine, source_image_id, variant_id, status=OutputStatus.running, error=None, parameters=parameters,
+        engine,
+        source_image_id,
+        variant_id,
+        status=OutputStatus.running,
+        error=None,
+        parameters=parameters,
         dagster_run_id=dagster_run_id,
-    )  # fmt: skip
+    )
     table = OutputAttempt.__table__
     with engine.begin() as conn:
         previous = conn.execute(select(func.max(table.c.attempt)).where(table.c.output_id == output_id)).scalar() or 0
         conn.execute(
             insert(table).values(
-                output_id=output_id, attempt=previous + 1, status=OutputStatus.running.value, parameters=parameters,
-                timings={}, dagster_run_id=dagster_run_id, started_at=utcnow(),
+                output_id=output_id,
+                attempt=previous + 1,
+                status=OutputStatus.running.value,
+                parameters=parameters,
+                timings={},
+                dagster_run_id=dagster_run_id,
+                started_at=utcnow(),
             )
-        )  # fmt: skip
+        )
     return output_id, previous + 1
 
 
-def finish_attempt(
-    engine: Engine, output_id: int, attempt: int, *, status: str, error: str | None = None, **output_fields: Any
-) -> None:
+def finish_attempt(engine: Engine, output_id: int, attempt: int, *, status: str, error: str | None = None, **output_fields: Any) -> None:
     """Close an attempt as succeeded or failed and bring the output up to date with it."""
     status = OutputStatus(status).value
     table = Output.__table__
@@ -173,18 +209,24 @@ def finish_attempt(
         raise TypeError(f"unknown output fields: {', '.join(sorted(unknown))}")
     now = utcnow()
     with engine.begin() as conn:
-        # with the seconds the earlier stages noted on the attempt (note_stage_timings)
+        # with the seconds the earlier stages noted on the attempt (note_shape)
         timings = _add_timings(conn, output_id, attempt, output_fields.get("timings", {}))
         if "timings" in output_fields:
             output_fields = {**output_fields, "timings": timings}
         conn.execute(update(table).where(table.c.id == output_id).values(status=status, error=error, updated_at=now, **output_fields))
-        conn.execute(update(OutputAttempt.__table__).where(_attempt(output_id, attempt)).values(status=status, error=error, finished_at=now))
+        conn.execute(
+            update(OutputAttempt.__table__).where(_attempt(output_id, attempt)).values(status=status, error=error, finished_at=now)
+        )
 
 
-def note_stage_timings(engine: Engine, output_id: int, attempt: int, timings: dict[str, float]) -> None:
-    """Add a finished stage's seconds to a running attempt; finish_attempt carries them to the output."""
+def note_shape(engine: Engine, output_id: int, attempt: int, *, model_name: str, model_version: str, timings: dict[str, float]) -> None:
+    """The shape stage's part of a running attempt: the model that made the shape (on the attempt, and on the
+    output at once) and the stage's seconds, which ``finish_attempt`` carries to the output with its own."""
+    model = {"model_name": model_name, "model_version": model_version}
     with engine.begin() as conn:
         _add_timings(conn, output_id, attempt, timings)
+        conn.execute(update(OutputAttempt.__table__).where(_attempt(output_id, attempt)).values(**model))
+        conn.execute(update(Output.__table__).where(Output.__table__.c.id == output_id).values(**model, updated_at=utcnow()))
 
 
 def _attempt(output_id: int, attempt: int) -> ColumnElement[bool]:
@@ -207,11 +249,13 @@ def running_attempt(engine: Engine, source_image_id: int, variant_id: int, dagst
         select(outputs.c.id, attempts.c.attempt)
         .join(attempts, attempts.c.output_id == outputs.c.id)
         .where(
-            outputs.c.source_image_id == source_image_id, outputs.c.variant_id == variant_id,
-            attempts.c.dagster_run_id == dagster_run_id, attempts.c.status == OutputStatus.running.value,
+            outputs.c.source_image_id == source_image_id,
+            outputs.c.variant_id == variant_id,
+            attempts.c.dagster_run_id == dagster_run_id,
+            attempts.c.status == OutputStatus.running.value,
         )
         .order_by(attempts.c.attempt.desc())
-    )  # fmt: skip
+    )
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return (row.id, row.attempt) if row else None

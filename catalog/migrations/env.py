@@ -2,9 +2,9 @@
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlmodel import SQLModel
 
 import catalog.models  # noqa: F401  (registers the tables)
-from sqlmodel import SQLModel
 
 # Any fixed number: the advisory lock serialises migrations of one PostgreSQL database.
 _PG_MIGRATION_LOCK = 0x6D657368
