@@ -8,7 +8,13 @@ import dagster as dg
 import numpy as np
 import trimesh
 
-from inference.cleanup import FACE_TOLERANCE
+from inference.mesh.cleanup import FACE_TOLERANCE
+
+TEXTURED_CHECKS = [
+    dg.AssetCheckSpec("valid_gltf", asset="textured_glb", description="Loads as glTF with UVs, a base-colour texture and unit normals."),
+    dg.AssetCheckSpec("face_budget", asset="textured_glb", description="Face count within ±5 % of the variant's target."),
+    dg.AssetCheckSpec("non_empty", asset="textured_glb", description="The mesh has faces and vertices."),
+]
 
 
 def check_glb(glb: bytes, target_faces: int) -> list[dg.AssetCheckResult]:
@@ -26,12 +32,14 @@ def check_glb(glb: bytes, target_faces: int) -> list[dg.AssetCheckResult]:
     deviation = abs(faces - target_faces) / target_faces
     return [
         dg.AssetCheckResult(
-            check_name="valid_gltf", passed=bool(has_uv and texture is not None and unit),
+            check_name="valid_gltf",
+            passed=bool(has_uv and texture is not None and unit),
             metadata={"has_uv": bool(has_uv), "has_texture": texture is not None, "unit_normals": unit},
         ),
         dg.AssetCheckResult(
-            check_name="face_budget", passed=deviation <= FACE_TOLERANCE,
+            check_name="face_budget",
+            passed=deviation <= FACE_TOLERANCE,
             metadata={"faces": faces, "target": target_faces, "deviation": float(deviation)},
         ),
         dg.AssetCheckResult(check_name="non_empty", passed=faces > 0 and vertices > 0, metadata={"faces": faces, "vertices": vertices}),
-    ]  # fmt: skip
+    ]

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import dagster as dg
 
+from assets import IMAGE_ASSETS, MODEL_ASSETS
+from assets.image_assets import image_stage_config
+from assets.partitions import images, variants
 from catalog import OutputStatus, finish_attempt, start_attempt
 from catalog.config import meshmill_home
-from orchestration.definitions import IMAGE_ASSETS, MODEL_ASSETS, RESOURCES
-from orchestration.partitions import image_key, images, variants
+from catalog.keys import image_partition_key
+from inference.params import GenerationParams
+from orchestration.definitions import RESOURCES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,17 +67,21 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 
 def materialise(
-    instance: dg.DagsterInstance, image_keys: Iterable[str], variant_names: Iterable[str], *,
-    upscale: int = 2, upscaler: str = "builtin", background: str = "builtin",
+    instance: dg.DagsterInstance,
+    image_keys: Iterable[str],
+    variant_names: Iterable[str],
+    *,
+    image_params: GenerationParams | None = None,
     on_progress: Callable[[PartitionOutcome], None] | None = None,
-) -> ConvertReport:  # fmt: skip
-    """Run the image stages of each image, then the 3D stages of each image × variant."""
+) -> ConvertReport:
+    """Run the image stages of each image (cut out and upscaled with ``image_params``' image settings, default the
+    GenerationParams defaults), then the 3D stages of each image × variant."""
     image_keys, variant_names = list(image_keys), list(variant_names)
+    image_params = image_params or GenerationParams()
     instance.add_dynamic_partitions(images.name, image_keys)
     instance.add_dynamic_partitions(variants.name, variant_names)
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}  # the UI keeps every event
-    ops = {"cleaned_image": {"config": {"background": background}}, "upscaled_image": {"config": {"factor": upscale, "upscaler": upscaler}}}
-    run_config = {"ops": ops, **quiet}
+    run_config = {**image_stage_config(image_params), **quiet}
     report = ConvertReport()
 
     def record(outcome: PartitionOutcome) -> None:
@@ -83,35 +91,46 @@ def materialise(
 
     for key in image_keys:
         result = dg.materialize(
-            IMAGE_ASSETS, partition_key=key, instance=instance, resources=RESOURCES, run_config=run_config,
-            raise_on_error=False, tags={"meshmill/image": key},
-        )  # fmt: skip
+            IMAGE_ASSETS,
+            partition_key=key,
+            instance=instance,
+            resources=RESOURCES,
+            run_config=run_config,
+            raise_on_error=False,
+            tags={"meshmill/image": key},
+        )
         record(PartitionOutcome(key, None, result.success, result.run_id, "" if result.success else _failure_message(result)))
         for variant in variant_names:
             if not result.success:
                 error = _failure_message(result)
-                _record_failed_output(key, variant, result.run_id, f"image stages failed: {error}")
+                _record_failed_output(key, variant, image_params, result.run_id, f"image stages failed: {error}")
                 record(PartitionOutcome(key, variant, False, result.run_id, "skipped: the image stages failed"))
                 continue
             partition = dg.MultiPartitionKey({"image": key, "variant": variant})
             model = dg.materialize(
-                [*IMAGE_ASSETS, *MODEL_ASSETS], selection=MODEL_ASSETS, partition_key=partition, instance=instance,
-                resources=RESOURCES, raise_on_error=False, run_config=quiet,
+                [*IMAGE_ASSETS, *MODEL_ASSETS],
+                selection=MODEL_ASSETS,
+                partition_key=partition,
+                instance=instance,
+                resources=RESOURCES,
+                raise_on_error=False,
+                run_config=quiet,
                 tags={"meshmill/image": key, "meshmill/variant": variant},
-            )  # fmt: skip
+            )
             record(PartitionOutcome(key, variant, model.success, model.run_id, "" if model.success else _failure_message(model)))
     return report
 
 
-def _record_failed_output(key: str, variant: str, run_id: str, error: str) -> None:
+def _record_failed_output(key: str, variant: str, image_params: GenerationParams, run_id: str, error: str) -> None:
     """The catalog shows the output as failed, with why, even though its own stages never ran."""
     catalog_resource = RESOURCES["catalog"]
     source = catalog_resource.source(key)
     variant_id, params = catalog_resource.variant(variant)
+    params = params.replace(**image_params.image_settings())
     engine = catalog_resource.engine()
     output_id, attempt = start_attempt(engine, source["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id)
     finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=error)
 
 
 def keys_for(content_hashes: Iterable[str]) -> list[str]:
-    return sorted({image_key(h) for h in content_hashes})
+    return sorted({image_partition_key(h) for h in content_hashes})

@@ -8,15 +8,17 @@ processes ingesting the same image write the same bytes to the same key and one 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
 from sqlalchemy import Engine
 
 from catalog import BlobStore, label_source, record_source, source_id_by_hash
+from catalog.keys import source_key
 from catalog.labels import normalise_label
-from inference.images import ImageError, decode_image, encode_png
+from inference.images.decode import ImageError, decode_image, encode_png
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga"}
 
@@ -49,10 +51,6 @@ def iter_image_files(paths: Iterable[Path]) -> Iterator[Path | tuple[Path, str]]
             yield (path, "no such file or folder")
 
 
-def source_blob_key(content_hash: str) -> str:
-    return f"sources/{content_hash[:2]}/{content_hash}.png"
-
-
 def ingest_file(
     path: Path,
     engine: Engine,
@@ -75,7 +73,7 @@ def ingest_file(
             decoded = decode_image(data, path.name)
         except ImageError as exc:
             return IngestResult(path, "failed", detail=str(exc).removeprefix(f"{path.name}: "), content_hash=content_hash)
-        key = source_blob_key(content_hash)
+        key = source_key(content_hash)
         blobs.put(key, encode_png(decoded.image), "image/png")
         try:
             record = record_source(

@@ -3,7 +3,8 @@
 A studio runs this on a GPU box (``meshmill model-server --backend hunyuan3d-2``) and points other
 machines' ``remote`` backend at it. ``POST /generate`` takes the api_server JSON body and answers with
 a GLB: the shape cut to ``face_count`` by our clean-up, or, with ``"texture": true``, the textured asset.
-Errors answer ``{"text": ..., "error_code": 1}`` like api_server (400 for bad input, 500 otherwise).
+Errors answer ``{"text": ..., "error_code": 1}`` like api_server (400 for bad input, 422 when the model
+decoded no surface, 500 otherwise).
 One generation runs at a time; the model is loaded once, at start-up.
 """
 
@@ -19,12 +20,13 @@ import trimesh
 from fastapi import Body, FastAPI
 from fastapi.responses import JSONResponse, Response
 
-from inference.backends import backend_spec, get_generator
-from inference.cleanup import MeshError
-from inference.images import ImageError, decode_image
+from inference.backends import backend_spec
+from inference.generators import EmptySurface, get_generator
+from inference.generators.remote import EMPTY_SURFACE_STATUS, PARAMETER_KEYS
+from inference.images.decode import ImageError, decode_image
+from inference.mesh.cleanup import MeshError
 from inference.params import GenerationParams, ParameterError
-from inference.pipeline import generate_asset, make_shape, prepare_views
-from inference.remote import PARAMETER_KEYS
+from inference.pipeline import clean_views, generate_asset, make_shape, upscale_views
 from inference.views import ViewError
 
 GLB_TYPE = "model/gltf-binary"
@@ -71,10 +73,11 @@ def create_app(backend: str, device: str | None = None) -> FastAPI:
                 warnings.simplefilter("ignore")
                 if texture:
                     return Response(generate_asset(images, params, generator).glb, media_type=GLB_TYPE)
-                views = prepare_views(images, params)
-                mesh = make_shape(views, params, generator)
+                mesh = make_shape(upscale_views(clean_views(images, params), params), params, generator)
         except (ImageError, ParameterError, ViewError) as exc:
             return _error(400, str(exc))
+        except EmptySurface as exc:  # the same request gives the same nothing: not worth a retry
+            return _error(EMPTY_SURFACE_STATUS, str(exc))
         except (MeshError, RuntimeError, ValueError) as exc:
             return _error(500, f"{backend} failed: {exc}")
         out = io.BytesIO()

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.partitions import images, variants
+from assets.resources import CatalogResource
 from catalog import list_variants
 from catalog.config import meshmill_home
-from orchestration.jobs import image_job, model_job
+from catalog.keys import image_partition_key
 from orchestration.ingest import IMAGE_SUFFIXES, ingest_file
-from orchestration.partitions import image_key, images, variants
-from orchestration.resources import CatalogResource
+from orchestration.jobs import image_job, model_job
 
 BATCH = 50  # files ingested per sensor tick; the rest wait for the next one
 
@@ -50,9 +51,10 @@ def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) 
     if not inbox.is_dir():
         return dg.SensorResult(skip_reason=f"inbox {inbox} does not exist", cursor=json.dumps(seen))
     candidates = sorted(
-        (p.stat().st_mtime_ns, p) for p in inbox.rglob("*")
+        (p.stat().st_mtime_ns, p)
+        for p in inbox.rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.stat().st_mtime_ns > seen["mtime_ns"]
-    )[:BATCH]  # fmt: skip
+    )[:BATCH]
     engine, blobs = catalog.engine(), catalog.blobs()
     keys: list[str] = []
     for mtime, path in candidates:
@@ -67,7 +69,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) 
         if result.outcome == "failed":
             context.log.warning(f"{path}: {result.detail}")
             continue
-        keys.append(image_key(result.content_hash))
+        keys.append(image_partition_key(result.content_hash))
     keys = sorted(set(keys))
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"images:{k}", partition_key=k) for k in keys],

@@ -11,8 +11,9 @@ import io
 import os
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import trimesh
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -23,10 +24,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 import catalog
-from assets.stages import cleaned_key, upscaled_key
 from catalog import BlobNotFound, CatalogError, LabelError, OutputStatus
-from inference.export import obj_files
-from orchestration.partitions import image_key
+from catalog.keys import image_partition_key, view_key
+from inference.mesh.export import obj_files
 
 HERE = Path(__file__).resolve().parent
 THREE = Path(os.environ.get("MESHMILL_THREE_DIR") or HERE.parents[1] / "node_modules" / "three")
@@ -42,7 +42,7 @@ class LabelEdit(BaseModel):
     kind: str  # tag | collection
     add: list[str] = []
     remove: list[str] = []
-    variant: Optional[str] = None  # label the variant's output instead of the image
+    variant: str | None = None  # label the variant's output instead of the image
 
 
 def _not_found(message: str) -> HTTPException:
@@ -65,9 +65,17 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
         return response
 
-    def search(tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int) -> dict[str, Any]:
-        filters = {"tags": [t.strip() for value in tag for t in value.split(",") if t.strip()], "collection": collection or None, "variant": variant or None,
-                   "status": status or None, "before_id": before, "limit": limit}  # fmt: skip
+    def search(
+        tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int
+    ) -> dict[str, Any]:
+        filters = {
+            "tags": [t.strip() for value in tag for t in value.split(",") if t.strip()],
+            "collection": collection or None,
+            "variant": variant or None,
+            "status": status or None,
+            "before_id": before,
+            "limit": limit,
+        }
         try:
             items = catalog.find(engine, **filters)
         except (LabelError, ValueError) as exc:
@@ -102,7 +110,7 @@ def create_app(allow_edits: bool = False) -> FastAPI:
 
     def links(detail: dict[str, Any]) -> dict[str, str]:
         src, out = detail["source"], detail["output"]
-        partition = f"{image_key(src['content_hash'])}|{out['variant']}"
+        partition = f"{image_partition_key(src['content_hash'])}|{out['variant']}"
         result = {"asset": f"{dagster_url()}/assets/textured_glb?view=partitions&partition={partition}"}
         if out["dagster_run_id"]:
             result["run"] = f"{dagster_url()}/runs/{out['dagster_run_id']}"
@@ -112,9 +120,13 @@ def create_app(allow_edits: bool = False) -> FastAPI:
 
     @app.get("/api/search")
     def api_search(
-        tag: list[str] = Query([]), collection: Optional[str] = None, variant: Optional[str] = None,
-        status: Optional[str] = None, before: Optional[int] = None, limit: int = Query(PAGE, ge=1, le=200),
-    ) -> dict[str, Any]:  # fmt: skip
+        tag: list[str] = Query([]),
+        collection: str | None = None,
+        variant: str | None = None,
+        status: str | None = None,
+        before: int | None = None,
+        limit: int = Query(PAGE, ge=1, le=200),
+    ) -> dict[str, Any]:
         return search(tag, collection, variant, status, before, limit)
 
     @app.get("/api/outputs/{output_id}")
@@ -145,8 +157,11 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     @app.get("/files/outputs/{output_id}/model.glb")
     def file_glb(output_id: int) -> Response:
         files, stem = output_file(output_id)
-        return Response(blob(files["glb_key"], f"output {output_id}'s GLB"), media_type="model/gltf-binary",
-                        headers={"Content-Disposition": f'attachment; filename="{stem}.glb"'})  # fmt: skip
+        return Response(
+            blob(files["glb_key"], f"output {output_id}'s GLB"),
+            media_type="model/gltf-binary",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.glb"'},
+        )
 
     @app.get("/files/outputs/{output_id}/obj.zip")
     def file_obj_zip(output_id: int) -> Response:
@@ -157,7 +172,9 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, data in obj_files(mesh, stem).items():
                 archive.writestr(name, data)
-        return Response(packed.getvalue(), media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{stem}_obj.zip"'})
+        return Response(
+            packed.getvalue(), media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{stem}_obj.zip"'}
+        )
 
     @app.get("/files/outputs/{output_id}/preview.png")
     def file_preview(output_id: int) -> Response:
@@ -166,20 +183,27 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     @app.get("/files/sources/{source_id}/image")
     def file_source(source_id: int) -> Response:
         record = found(catalog.source_files, source_id)
-        return Response(blob(record["blob_key"], f"source image {source_id}"), media_type="image/png",
-                        headers={"Content-Disposition": f'inline; filename="{Path(record["filename"]).stem}.png"'})  # fmt: skip
+        return Response(
+            blob(record["blob_key"], f"source image {source_id}"),
+            media_type="image/png",
+            headers={"Content-Disposition": f'inline; filename="{Path(record["filename"]).stem}.png"'},
+        )
 
     @app.get("/files/sources/{source_id}/{stage}.png")
     def file_stage(source_id: int, stage: str) -> Response:
-        keys = {"cleaned": cleaned_key, "upscaled": upscaled_key}
-        if stage not in keys:
+        """The front view as an image stage stored it: ``cleaned`` (cut out) or ``upscaled`` (upscaled and framed)."""
+        stored = {"cleaned": "cleaned", "upscaled": "framed"}
+        if stage not in stored:
             raise _not_found(f"no stage {stage!r}: use cleaned or upscaled")
-        return Response(blob(keys[stage](found(catalog.source_files, source_id)), f"source image {source_id}'s {stage} image"), media_type="image/png")
+        key = view_key(stored[stage], found(catalog.source_files, source_id)["content_hash"], "front")
+        return Response(blob(key, f"source image {source_id}'s {stage} image"), media_type="image/png")
 
     # --- pages ---------------------------------------------------------------------------------------
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"allow_edits": allow_edits, "three": has_three, **context}, status_code=status_code)
+        return templates.TemplateResponse(
+            request, name, {"allow_edits": allow_edits, "three": has_three, **context}, status_code=status_code
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):  # noqa: ANN202
@@ -198,13 +222,24 @@ def create_app(allow_edits: bool = False) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def search_page(
-        request: Request, tag: list[str] = Query([]), collection: Optional[str] = None, variant: Optional[str] = None,
-        status: Optional[str] = None, before: Optional[int] = None,
-    ) -> HTMLResponse:  # fmt: skip
+        request: Request,
+        tag: list[str] = Query([]),
+        collection: str | None = None,
+        variant: str | None = None,
+        status: str | None = None,
+        before: int | None = None,
+    ) -> HTMLResponse:
         result = search(tag, collection, variant, status, before, PAGE)
         filters = {"tag": ", ".join(t for t in tag if t), "collection": collection or "", "variant": variant or "", "status": status or ""}
-        return page(request, "search.html", result=result, filters=filters, statuses=STATUSES,
-                    collections=catalog.list_collections(engine), variants=catalog.list_variants(engine))  # fmt: skip
+        return page(
+            request,
+            "search.html",
+            result=result,
+            filters=filters,
+            statuses=STATUSES,
+            collections=catalog.list_collections(engine),
+            variants=catalog.list_variants(engine),
+        )
 
     @app.get("/outputs/{output_id}", response_class=HTMLResponse)
     def output_page(request: Request, output_id: int) -> HTMLResponse:
@@ -212,7 +247,7 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         return page(request, "output.html", detail=detail, links=links(detail), attempts=catalog.attempts_of(engine, output_id))
 
     @app.get("/compare", response_class=HTMLResponse)
-    def compare_page(request: Request, ids: str = "", image: Optional[int] = None) -> HTMLResponse:
+    def compare_page(request: Request, ids: str = "", image: int | None = None) -> HTMLResponse:
         if image is not None:  # every finished variant of one source image
             record = source(image)
             chosen = [{"source": record, "output": o} for o in record["outputs"] if o["status"] == "succeeded"][:4]

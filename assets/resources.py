@@ -1,4 +1,4 @@
-"""Resources the assets use: the catalog (database + blob store) and the compute device."""
+"""Resources the assets use: the catalog (database + blob store) and the compute device with its loaded models."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import dagster as dg
 from sqlalchemy import Engine
 
 import catalog
-from inference.backends import get_generator
-from inference.generators import ShapeGenerator
+from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
+from inference.runtime.devices import torch_device
 
+#: loaded generators, by backend and device, for the life of the process
 _generators: dict[tuple[str, str], ShapeGenerator] = {}
+#: source image rows by database and partition key; a recorded source row never changes
+_sources: dict[tuple[str, str], dict[str, Any]] = {}
+_MAX_SOURCES = 10_000
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -27,8 +31,14 @@ class CatalogResource(dg.ConfigurableResource):
         return catalog.blob_store_from_env()
 
     def source(self, key: str) -> dict[str, Any]:
-        """The source image of image partition ``key`` (the start of its content hash)."""
-        return catalog.source_by_hash_prefix(self.engine(), key)
+        """The source image of image partition ``key`` (the start of its content hash), looked up once per process."""
+        engine = self.engine()
+        cached = (engine.url.render_as_string(), key)
+        if cached not in _sources:
+            if len(_sources) >= _MAX_SOURCES:
+                _sources.clear()
+            _sources[cached] = catalog.source_by_hash_prefix(engine, key)
+        return _sources[cached]
 
     def variant(self, name: str) -> tuple[int, GenerationParams]:
         """The variant's id and its resolved generation parameters."""
@@ -44,8 +54,6 @@ class ComputeResource(dg.ConfigurableResource):
     device: str = "auto"
 
     def torch_device(self) -> str:
-        from inference.devices import torch_device
-
         return str(torch_device(None if self.device == "auto" else self.device))
 
     def generator(self, backend: str) -> ShapeGenerator:

@@ -1,11 +1,9 @@
-"""Partitions: one per source image (key: the first 16 hex digits of its content hash, never a file
-name), and one per image × variant for the 3D stages."""
+"""Partitions: one per source image (key: ``catalog.keys.image_partition_key``, the start of its content
+hash, never a file name), and one per image × variant for the 3D stages."""
 
 import warnings
 
 import dagster as dg
-
-IMAGE_KEY_LENGTH = 16
 
 images = dg.DynamicPartitionsDefinition(name="images")
 variants = dg.DynamicPartitionsDefinition(name="variants")
@@ -14,7 +12,3 @@ image_variants = dg.MultiPartitionsDefinition({"image": images, "variant": varia
 with warnings.catch_warnings():  # beta in Dagster 1.13, and the mapping this graph needs
     warnings.simplefilter("ignore", dg.BetaWarning)
     by_image = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="image")
-
-
-def image_key(content_hash: str) -> str:
-    return content_hash[:IMAGE_KEY_LENGTH]
