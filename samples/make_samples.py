@@ -37,9 +37,7 @@ def render(mesh: str, texture: str | None, direction, up) -> np.ndarray:
         body = pb.createMultiBody(baseMass=0, baseVisualShapeIndex=shape, physicsClientId=client)
         if texture:
             pb.changeVisualShape(body, -1, textureUniqueId=pb.loadTexture(str(data / texture)), physicsClientId=client)
-        vertices = np.array(
-            [[float(x) for x in line.split()[1:4]] for line in open(data / mesh) if line.startswith("v ")]
-        )
+        vertices = np.array([[float(x) for x in line.split()[1:4]] for line in open(data / mesh) if line.startswith("v ")])
         centre = (vertices.min(0) + vertices.max(0)) / 2
         radius = np.linalg.norm(vertices.max(0) - vertices.min(0)) / 2
         direction = np.asarray(direction, float) / np.linalg.norm(direction)
@@ -47,9 +45,15 @@ def render(mesh: str, texture: str | None, direction, up) -> np.ndarray:
         view = pb.computeViewMatrix((centre + direction * distance).tolist(), centre.tolist(), list(up))
         projection = pb.computeProjectionMatrixFOV(1.0, 1.0, distance - 2 * radius, distance + 2 * radius)
         _, _, rgb, _, seg = pb.getCameraImage(
-            SIZE, SIZE, view, projection, renderer=pb.ER_TINY_RENDERER, lightDirection=[1, 2, 3],
-            shadow=0, physicsClientId=client,
-        )  # fmt: skip
+            SIZE,
+            SIZE,
+            view,
+            projection,
+            renderer=pb.ER_TINY_RENDERER,
+            lightDirection=[1, 2, 3],
+            shadow=0,
+            physicsClientId=client,
+        )
     finally:
         pb.disconnect(client)
     rgba = np.reshape(np.asarray(rgb, np.uint8), (SIZE, SIZE, 4)).copy()

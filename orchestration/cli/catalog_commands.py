@@ -1,0 +1,140 @@
+"""``meshmill catalog``: find source images by tag, collection, variant and status; show one; label them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+import catalog
+from catalog import CatalogError, LabelError
+from orchestration.cli.common import console, fail, open_engine, print_json, say
+
+app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
+
+
+def _summarise_outputs(outputs: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{o['variant']}:{o['status']}" for o in outputs) or "-"
+
+
+@app.command("find")
+def catalog_find(
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Must carry every one of these tags."),
+    any_tag: list[str] = typer.Option([], "--any-tag", help="Must carry at least one of these tags."),
+    collection: str | None = typer.Option(None, "--collection", "-c"),
+    variant: str | None = typer.Option(None, help="Only images with an output of this variant."),
+    status: catalog.OutputStatus | None = typer.Option(None, help="Only outputs in this state."),
+    limit: int = typer.Option(50, min=1, max=1000, help="Page size."),
+    before: int | None = typer.Option(None, help="Next page: the last id of the previous one."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per source image."),
+) -> None:
+    """Find source images (newest first) by tags, collection, variant and output status."""
+    try:
+        records = catalog.find(
+            open_engine(),
+            tags=tag,
+            any_tags=any_tag,
+            collection=collection,
+            variant=variant,
+            status=status.value if status else None,
+            limit=limit,
+            before_id=before,
+        )
+    except (LabelError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(records)
+        return
+    table = Table("id", "file", "size", "tags", "collections", "outputs", title=f"{len(records)} source images")
+    for r in records:
+        table.add_row(
+            str(r["id"]),
+            r["filename"],
+            f"{r['width']}×{r['height']}",
+            ", ".join(r["tags"]),
+            ", ".join(r["collections"]),
+            _summarise_outputs(r["outputs"]),
+        )
+    console.print(table)
+    if len(records) == limit:
+        say(f"more: add --before {records[-1]['id']}")
+
+
+@app.command("show")
+def catalog_show(
+    source_id: int = typer.Argument(..., metavar="ID", help="Source image id."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Everything the catalog knows about one source image and its outputs."""
+    try:
+        record = catalog.show(open_engine(), source_id)
+    except CatalogError as exc:
+        fail(str(exc), 1)
+    if as_json:
+        print_json(record)
+        return
+    say(f"[bold]#{record['id']}[/bold] {record['filename']}")
+    for field in ("content_hash", "origin", "width", "height", "mode", "source_format", "byte_size", "blob_key", "created_at"):
+        say(f"  {field:14} {record[field]}")
+    say(f"  {'tags':14} {', '.join(record['tags']) or '-'}")
+    say(f"  {'collections':14} {', '.join(record['collections']) or '-'}")
+    table = Table("output", "variant", "status", "faces", "bytes", "glb", "tags", "error", title="outputs")
+    for o in record["outputs"]:
+        table.add_row(
+            str(o["id"]),
+            o["variant"],
+            o["status"],
+            str(o["face_count"] or "-"),
+            str(o["byte_size"] or "-"),
+            o["blob_keys"]["glb"] or "-",
+            ", ".join(o["tags"]),
+            (o["error"] or "")[:80],
+        )
+    console.print(table)
+
+
+def _edit(kind: str, source_id: int, add: list[str], remove: list[str], variant: str | None) -> None:
+    try:
+        now = catalog.edit_labels(open_engine(), kind, source_id, add=add, remove=remove, variant=variant)  # type: ignore[arg-type]
+    except LabelError as exc:
+        fail(str(exc))
+    except CatalogError as exc:
+        fail(str(exc), 1)
+    target = f"#{source_id}" + (f" ({variant})" if variant else "")
+    say(f"{target} {kind}s: {', '.join(now) or '-'}")
+
+
+@app.command("tag")
+def catalog_tag(
+    source_id: int = typer.Argument(..., metavar="ID", help="Source image id."),
+    add: list[str] = typer.Option([], "--add", "-a"),
+    remove: list[str] = typer.Option([], "--remove", "-r"),
+    variant: str | None = typer.Option(None, help="Tag the image's output for this variant instead."),
+) -> None:
+    """Add or remove tags on a source image, or on one of its outputs."""
+    _edit("tag", source_id, add, remove, variant)
+
+
+@app.command("collect")
+def catalog_collect(
+    source_id: int = typer.Argument(..., metavar="ID", help="Source image id."),
+    add: list[str] = typer.Option([], "--add", "-a"),
+    remove: list[str] = typer.Option([], "--remove", "-r"),
+    variant: str | None = typer.Option(None, help="Change the collections of this variant's output instead."),
+) -> None:
+    """Add a source image (or one of its outputs) to collections, or take it out."""
+    _edit("collection", source_id, add, remove, variant)
+
+
+@app.command("collections")
+def catalog_collections(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every collection, with how many images and outputs it holds."""
+    rows = catalog.list_collections(open_engine())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("collection", "images", "outputs", "created")
+    for row in rows:
+        table.add_row(row["name"], str(row["images"]), str(row["outputs"]), row["created_at"][:19])
+    console.print(table)

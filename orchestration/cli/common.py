@@ -1,0 +1,75 @@
+"""What every command shares: the consoles, one way to fail, the catalog from the environment, file writes.
+
+The commands import Dagster, torch and the inference pipeline inside their bodies: those cost seconds
+to import, and ``meshmill catalog find`` should answer in well under one.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+import catalog
+from catalog import LabelError
+from catalog.blobs import BlobError
+from inference.params import GenerationParams, ParameterError
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one line naming the problem and end the command (2: bad usage or input, 1: it could not be done)."""
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def say(message: str) -> None:
+    console.print(message, highlight=False)
+
+
+def open_engine() -> Engine:
+    try:
+        return catalog.get_engine()
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def open_blobs() -> catalog.BlobStore:
+    try:
+        return catalog.blob_store_from_env()
+    except (BlobError, ValueError) as exc:
+        fail(str(exc))
+
+
+def label_options(collections: list[str], tags: list[str]) -> tuple[list[str], list[str]]:
+    """Validated --collection and --tag values; a bad one ends the command before anything is stored."""
+    try:
+        return [catalog.normalise_label(c, "collection") for c in collections], [catalog.normalise_label(t, "tag") for t in tags]
+    except LabelError as exc:
+        fail(str(exc))
+
+
+def resolve_params(preset: str | None = None, **given: Any) -> GenerationParams:
+    """GenerationParams from a command's options (None: not given); a bad one ends the command naming it."""
+    try:
+        return GenerationParams.resolve(preset, **given)
+    except ParameterError as exc:
+        fail(str(exc))
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -1,0 +1,130 @@
+"""``meshmill generate`` (one image or up to four views to a GLB, no catalog, no Dagster) and ``meshmill eval``."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import typer
+from PIL import Image
+from rich.table import Table
+
+from inference.images.decode import ImageError, decode_image
+from inference.params import DEFAULT_PRESET
+from inference.runtime.weights import ModelUnavailable
+from orchestration.cli import knobs
+from orchestration.cli.common import console, err_console, fail, resolve_params, say, write_atomically
+
+
+def _read_view(path: Path, view: str) -> Image.Image:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"{view} view {path}: cannot read ({exc.strerror or exc})")
+    try:
+        return decode_image(data, f"{view} view {path}").image
+    except ImageError as exc:
+        fail(str(exc))
+
+
+def generate(
+    front: Path = typer.Argument(..., help="Front view (camera on +Z): the image to convert."),
+    output: Path = typer.Option(..., "--output", "-o", help="GLB file to write."),
+    left: Path | None = typer.Option(None, help="Left view: camera on +X, showing the object's own left side."),
+    back: Path | None = typer.Option(None, help="Back view: camera on -Z."),
+    right: Path | None = typer.Option(None, help="Right view: camera on -X."),
+    obj: Path | None = typer.Option(None, "--obj", help="Also write OBJ + MTL + PNG into this folder."),
+    preset: knobs.Preset = None,
+    backend: knobs.Backend = None,
+    faces: knobs.Faces = None,
+    texture_size: knobs.TextureSize = None,
+    steps: knobs.Steps = None,
+    guidance: knobs.Guidance = None,
+    octree_resolution: knobs.OctreeResolution = None,
+    stage2_steps: knobs.Stage2Steps = None,
+    stage2_guidance: knobs.Stage2Guidance = None,
+    seed: knobs.Seed = None,
+    upscale: knobs.Upscale = None,
+    upscaler: knobs.Upscaler = None,
+    background: knobs.Background = None,
+    keep_background: knobs.KeepBackground = False,
+) -> None:
+    """Turn one image (or up to four views) into a textured GLB. No catalog, no Dagster."""
+    # torch and trimesh take seconds to import: only this command needs them
+    from inference.generators import get_generator
+    from inference.mesh.export import write_obj
+    from inference.pipeline import generate_asset
+
+    shape = knobs.shape_knobs(backend, faces, texture_size, steps, guidance, octree_resolution, stage2_steps, stage2_guidance, seed)
+    params = resolve_params(preset or DEFAULT_PRESET, **shape, **knobs.image_knobs(upscale, upscaler, background, keep_background))
+    try:
+        generator = get_generator(params.backend)
+    except (ModelUnavailable, ValueError) as exc:
+        fail(str(exc), 1)
+    paths = {"front": front, "left": left, "back": back, "right": right}
+    images = {view: _read_view(path, view) for view, path in paths.items() if path is not None}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            asset = generate_asset(images, params, generator, name=output.stem)
+    except (ValueError, RuntimeError) as exc:  # ViewError, MeshError, EmptySurface, a model server's error …
+        fail(str(exc), 1)
+    for note in asset.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
+    write_atomically(output, asset.glb)
+    say(f"wrote {output}")
+    if obj is not None:
+        for path in write_obj(asset.mesh, obj, output.stem):
+            say(f"wrote {path}")
+    title = f"{asset.model_name} {asset.model_version}: {asset.faces} faces, {asset.vertices} vertices, {len(asset.glb):,} bytes"
+    table = Table("stage", "seconds", title=title)
+    for stage, seconds in asset.timings.items():
+        table.add_row(stage, f"{seconds:.2f}")
+    console.print(table)
+
+
+def evaluate(
+    mesh_dir: Path = typer.Argument(..., help="Folder of ground-truth meshes (OBJ, +Y up, front +Z), searched recursively."),
+    make_reference_set: bool = typer.Option(False, help="First write the default set (meshes from pybullet_data) into MESH_DIR."),
+    size: int = typer.Option(512, help="Render size of each view in pixels."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write every score as JSON here."),
+) -> None:
+    """Quality harness: reconstruct real meshes from their renders; Chamfer, F-score and PSNR against baselines."""
+    from inference.quality.evaluation import evaluate_object, summarise, to_json, write_reference_set  # torch, as above
+
+    if make_reference_set:
+        write_reference_set(mesh_dir)
+    objects = sorted(p for p in mesh_dir.rglob("*.obj"))
+    if not objects:
+        fail(f"{mesh_dir}: no .obj files found (use --make-reference-set for the default set)")
+    methods = ("single", "four", "visual_hull", "slab", "ellipsoid")
+    columns = ["single f@0.1", "four f@0.1", "hull f@0.1", "slab f@0.1", "ellipsoid f@0.1", "single psnr", "four psnr"]
+    table = Table("object", "single CD", *columns, title="quality harness (F-score at τ; CD = Chamfer; PSNR dB, front view)")
+
+    def row(name: str, scores: dict) -> None:
+        table.add_row(
+            name,
+            f"{scores['single']['chamfer']:.3f}",
+            *(f"{scores[m]['f@0.1']:.3f}" for m in methods),
+            f"{scores['single']['psnr_front']:.1f}",
+            f"{scores['four']['psnr_front']:.1f}",
+        )
+
+    results = []
+    for obj in objects:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                result = evaluate_object(obj, size=size)
+            except (ValueError, OSError) as exc:
+                err_console.print(f"[red]failed[/red] {obj}: {exc}", highlight=False)
+                continue
+        results.append(result)
+        row(result.name, result.scores)
+        say(f"scored {result.name}")
+    if not results:
+        fail("no object could be scored", 1)
+    row("[bold]mean[/bold]", summarise(results))
+    console.print(table)
+    if json_out is not None:
+        write_atomically(json_out, to_json(results).encode())

@@ -1,0 +1,62 @@
+"""The generation knobs as command-line options, declared once: help, choices and ranges come from
+``GenerationParams`` and the backend / upscaler / remover tables (``inference.params.knob_help``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from inference.params import knob_help
+
+
+def _option(field: str, flag: str) -> typer.models.OptionInfo:
+    return typer.Option(flag, help=knob_help(field), show_default=False)
+
+
+Backend = Annotated[str | None, _option("backend", "--backend")]
+Preset = Annotated[str | None, _option("preset", "--preset")]
+Faces = Annotated[int | None, _option("target_faces", "--faces")]
+TextureSize = Annotated[int | None, _option("texture_size", "--texture-size")]
+Steps = Annotated[int | None, _option("steps", "--steps")]
+Guidance = Annotated[float | None, _option("guidance", "--guidance")]
+OctreeResolution = Annotated[int | None, _option("octree_resolution", "--octree-resolution")]
+Stage2Steps = Annotated[int | None, _option("stage2_steps", "--stage2-steps")]
+Stage2Guidance = Annotated[float | None, _option("stage2_guidance", "--stage2-guidance")]
+Seed = Annotated[int | None, _option("seed", "--seed")]
+Upscale = Annotated[int | None, _option("upscale", "--upscale")]
+Upscaler = Annotated[str | None, _option("upscaler", "--upscaler")]
+Background = Annotated[str | None, _option("background", "--background")]
+KeepBackground = Annotated[
+    bool, typer.Option("--keep-background", help="use the image's own alpha, no background removal (remove_background off)")
+]
+
+
+def image_knobs(upscale: int | None, upscaler: str | None, background: str | None, keep_background: bool) -> dict:
+    """The image stages' GenerationParams fields from their options (None: not given)."""
+    return {"upscale": upscale, "upscaler": upscaler, "background": background, "remove_background": False if keep_background else None}
+
+
+def shape_knobs(
+    backend: str | None,
+    faces: int | None,
+    texture_size: int | None,
+    steps: int | None,
+    guidance: float | None,
+    octree_resolution: int | None,
+    stage2_steps: int | None,
+    stage2_guidance: float | None,
+    seed: int | None,
+) -> dict:
+    """The 3D stages' GenerationParams fields from their options (None: not given)."""
+    return {
+        "backend": backend,
+        "target_faces": faces,
+        "texture_size": texture_size,
+        "steps": steps,
+        "guidance": guidance,
+        "octree_resolution": octree_resolution,
+        "stage2_steps": stage2_steps,
+        "stage2_guidance": stage2_guidance,
+        "seed": seed,
+    }

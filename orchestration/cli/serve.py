@@ -1,0 +1,22 @@
+"""``meshmill serve``: the catalog web app."""
+
+from __future__ import annotations
+
+import typer
+
+from orchestration.cli.common import open_engine, say
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
+    port: int = typer.Option(8787),
+    allow_edits: bool = typer.Option(False, "--allow-edits", help="Let the pages add and remove tags and collections."),
+) -> None:
+    """The catalog web app: search by tag and collection, a 3D viewer per output, side-by-side variants, downloads."""
+    import uvicorn
+
+    from orchestration.web.app import create_app
+
+    open_engine()  # a bad MESHMILL_DATABASE_URL ends here, with its message
+    say(f"Meshmill catalog on http://{host}:{port}/ ({'edits allowed' if allow_edits else 'read-only'})")
+    uvicorn.run(create_app(allow_edits=allow_edits), host=host, port=port, log_level="warning")

@@ -1,0 +1,68 @@
+"""``meshmill variant``: named, stored parameter sets for the 3D stages; one output per image × variant."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+import catalog
+from catalog import LabelError
+from orchestration.cli import knobs
+from orchestration.cli.common import console, fail, open_engine, print_json, resolve_params, say
+
+app = typer.Typer(help="Named, stored parameter sets: one output per image × variant.", no_args_is_help=True)
+
+#: the variant `convert` makes when none is defined or asked for
+DEFAULT_VARIANT = "desktop"
+#: backend-only knobs, kept in the variant's ``extra``
+_EXTRA = ("octree_resolution", "stage2_steps", "stage2_guidance")
+
+
+def define(name: str, preset: str | None = None, **shape: object) -> str:
+    """Store the variant ``name`` (validated like any GenerationParams) and add its Dagster partition; returns its summary."""
+    from assets.partitions import variants  # Dagster: only when a variant is stored
+    from orchestration.convert import dagster_instance
+
+    params = resolve_params(preset, **shape)
+    fields = {k: getattr(params, k) for k in ("preset", "steps", "guidance", "target_faces", "seed", "texture_size")}
+    extra = {k: getattr(params, k) for k in _EXTRA if shape.get(k) is not None}
+    try:
+        catalog.define_variant(open_engine(), name, backend=params.backend, extra=extra, **fields)
+    except LabelError as exc:
+        fail(str(exc))
+    dagster_instance().add_dynamic_partitions(variants.name, [name.lower()])
+    return f"variant {name.lower()}: {params.backend}, {params.target_faces} faces, texture {params.texture_size}"
+
+
+@app.command("add")
+def variant_add(
+    name: str = typer.Argument(..., help="Variant name, e.g. mobile, hero-hunyuan."),
+    preset: knobs.Preset = None,
+    backend: knobs.Backend = None,
+    faces: knobs.Faces = None,
+    texture_size: knobs.TextureSize = None,
+    steps: knobs.Steps = None,
+    guidance: knobs.Guidance = None,
+    octree_resolution: knobs.OctreeResolution = None,
+    stage2_steps: knobs.Stage2Steps = None,
+    stage2_guidance: knobs.Stage2Guidance = None,
+    seed: knobs.Seed = None,
+) -> None:
+    """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
+    shape = knobs.shape_knobs(backend, faces, texture_size, steps, guidance, octree_resolution, stage2_steps, stage2_guidance, seed)
+    say(define(name, preset, **shape))
+
+
+@app.command("list")
+def variant_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every variant and its parameters."""
+    rows = catalog.list_variants(open_engine())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("variant", "backend", "preset", "faces", "texture", "steps", "guidance", "seed")
+    for r in rows:
+        table.add_row(
+            r["name"], r["backend"], r["preset"] or "-", *(str(r[k]) for k in ("target_faces", "texture_size", "steps", "guidance", "seed"))
+        )
+    console.print(table)
