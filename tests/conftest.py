@@ -9,13 +9,16 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from catalog import LocalBlobStore, S3BlobStore, dispose_engines, get_engine
-from tests.servers import S3_ACCESS_KEY, S3_SECRET_KEY, create_database, throwaway_postgres, throwaway_s3
+from tests.support import bare_env, scrubbed_env
+from tests.support.servers import S3_ACCESS_KEY, S3_SECRET_KEY, create_database, meshmill_server, throwaway_postgres, throwaway_s3
+from tests.support.tiny_diffusers import build_shap_e
+from tests.support.tiny_hunyuan import build_tested_models
 
 
 @pytest.fixture(scope="session")
@@ -68,20 +71,46 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
     if request.param == "local":
         return LocalBlobStore(tmp_path / "blobs")
     s3 = request.getfixturevalue("s3_settings")
-    return S3BlobStore(
-        s3["MESHMILL_S3_ENDPOINT"], S3_ACCESS_KEY, S3_SECRET_KEY, s3["MESHMILL_S3_BUCKET"], secure=False
-    )
+    return S3BlobStore(s3["MESHMILL_S3_ENDPOINT"], S3_ACCESS_KEY, S3_SECRET_KEY, s3["MESHMILL_S3_BUCKET"], secure=False)
 
 
 @pytest.fixture(params=["sqlite+local", "postgresql+s3"])
 def meshmill_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    """Environment for running `meshmill` as a user would: embedded defaults, or PostgreSQL + S3."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHMILL_")}
-    env["MESHMILL_HOME"] = str(tmp_path / "home")
+    """Environment for running `meshmill` as a user would: embedded defaults, or PostgreSQL + S3 (and a Dagster home of its own)."""
+    env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
     if request.param == "postgresql+s3":
         env["MESHMILL_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         env.update(request.getfixturevalue("s3_settings"))
     return env
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This process on the embedded defaults (SQLite + blob folder) under a fresh MESHMILL_HOME."""
+    for name in [n for n in os.environ if n.startswith(("MESHMILL_", "DAGSTER_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with tiny Hunyuan3D-2, 2mv and 2mini-turbo (DiT + turbo VAE) in the published layout."""
+    return build_tested_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def shap_e_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with a tiny Shap-E img2img pipeline in the published layout."""
+    root = tmp_path_factory.mktemp("shap-e")
+    build_shap_e(root / "openai/shap-e-img2img")
+    return root
+
+
+@pytest.fixture
+def models_env(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MESHMILL_MODELS_DIR", str(tiny_models))
+    return tiny_models
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +118,12 @@ def _close_catalog_connections() -> Iterator[None]:
     """Each test's databases are new: drop the pooled connections to them afterwards."""
     yield
     dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def model_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`meshmill model-server` serving the tiny Hunyuan3D-2 on the CPU; yields its address."""
+    log = tmp_path_factory.mktemp("model-server") / "server.log"
+    env = bare_env(MESHMILL_MODELS_DIR=str(tiny_models))
+    with meshmill_server("model-server", "--backend", "hunyuan3d-2", "--device", "cpu", env=env, log=log) as url:
+        yield url

@@ -16,9 +16,18 @@ from catalog import (
 
 def add_image(engine, n, *, tags=(), collections=()):
     return record_source(
-        engine, content_hash=f"{n:064x}", filename=f"img{n}.png", width=64, height=32, mode="RGBA",
-        byte_size=100 + n, blob_key=f"sources/{n}.png", tags=tags, collections=collections, origin="style-v3",
-    ).id  # fmt: skip
+        engine,
+        content_hash=f"{n:064x}",
+        filename=f"img{n}.png",
+        width=64,
+        height=32,
+        mode="RGBA",
+        byte_size=100 + n,
+        blob_key=f"sources/{n}.png",
+        tags=tags,
+        collections=collections,
+        origin="style-v3",
+    ).id
 
 
 def ids(records):
@@ -26,10 +35,21 @@ def ids(records):
 
 
 def test_same_content_is_recorded_once_and_gains_new_labels(engine):
-    first = record_source(engine, content_hash="f" * 64, filename="a.png", width=4, height=4, mode="RGB",
-                          byte_size=10, blob_key="k", tags=["hero"])  # fmt: skip
-    again = record_source(engine, content_hash="f" * 64, filename="copy-of-a.png", width=4, height=4, mode="RGB",
-                          byte_size=10, blob_key="k", tags=["Approved"], collections=["toybox-v3"])  # fmt: skip
+    first = record_source(
+        engine, content_hash="f" * 64, filename="a.png", width=4, height=4, mode="RGB", byte_size=10, blob_key="k", tags=["hero"]
+    )
+    again = record_source(
+        engine,
+        content_hash="f" * 64,
+        filename="copy-of-a.png",
+        width=4,
+        height=4,
+        mode="RGB",
+        byte_size=10,
+        blob_key="k",
+        tags=["Approved"],
+        collections=["toybox-v3"],
+    )
     assert first.created and not again.created and first.id == again.id
     record = show(engine, first.id)
     assert record["filename"] == "a.png"

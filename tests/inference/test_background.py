@@ -1,12 +1,9 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from inference.background import BackgroundModelMissing, builtin_mask, has_meaningful_alpha, remove_background
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+from inference.images.background import BackgroundModelMissing, builtin_mask, has_meaningful_alpha, remove_background
+from tests.support import SAMPLES
 
 
 def backdrop(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from inference.images import ImageError, decode_image
-from tests.imagefiles import write_bad_images, write_odd_good_images
+from inference.images.decode import ImageError, decode_image
+from tests.support.images import write_bad_images, write_odd_good_images
 
 
 def test_odd_but_valid_files_decode_to_upright_8bit_rgb_or_rgba(tmp_path):

@@ -52,7 +52,10 @@ def test_each_backend_fills_its_own_defaults():
         ({"backend": "builtin", "octree_resolution": 128}, "backend 'builtin' does not use octree_resolution (it uses steps, guidance)"),
         ({"backend": "shap-e", "stage2_steps": 4}, "backend 'shap-e' does not use stage2_steps"),
         ({"backend": "hunyuan3d-2-turbo", "steps": 80}, "steps=80 is out of range for backend 'hunyuan3d-2-turbo' (1–50)"),
-        ({"backend": "direct3d-s2", "octree_resolution": 128}, "octree_resolution=128 is out of range for backend 'direct3d-s2' (256–1024)"),
+        (
+            {"backend": "direct3d-s2", "octree_resolution": 128},
+            "octree_resolution=128 is out of range for backend 'direct3d-s2' (256–1024)",
+        ),
         ({"backend": "hunyuan9"}, "backend 'hunyuan9' is unknown: choose one of builtin, hunyuan3d-2,"),
     ],
 )

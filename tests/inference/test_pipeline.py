@@ -9,15 +9,15 @@ import pytest
 import trimesh
 from PIL import Image
 
-from inference.evaluation import obj_texture, surface_scores, write_reference
-from inference.export import write_obj
+from inference.mesh.export import write_obj
 from inference.params import GenerationParams
 from inference.pipeline import generate_asset
-from inference.render import render_views
+from inference.quality.evaluation import obj_texture, surface_scores, write_reference
+from inference.quality.render import render_views
 from inference.views import VIEW_NAMES, ViewError
-from tests.clients import blender_import, validate_gltf
+from tests.support import SAMPLES
+from tests.support.clients import blender_import, validate_gltf
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 MOBILE = GenerationParams.resolve("mobile", texture_size=512)
 
 
@@ -79,7 +79,7 @@ def test_obj_export_writes_obj_mtl_and_texture(duck_single, tmp_path):
 def test_texture_reproduces_the_front_view(duck_views, tmp_path):
     asset = generate_asset({"front": duck_views["front"]}, MOBILE, name="front")
     truth = trimesh.load(duck_views["obj"], force="mesh")
-    from inference.evaluation import _align_to, masked_psnr
+    from inference.quality.evaluation import _align_to, masked_psnr
 
     out = write_obj(_align_to(asset.mesh, truth), tmp_path, "front")[0]
     again = render_views(out, ("front",), size=384, half_extent=1.3, lit=False, texture=obj_texture(out))["front"]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.upscale import upscale_image
+from inference.images.upscale import upscale_image
 
 
 @pytest.mark.parametrize("factor", [1, 2, 4])

@@ -3,8 +3,9 @@ import pytest
 import trimesh
 from PIL import Image
 
-from inference.render import render_views
-from inference.views import VIEW_NAMES, ViewError, frame_views, project
+from inference.images.decode import encode_png
+from inference.quality.render import render_views
+from inference.views import VIEW_NAMES, FramedViews, ViewError, frame_views, project
 
 
 def test_renderer_and_projection_agree_on_the_view_convention(tmp_path):
@@ -61,3 +62,18 @@ def test_unusable_views_are_refused_by_name():
         frame_views({"left": disc(100, 0.3)}, 64)
     with pytest.raises(ViewError, match="unknown view name"):
         frame_views({"front": disc(100, 0.3), "top": disc(100, 0.3)}, 64)
+
+
+def test_framed_views_survive_storage_exactly():
+    """The image stages store the framed views as PNGs and the 3D stages read them back: nothing may change."""
+    with pytest.warns(UserWarning):
+        framed = frame_views({"front": disc(300, 0.2), "left": disc(280, 0.15, width=300)}, 128)
+    again = FramedViews.from_pngs(framed.to_pngs(), framed.warnings)
+    assert set(again.images) == {"front", "left"} and again.warnings == framed.warnings
+    for name, rgba in framed.images.items():
+        assert again.images[name].dtype == np.float32 and np.array_equal(again.images[name], rgba), name
+
+
+def test_a_stored_view_that_is_not_a_framed_picture_is_refused_by_name():
+    with pytest.raises(ViewError, match=r"framed left view: expected a square RGBA picture, got RGB 30×20"):
+        FramedViews.from_pngs({"left": encode_png(Image.new("RGB", (30, 20)))})

@@ -4,32 +4,20 @@ published layout and loaded through Meshmill's normal path (``get_generator`` â†
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 import safetensors.torch
 import torch
 from PIL import Image
 
-from inference.backends import get_generator
+from inference.generators import get_generator
 from inference.params import GenerationParams
-from inference.pipeline import generate_asset, prepare_views
-from inference.views import ViewError
-from inference.weights import WeightsMissing
-from tests.clients import validate_gltf
-from tests.orchestration.test_ingest_cli import meshmill as run_meshmill
+from inference.pipeline import generate_asset
+from inference.runtime.weights import WeightsMissing
+from tests.support import SAMPLES, bare_env, find_json, meshmill
+from tests.support.clients import validate_gltf
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 QUICK = {"steps": 2, "octree_resolution": 64, "target_faces": 800, "texture_size": 512}
-
-
-def meshmill(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """`meshmill ARGS` in a bare environment plus ``env``; the caller checks the exit code."""
-    return run_meshmill({"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **env}, *args, check=False)
 
 
 def duck() -> Image.Image:
@@ -38,8 +26,23 @@ def duck() -> Image.Image:
 
 def test_generate_with_hunyuan3d_2_writes_a_valid_glb_within_budget(models_env, tmp_path):
     out = tmp_path / "duck.glb"
-    result = meshmill("generate", str(SAMPLES / "duck.png"), "-o", str(out), "--backend", "hunyuan3d-2", "--steps", "2",
-                      "--octree-resolution", "64", "--faces", "800", "--texture-size", "512", MESHMILL_MODELS_DIR=str(models_env))  # fmt: skip
+    result = meshmill(
+        bare_env(MESHMILL_MODELS_DIR=str(models_env)),
+        "generate",
+        str(SAMPLES / "duck.png"),
+        "-o",
+        str(out),
+        "--backend",
+        "hunyuan3d-2",
+        "--steps",
+        "2",
+        "--octree-resolution",
+        "64",
+        "--faces",
+        "800",
+        "--texture-size",
+        "512",
+    )
     assert result.returncode == 0, result.stderr
     assert "hunyuan3d-2 tencent/Hunyuan3D-2/hunyuan3d-dit-v2-0" in result.stdout
     (report,) = validate_gltf(out)
@@ -47,7 +50,9 @@ def test_generate_with_hunyuan3d_2_writes_a_valid_glb_within_budget(models_env, 
     assert abs(report["info"]["totalTriangleCount"] - 800) <= 40
 
 
-@pytest.mark.parametrize(("backend", "views"), [("hunyuan3d-2mv", ("front", "left", "back", "right")), ("hunyuan3d-2mini-turbo", ("front",))])
+@pytest.mark.parametrize(
+    ("backend", "views"), [("hunyuan3d-2mv", ("front", "left", "back", "right")), ("hunyuan3d-2mini-turbo", ("front",))]
+)
 def test_multiview_and_turbo_models_run_end_to_end(models_env, backend, views):
     generator = get_generator(backend, "cpu")
     asset = generate_asset({v: duck() for v in views}, GenerationParams.resolve(None, backend=backend, **QUICK), generator)
@@ -61,32 +66,13 @@ def test_multiview_and_turbo_models_run_end_to_end(models_env, backend, views):
 def test_weights_are_the_saved_ones_not_a_fresh_initialisation(models_env):
     generator = get_generator("hunyuan3d-2", "cpu")
     saved = safetensors.torch.load_file(str(models_env / "tencent/Hunyuan3D-2/hunyuan3d-dit-v2-0/model.fp16.safetensors"))
-    loaded = {f"{part}.{k}": v for part in ("model", "vae", "conditioner")
-              for k, v in getattr(generator.pipeline, part).state_dict().items()}  # fmt: skip
+    loaded = {
+        f"{part}.{k}": v for part in ("model", "vae", "conditioner") for k, v in getattr(generator.pipeline, part).state_dict().items()
+    }
     assert set(saved) <= set(loaded)
     for key in saved:
         assert torch.equal(loaded[key].to(torch.float16), saved[key]), key
     assert generator.pipeline.dtype == torch.float32  # fp16 weights, run in fp32 on a CPU
-
-
-def test_the_seed_decides_the_shape(models_env):
-    generator = get_generator("hunyuan3d-2", "cpu")
-    views = prepare_views({"front": duck()}, GenerationParams())
-
-    def shape(seed: int) -> np.ndarray:
-        vertices, _ = generator.generate(views, GenerationParams.resolve(None, backend="hunyuan3d-2", seed=seed, **QUICK))
-        return vertices
-
-    first, again, other = shape(1), shape(1), shape(2)
-    assert np.array_equal(first, again)
-    assert first.shape != other.shape or not np.allclose(first, other)
-
-
-def test_a_single_view_model_refuses_other_views(models_env):
-    generator = get_generator("hunyuan3d-2", "cpu")
-    params = GenerationParams.resolve(None, backend="hunyuan3d-2", **QUICK)
-    with pytest.raises(ViewError, match="backend 'hunyuan3d-2' cannot use the back, left view"):
-        generate_asset({"front": duck(), "left": duck(), "back": duck()}, params, generator)
 
 
 def test_missing_weights_name_the_folder_and_every_file(tmp_path, monkeypatch):
@@ -95,41 +81,62 @@ def test_missing_weights_name_the_folder_and_every_file(tmp_path, monkeypatch):
         get_generator("hunyuan3d-2mv-turbo")
     message = str(caught.value)
     assert str(tmp_path / "empty") in message and "MESHMILL_MODELS_DIR" in message
-    for name in ("hunyuan3d-dit-v2-mv-turbo/config.yaml", "hunyuan3d-dit-v2-mv-turbo/model.fp16.safetensors",
-                 "Hunyuan3D-2/hunyuan3d-vae-v2-0-turbo/model.fp16.safetensors"):  # fmt: skip
+    for name in (
+        "hunyuan3d-dit-v2-mv-turbo/config.yaml",
+        "hunyuan3d-dit-v2-mv-turbo/model.fp16.safetensors",
+        "Hunyuan3D-2/hunyuan3d-vae-v2-0-turbo/model.fp16.safetensors",
+    ):
         assert name in message
-    result = meshmill("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--backend", "hunyuan3d-2",
-                      MESHMILL_MODELS_DIR=str(tmp_path / "empty"))  # fmt: skip
+    result = meshmill(
+        bare_env(MESHMILL_MODELS_DIR=str(tmp_path / "empty")),
+        "generate",
+        str(SAMPLES / "duck.png"),
+        "-o",
+        str(tmp_path / "x.glb"),
+        "--backend",
+        "hunyuan3d-2",
+        check=False,
+    )
     assert result.returncode == 1 and "hunyuan3d-2: weights not found" in result.stderr
     assert not (tmp_path / "x.glb").exists()
 
 
 def test_models_tells_what_is_ready_and_check_runs_one(models_env):
-    result = meshmill("models", "--json", MESHMILL_MODELS_DIR=str(models_env), MESHMILL_REMOTE_TRELLIS_URL="http://gpu-box:8081")
-    assert result.returncode == 0, result.stderr
+    result = meshmill(bare_env(MESHMILL_MODELS_DIR=str(models_env), MESHMILL_REMOTE_TRELLIS_URL="http://gpu-box:8081"), "models", "--json")
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     ready = {name for name, r in rows.items() if r["ready"]}
     assert ready == {"builtin", "hunyuan3d-2", "hunyuan3d-2mv", "hunyuan3d-2mini-turbo", "trellis"}
     assert "hunyuan3d-dit-v2-mini/model.fp16.safetensors" in rows["hunyuan3d-2mini"]["weights"]
     assert "MESHMILL_REMOTE_URL" in rows["remote"]["weights"]
     assert rows["trellis"]["params"]["stage2_guidance"]["default"] == 3.0
-    check = meshmill("models", "check", "hunyuan3d-2mini-turbo", MESHMILL_MODELS_DIR=str(models_env))
-    assert check.returncode == 0, check.stderr
+    check = meshmill(bare_env(MESHMILL_MODELS_DIR=str(models_env)), "models", "check", "hunyuan3d-2mini-turbo")
     assert "hunyuan3d-2mini-turbo ok:" in check.stdout
 
 
-def test_a_hunyuan_variant_through_the_dagster_job(meshmill_env, tiny_models, tmp_path):
-    from tests.orchestration.test_ingest_cli import find_json
-    from tests.orchestration.test_ingest_cli import meshmill as run_with
-
-    env = {**meshmill_env, "DAGSTER_HOME": str(tmp_path / "dagster"), "MESHMILL_MODELS_DIR": str(tiny_models)}
-    run_with(env, "variant", "add", "hy-mini", "--backend", "hunyuan3d-2mini-turbo", "--steps", "2", "--octree-resolution", "64",
-             "--faces", "800", "--texture-size", "512")  # fmt: skip
-    (variant,) = json.loads(run_with(env, "variant", "list", "--json").stdout)
+def test_a_hunyuan_variant_through_the_dagster_job(meshmill_env, tiny_models):
+    env = {**meshmill_env, "MESHMILL_MODELS_DIR": str(tiny_models)}
+    meshmill(
+        env,
+        "variant",
+        "add",
+        "hy-mini",
+        "--backend",
+        "hunyuan3d-2mini-turbo",
+        "--steps",
+        "2",
+        "--octree-resolution",
+        "64",
+        "--faces",
+        "800",
+        "--texture-size",
+        "512",
+    )
+    (variant,) = json.loads(meshmill(env, "variant", "list", "--json").stdout)
     assert (variant["backend"], variant["steps"], variant["extra"]) == ("hunyuan3d-2mini-turbo", 2, {"octree_resolution": 64})
-    result = run_with(env, "convert", str(SAMPLES / "duck.png"), "--variant", "hy-mini", "--upscale", "1", "--collection", "hy")
+    result = meshmill(env, "convert", str(SAMPLES / "duck.png"), "--variant", "hy-mini", "--collection", "hy")
     assert "1 of 1 GLBs made" in result.stdout
     (record,) = find_json(env, "--collection", "hy")
     (output,) = record["outputs"]
     assert (output["status"], output["model_name"]) == ("succeeded", "hunyuan3d-2mini-turbo")
+    assert output["model_version"] == "tencent/Hunyuan3D-2mini/hunyuan3d-dit-v2-mini-turbo"
     assert output["parameters"]["octree_resolution"] == 64 and abs(output["face_count"] - 800) <= 40

@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from inference.background import remove_background
-from inference.upscale import upscale_image
-from inference.weights import WeightsMissing
-from tests.clients import validate_gltf
-from tests.learned.test_hunyuan import SAMPLES, meshmill
-from tests.learned.tiny_diffusers import build_realesrgan, build_rembg_onnx, build_sd_upscaler
+from inference.images.background import remove_background
+from inference.images.upscale import upscale_image
+from inference.runtime.weights import WeightsMissing
+from tests.support import SAMPLES, bare_env, meshmill
+from tests.support.clients import validate_gltf
+from tests.support.tiny_diffusers import build_realesrgan, build_rembg_onnx, build_sd_upscaler
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +87,24 @@ def test_generate_with_learned_remover_and_upscaler(models, tmp_path):
     image, _ = disc_on_white(160)
     image.save(tmp_path / "disc.png")
     out = tmp_path / "disc.glb"
-    result = meshmill("generate", str(tmp_path / "disc.png"), "-o", str(out), "--background", "u2net", "--upscaler", "realesrgan-x2",
-                      "--upscale", "2", "--preset", "mobile", "--texture-size", "512", MESHMILL_MODELS_DIR=str(models))  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    meshmill(
+        bare_env(MESHMILL_MODELS_DIR=str(models)),
+        "generate",
+        str(tmp_path / "disc.png"),
+        "-o",
+        str(out),
+        "--background",
+        "u2net",
+        "--upscaler",
+        "realesrgan-x2",
+        "--upscale",
+        "2",
+        "--preset",
+        "mobile",
+        "--texture-size",
+        "512",
+    )
     (report,) = validate_gltf(out)
     assert report["errors"] == 0
-    bad = meshmill("generate", str(tmp_path / "disc.png"), "-o", str(out), "--upscaler", "waifu2x")
+    bad = meshmill(bare_env(), "generate", str(tmp_path / "disc.png"), "-o", str(out), "--upscaler", "waifu2x", check=False)
     assert bad.returncode == 2 and "upscaler 'waifu2x' is unknown: choose one of builtin, realesrgan-x4" in bad.stderr

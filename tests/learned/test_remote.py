@@ -5,33 +5,26 @@ from __future__ import annotations
 
 import base64
 import io
-import os
+import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
 import trimesh
 from PIL import Image
 
-from inference.backends import get_generator
+from inference.generators import get_generator
+from inference.generators.remote import RemoteError
 from inference.params import GenerationParams
-from inference.pipeline import generate_asset, prepare_views
-from inference.remote import RemoteError
-from tests.clients import validate_gltf
-from tests.learned.test_hunyuan import SAMPLES, meshmill
-from tests.servers import free_port, meshmill_server
-
-
-@pytest.fixture(scope="module")
-def model_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("model-server") / "server.log"
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "MESHMILL_MODELS_DIR": str(tiny_models)}
-    with meshmill_server("model-server", "--backend", "hunyuan3d-2", "--device", "cpu", env=env, log=log) as url:
-        yield url
+from inference.pipeline import clean_views, generate_asset, upscale_views
+from tests.support import SAMPLES, bare_env, meshmill
+from tests.support.clients import validate_gltf
+from tests.support.servers import free_port
 
 
 def png_base64(path: Path) -> str:
@@ -39,8 +32,16 @@ def png_base64(path: Path) -> str:
 
 
 def test_the_server_speaks_the_api_server_protocol(model_server):
-    body = {"image": png_base64(SAMPLES / "duck.png"), "seed": 3, "octree_resolution": 64, "num_inference_steps": 2,
-            "guidance_scale": 5.0, "face_count": 600, "texture": False, "type": "glb"}  # fmt: skip
+    body = {
+        "image": png_base64(SAMPLES / "duck.png"),
+        "seed": 3,
+        "octree_resolution": 64,
+        "num_inference_steps": 2,
+        "guidance_scale": 5.0,
+        "face_count": 600,
+        "texture": False,
+        "type": "glb",
+    }
     response = httpx.post(f"{model_server}/generate", json=body, timeout=120)
     assert response.status_code == 200 and response.headers["content-type"] == "model/gltf-binary"
     mesh = trimesh.load(io.BytesIO(response.content), file_type="glb", force="mesh")
@@ -71,45 +72,66 @@ def test_bad_requests_get_the_api_server_error_shape(model_server, body, message
 
 def test_generate_with_a_remote_preset_through_the_server(model_server, tmp_path):
     out = tmp_path / "duck.glb"
-    result = meshmill("generate", str(SAMPLES / "duck.png"), "-o", str(out), "--backend", "hunyuan3d-2.1", "--steps", "2",
-                      "--octree-resolution", "64", "--faces", "800", "--texture-size", "512",
-                      MESHMILL_REMOTE_HUNYUAN3D_2_1_URL=model_server)  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    meshmill(
+        bare_env(MESHMILL_REMOTE_HUNYUAN3D_2_1_URL=model_server),
+        "generate",
+        str(SAMPLES / "duck.png"),
+        "-o",
+        str(out),
+        "--backend",
+        "hunyuan3d-2.1",
+        "--steps",
+        "2",
+        "--octree-resolution",
+        "64",
+        "--faces",
+        "800",
+        "--texture-size",
+        "512",
+    )
     (report,) = validate_gltf(out)
     assert (report["errors"], report["warnings"]) == (0, 0)
     assert abs(report["info"]["totalTriangleCount"] - 800) <= 40
 
 
 def test_a_remote_backend_without_an_address_says_which_variable_to_set(tmp_path):
-    result = meshmill("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--backend", "direct3d-s2")
+    result = meshmill(
+        bare_env(), "generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--backend", "direct3d-s2", check=False
+    )
     assert result.returncode == 1 and "set MESHMILL_REMOTE_DIRECT3D_S2_URL" in result.stderr
 
 
 # --- servers that misbehave ------------------------------------------------------------------------
 
 
+@dataclass
+class FakeServer:
+    """A model server that answers each POST with ``answer(handler, request_number)``; it keeps the bodies it got."""
+
+    url: str
+    bodies: list[bytes] = field(default_factory=list)
+
+
 @pytest.fixture
-def fake_server() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler, int], None]], str]]:
-    """Start a server whose POST handler is ``answer(handler, request_number)``; returns its address."""
+def fake_server() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler, int], None]], FakeServer]]:
     servers = []
 
-    def start(answer: Callable[[BaseHTTPRequestHandler, int], None]) -> str:
-        count = {"n": 0}
+    def start(answer: Callable[[BaseHTTPRequestHandler, int], None]) -> FakeServer:
+        fake = FakeServer("")
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                self.server.last_body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                count["n"] += 1
-                answer(self, count["n"])
+                fake.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+                answer(self, len(fake.bodies))
 
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.requests = count
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+        return fake
 
     yield start
     for server in servers:
@@ -136,15 +158,24 @@ def remote(monkeypatch: pytest.MonkeyPatch, url: str, **env: str):  # noqa: ANN2
 
 
 def front_views():  # noqa: ANN201
-    return prepare_views({"front": Image.open(SAMPLES / "duck.png")}, GenerationParams())
+    params = GenerationParams()
+    return upscale_views(clean_views({"front": Image.open(SAMPLES / "duck.png")}, params), params)
 
 
 def test_a_failing_server_is_retried_and_its_answer_used(monkeypatch, fake_server):
-    url = fake_server(lambda h, n: reply(h, 503, b'{"text": "busy", "error_code": 1}', "application/json") if n == 1
-                      else reply(h, 200, box_glb(), "model/gltf-binary"))  # fmt: skip
-    generator = remote(monkeypatch, url)
-    asset = generate_asset({"front": Image.open(SAMPLES / "duck.png")}, GenerationParams(backend="remote", target_faces=500, texture_size=512), generator)
-    assert asset.faces > 0 and asset.model_version == url
+    server = fake_server(
+        lambda h, n: (
+            reply(h, 503, b'{"text": "busy", "error_code": 1}', "application/json")
+            if n == 1
+            else reply(h, 200, box_glb(), "model/gltf-binary")
+        )
+    )
+    generator = remote(monkeypatch, server.url)
+    asset = generate_asset(
+        {"front": Image.open(SAMPLES / "duck.png")}, GenerationParams(backend="remote", target_faces=500, texture_size=512), generator
+    )
+    assert asset.faces > 0 and asset.model_version == server.url
+    assert len(server.bodies) == 2 and server.bodies[0] == server.bodies[1]  # the same request, sent again
 
 
 def test_a_server_that_is_down_fails_clearly_after_the_retries(monkeypatch):
@@ -154,10 +185,12 @@ def test_a_server_that_is_down_fails_clearly_after_the_retries(monkeypatch):
 
 
 def test_a_slow_server_times_out_without_a_second_request(monkeypatch, fake_server):
-    url = fake_server(lambda h, n: (time.sleep(3), reply(h, 200, box_glb(), "model/gltf-binary")))
-    generator = remote(monkeypatch, url, MESHMILL_REMOTE_TIMEOUT="1")
+    server = fake_server(lambda h, n: (time.sleep(3), reply(h, 200, box_glb(), "model/gltf-binary")))
+    generator = remote(monkeypatch, server.url, MESHMILL_REMOTE_TIMEOUT="1", MESHMILL_REMOTE_ATTEMPTS="3")
     with pytest.raises(RemoteError, match="did not answer within 1 s"):
         generator.generate(front_views(), GenerationParams(backend="remote"))
+    time.sleep(2.5)  # long enough for a re-sent request to have arrived
+    assert len(server.bodies) == 1  # the server is still working on the first: never queue a second copy
 
 
 @pytest.mark.parametrize(
@@ -165,33 +198,29 @@ def test_a_slow_server_times_out_without_a_second_request(monkeypatch, fake_serv
     [
         (200, b"<html>proxy login</html>", "text/html", "not a GLB (24 bytes starting '<html>proxy login</html>')"),
         (200, b"glTF\x02\x00\x00\x00garbage", "model/gltf-binary", "a GLB that cannot be read"),
-        (404, b'{"text": "NETWORK ERROR DUE TO HIGH TRAFFIC", "error_code": 1}', "application/json", "HTTP 404: NETWORK ERROR DUE TO HIGH TRAFFIC"),
+        (
+            404,
+            b'{"text": "NETWORK ERROR DUE TO HIGH TRAFFIC", "error_code": 1}',
+            "application/json",
+            "HTTP 404: NETWORK ERROR DUE TO HIGH TRAFFIC",
+        ),
     ],
 )
 def test_garbage_and_refusals_are_named(monkeypatch, fake_server, status, body, content_type, message):
-    url = fake_server(lambda h, n: reply(h, status, body, content_type))
-    generator = remote(monkeypatch, url)
+    generator = remote(monkeypatch, fake_server(lambda h, n: reply(h, status, body, content_type)).url)
     with pytest.raises(RemoteError) as caught:
         generator.generate(front_views(), GenerationParams(backend="remote"))
     assert message in str(caught.value)
 
 
 def test_trellis_gets_its_two_samplers_and_every_view(monkeypatch, fake_server):
-    import json as _json
-
-    bodies = []
-
-    def capture(handler: BaseHTTPRequestHandler, n: int) -> None:
-        bodies.append(handler.server.last_body)
-        reply(handler, 200, box_glb(), "model/gltf-binary")
-
-    url = fake_server(capture)
-    monkeypatch.setenv("MESHMILL_REMOTE_TRELLIS_URL", url)
+    server = fake_server(lambda h, n: reply(h, 200, box_glb(), "model/gltf-binary"))
+    monkeypatch.setenv("MESHMILL_REMOTE_TRELLIS_URL", server.url)
     generator = get_generator("trellis")
     duck = Image.open(SAMPLES / "duck.png")
-    views = prepare_views({"front": duck, "left": duck}, GenerationParams())
-    generator.generate(views, GenerationParams(backend="trellis", seed=9))
-    (body,) = [_json.loads(b) for b in bodies]
+    params = GenerationParams(backend="trellis", seed=9)
+    generator.generate(upscale_views(clean_views({"front": duck, "left": duck}, params), params), params)
+    (body,) = [json.loads(b) for b in server.bodies]
     assert (body["num_inference_steps"], body["guidance_scale"], body["stage2_steps"], body["stage2_guidance_scale"]) == (12, 7.5, 12, 3.0)
     assert body["seed"] == 9 and body["type"] == "glb" and body["texture"] is False and "octree_resolution" not in body
     assert list(body["mv_images"]) == ["left"]

@@ -9,14 +9,11 @@ import signal
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.clients import ROOT
-from tests.servers import MESHMILL, free_port, wait_for_port
-
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.support import ARTIFACTS, MESHMILL, ROOT, scrubbed_env
+from tests.support.servers import free_port, wait_for_port
 
 
 def graphql(port: int, query: str, variables: dict | None = None) -> dict:
@@ -58,8 +55,7 @@ def launch_and_wait(port: int, job: str, partition_tags: dict[str, str], run_con
 
 
 def test_ui_runs_assets_launched_through_graphql(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHMILL_", "DAGSTER_"))}
-    env.update(MESHMILL_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"), COLUMNS="200")
+    env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
     run = lambda *args: subprocess.run([MESHMILL, *args], env=env, capture_output=True, text=True, check=True)  # noqa: E731
     run("ingest", str(ROOT / "samples" / "soccer_ball.png"))
     run("variant", "add", "mobile", "--preset", "mobile", "--faces", "1000", "--texture-size", "512")
@@ -76,15 +72,20 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
     try:
         wait_for_port(port, 180, ui, tmp_path / "ui.log")
         deadline = time.monotonic() + 120
-        while "meshmill" not in json.dumps(graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")):
+        while "meshmill" not in json.dumps(
+            graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
+        ):
             assert time.monotonic() < deadline, "the code location did not load"
             time.sleep(1)
-        images_run = launch_and_wait(port, "image_stages", {"dagster/partition": key}, {"ops": {"upscaled_image": {"config": {"factor": 1}}}})
+        images_run = launch_and_wait(
+            port, "image_stages", {"dagster/partition": key}, {"ops": {"upscaled_image": {"config": {"upscale": 1}}}}
+        )
         model_key = f"{key}|mobile"
         model_run = launch_and_wait(
-            port, "model_stages",
+            port,
+            "model_stages",
             {"dagster/partition": model_key, "dagster/partition/image": key, "dagster/partition/variant": "mobile"},
-        )  # fmt: skip
+        )
 
         glb = graphql(port, MATERIALISATIONS, {"path": ["textured_glb"]})["assetOrError"]["assetMaterializations"]
         assert [(m["partition"], m["runId"]) for m in glb] == [(model_key, model_run)]
@@ -96,10 +97,22 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "dagster-asset-graph.png"
         page = subprocess.run(
-            ["node", str(ROOT / "tools" / "page_check.mjs"), f"http://127.0.0.1:{port}/asset-groups/meshmill", str(shot),
-             "source_image", "cleaned_image", "upscaled_image", "mesh", "textured_glb"],
-            capture_output=True, text=True, timeout=180, check=True,
-        )  # fmt: skip
+            [
+                "node",
+                str(ROOT / "tools" / "page_check.mjs"),
+                f"http://127.0.0.1:{port}/asset-groups/meshmill",
+                str(shot),
+                "source_image",
+                "cleaned_image",
+                "upscaled_image",
+                "mesh",
+                "textured_glb",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=True,
+        )
         assert json.loads(page.stdout.strip().splitlines()[-1])["missing"] == []
         assert shot.stat().st_size > 10_000
     finally:

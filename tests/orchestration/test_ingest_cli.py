@@ -5,32 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from catalog import LocalBlobStore, S3BlobStore
-from tests.imagefiles import prop_image, write_bad_images, write_odd_good_images
-from tests.servers import MESHMILL
-
-
-
-def meshmill(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([MESHMILL, *args], env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"meshmill {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def catalog_url(env: dict[str, str]) -> str:
-    return env.get("MESHMILL_DATABASE_URL") or f"sqlite:///{env['MESHMILL_HOME']}/catalog.db"
-
-
-def blob_store(env: dict[str, str]):  # noqa: ANN201
-    if "MESHMILL_S3_ENDPOINT" in env:
-        return S3BlobStore(env["MESHMILL_S3_ENDPOINT"], env["MESHMILL_S3_ACCESS_KEY"], env["MESHMILL_S3_SECRET_KEY"],
-                           env["MESHMILL_S3_BUCKET"], secure=False)  # fmt: skip
-    return LocalBlobStore(Path(env["MESHMILL_HOME"]) / "blobs")
+from tests.support import MESHMILL, blob_store, catalog_url, find_json, meshmill
+from tests.support.images import prop_image, write_bad_images, write_odd_good_images
 
 
 def stored_rows_and_blobs(env: dict[str, str]) -> tuple[set[str], set[str]]:
@@ -41,10 +20,6 @@ def stored_rows_and_blobs(env: dict[str, str]) -> tuple[set[str], set[str]]:
     return keys, set(blob_store(env).list("sources/"))
 
 
-def find_json(env: dict[str, str], *args: str) -> list[dict]:
-    return json.loads(meshmill(env, "catalog", "find", "--json", *args).stdout)
-
-
 def test_ingest_mixed_folder_reports_each_bad_file_and_keeps_the_good(meshmill_env, tmp_path):
     inbox = tmp_path / "inbox"
     bad = write_bad_images(inbox / "bad")
@@ -53,8 +28,9 @@ def test_ingest_mixed_folder_reports_each_bad_file_and_keeps_the_good(meshmill_e
     (inbox / "readme.txt").write_text("not an image: folders only pick up image files")
     missing = tmp_path / "does-not-exist.png"
 
-    result = meshmill(meshmill_env, "ingest", str(inbox), str(missing), "--collection", "toybox-v3",
-                      "--tag", "hero", "--origin", "style-v3", check=False)  # fmt: skip
+    result = meshmill(
+        meshmill_env, "ingest", str(inbox), str(missing), "--collection", "toybox-v3", "--tag", "hero", "--origin", "style-v3", check=False
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("failed")]
     assert len(errors) == len(bad) + 1
@@ -118,12 +94,17 @@ def test_four_processes_ingesting_the_same_200_images_record_each_once(meshmill_
     for n in range(200):
         prop_image(n, size=24).save(inbox / f"prop{n:03d}.png")
     workers = [
-        subprocess.Popen([MESHMILL, "ingest", str(inbox), "--collection", "batch", "--tag", f"worker{w}"],
-                         env=meshmill_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [MESHMILL, "ingest", str(inbox), "--collection", "batch", "--tag", f"worker{w}"],
+            env=meshmill_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for w in range(4)
-    ]  # fmt: skip
+    ]
     outputs = [w.communicate(timeout=600) for w in workers]
-    for worker, (stdout, stderr) in zip(workers, outputs):
+    for worker, (stdout, stderr) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, stdout + stderr
         assert "0 failed" in stdout
     added = sum(int(re.search(r"^(\d+) added", stdout, re.M).group(1)) for stdout, _ in outputs)

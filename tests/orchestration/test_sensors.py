@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
 import dagster as dg
 
 import catalog
+from assets.resources import CatalogResource
+from catalog.keys import image_partition_key
 from orchestration.convert import materialise
-from orchestration.resources import CatalogResource
+from orchestration.ingest import ingest_paths
 from orchestration.sensors import inbox_sensor, variants_sensor
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+from tests.support import SAMPLES
 
 
 def evaluate(sensor, instance, cursor=None):  # noqa: ANN001, ANN201
@@ -22,11 +22,8 @@ def evaluate(sensor, instance, cursor=None):  # noqa: ANN001, ANN201
     return sensor(context)
 
 
-def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(tmp_path, monkeypatch):
-    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path / "home"))
+def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(home, tmp_path, monkeypatch):
     monkeypatch.setenv("MESHMILL_INBOX", str(tmp_path / "inbox"))
-    for name in ("MESHMILL_DATABASE_URL", "MESHMILL_S3_ENDPOINT", "MESHMILL_BLOB_DIR"):
-        monkeypatch.delenv(name, raising=False)
     (tmp_path / "inbox" / "toybox-v3").mkdir(parents=True)
     shutil.copy(SAMPLES / "duck.png", tmp_path / "inbox" / "toybox-v3" / "duck.png")
     (tmp_path / "inbox" / "toybox-v3" / "duck.json").write_text(json.dumps({"tags": ["hero"], "origin": "style-v3"}))
@@ -54,21 +51,15 @@ def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(tmp_
     assert len(third.run_requests) == 1 and len(catalog.find(engine)) == 3
 
 
-def test_variants_sensor_requests_every_variant_after_the_image_stages(tmp_path, monkeypatch):
-    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path / "home"))
-    for name in ("MESHMILL_DATABASE_URL", "MESHMILL_S3_ENDPOINT", "MESHMILL_BLOB_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    from orchestration.ingest import ingest_paths
-    from orchestration.partitions import image_key
-
+def test_variants_sensor_requests_every_variant_after_the_image_stages(home):
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     (result,) = ingest_paths([SAMPLES / "soccer_ball.png"], engine, blobs)
-    key = image_key(result.content_hash)
+    key = image_partition_key(result.content_hash)
     catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1000, texture_size=512)
     catalog.define_variant(engine, "hero", backend="builtin", preset="hero", target_faces=2000, texture_size=512)
     instance = dg.DagsterInstance.ephemeral()
     assert evaluate(variants_sensor, instance).run_requests == []
-    materialise(instance, [key], [], upscale=1)  # the image stages only
+    materialise(instance, [key], [])  # the image stages only
     tick = evaluate(variants_sensor, instance)
     assert sorted(str(r.partition_key) for r in tick.run_requests) == sorted([f"{key}|hero", f"{key}|mobile"])
     assert evaluate(variants_sensor, instance, tick.cursor).run_requests == []

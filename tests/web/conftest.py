@@ -2,16 +2,15 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.orchestration.test_ingest_cli import find_json, meshmill
-from tests.servers import meshmill_server
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+from tests.support import SAMPLES, find_json, meshmill, scrubbed_env
+from tests.support.servers import create_database, meshmill_server
 
 
 def converted_catalog(env: dict[str, str]) -> dict[str, int]:
@@ -21,32 +20,52 @@ def converted_catalog(env: dict[str, str]) -> dict[str, int]:
     Returns the source ids by file name."""
     meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "1200", "--texture-size", "512")
     meshmill(env, "variant", "add", "desktop", "--faces", "3000", "--texture-size", "512")
-    meshmill(env, "convert", str(SAMPLES / "duck.png"), str(SAMPLES / "soccer_ball.png"), "-c", "toys", "-t", "demo", "--upscale", "1")
-    meshmill(env, "convert", str(SAMPLES / "mug.jpg"), "-c", "kitchen", "--upscale", "1")
+    meshmill(env, "convert", str(SAMPLES / "duck.png"), str(SAMPLES / "soccer_ball.png"), "-c", "toys", "-t", "demo")
+    meshmill(env, "convert", str(SAMPLES / "mug.jpg"), "-c", "kitchen")
     ids = {r["filename"]: r["id"] for r in find_json(env)}
     meshmill(env, "catalog", "tag", str(ids["duck.png"]), "--add", "approved")
     return ids
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def web_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], dict[str, int]]:
     """A converted catalog on the embedded defaults (SQLite + local blob folder)."""
     root = tmp_path_factory.mktemp("web")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHMILL_")}
-    env.update(MESHMILL_HOME=str(root / "home"), DAGSTER_HOME=str(root / "dagster"))
+    env = scrubbed_env(root / "home", DAGSTER_HOME=str(root / "dagster"))
     return env, converted_catalog(env)
 
 
-@pytest.fixture(params=["sqlite+local", "postgresql+s3"])
-def any_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
-    """A converted catalog on each configuration: the module's SQLite one (shared: tests may add labels,
-    never remove them), or a fresh one on PostgreSQL + S3."""
-    if request.param == "sqlite+local":
-        return request.getfixturevalue("web_catalog")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHMILL_")}
-    env.update(MESHMILL_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"),
-               MESHMILL_DATABASE_URL=request.getfixturevalue("postgres_url"), **request.getfixturevalue("s3_settings"))  # fmt: skip
+@pytest.fixture(scope="package")
+def production_catalog(tmp_path_factory: pytest.TempPathFactory, postgres_server: str, s3_server: dict[str, str]):  # noqa: ANN201
+    """The same converted catalog on PostgreSQL + S3."""
+    root = tmp_path_factory.mktemp("web-production")
+    database = create_database(postgres_server, f"web_{uuid.uuid4().hex[:12]}")
+    env = scrubbed_env(
+        root / "home",
+        DAGSTER_HOME=str(root / "dagster"),
+        MESHMILL_DATABASE_URL=database,
+        **s3_server,
+        MESHMILL_S3_BUCKET=f"web-{uuid.uuid4().hex[:12]}",
+    )
     return env, converted_catalog(env)
+
+
+@dataclass
+class ServedCatalog:
+    url: str  # `meshmill serve` (read-only) on the catalog
+    env: dict[str, str]
+    ids: dict[str, int]  # source image ids by file name
+
+
+@pytest.fixture(scope="module", params=["sqlite+local", "postgresql+s3"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCatalog]:
+    """A converted catalog on each configuration, served read-only, shared by the module's tests: they may add
+    labels, never remove them. Its Dagster links point at http://dagster.studio:3000."""
+    env, ids = request.getfixturevalue("web_catalog" if request.param == "sqlite+local" else "production_catalog")
+    env = {**env, "MESHMILL_DAGSTER_URL": "http://dagster.studio:3000"}
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with meshmill_server("serve", env=env, log=log, timeout=60) as url:
+        yield ServedCatalog(url, env, ids)
 
 
 @pytest.fixture

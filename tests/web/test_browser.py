@@ -14,8 +14,9 @@ import httpx
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "web"
+from tests.support import ARTIFACTS, ROOT
+
+SHOTS = ARTIFACTS / "web"
 BACKGROUND = np.array([0x30, 0x34, 0x3B])  # the viewer's clear colour
 
 
@@ -34,10 +35,15 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     plan.write_text(json.dumps({"tag": "demo", "collection": "kitchen", "output": mobile["id"], "compare_image": ids["duck.png"]}))
     shots = tmp_path / "shots"
     shots.mkdir()
-    result = subprocess.run(["node", str(ROOT / "tools" / "viewer_check.mjs"), base, str(shots), str(plan)],
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    shutil.copytree(shots, ARTIFACTS)  # kept for people to look at, pass or fail
+    result = subprocess.run(
+        ["node", str(ROOT / "tools" / "viewer_check.mjs"), base, str(shots), str(plan)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    shutil.copytree(shots, SHOTS)  # kept for people to look at, pass or fail
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["errors"] == []

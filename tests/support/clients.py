@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def validate_gltf(*paths: Path) -> list[dict]:
@@ -25,9 +25,11 @@ def blender_import(path: Path) -> dict:
     if blender is None:
         raise RuntimeError("Blender is not installed: run `make system-deps` (Debian package blender)")
     result = subprocess.run(
-        [blender, "-b", "--factory-startup", "--python", str(ROOT / "tests" / "blender_import.py"), "--", str(path)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [blender, "-b", "--factory-startup", "--python", str(Path(__file__).with_name("blender_import.py")), "--", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     for line in result.stdout.splitlines():
         if line.startswith("MESHMILL_REPORT "):
             return json.loads(line.removeprefix("MESHMILL_REPORT "))

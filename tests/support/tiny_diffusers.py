@@ -28,23 +28,51 @@ def build_sd_upscaler(folder: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=7, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=16, attention_head_dim=4, norm_num_groups=4, num_class_embeds=351,
-    )  # fmt: skip
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=7,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=16,
+        attention_head_dim=4,
+        norm_num_groups=4,
+        num_class_embeds=351,
+    )
     # three resolutions: the published upscaler's VAE decodes latents at 4× their size, like this one
     vae = AutoencoderKL(
-        block_out_channels=[8, 8, 8], in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
-        down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3, scaling_factor=0.08333,
-    )  # fmt: skip
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1, vocab_size=60,
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, max_position_embeddings=77,
-    ))  # fmt: skip
+        block_out_channels=[8, 8, 8],
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        norm_num_groups=4,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        up_block_types=["UpDecoderBlock2D"] * 3,
+        scaling_factor=0.08333,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=16,
+            intermediate_size=32,
+            num_attention_heads=2,
+            num_hidden_layers=1,
+            vocab_size=60,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            max_position_embeddings=77,
+        )
+    )
     pipeline = StableDiffusionUpscalePipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=clip_tokenizer(folder / "tokenizer"), unet=unet,
-        low_res_scheduler=DDPMScheduler(), scheduler=DDIMScheduler(prediction_type="v_prediction"), max_noise_level=350,
-    )  # fmt: skip
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=clip_tokenizer(folder / "tokenizer"),
+        unet=unet,
+        low_res_scheduler=DDPMScheduler(),
+        scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        max_noise_level=350,
+    )
     pipeline.save_pretrained(str(folder))
     return folder
 
@@ -59,24 +87,58 @@ def build_shap_e(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     width, d_hidden, d_latent = 16, 8, 16
     prior = PriorTransformer(
-        num_attention_heads=2, attention_head_dim=8, embedding_dim=d_latent, num_embeddings=4 * d_hidden,
-        embedding_proj_dim=width, time_embed_dim=32, num_layers=1, clip_embed_dim=2 * d_latent,
-        additional_embeddings=0, time_embed_act_fn="gelu", norm_in_type="layer", embedding_proj_norm_type="layer",
-        encoder_hid_proj_type=None, added_emb_type=None,
-    )  # fmt: skip
-    encoder = CLIPVisionModel(CLIPVisionConfig(
-        hidden_size=width, image_size=28, patch_size=14, intermediate_size=24, num_attention_heads=2, num_hidden_layers=1,
-    ))  # fmt: skip
-    processor = CLIPImageProcessor(crop_size=28, size={"shortest_edge": 28}, do_center_crop=True, do_normalize=True, do_resize=True,
-                                   image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711])  # fmt: skip
+        num_attention_heads=2,
+        attention_head_dim=8,
+        embedding_dim=d_latent,
+        num_embeddings=4 * d_hidden,
+        embedding_proj_dim=width,
+        time_embed_dim=32,
+        num_layers=1,
+        clip_embed_dim=2 * d_latent,
+        additional_embeddings=0,
+        time_embed_act_fn="gelu",
+        norm_in_type="layer",
+        embedding_proj_norm_type="layer",
+        encoder_hid_proj_type=None,
+        added_emb_type=None,
+    )
+    encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=width,
+            image_size=28,
+            patch_size=14,
+            intermediate_size=24,
+            num_attention_heads=2,
+            num_hidden_layers=1,
+        )
+    )
+    processor = CLIPImageProcessor(
+        crop_size=28,
+        size={"shortest_edge": 28},
+        do_center_crop=True,
+        do_normalize=True,
+        do_resize=True,
+        image_mean=[0.48145466, 0.4578275, 0.40821073],
+        image_std=[0.26862954, 0.26130258, 0.27577711],
+    )
     renderer = ShapERenderer(
         param_shapes=((d_hidden, 93), (d_hidden, d_hidden), (d_hidden, d_hidden), (d_hidden, d_hidden)),
-        d_latent=d_latent, d_hidden=d_hidden, n_output=12, background=(255.0, 255.0, 255.0),
-    )  # fmt: skip
-    scheduler = HeunDiscreteScheduler(beta_schedule="exp", num_train_timesteps=1024, prediction_type="sample",
-                                      use_karras_sigmas=True, clip_sample=True, clip_sample_range=1.0)  # fmt: skip
-    ShapEImg2ImgPipeline(prior=prior, image_encoder=encoder, image_processor=processor, scheduler=scheduler,
-                         shap_e_renderer=renderer).save_pretrained(str(folder))  # fmt: skip
+        d_latent=d_latent,
+        d_hidden=d_hidden,
+        n_output=12,
+        background=(255.0, 255.0, 255.0),
+    )
+    scheduler = HeunDiscreteScheduler(
+        beta_schedule="exp",
+        num_train_timesteps=1024,
+        prediction_type="sample",
+        use_karras_sigmas=True,
+        clip_sample=True,
+        clip_sample_range=1.0,
+    )
+    ShapEImg2ImgPipeline(
+        prior=prior, image_encoder=encoder, image_processor=processor, scheduler=scheduler, shap_e_renderer=renderer
+    ).save_pretrained(str(folder))
     return folder
 
 

@@ -6,47 +6,85 @@ import io
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import trimesh
+from PIL import Image
 
 import catalog
-from assets.stages import UpscaleConfig, cleaned_image, source_image, upscaled_image
+from assets import IMAGE_ASSETS, MODEL_ASSETS
+from assets.image_assets import CleanConfig, UpscaleConfig, cleaned_image, image_stage_config, source_image, upscaled_image
+from assets.model_assets import textured_glb
+from assets.resources import CatalogResource, ComputeResource
+from catalog.keys import image_partition_key
+from inference.params import GenerationParams
+from inference.pipeline import frame_size
 from orchestration.convert import materialise
+from orchestration.definitions import RESOURCES
 from orchestration.ingest import ingest_paths
-from orchestration.partitions import image_key
-from orchestration.resources import CatalogResource, ComputeResource
-from tests.clients import validate_gltf
-from tests.imagefiles import prop_image
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path / "home"))
-    for name in ("MESHMILL_DATABASE_URL", "MESHMILL_S3_ENDPOINT", "MESHMILL_BLOB_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+from tests.support import SAMPLES
+from tests.support.clients import validate_gltf
+from tests.support.images import prop_image
 
 
 def ingest(*paths: Path) -> dict[str, int]:
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     results = list(ingest_paths(paths, engine, blobs, collections=["test"]))
-    return {image_key(r.content_hash): r.source_id for r in results if r.source_id}
+    return {image_partition_key(r.content_hash): r.source_id for r in results if r.source_id}
 
 
 def test_image_assets_called_directly(home):
-    (key, source_id), = ingest(SAMPLES / "mug.jpg").items()
+    ((key, source_id),) = ingest(SAMPLES / "mug.jpg").items()
     resource = CatalogResource()
     meta = source_image(dg.build_asset_context(partition_key=key), catalog=resource).metadata
     assert meta["catalog_id"] == source_id and meta["width"] == 512
-    cleaned = cleaned_image(dg.build_asset_context(partition_key=key), catalog=resource).metadata
+    cleaned = cleaned_image(dg.build_asset_context(partition_key=key), config=CleanConfig(), catalog=resource).metadata
     assert 0.05 < cleaned["mask_coverage"] < 0.95
-    up = upscaled_image(dg.build_asset_context(partition_key=key), config=UpscaleConfig(factor=2), catalog=resource,
-                        compute=ComputeResource(device="cpu")).metadata  # fmt: skip
-    assert up["width"] == 2 * cleaned["width"]
+    assert (cleaned["remove_background"], cleaned["background"]) == (True, "builtin")
+    up = upscaled_image(
+        dg.build_asset_context(partition_key=key), config=UpscaleConfig(upscale=2), catalog=resource, compute=ComputeResource(device="cpu")
+    ).metadata
+    # framed once per image, at the resolution of the upscaled cut-out
+    upscaled = Image.new("RGBA", (2 * cleaned["width"], 2 * cleaned["height"]))
+    assert up["width"] == up["height"] == frame_size({"front": upscaled}) and up["views"] == ["front"]
+    assert (up["upscale"], up["upscaler"], up["background"]) == (2, "builtin", "builtin")
     blobs = catalog.blob_store_from_env()
     assert blobs.exists(cleaned["blob_key"]) and blobs.exists(up["blob_key"])
+
+
+def test_the_record_follows_the_image_stage_settings_that_made_the_views(home):
+    """Re-materialising an image stage with other settings changes what the next 3D run records: the
+    settings travel with the stored views, not with the run that asks for the 3D stages."""
+    ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
+    engine = catalog.get_engine()
+    catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=800, texture_size=512)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(instance, [key], ["mobile"], image_params=GenerationParams(upscale=2)).failures == []
+    (output,) = catalog.show(engine, source_id)["outputs"]
+    assert output["parameters"]["upscale"] == 2 and output["parameters"]["target_faces"] == 800
+
+    # a TD re-runs the image stages from the launchpad with ×1, then only textured_glb
+    dg.materialize(
+        IMAGE_ASSETS,
+        partition_key=key,
+        instance=instance,
+        resources=RESOURCES,
+        run_config=image_stage_config(GenerationParams(upscale=1, remove_background=False)),
+    )
+    partition = dg.MultiPartitionKey({"image": key, "variant": "mobile"})
+    again = dg.materialize(
+        [*IMAGE_ASSETS, *MODEL_ASSETS], selection=[textured_glb], partition_key=partition, instance=instance, resources=RESOURCES
+    )
+    assert again.success
+    (output,) = catalog.show(engine, source_id)["outputs"]
+    assert (output["parameters"]["upscale"], output["parameters"]["remove_background"]) == (1, False)
+    first, second = catalog.attempts_of(engine, output["id"])
+    assert (first["model_name"], first["model_version"]) == ("builtin", "1.0")  # the mesh stage made a shape
+    assert second["model_name"] is None and second["parameters"]["upscale"] == 1  # re-texturing only
+    assert (output["model_name"], output["model_version"]) == ("builtin", "1.0")
+
+
+def test_textured_glb_needs_no_model():
+    """Texturing reads the stored mesh; it must never build a generator (for a learned backend, a model load)."""
+    assert "compute" not in textured_glb.required_resource_keys
 
 
 def test_three_images_by_two_variants_through_dagster(home, tmp_path):
@@ -57,7 +95,7 @@ def test_three_images_by_two_variants_through_dagster(home, tmp_path):
     catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1500, texture_size=512)
     catalog.define_variant(engine, "desktop", backend="builtin", preset="desktop", target_faces=3000, texture_size=512)
     instance = dg.DagsterInstance.ephemeral()
-    report = materialise(instance, sorted(keys), ["mobile", "desktop"], upscale=1)
+    report = materialise(instance, sorted(keys), ["mobile", "desktop"])
     assert report.failures == [] and len(report.outcomes) == 3 * 3
 
     blobs = catalog.blob_store_from_env()
@@ -69,6 +107,8 @@ def test_three_images_by_two_variants_through_dagster(home, tmp_path):
             output = outputs[name]
             assert output["status"] == "succeeded" and abs(output["face_count"] - target) <= 0.05 * target
             assert output["dagster_run_id"] and output["parameters"]["target_faces"] == target
+            assert output["parameters"] | GenerationParams().image_settings() == output["parameters"]  # the defaults, recorded
+            assert (output["model_name"], output["model_version"]) == ("builtin", "1.0")
             assert {"shape", "cleanup", "uv", "texture", "export"} <= set(output["timings"])  # both 3D stages' seconds
             path = tmp_path / f"{key}-{name}.glb"
             path.write_bytes(blobs.get(output["blob_keys"]["glb"]))
@@ -92,20 +132,18 @@ def test_three_images_by_two_variants_through_dagster(home, tmp_path):
     assert len(checks) == 3
 
     # re-materialising keeps the earlier attempt
-    again = materialise(instance, [sorted(keys)[0]], ["mobile"], upscale=1)
+    again = materialise(instance, [sorted(keys)[0]], ["mobile"])
     assert again.failures == []
     output = next(o for o in catalog.show(engine, keys[sorted(keys)[0]])["outputs"] if o["variant"] == "mobile")
     assert [a["status"] for a in catalog.attempts_of(engine, output["id"])] == ["succeeded", "succeeded"]
 
 
 def test_a_bad_image_fails_only_its_own_partitions(home, tmp_path):
-    from PIL import Image
-
     Image.new("RGB", (100, 100), (240, 240, 240)).save(tmp_path / "blank.png")  # decodes, but shows nothing
     keys = ingest(SAMPLES / "soccer_ball.png", tmp_path / "blank.png")
     engine = catalog.get_engine()
     catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1000, texture_size=512)
-    report = materialise(dg.DagsterInstance.ephemeral(), sorted(keys), ["mobile"], upscale=1)
+    report = materialise(dg.DagsterInstance.ephemeral(), sorted(keys), ["mobile"])
     failed = {(o.image, o.variant) for o in report.failures}
     blank = next(k for k, sid in keys.items() if catalog.show(engine, sid)["filename"] == "blank.png")
     assert failed == {(blank, None), (blank, "mobile")}
@@ -118,10 +156,6 @@ def test_a_bad_image_fails_only_its_own_partitions(home, tmp_path):
 
 
 def test_transient_faults_are_retried_and_bad_input_is_not(home, tmp_path, monkeypatch):
-    from PIL import Image
-
-    from orchestration.definitions import IMAGE_ASSETS, RESOURCES
-
     keys = ingest(SAMPLES / "soccer_ball.png")
     (key,) = keys
     real_get = catalog.LocalBlobStore.get

@@ -1,19 +1,27 @@
 """Run inside Blender: import a GLB and print what Blender made of it as one JSON line.
 
-    blender -b --factory-startup --python tests/blender_import.py -- model.glb
+blender -b --factory-startup --python tests/blender_import.py -- model.glb
 """
-import bpy, json, sys
+
+import json
+import sys
+
+import bpy
 import numpy
+
 if not hasattr(numpy, "bool"):  # Debian 12: Blender 3.4 importer vs numpy 1.24
     numpy.bool = bool
 path = sys.argv[sys.argv.index("--") + 1]
 bpy.ops.wm.read_factory_settings(use_empty=True)
 bpy.ops.import_scene.gltf(filepath=path)
 meshes = [o for o in bpy.data.objects if o.type == "MESH"]
-out = {"meshes": len(meshes), "faces": sum(len(o.data.polygons) for o in meshes),
-       "materials": [m.name for m in bpy.data.materials],
-       "images": [(i.name, list(i.size)) for i in bpy.data.images],
-       "uv_layers": [len(o.data.uv_layers) for o in meshes]}
+out = {
+    "meshes": len(meshes),
+    "faces": sum(len(o.data.polygons) for o in meshes),
+    "materials": [m.name for m in bpy.data.materials],
+    "images": [(i.name, list(i.size)) for i in bpy.data.images],
+    "uv_layers": [len(o.data.uv_layers) for o in meshes],
+}
 mat = bpy.data.materials[0] if bpy.data.materials else None
 if mat and mat.use_nodes:
     bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import socket
@@ -12,10 +13,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-MESHMILL = str(Path(sys.executable).with_name("meshmill"))  # the venv's command, as a user runs it
+from tests.support import MESHMILL
+
 S3_ACCESS_KEY = "meshmill-test"
 S3_SECRET_KEY = "meshmill-test-secret"
 
@@ -50,8 +52,6 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = 
     raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s: {log.read_text()[-2000:] if log else ''}")
 
 
-
-
 @contextlib.contextmanager
 def meshmill_server(*args: str, env: dict[str, str], log: Path, timeout: float = 120) -> Iterator[str]:
     """`meshmill ARGS --port P` in the background for the block; yields its base URL."""
@@ -64,6 +64,25 @@ def meshmill_server(*args: str, env: dict[str, str], log: Path, timeout: float =
     finally:
         process.terminate()
         process.wait(30)
+
+
+@contextlib.contextmanager
+def app_in_thread(app) -> Iterator[str]:  # noqa: ANN001
+    """An ASGI app served by uvicorn on a free port in a thread of this process, for the block; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port, 30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def postgres_bindir() -> Path:
@@ -94,15 +113,17 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
     port = free_port()
     subprocess.run(
         _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]),
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c max_connections=200"
     if not durable:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
         _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "-t", "60", "start"]),
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:
@@ -128,24 +149,36 @@ def throwaway_s3() -> Iterator[dict[str, str]]:
     root = Path(tempfile.mkdtemp(prefix="meshmill-s3-"))
     (root / "data").mkdir()
     config = root / "s3.json"
-    config.write_text(
-        '{"identities":[{"name":"meshmill","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
-        '"actions":["Admin","Read","Write","List","Tagging"]}]}' % (S3_ACCESS_KEY, S3_SECRET_KEY)
-    )
+    identity = {"name": "meshmill", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}]}
+    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
+    config.write_text(json.dumps({"identities": [identity]}))
     # weed puts each gRPC port at its HTTP port + 10000, so both must be free.
     ports = {name: free_port(also_free_at_offset=10000) for name in ("master", "volume", "filer", "s3", "admin")}
     log = root / "log"
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
             [
-                weed, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-                f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}", f"-admin.port={ports['admin']}",
-                "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
-                f"-s3.config={config}", "-master.telemetry=false",
+                weed,
+                "mini",
+                f"-dir={root / 'data'}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-master.port={ports['master']}",
+                f"-volume.port={ports['volume']}",
+                f"-filer.port={ports['filer']}",
+                f"-s3.port={ports['s3']}",
+                f"-admin.port={ports['admin']}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-webdav=false",
+                "-admin.ui=false",
+                f"-s3.config={config}",
+                "-master.telemetry=false",
             ],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for_port(ports["s3"], 90, process, log)
         settings = {

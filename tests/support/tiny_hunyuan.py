@@ -13,8 +13,14 @@ import torch
 import yaml
 
 DINO = {  # transformers Dinov2Config, the fields the published config sets, at toy size
-    "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-    "patch_size": 14, "image_size": 28, "num_channels": 3, "layerscale_value": 1.0,
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "patch_size": 14,
+    "image_size": 28,
+    "num_channels": 3,
+    "layerscale_value": 1.0,
 }
 
 
@@ -24,15 +30,27 @@ def dit_config(multiview: bool = False, turbo: bool = False) -> dict:
         "kwargs": {"config": DINO, "image_size": 28, "use_cls_token": True, **({"view_num": 4} if multiview else {})},
     }
     return {
-        "model": {"target": "hy3dgen.shapegen.models.Hunyuan3DDiT", "params": {
-            "in_channels": 8, "context_in_dim": DINO["hidden_size"], "hidden_size": 32, "mlp_ratio": 2.0,
-            "num_heads": 2, "depth": 1, "depth_single_blocks": 1, "axes_dim": [16], "theta": 10000,
-            "qkv_bias": True, "guidance_embed": turbo,
-        }},
+        "model": {
+            "target": "hy3dgen.shapegen.models.Hunyuan3DDiT",
+            "params": {
+                "in_channels": 8,
+                "context_in_dim": DINO["hidden_size"],
+                "hidden_size": 32,
+                "mlp_ratio": 2.0,
+                "num_heads": 2,
+                "depth": 1,
+                "depth_single_blocks": 1,
+                "axes_dim": [16],
+                "theta": 10000,
+                "qkv_bias": True,
+                "guidance_embed": turbo,
+            },
+        },
         "vae": vae_config()["vae"],
         "conditioner": {"target": "hy3dgen.shapegen.models.SingleImageEncoder", "params": {"main_image_encoder": encoder}},
         "scheduler": {
-            "target": "hy3dgen.shapegen.schedulers." + ("ConsistencyFlowMatchEulerDiscreteScheduler" if turbo else "FlowMatchEulerDiscreteScheduler"),
+            "target": "hy3dgen.shapegen.schedulers."
+            + ("ConsistencyFlowMatchEulerDiscreteScheduler" if turbo else "FlowMatchEulerDiscreteScheduler"),
             "params": {"num_train_timesteps": 1000},
         },
         "image_processor": {
@@ -43,10 +61,23 @@ def dit_config(multiview: bool = False, turbo: bool = False) -> dict:
 
 
 def vae_config() -> dict:
-    return {"vae": {"target": "hy3dgen.shapegen.models.ShapeVAE", "params": {
-        "num_latents": 16, "embed_dim": 8, "num_freqs": 4, "include_pi": False, "heads": 2, "width": 32,
-        "num_decoder_layers": 1, "qkv_bias": False, "qk_norm": True, "scale_factor": 1.0,
-    }}}
+    return {
+        "vae": {
+            "target": "hy3dgen.shapegen.models.ShapeVAE",
+            "params": {
+                "num_latents": 16,
+                "embed_dim": 8,
+                "num_freqs": 4,
+                "include_pi": False,
+                "heads": 2,
+                "width": 32,
+                "num_decoder_layers": 1,
+                "qkv_bias": False,
+                "qk_norm": True,
+                "scale_factor": 1.0,
+            },
+        }
+    }
 
 
 def _save(folder: Path, config: dict, parts: dict[str, torch.nn.Module]) -> None:
@@ -55,19 +86,26 @@ def _save(folder: Path, config: dict, parts: dict[str, torch.nn.Module]) -> None
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    tensors = {f"{prefix}.{key}".lstrip("."): value.detach().to(torch.float16).contiguous()
-               for prefix, module in parts.items() for key, value in module.state_dict().items()}
+    tensors = {
+        f"{prefix}.{key}".lstrip("."): value.detach().to(torch.float16).contiguous()
+        for prefix, module in parts.items()
+        for key, value in module.state_dict().items()
+    }
     safetensors.torch.save_file(tensors, str(folder / "model.fp16.safetensors"))
 
 
-def build_dit(models: Path, repo: str, subfolder: str, multiview: bool = False, turbo: bool = False, seed: int = 0) -> Path:
-    """Instantiate the config with hy3dgen's classes, randomly initialised, and save it; returns the folder."""
+def build_dit(
+    models: Path, repo: str, subfolder: str, multiview: bool = False, turbo: bool = False, seed: int = 0, blank: bool = False
+) -> Path:
+    """Instantiate the config with hy3dgen's classes, randomly initialised, and save it; returns the folder.
+
+    ``blank``: a decoder whose every point is outside, so every generation decodes an empty volume."""
     from hy3dgen.shapegen.pipelines import instantiate_from_config
 
     torch.manual_seed(seed)
     config = dit_config(multiview, turbo)
     parts = {name: instantiate_from_config(config[name]) for name in ("model", "vae", "conditioner")}
-    _lift_vae_output(parts["vae"])
+    _lift_vae_output(parts["vae"], -1.0 if blank else 0.02)
     folder = models / repo / subfolder
     _save(folder, config, parts)
     return folder
@@ -79,7 +117,7 @@ def build_vae(models: Path, repo: str, subfolder: str, seed: int = 1) -> Path:
     torch.manual_seed(seed)
     config = vae_config()["vae"]
     vae = instantiate_from_config(config)
-    _lift_vae_output(vae)
+    _lift_vae_output(vae, 0.02)
     folder = models / repo / subfolder
     _save(folder, config, {"": vae})
     return folder
@@ -95,10 +133,10 @@ def build_tested_models(models: Path) -> Path:
     return models
 
 
-def _lift_vae_output(vae: torch.nn.Module) -> None:
-    """Random weights decode a field of noise around 0; bias the occupancy a little so it has a surface
-    (about half the cube inside), as a trained decoder's would."""
+def _lift_vae_output(vae: torch.nn.Module, bias: float) -> None:
+    """Random weights decode a field of noise around 0; bias the occupancy a little (0.02) so it has a surface
+    (about half the cube inside), as a trained decoder's would — or far below zero, so it has none."""
     with torch.no_grad():
         last = vae.geo_decoder.output_proj
-        last.weight.mul_(0.1)
-        last.bias.fill_(0.02)
+        last.weight.mul_(0.1 if bias > 0 else 0.0)
+        last.bias.fill_(bias)

@@ -1,0 +1,34 @@
+"""The code location as Dagster loads it: its assets and their lineage, checks, jobs, sensors and resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.definitions import defs
+
+
+def test_the_code_location_has_the_five_stages_in_order():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"source_image", "cleaned_image", "upscaled_image", "mesh", "textured_glb"}
+    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
+    assert parents == {
+        "source_image": set(),
+        "cleaned_image": {"source_image"},
+        "upscaled_image": {"cleaned_image"},
+        "mesh": {"upscaled_image"},
+        "textured_glb": {"mesh", "upscaled_image"},
+    }
+    pools = {key.to_user_string(): graph.get(key).pools for key in graph.get_all_asset_keys()}
+    assert pools["mesh"] == pools["textured_glb"] == {"gpu"} and not pools["cleaned_image"]
+
+
+def test_checks_jobs_sensors_and_resources():
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert checks == {("textured_glb", "valid_gltf"), ("textured_glb", "face_budget"), ("textured_glb", "non_empty")}
+    assert {job.name for job in defs.jobs} >= {"image_stages", "model_stages"}
+    assert {sensor.name for sensor in defs.sensors} == {"inbox_sensor", "variants_sensor"}
+    assert set(defs.resources) == {"catalog", "compute"}
+    image_stages = defs.resolve_job_def("image_stages")
+    assert isinstance(image_stages.partitions_def, dg.DynamicPartitionsDefinition) and image_stages.partitions_def.name == "images"

@@ -1,0 +1,63 @@
+"""What the tests share: the bundled samples, running ``meshmill`` as a user does, clean environments.
+
+Beside it: ``servers`` (throwaway PostgreSQL, SeaweedFS S3, Meshmill's own servers), ``clients`` (the
+Khronos glTF-Validator and Blender), ``images`` (awkward image files), ``tiny_hunyuan`` and
+``tiny_diffusers`` (learned models at toy size, saved in their published layouts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+ARTIFACTS = ROOT / "test-artifacts"
+MESHMILL = str(Path(sys.executable).with_name("meshmill"))  # the venv's command, as a user runs it
+
+
+def bare_env(**extra: str) -> dict[str, str]:
+    """A minimal environment: no MESHMILL_* or DAGSTER_* settings from the developer's shell, wide output."""
+    return {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "COLUMNS": "200", **extra}
+
+
+def scrubbed_env(home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without MESHMILL_* and DAGSTER_* settings, with its own data folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHMILL_", "DAGSTER_"))}
+    return {**env, "MESHMILL_HOME": str(home), "COLUMNS": "200", **extra}
+
+
+def meshmill(env: dict[str, str], *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``meshmill ARGS`` in ``env``; with ``check``, a non-zero exit fails the test with its output."""
+    result = subprocess.run([MESHMILL, *args], env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"meshmill {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def find_json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    """``meshmill catalog find --json ARGS``."""
+    return json.loads(meshmill(env, "catalog", "find", "--json", *args).stdout)
+
+
+def catalog_url(env: dict[str, str]) -> str:
+    return env.get("MESHMILL_DATABASE_URL") or f"sqlite:///{env['MESHMILL_HOME']}/catalog.db"
+
+
+def blob_store(env: dict[str, str]):  # noqa: ANN201
+    """The blob store ``meshmill`` uses in ``env``."""
+    from catalog import LocalBlobStore, S3BlobStore
+
+    if "MESHMILL_S3_ENDPOINT" in env:
+        return S3BlobStore(
+            env["MESHMILL_S3_ENDPOINT"],
+            env["MESHMILL_S3_ACCESS_KEY"],
+            env["MESHMILL_S3_SECRET_KEY"],
+            env["MESHMILL_S3_BUCKET"],
+            secure=False,
+        )
+    return LocalBlobStore(Path(env["MESHMILL_HOME"]) / "blobs")
