@@ -41,6 +41,8 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tupl
         vertices, faces = trimesh.remesh.subdivide(vertices, faces)
     if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
         return vertices, faces
+    while len(faces) > target_faces * MAX_PASS_REDUCTION:
+        vertices, faces = fast_simplification.simplify(vertices, faces, target_count=max(target_faces, len(faces) // MAX_PASS_REDUCTION))
     aim = target_faces
     for _ in range(4):  # the simplifier overshoots a little on some meshes; nudge the aim and retry
         reduction = 1.0 - aim / len(faces)

@@ -1,8 +1,12 @@
 import numpy as np
 import pytest
 import trimesh
+from PIL import Image, ImageDraw
 
-from inference.cleanup import MeshError, clean_mesh, decimate
+from inference.generators import get_generator
+from inference.mesh.cleanup import MeshError, clean_mesh, decimate
+from inference.params import GenerationParams
+from inference.pipeline import clean_views, upscale_views
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +18,17 @@ def dense_sphere():
 def test_decimation_lands_within_five_percent(dense_sphere, target):
     _, faces = decimate(dense_sphere.vertices, dense_sphere.faces, target)
     assert abs(len(faces) - target) <= 0.05 * target
+
+
+def test_a_dense_generated_shape_reaches_a_small_budget():
+    """246k faces from a small drawing upscaled ×2; one simplifier pass to 600 faces stalled at 3,638."""
+    params = GenerationParams(target_faces=600, guidance=2, upscale=2)
+    image = Image.new("RGB", (160, 160), (255, 255, 255))
+    ImageDraw.Draw(image).ellipse((30, 24, 130, 136), fill=(150, 40, 30))
+    vertices, faces = get_generator("builtin", "cpu").generate(upscale_views(clean_views({"front": image}, params), params), params)
+    assert len(faces) > 200_000
+    mesh = clean_mesh(vertices, faces, 600)
+    assert abs(len(mesh.faces) - 600) <= 30 and mesh.is_watertight
 
 
 def test_small_meshes_are_subdivided_up_to_the_budget():
