@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 export MESHMILL_HOME ?= $(CURDIR)/.meshmill
 
-.PHONY: install demo test system-deps clean ui serve
+.PHONY: install demo test lint system-deps clean ui serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,13 @@ serve: install node_modules/.installed
 ui: install
 	$(BIN)/meshmill ui
 
-test: install system-deps node_modules/.installed
+# The arrows between the packages (import-linter contracts in pyproject.toml), lint and format, then the suite.
+lint: install
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint system-deps node_modules/.installed
 	$(BIN)/pytest
 
 clean:
