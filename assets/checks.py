@@ -1,4 +1,4 @@
-"""Checks on every textured GLB, reported with its materialisation and shown in the Dagster UI."""
+"""Checks on every textured GLB, reported with its partition's materialisation and shown in the Dagster UI."""
 
 from __future__ import annotations
 
@@ -10,19 +10,24 @@ import trimesh
 
 from inference.mesh.cleanup import FACE_TOLERANCE
 
+TEXTURED = dg.AssetKey("textured_glb")
 TEXTURED_CHECKS = [
-    dg.AssetCheckSpec("valid_gltf", asset="textured_glb", description="Loads as glTF with UVs, a base-colour texture and unit normals."),
-    dg.AssetCheckSpec("face_budget", asset="textured_glb", description="Face count within ±5 % of the variant's target."),
-    dg.AssetCheckSpec("non_empty", asset="textured_glb", description="The mesh has faces and vertices."),
+    dg.AssetCheckSpec("valid_gltf", asset=TEXTURED, description="Loads as glTF with UVs, a base-colour texture and unit normals."),
+    dg.AssetCheckSpec("face_budget", asset=TEXTURED, description="Face count within ±5 % of the variant's target."),
+    dg.AssetCheckSpec("non_empty", asset=TEXTURED, description="The mesh has faces and vertices."),
 ]
 
 
-def check_glb(glb: bytes, target_faces: int) -> list[dg.AssetCheckResult]:
+def glb_check_evaluations(glb: bytes, target_faces: int, partition: str) -> list[dg.AssetCheckEvaluation]:
+    """The three checks of one partition's GLB."""
+
+    def result(name: str, passed: bool, metadata: dict) -> dg.AssetCheckEvaluation:
+        return dg.AssetCheckEvaluation(asset_key=TEXTURED, check_name=name, passed=bool(passed), metadata=metadata, partition=partition)
+
     try:
         loaded = trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh", process=False)
     except Exception as exc:  # a GLB that does not even parse fails every check
-        failed = {"error": str(exc)}
-        return [dg.AssetCheckResult(check_name=n, passed=False, metadata=failed) for n in ("valid_gltf", "face_budget", "non_empty")]
+        return [result(spec.name, False, {"error": str(exc)}) for spec in TEXTURED_CHECKS]
     faces, vertices = len(loaded.faces), len(loaded.vertices)
     uv = getattr(loaded.visual, "uv", None)
     texture = getattr(getattr(loaded.visual, "material", None), "baseColorTexture", None)
@@ -31,15 +36,11 @@ def check_glb(glb: bytes, target_faces: int) -> list[dg.AssetCheckResult]:
     has_uv = uv is not None and len(uv) == vertices
     deviation = abs(faces - target_faces) / target_faces
     return [
-        dg.AssetCheckResult(
-            check_name="valid_gltf",
-            passed=bool(has_uv and texture is not None and unit),
-            metadata={"has_uv": bool(has_uv), "has_texture": texture is not None, "unit_normals": unit},
+        result(
+            "valid_gltf",
+            has_uv and texture is not None and unit,
+            {"has_uv": bool(has_uv), "has_texture": texture is not None, "unit_normals": unit},
         ),
-        dg.AssetCheckResult(
-            check_name="face_budget",
-            passed=deviation <= FACE_TOLERANCE,
-            metadata={"faces": faces, "target": target_faces, "deviation": float(deviation)},
-        ),
-        dg.AssetCheckResult(check_name="non_empty", passed=faces > 0 and vertices > 0, metadata={"faces": faces, "vertices": vertices}),
+        result("face_budget", deviation <= FACE_TOLERANCE, {"faces": faces, "target": target_faces, "deviation": float(deviation)}),
+        result("non_empty", faces > 0 and vertices > 0, {"faces": faces, "vertices": vertices}),
     ]

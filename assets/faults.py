@@ -1,12 +1,10 @@
-"""How the assets fail: transient faults are retried, bad input fails its partition at once with its
-message, and a failing 3D stage closes its catalog attempt as failed before the error goes on."""
+"""How the assets fail: what counts as bad input (a partition's own problem, never retried), the retry
+policy for a step that fails outside its partitions, and closing a catalog attempt as failed."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import dagster as dg
 from sqlalchemy import Engine
@@ -19,24 +17,10 @@ from inference.params import ParameterError
 from inference.runtime.weights import ModelUnavailable
 from inference.views import ViewError
 
-#: transient faults (database, S3, network, a model server) are retried; bad input and a missing model are not
-RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+#: bad input and a missing model fail a partition at once; anything else is tried again (assets.batch)
 BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, ModelUnavailable, EmptySurface)
-
-F = TypeVar("F", bound=Callable)
-
-
-def fail_fast_on_bad_input(fn: F) -> F:
-    """Bad input fails the partition at once with its message; anything else may be retried."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        try:
-            return fn(*args, **kwargs)
-        except BAD_INPUT as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc
-
-    return wrapper  # type: ignore[return-value]
+#: a step that fails outside any one partition (a resource that cannot start, the database away) is run again
+RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 
 
 @contextmanager

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from typing import Any
 
 import dagster as dg
@@ -12,7 +15,9 @@ from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
 from inference.runtime.devices import torch_device
 
-#: loaded generators, by backend and device, for the life of the process
+#: the op tag that routes a step to a Celery queue: image stages to "cpu" workers, 3D stages to "gpu" workers
+QUEUE_TAG = "dagster-celery/queue"
+#: loaded generators, by backend and device, for the life of the process (a worker keeps its models warm)
 _generators: dict[tuple[str, str], ShapeGenerator] = {}
 #: source image rows by database and partition key; a recorded source row never changes
 _sources: dict[tuple[str, str], dict[str, Any]] = {}
@@ -40,6 +45,14 @@ class CatalogResource(dg.ConfigurableResource):
             _sources[cached] = catalog.source_by_hash_prefix(engine, key)
         return _sources[cached]
 
+    def describe_image(self, key: str) -> str:
+        """An image partition as people know it: its file name, and the key."""
+        image_key = key.split("|")[0]
+        try:
+            return f"{self.source(image_key)['filename']} ({key})"
+        except catalog.CatalogError:
+            return key
+
     def variant(self, name: str) -> tuple[int, GenerationParams]:
         """The variant's id and its resolved generation parameters."""
         row = catalog.variant_by_name(self.engine(), name)
@@ -56,8 +69,18 @@ class ComputeResource(dg.ConfigurableResource):
     def torch_device(self) -> str:
         return str(torch_device(None if self.device == "auto" else self.device))
 
-    def generator(self, backend: str) -> ShapeGenerator:
+    def generator(self, backend: str, log: logging.Logger | None = None) -> ShapeGenerator:
+        """The backend's generator on this worker's device, built (its model loaded) on first use only."""
         key = (backend, self.torch_device())
         if key not in _generators:
+            start = time.perf_counter()
             _generators[key] = get_generator(backend, key[1])
+            if log is not None:
+                seconds = time.perf_counter() - start
+                log.info(f"loaded {backend} on {key[1]} in {seconds:.1f} s; process {os.getpid()} keeps it for its next partitions")
         return _generators[key]
+
+    @staticmethod
+    def models_loaded() -> int:
+        """How many generators this process has built: stays at one per backend however many partitions it makes."""
+        return len(_generators)

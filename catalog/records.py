@@ -186,6 +186,14 @@ def start_attempt(
     table = OutputAttempt.__table__
     with engine.begin() as conn:
         previous = conn.execute(select(func.max(table.c.attempt)).where(table.c.output_id == output_id)).scalar() or 0
+        # an attempt still running now was left so by a process that stopped (killed, out of memory): close it
+        conn.execute(
+            update(table)
+            .where(table.c.output_id == output_id, table.c.status == OutputStatus.running.value)
+            .values(
+                status=OutputStatus.failed.value, error=f"its process stopped; superseded by attempt {previous + 1}", finished_at=utcnow()
+            )
+        )
         conn.execute(
             insert(table).values(
                 output_id=output_id,
@@ -200,9 +208,20 @@ def start_attempt(
     return output_id, previous + 1
 
 
-def finish_attempt(engine: Engine, output_id: int, attempt: int, *, status: str, error: str | None = None, **output_fields: Any) -> None:
-    """Close an attempt as succeeded or failed and bring the output up to date with it."""
+def finish_attempt(
+    engine: Engine,
+    output_id: int,
+    attempt: int,
+    *,
+    status: str,
+    error: str | None = None,
+    output_status: str | None = None,
+    **output_fields: Any,
+) -> None:
+    """Close an attempt as succeeded or failed and bring the output up to date with it; ``output_status``
+    when the output's differs (a new shape whose GLB is still to be made leaves it pending)."""
     status = OutputStatus(status).value
+    output_status = OutputStatus(output_status or status).value
     table = Output.__table__
     unknown = set(output_fields) - set(OUTPUT_FIELDS)
     if unknown:
@@ -213,7 +232,9 @@ def finish_attempt(engine: Engine, output_id: int, attempt: int, *, status: str,
         timings = _add_timings(conn, output_id, attempt, output_fields.get("timings", {}))
         if "timings" in output_fields:
             output_fields = {**output_fields, "timings": timings}
-        conn.execute(update(table).where(table.c.id == output_id).values(status=status, error=error, updated_at=now, **output_fields))
+        conn.execute(
+            update(table).where(table.c.id == output_id).values(status=output_status, error=error, updated_at=now, **output_fields)
+        )
         conn.execute(
             update(OutputAttempt.__table__).where(_attempt(output_id, attempt)).values(status=status, error=error, finished_at=now)
         )

@@ -1,4 +1,4 @@
-"""The Dagster assets, called directly with build_asset_context and materialised through Dagster."""
+"""The Dagster assets, called as functions with build_asset_context and materialised through Dagster."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import io
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import trimesh
 from PIL import Image
 
+import assets.resources
 import catalog
-from assets import IMAGE_ASSETS, MODEL_ASSETS
-from assets.image_assets import CleanConfig, UpscaleConfig, cleaned_image, image_stage_config, source_image, upscaled_image
-from assets.model_assets import textured_glb
+from assets import ASSETS
+from assets.image_assets import ImageStagesConfig, cut_out_and_upscale, image_stage_config
+from assets.partitions import image_variants, images
 from assets.resources import CatalogResource, ComputeResource
 from catalog.keys import image_partition_key
 from inference.params import GenerationParams
@@ -31,75 +33,52 @@ def ingest(*paths: Path) -> dict[str, int]:
     return {image_partition_key(r.content_hash): r.source_id for r in results if r.source_id}
 
 
-def test_image_assets_called_directly(home):
+def mobile_variant(faces: int = 1000) -> None:
+    catalog.define_variant(catalog.get_engine(), "mobile", backend="builtin", preset="mobile", target_faces=faces, texture_size=512)
+
+
+def status(instance: dg.DagsterInstance, asset: str, keys: list[str]) -> dict[str, str]:
+    """What the UI shows for these partitions of an asset: MATERIALIZED, FAILED, or missing (None)."""
+    partitions = image_variants if asset in ("mesh", "textured_glb") else images
+    found = instance.get_status_by_partition(dg.AssetKey(asset), keys, partitions) or {}
+    return {key: found[key].value if found.get(key) else None for key in keys}
+
+
+def test_the_image_stages_called_as_a_function(home):
     ((key, source_id),) = ingest(SAMPLES / "mug.jpg").items()
-    resource = CatalogResource()
-    meta = source_image(dg.build_asset_context(partition_key=key), catalog=resource).metadata
-    assert meta["catalog_id"] == source_id and meta["width"] == 512
-    cleaned = cleaned_image(dg.build_asset_context(partition_key=key), config=CleanConfig(), catalog=resource).metadata
-    assert 0.05 < cleaned["mask_coverage"] < 0.95
-    assert (cleaned["remove_background"], cleaned["background"]) == (True, "builtin")
-    up = upscaled_image(
-        dg.build_asset_context(partition_key=key), config=UpscaleConfig(upscale=2), catalog=resource, compute=ComputeResource(device="cpu")
-    ).metadata
-    # framed once per image, at the resolution of the upscaled cut-out
-    upscaled = Image.new("RGBA", (2 * cleaned["width"], 2 * cleaned["height"]))
-    assert up["width"] == up["height"] == frame_size({"front": upscaled}) and up["views"] == ["front"]
-    assert (up["upscale"], up["upscaler"], up["background"]) == (2, "builtin", "builtin")
-    blobs = catalog.blob_store_from_env()
-    assert blobs.exists(cleaned["blob_key"]) and blobs.exists(up["blob_key"])
-
-
-def test_the_record_follows_the_image_stage_settings_that_made_the_views(home):
-    """Re-materialising an image stage with other settings changes what the next 3D run records: the
-    settings travel with the stored views, not with the run that asks for the 3D stages."""
-    ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
-    engine = catalog.get_engine()
-    catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=800, texture_size=512)
     instance = dg.DagsterInstance.ephemeral()
-    assert materialise(instance, [key], ["mobile"], image_params=GenerationParams(upscale=2)).failures == []
-    (output,) = catalog.show(engine, source_id)["outputs"]
-    assert output["parameters"]["upscale"] == 2 and output["parameters"]["target_faces"] == 800
-
-    # a TD re-runs the image stages from the launchpad with ×1, then only textured_glb
-    dg.materialize(
-        IMAGE_ASSETS,
-        partition_key=key,
-        instance=instance,
-        resources=RESOURCES,
-        run_config=image_stage_config(GenerationParams(upscale=1, remove_background=False)),
+    instance.add_dynamic_partitions("images", [key])
+    context = dg.build_asset_context(partition_key=key, instance=instance)
+    events = list(
+        cut_out_and_upscale(context, config=ImageStagesConfig(upscale=2), catalog=CatalogResource(), compute=ComputeResource(device="cpu"))
     )
-    partition = dg.MultiPartitionKey({"image": key, "variant": "mobile"})
-    again = dg.materialize(
-        [*IMAGE_ASSETS, *MODEL_ASSETS], selection=[textured_glb], partition_key=partition, instance=instance, resources=RESOURCES
-    )
-    assert again.success
-    (output,) = catalog.show(engine, source_id)["outputs"]
-    assert (output["parameters"]["upscale"], output["parameters"]["remove_background"]) == (1, False)
-    first, second = catalog.attempts_of(engine, output["id"])
-    assert (first["model_name"], first["model_version"]) == ("builtin", "1.0")  # the mesh stage made a shape
-    assert second["model_name"] is None and second["parameters"]["upscale"] == 1  # re-texturing only
-    assert (output["model_name"], output["model_version"]) == ("builtin", "1.0")
+    source, cleaned, upscaled = ({k: v.value for k, v in e.metadata.items()} for e in events)
+    assert [(e.asset_key.to_user_string(), e.partition) for e in events] == [
+        (a, key) for a in ("source_image", "cleaned_image", "upscaled_image")
+    ]
+    assert source["catalog_id"] == source_id and source["width"] == 512
+    assert 0.05 < cleaned["mask_coverage"] < 0.95 and (cleaned["remove_background"], cleaned["background"]) == (True, "builtin")
+    # framed once per image, at the resolution of the upscaled cut-out
+    expected = frame_size({"front": Image.new("RGBA", (2 * cleaned["width"], 2 * cleaned["height"]))})
+    assert upscaled["width"] == upscaled["height"] == expected and upscaled["views"] == ["front"]
+    assert (upscaled["upscale"], upscaled["upscaler"], upscaled["background"]) == (2, "builtin", "builtin")
+    blobs = catalog.blob_store_from_env()
+    assert blobs.exists(cleaned["blob_key"]) and blobs.exists(upscaled["blob_key"])
 
 
-def test_textured_glb_needs_no_model():
-    """Texturing reads the stored mesh; it must never build a generator (for a learned backend, a model load)."""
-    assert "compute" not in textured_glb.required_resource_keys
-
-
-def test_three_images_by_two_variants_through_dagster(home, tmp_path):
+def test_a_batch_is_two_runs_and_every_partition_its_own_materialisation(home, tmp_path):
     for n in range(2):
         prop_image(n, size=96).save(tmp_path / f"prop{n}.png")
     keys = ingest(SAMPLES / "duck.png", tmp_path / "prop0.png", tmp_path / "prop1.png")
     engine = catalog.get_engine()
-    catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1500, texture_size=512)
+    mobile_variant(1500)
     catalog.define_variant(engine, "desktop", backend="builtin", preset="desktop", target_faces=3000, texture_size=512)
     instance = dg.DagsterInstance.ephemeral()
     report = materialise(instance, sorted(keys), ["mobile", "desktop"])
     assert report.failures == [] and len(report.outcomes) == 3 * 3
+    assert len(instance.get_runs()) == 2  # the image stages of the three images, then their six 3D partitions
 
-    blobs = catalog.blob_store_from_env()
-    glbs = []
+    blobs, glbs = catalog.blob_store_from_env(), []
     for key, source_id in keys.items():
         outputs = {o["variant"]: o for o in catalog.show(engine, source_id)["outputs"]}
         assert set(outputs) == {"mobile", "desktop"}
@@ -109,53 +88,91 @@ def test_three_images_by_two_variants_through_dagster(home, tmp_path):
             assert output["dagster_run_id"] and output["parameters"]["target_faces"] == target
             assert output["parameters"] | GenerationParams().image_settings() == output["parameters"]  # the defaults, recorded
             assert (output["model_name"], output["model_version"]) == ("builtin", "1.0")
-            assert {"shape", "cleanup", "uv", "texture", "export"} <= set(output["timings"])  # both 3D stages' seconds
-            path = tmp_path / f"{key}-{name}.glb"
-            path.write_bytes(blobs.get(output["blob_keys"]["glb"]))
-            glbs.append(path)
+            assert {"shape", "cleanup", "uv", "texture", "export"} <= set(output["timings"])
+            glbs.append(tmp_path / f"{key}-{name}.glb")
+            glbs[-1].write_bytes(blobs.get(output["blob_keys"]["glb"]))
             assert blobs.get(output["blob_keys"]["preview"]).startswith(b"\x89PNG")
     assert all(r["errors"] == 0 and r["warnings"] == 0 for r in validate_gltf(*glbs))
 
-    # the UI's view of it: materialisations with metadata, checks passed
-    partition = dg.MultiPartitionKey({"image": sorted(keys)[0], "variant": "mobile"})
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("textured_glb"), asset_partitions=[str(partition)]), limit=1
-    ).records
-    assert len(records) == 1
-    metadata = records[0].asset_materialization.metadata
+    # the UI's view: each partition materialised with its own metadata, its checks evaluated
+    partitions = [f"{key}|{variant}" for key in keys for variant in ("mobile", "desktop")]
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("textured_glb")), limit=100).records
+    by_partition = {r.partition_key: r.asset_materialization.metadata for r in records}
+    assert set(by_partition) == set(partitions)
+    assert len({m["output_id"].value for m in by_partition.values()}) == 6  # not one metadata copied across the range
+    duck = next(p for p in partitions if p.endswith("mobile") and keys[p.split("|")[0]] == min(keys.values()))
+    metadata = by_partition[duck]
     assert metadata["faces"].value > 0 and "data:image/png;base64," in metadata["preview"].value
-    # the link to the web app's page of this output; the page links back to str(partition) (tests/web)
     assert metadata["output_page"].value == f"http://127.0.0.1:8787/outputs/{metadata['output_id'].value}"
+    meshes = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("mesh")), limit=100).records
+    assert {m.asset_materialization.metadata["models_loaded_in_worker"].value for m in meshes} == {1}  # loaded once, kept warm
     checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(dg.AssetKey("textured_glb"), name) for name in ("valid_gltf", "face_budget", "non_empty")]
     )
     assert len(checks) == 3
+    assert set(status(instance, "textured_glb", partitions).values()) == {"MATERIALIZED"}
 
     # re-materialising keeps the earlier attempt
-    again = materialise(instance, [sorted(keys)[0]], ["mobile"])
-    assert again.failures == []
+    assert materialise(instance, [sorted(keys)[0]], ["mobile"]).failures == []
     output = next(o for o in catalog.show(engine, keys[sorted(keys)[0]])["outputs"] if o["variant"] == "mobile")
     assert [a["status"] for a in catalog.attempts_of(engine, output["id"])] == ["succeeded", "succeeded"]
 
 
-def test_a_bad_image_fails_only_its_own_partitions(home, tmp_path):
+def test_a_bad_image_fails_only_itself_and_shows_failed(home, tmp_path):
     Image.new("RGB", (100, 100), (240, 240, 240)).save(tmp_path / "blank.png")  # decodes, but shows nothing
-    keys = ingest(SAMPLES / "soccer_ball.png", tmp_path / "blank.png")
+    keys = ingest(SAMPLES / "soccer_ball.png", tmp_path / "blank.png", SAMPLES / "duck.png")
     engine = catalog.get_engine()
-    catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1000, texture_size=512)
-    report = materialise(dg.DagsterInstance.ephemeral(), sorted(keys), ["mobile"])
-    failed = {(o.image, o.variant) for o in report.failures}
+    mobile_variant()
+    instance = dg.DagsterInstance.ephemeral()
+    report = materialise(instance, sorted(keys), ["mobile"])
     blank = next(k for k, sid in keys.items() if catalog.show(engine, sid)["filename"] == "blank.png")
-    assert failed == {(blank, None), (blank, "mobile")}
+    assert {(o.image, o.variant) for o in report.failures} == {(blank, None), (blank, "mobile")}
     assert "no object found" in next(o.error for o in report.failures if o.variant is None)
-    ball = next(k for k in keys if k != blank)
-    (output,) = catalog.show(engine, keys[ball])["outputs"]
-    assert output["status"] == "succeeded"
-    loaded = trimesh.load(io.BytesIO(catalog.blob_store_from_env().get(output["blob_keys"]["glb"])), file_type="glb", force="mesh")
-    assert len(loaded.faces) > 900
+    good = [k for k in keys if k != blank]
+    for key in good:
+        (output,) = catalog.show(engine, keys[key])["outputs"]
+        assert output["status"] == "succeeded"
+        loaded = trimesh.load(io.BytesIO(catalog.blob_store_from_env().get(output["blob_keys"]["glb"])), file_type="glb", force="mesh")
+        assert len(loaded.faces) > 900
+    (failed,) = catalog.show(engine, keys[blank])["outputs"]
+    assert failed["status"] == "failed" and "no object found" in failed["error"]
+    # in the UI: the good images materialised, the blank one failed, the run's failure naming it
+    assert status(instance, "upscaled_image", sorted(keys)) == {k: "FAILED" if k == blank else "MATERIALIZED" for k in sorted(keys)}
+    assert set(status(instance, "textured_glb", [f"{k}|mobile" for k in good]).values()) == {"MATERIALIZED"}
+    image_run = next(r for r in instance.get_runs() if r.job_name == "image_stages")
+    failure = next(e for e in instance.all_logs(image_run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE")
+    assert f"blank.png ({blank}): front view: no object found" in failure.dagster_event.step_failure_data.user_failure_data.description
 
 
-def test_transient_faults_are_retried_and_bad_input_is_not(home, tmp_path, monkeypatch):
+def test_the_record_follows_the_image_stage_settings_that_made_the_views(home):
+    """Re-materialising the image stages with other settings changes what the next 3D run records: the
+    settings travel with the stored views, not with the run that asks for the 3D stages."""
+    ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
+    engine = catalog.get_engine()
+    mobile_variant(800)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(instance, [key], ["mobile"], image_params=GenerationParams(upscale=2)).failures == []
+    (output,) = catalog.show(engine, source_id)["outputs"]
+    assert output["parameters"]["upscale"] == 2 and output["parameters"]["target_faces"] == 800
+
+    # a TD re-runs the image stages from the launchpad with ×1 and the image's own alpha, then only textured_glb
+    settings = image_stage_config(GenerationParams(upscale=1, remove_background=False))
+    assert dg.materialize(ASSETS, selection=["source_image", "cleaned_image", "upscaled_image"], partition_key=key,
+                          instance=instance, resources=RESOURCES, run_config=settings).success  # fmt: skip
+    assets.resources._generators.clear()
+    partition = dg.MultiPartitionKey({"image": key, "variant": "mobile"})
+    again = dg.materialize(ASSETS, selection=["textured_glb"], partition_key=partition, instance=instance, resources=RESOURCES)
+    assert again.success
+    assert ComputeResource.models_loaded() == 0  # re-texturing never loads a model
+    (output,) = catalog.show(engine, source_id)["outputs"]
+    assert (output["parameters"]["upscale"], output["parameters"]["remove_background"]) == (1, False)
+    first, second = catalog.attempts_of(engine, output["id"])
+    assert (first["model_name"], first["model_version"]) == ("builtin", "1.0")  # the mesh stage made a shape
+    assert second["model_name"] is None and second["parameters"]["upscale"] == 1  # re-texturing only
+    assert (output["status"], output["model_name"], output["model_version"]) == ("succeeded", "builtin", "1.0")
+
+
+def test_transient_faults_are_retried_for_the_partition_and_bad_input_is_not(home, tmp_path, monkeypatch):
     keys = ingest(SAMPLES / "soccer_ball.png")
     (key,) = keys
     real_get = catalog.LocalBlobStore.get
@@ -168,16 +185,37 @@ def test_transient_faults_are_retried_and_bad_input_is_not(home, tmp_path, monke
         return real_get(self, blob_key)
 
     monkeypatch.setattr(catalog.LocalBlobStore, "get", flaky_get)
+    monkeypatch.setattr("assets.batch.FIRST_PAUSE", 0.1)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("images", [key])
-    result = dg.materialize(IMAGE_ASSETS, partition_key=key, instance=instance, resources=RESOURCES)
+    result = dg.materialize(ASSETS, selection=["source_image", "cleaned_image", "upscaled_image"], partition_key=key,
+                            instance=instance, resources=RESOURCES)  # fmt: skip
     assert result.success
-    assert any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in result.all_events)
+    assert any(
+        "storage briefly unreachable" in (e.message or "") and "trying again" in (e.message or "") for e in instance.all_logs(result.run_id)
+    )
 
     monkeypatch.setattr(catalog.LocalBlobStore, "get", real_get)
     Image.new("RGB", (100, 100), (240, 240, 240)).save(tmp_path / "blank.png")
     (blank,) = ingest(tmp_path / "blank.png")
     instance.add_dynamic_partitions("images", [blank])
-    failed = dg.materialize(IMAGE_ASSETS, partition_key=blank, instance=instance, resources=RESOURCES, raise_on_error=False)
+    failed = dg.materialize(ASSETS, selection=["source_image", "cleaned_image", "upscaled_image"], partition_key=blank,
+                            instance=instance, resources=RESOURCES, raise_on_error=False)  # fmt: skip
     assert not failed.success
-    assert not any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in failed.all_events)
+    messages = [e.message or "" for e in instance.all_logs(failed.run_id)]
+    assert not any("trying again" in m for m in messages) and not any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in failed.all_events)
+
+
+@pytest.mark.parametrize("selection", [["mesh"], ["mesh", "textured_glb"]])
+def test_a_new_shape_without_its_glb_leaves_the_output_pending(home, selection):
+    ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
+    mobile_variant()
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(instance, [key], []).failures == []  # the image stages only
+    instance.add_dynamic_partitions("variants", ["mobile"])
+    partition = dg.MultiPartitionKey({"image": key, "variant": "mobile"})
+    assert dg.materialize(ASSETS, selection=selection, partition_key=partition, instance=instance, resources=RESOURCES).success
+    (output,) = catalog.show(catalog.get_engine(), source_id)["outputs"]
+    assert output["status"] == ("pending" if selection == ["mesh"] else "succeeded")
+    (attempt,) = catalog.attempts_of(catalog.get_engine(), output["id"])
+    assert attempt["status"] == "succeeded" and attempt["model_name"] == "builtin"  # the shape was made; nothing left running
