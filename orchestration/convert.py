@@ -1,30 +1,48 @@
-"""Batch conversion through Dagster: ingest, add partitions, materialise, report.
+"""Batch conversion through Dagster: few runs for a batch, in warm worker processes, one per GPU.
 
-Every image's stages and every image × variant's 3D stages are Dagster runs against the persistent
-instance in ``$DAGSTER_HOME``, so the UI shows them. They run in this one process, one after the
-other, so each model is loaded once for the whole batch (ComputeResource keeps it).
+The images of a batch are cut into chunks of consecutive image partitions (a Dagster run targets a
+range of partitions). Each chunk is one run of the image stages over its images, then one run of the
+3D stages over their image × variant partitions (more than one only where a failed image or a variant
+left out breaks the range). Dagster's per-run cost is paid per chunk, not per image, yet every
+partition is materialised on its own, with its metadata, and a bad image fails only itself
+(``assets.batch``).
+
+Chunks go to worker processes through a queue. Each worker is pinned to one GPU
+(``CUDA_VISIBLE_DEVICES``) and keeps its models loaded for every chunk it takes. With the Celery
+executor the workers only coordinate runs and the steps run on ``meshmill worker`` processes,
+possibly on other machines. A worker that dies has its chunk handed to another, and the runs it left
+open are closed, their pool slots freed, so no dead process holds a slot or a partition.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
-from assets import IMAGE_ASSETS, MODEL_ASSETS
+from assets.batch import failed_partitions
 from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
 from catalog import OutputStatus, finish_attempt, start_attempt
 from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
 from inference.params import GenerationParams
-from orchestration.definitions import RESOURCES
+from orchestration import definitions
+from orchestration.workers import run_in_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: who runs a run: the host and process that coordinate it, to find runs a dead process left open
+COORDINATOR_TAG = "meshmill/coordinator"
+EXECUTORS = ("in_process", "celery")
+GPU_POOL = "gpu"
+#: images per run: larger chunks pay Dagster's per-run cost less often; smaller ones share work out more evenly
+DEFAULT_BATCH_SIZE = 16
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # convert prints its own summary; the UI keeps every event
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -56,74 +74,87 @@ class ConvertReport:
         return [o for o in self.outcomes if not o.success]
 
 
-def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            while error is not None and error.cause is not None and "Error occurred while executing" in error.message:
-                error = error.cause
-            return f"{event.step_key}: {(error.message if error else 'failed').strip()}"
-    return "run failed"
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every worker needs to convert a chunk (plain values: it travels to worker processes)."""
+
+    variants: tuple[str, ...]
+    image_params: GenerationParams
+    executor: str = "in_process"
 
 
-def materialise(
-    instance: dg.DagsterInstance,
-    image_keys: Iterable[str],
-    variant_names: Iterable[str],
-    *,
-    image_params: GenerationParams | None = None,
-    on_progress: Callable[[PartitionOutcome], None] | None = None,
-) -> ConvertReport:
-    """Run the image stages of each image (cut out and upscaled with ``image_params``' image settings, default the
-    GenerationParams defaults), then the 3D stages of each image × variant."""
-    image_keys, variant_names = list(image_keys), list(variant_names)
-    image_params = image_params or GenerationParams()
-    instance.add_dynamic_partitions(images.name, image_keys)
-    instance.add_dynamic_partitions(variants.name, variant_names)
-    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}  # the UI keeps every event
-    run_config = {**image_stage_config(image_params), **quiet}
-    report = ConvertReport()
+def contiguous_ranges(order: Iterable[str], wanted: Iterable[str], max_size: int | None = None) -> list[list[str]]:
+    """The ``wanted`` keys as runs of keys that are consecutive in ``order`` (what one Dagster run can
+    target), each at most ``max_size`` long."""
+    wanted = set(wanted)
+    ranges: list[list[str]] = []
+    current: list[str] = []
+    for key in order:
+        if key in wanted and (max_size is None or len(current) < max_size):
+            current.append(key)
+            continue
+        if current:
+            ranges.append(current)
+        current = [key] if key in wanted else []
+    if current:
+        ranges.append(current)
+    return ranges
 
-    def record(outcome: PartitionOutcome) -> None:
-        report.outcomes.append(outcome)
-        if on_progress:
-            on_progress(outcome)
 
-    for key in image_keys:
-        result = dg.materialize(
-            IMAGE_ASSETS,
-            partition_key=key,
-            instance=instance,
-            resources=RESOURCES,
-            run_config=run_config,
-            raise_on_error=False,
-            tags={"meshmill/image": key},
-        )
-        record(PartitionOutcome(key, None, result.success, result.run_id, "" if result.success else _failure_message(result)))
-        for variant in variant_names:
-            if not result.success:
-                error = _failure_message(result)
-                _record_failed_output(key, variant, image_params, result.run_id, f"image stages failed: {error}")
-                record(PartitionOutcome(key, variant, False, result.run_id, "skipped: the image stages failed"))
-                continue
-            partition = dg.MultiPartitionKey({"image": key, "variant": variant})
-            model = dg.materialize(
-                [*IMAGE_ASSETS, *MODEL_ASSETS],
-                selection=MODEL_ASSETS,
-                partition_key=partition,
-                instance=instance,
-                resources=RESOURCES,
-                raise_on_error=False,
-                run_config=quiet,
-                tags={"meshmill/image": key, "meshmill/variant": variant},
-            )
-            record(PartitionOutcome(key, variant, model.success, model.run_id, "" if model.success else _failure_message(model)))
-    return report
+def coordinator() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_range(instance: dg.DagsterInstance, stages: str, keys: list[str], run_config: dict, executor: str) -> tuple[str, dict[str, str]]:
+    """One run of ``stages`` (``image_stages`` or ``model_stages``) over the partitions ``keys[0]`` to
+    ``keys[-1]``; returns the run id and the error of each partition that was not made."""
+    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1], COORDINATOR_TAG: coordinator()}
+    if len(keys) == 1:
+        tags = {"dagster/partition": keys[0], COORDINATOR_TAG: coordinator()}
+    run_config = {**run_config, **_QUIET}
+    job = definitions.image_stages_job if stages == "image_stages" else definitions.model_stages_job
+    if executor == "celery":
+        result = dg.execute_job(dg.reconstructable(job), instance=instance, run_config=run_config, tags=tags, raise_on_error=False)
+    else:
+        result = job().execute_in_process(instance=instance, run_config=run_config, tags=tags, raise_on_error=False)
+    last = "upscaled_image" if stages == "image_stages" else "textured_glb"
+    made, errors, step_error = set(), {}, ""
+    for record in instance.get_records_for_run(
+        result.run_id, of_type={dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.STEP_FAILURE}, limit=100_000
+    ).records:
+        event = record.event_log_entry.dagster_event
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            if event.asset_key.to_user_string() == last:
+                made.add(event.partition)
+        else:
+            data = event.step_failure_data
+            errors.update(failed_partitions(data.user_failure_data.metadata) if data.user_failure_data else {})
+            step_error = step_error or (data.error.message.strip().splitlines()[0] if data.error else "the step failed")
+    return result.run_id, {k: errors.get(k) or step_error or "not made" for k in keys if k not in made}
+
+
+def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: BatchSettings) -> list[PartitionOutcome]:
+    """The image stages of a chunk of consecutive images, then the 3D stages of those that made it through."""
+    run_id, failed = run_range(instance, "image_stages", chunk, image_stage_config(settings.image_params), settings.executor)
+    outcomes = [PartitionOutcome(key, None, key not in failed, run_id, failed.get(key, "")) for key in chunk]
+    for key, error in failed.items():
+        for variant in settings.variants:
+            _record_failed_output(key, variant, settings.image_params, run_id, f"image stages failed: {error}")
+            outcomes.append(PartitionOutcome(key, variant, False, run_id, "skipped: the image stages failed"))
+    ordered_variants = [v for v in instance.get_dynamic_partitions(variants.name) if v in settings.variants]
+    order = [f"{key}|{variant}" for key in chunk for variant in instance.get_dynamic_partitions(variants.name)]
+    wanted = [f"{key}|{variant}" for key in chunk if key not in failed for variant in ordered_variants]
+    for keys in contiguous_ranges(order, wanted):
+        run_id, failed_models = run_range(instance, "model_stages", keys, {}, settings.executor)
+        for key in keys:
+            image, variant = key.split("|")
+            outcomes.append(PartitionOutcome(image, variant, key not in failed_models, run_id, failed_models.get(key, "")))
+    return outcomes
 
 
 def _record_failed_output(key: str, variant: str, image_params: GenerationParams, run_id: str, error: str) -> None:
     """The catalog shows the output as failed, with why, even though its own stages never ran."""
-    catalog_resource = RESOURCES["catalog"]
+    catalog_resource = definitions.RESOURCES["catalog"]
     source = catalog_resource.source(key)
     variant_id, params = catalog_resource.variant(variant)
     params = params.replace(**image_params.image_settings())
@@ -132,5 +163,95 @@ def _record_failed_output(key: str, variant: str, image_params: GenerationParams
     finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=error)
 
 
+def release_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Close the runs a dead process of this host left open (a `kill -9`, the OOM killer) and free the
+    pool slots they held; returns their run ids."""
+    host = socket.gethostname()
+    open_runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]))
+    released = []
+    for run in open_runs:
+        owner = run.tags.get(COORDINATOR_TAG, "")
+        run_host, _, pid = owner.rpartition(":")
+        if run_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"its process ({owner}) stopped before the run ended; closed by the next convert")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
+def size_gpu_pool(instance: dg.DagsterInstance, workers: int) -> None:
+    """Let ``workers`` 3D steps run at once: the ``gpu`` pool's limit is raised to the number of GPU workers
+    (never lowered, so a limit a studio set for a bigger cluster stays)."""
+    info = instance.event_log_storage.get_concurrency_info(GPU_POOL)
+    if info.slot_count < workers:
+        instance.event_log_storage.set_concurrency_slots(GPU_POOL, workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def keys_for(content_hashes: Iterable[str]) -> list[str]:
     return sorted({image_partition_key(h) for h in content_hashes})
+
+
+def plan_chunks(instance: dg.DagsterInstance, image_keys: Iterable[str], batch_size: int) -> list[list[str]]:
+    """The chunks of a batch: consecutive image partitions, at most ``batch_size`` each."""
+    return contiguous_ranges(instance.get_dynamic_partitions(images.name), image_keys, max(1, batch_size))
+
+
+def materialise(
+    instance: dg.DagsterInstance,
+    image_keys: Iterable[str],
+    variant_names: Iterable[str],
+    *,
+    image_params: GenerationParams | None = None,
+    workers: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    executor: str = "in_process",
+    on_progress: Callable[[PartitionOutcome], None] | None = None,
+) -> ConvertReport:
+    """Run the image stages of each image (cut out and upscaled with ``image_params``' image settings,
+    default the GenerationParams defaults), then the 3D stages of each image × variant."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
+    image_keys, variant_names = list(image_keys), list(variant_names)
+    release_orphaned_runs(instance)
+    size_gpu_pool(instance, workers)
+    instance.add_dynamic_partitions(images.name, image_keys)
+    instance.add_dynamic_partitions(variants.name, variant_names)
+    settings = BatchSettings(tuple(variant_names), image_params or GenerationParams(), executor)
+    chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
+    report = ConvertReport()
+
+    def record(outcomes: list[PartitionOutcome]) -> None:
+        for outcome in outcomes:
+            report.outcomes.append(outcome)
+            if on_progress:
+                on_progress(outcome)
+
+    if workers <= 1 and executor == "in_process":
+        for chunk in chunks:  # here: the models this process loads stay loaded for the whole batch
+            record(convert_chunk(instance, chunk, settings))
+    else:
+        tasks = [(chunk, settings) for chunk in chunks]
+        run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance))
+    return report
+
+
+def convert_in_worker(task: tuple[list[str], BatchSettings]) -> list[PartitionOutcome]:
+    """A worker process's part: one chunk, on the worker's own connection to the instance. A failure
+    outside any one partition fails the chunk's partitions, named, rather than the worker."""
+    chunk, settings = task
+    try:
+        return convert_chunk(dagster_instance(), chunk, settings)
+    except Exception as exc:
+        error = f"worker failed: {type(exc).__name__}: {exc}"
+        return [PartitionOutcome(key, variant, False, "", error) for key in chunk for variant in (None, *settings.variants)]

@@ -1,14 +1,11 @@
-"""Asset jobs the sensors (and the UI's launchpad) run; their partitions follow from the assets they select."""
+"""The two asset jobs: the sensors, the UI's launchpad and `meshmill convert` run them, each run over one
+partition or a range of them."""
 
 import dagster as dg
 
+from assets import IMAGE_ASSET_KEYS, MODEL_ASSET_KEYS
+
 image_job = dg.define_asset_job(
-    "image_stages",
-    selection=["source_image", "cleaned_image", "upscaled_image"],
-    description="source_image → cleaned_image → upscaled_image for one image.",
+    "image_stages", selection=IMAGE_ASSET_KEYS, description="source_image → cleaned_image → upscaled_image, per image."
 )
-model_job = dg.define_asset_job(
-    "model_stages",
-    selection=["mesh", "textured_glb"],
-    description="mesh → textured_glb for one image × variant.",
-)
+model_job = dg.define_asset_job("model_stages", selection=MODEL_ASSET_KEYS, description="mesh → textured_glb, per image × variant.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from orchestration.cli import catalog_commands, models, variants
-from orchestration.cli.convert import convert, ui
+from orchestration.cli.convert import convert, ui, worker
 from orchestration.cli.generate import evaluate, generate
 from orchestration.cli.ingest import ingest
 from orchestration.cli.models import model_server
@@ -19,6 +19,7 @@ app.command("eval")(evaluate)
 app.add_typer(variants.app, name="variant")
 app.command()(convert)
 app.command()(ui)
+app.command()(worker)
 app.add_typer(models.app, name="models")
 app.command("model-server")(model_server)
 app.command()(serve)

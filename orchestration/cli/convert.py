@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,10 +32,28 @@ def convert(
     upscaler: knobs.Upscaler = None,
     background: knobs.Background = None,
     keep_background: knobs.KeepBackground = False,
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="Worker processes, each pinned to one GPU and keeping its models loaded (default: one per GPU; "
+        "without a GPU, one per two cores). With --executor celery: runs coordinated at once.",
+    ),
+    batch_size: int = typer.Option(16, min=1, help="Images per Dagster run (each image and image × variant is still its own partition)."),
+    executor: str = typer.Option(
+        "in_process",
+        help="in_process (the workers run the steps) or celery (steps run on `meshmill worker` processes; needs MESHMILL_CELERY_BROKER).",
+    ),
 ) -> None:
     """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
-    from orchestration.convert import dagster_instance, keys_for, materialise  # Dagster and torch: seconds to import
+    from orchestration.celery_config import BROKER_ENV, broker_url
+    from orchestration.convert import EXECUTORS, dagster_instance, keys_for, materialise  # Dagster and torch: seconds to import
+    from orchestration.workers import default_workers
 
+    if executor not in EXECUTORS:
+        fail(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
+    if executor == "celery" and not broker_url():
+        fail(f"--executor celery needs the broker's address in {BROKER_ENV}, e.g. redis://127.0.0.1:6379/0")
+    workers = workers or default_workers()
     collections, tags = label_options(collection, tag)
     image_params = resolve_params(None, **knobs.image_knobs(upscale, upscaler, background, keep_background))
     engine, blobs = open_engine(), open_blobs()
@@ -58,16 +77,20 @@ def convert(
     instance = dagster_instance()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("converting", total=len(keys) * (1 + len(wanted)))
-        report = materialise(instance, keys, wanted, image_params=image_params, on_progress=lambda o: progress.advance(task))
+        report = materialise(
+            instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
+            on_progress=lambda o: progress.advance(task),
+        )  # fmt: skip
     table = Table("file", "partition", "stage", "result", "run", title=f"{len(keys)} images × {len(wanted)} variants")
     for o in report.outcomes:
         result = "[green]ok[/green]" if o.success else f"[red]{o.error}[/red]"
         table.add_row(names.get(o.image, "-"), o.image, o.variant or "images", result, o.run_id[:8])
     console.print(table)
     made = sum(o.success for o in report.outcomes if o.variant)
+    runs = len({o.run_id for o in report.outcomes if o.run_id})
     say(
-        f"{made} of {len(keys) * len(wanted)} GLBs made; {len(bad)} files refused at ingest; "
-        f"Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
+        f"{made} of {len(keys) * len(wanted)} GLBs made; {len(bad)} files refused at ingest; {runs} Dagster runs on {workers} "
+        f"worker(s) ({executor}); Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
     )
     if report.failures or bad:
         for o in report.failures:
@@ -84,3 +107,29 @@ def ui(port: int = typer.Option(3000), host: str = typer.Option("127.0.0.1")) ->
     dagster = str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
     command = [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
     raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
+
+
+def worker(
+    queue: list[str] = typer.Option(
+        ["gpu"], "--queue", "-q", help="Queue(s) to take steps from: gpu (the 3D stages), cpu (the image stages)."
+    ),
+    gpu: int | None = typer.Option(None, help="Pin the worker to this GPU (CUDA_VISIBLE_DEVICES)."),
+    name: str | None = typer.Option(None, help="Worker name (default: meshmill-<queues>[-gpuN]@<host>)."),
+    concurrency: int = typer.Option(1, min=1, help="Steps at a time; keep 1 for a GPU worker."),
+) -> None:
+    """A Celery worker for steps of runs launched with the Celery executor (MESHMILL_CELERY_BROKER); keeps its models loaded."""
+    from orchestration.celery_config import BROKER_ENV, QUEUES, broker_url
+
+    unknown = sorted(set(queue) - set(QUEUES))
+    if unknown:
+        fail(f"queue(s) {', '.join(unknown)} unknown: use {' or '.join(QUEUES)}")
+    if not broker_url():
+        fail(f"a worker needs the broker's address in {BROKER_ENV}, e.g. redis://127.0.0.1:6379/0")
+    env = dict(os.environ)
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    name = name or f"meshmill-{'-'.join(queue)}{'' if gpu is None else f'-gpu{gpu}'}@%h"
+    celery = Path(sys.executable).with_name("celery")
+    command = [str(celery), "-A", "orchestration.celery_app", "worker", "-Q", ",".join(queue), "-n", name, "--concurrency",
+               str(concurrency), "--prefetch-multiplier", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]  # fmt: skip
+    os.execve(command[0], command, env)  # the worker becomes this process: signals reach Celery itself

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
 
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 from PIL import Image, ImageDraw
+from sqlalchemy import create_engine, text
 
-from tests.support import SAMPLES, blob_store, find_json, meshmill
+from orchestration.convert import COORDINATOR_TAG
+from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env
 from tests.support.images import write_bad_images
 from tests.support.tiny_diffusers import build_realesrgan, build_rembg_onnx
 
@@ -30,7 +39,7 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     assert "2 of 3 GLBs made; 5 files refused at ingest" in result.stdout
     for name in bad:
         assert f"/{name}:" in result.stderr
-    assert "blank.png images: cleaned_image:" in result.stderr and "no object found" in result.stderr
+    assert "blank.png images: front view: no object found" in result.stderr
     assert (tmp_path / "dagster" / "dagster.yaml").exists()  # the persistent instance the UI reads
 
     records = {r["filename"]: r for r in find_json(meshmill_env, "--collection", "toybox", "--variant", "mobile")}
@@ -79,3 +88,85 @@ def test_convert_refuses_bad_image_settings_before_storing_anything(meshmill_env
     result = meshmill(meshmill_env, "convert", str(SAMPLES / "duck.png"), "--upscaler", "waifu2x", check=False)
     assert result.returncode == 2 and "upscaler 'waifu2x' is unknown: choose one of builtin, realesrgan-x4" in result.stderr
     assert find_json(meshmill_env) == []
+
+
+def coordinators(dagster_home: str) -> dict[str, str]:
+    """Each run's job name by the process that coordinated it (its `meshmill/coordinator` tag)."""
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(dagster_home))
+    return {run.tags[COORDINATOR_TAG]: run.job_name for run in instance.get_runs()}
+
+
+def test_two_worker_processes_share_a_batch_and_keep_their_models(tmp_path):
+    meshmill_env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
+    meshmill(meshmill_env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
+    result = meshmill(meshmill_env, "convert", str(SAMPLES), "--workers", "2", "--batch-size", "2")
+    assert "4 of 4 GLBs made" in result.stdout and "4 Dagster runs on 2 worker(s)" in result.stdout
+    assert len(coordinators(meshmill_env["DAGSTER_HOME"])) == 2  # two worker processes, each ran its chunk's runs
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(meshmill_env["DAGSTER_HOME"]))
+    meshes = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("mesh")), limit=10).records
+    assert [m.asset_materialization.metadata["models_loaded_in_worker"].value for m in meshes] == [1, 1, 1, 1]
+    assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 2  # the gpu pool follows the workers
+    assert {o["status"] for r in find_json(meshmill_env) for o in r["outputs"]} == {"succeeded"}
+
+
+def wait_for_run(dagster_home: str, job: str, timeout: float = 300) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (Path(dagster_home) / "history").exists():
+            instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(dagster_home))
+            started = [r for r in instance.get_runs(dg.RunsFilter(job_name=job, statuses=[dg.DagsterRunStatus.STARTED]))]
+            if started:
+                return started[0].run_id
+        time.sleep(0.3)
+    raise AssertionError(f"no {job} run started within {timeout:.0f} s")
+
+
+def attempt_statuses(env: dict[str, str]) -> list:
+    engine = create_engine(f"sqlite:///{env['MESHMILL_HOME']}/catalog.db")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT status, error FROM output_attempt")).all()
+    engine.dispose()
+    return rows
+
+
+def wait_for_running_attempt(env: dict[str, str], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(row.status == "running" for row in attempt_statuses(env)):
+        assert time.monotonic() < deadline, "no output was ever being made"
+        time.sleep(0.1)
+
+
+def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_running(tmp_path):
+    env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
+    meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
+    first = subprocess.Popen([MESHMILL, "convert", str(SAMPLES), "--batch-size", "4"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    killed_run = wait_for_run(env["DAGSTER_HOME"], "model_stages")
+    wait_for_running_attempt(env)  # inside its 3D step, holding the gpu pool slot, an output half made
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+
+    again = meshmill(env, "convert", str(SAMPLES), "--batch-size", "4", timeout=300)  # before the fix: blocked for ever
+    assert "4 of 4 GLBs made" in again.stdout
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"]))
+    killed = instance.get_run_by_id(killed_run)
+    assert killed.status == dg.DagsterRunStatus.FAILURE
+    assert instance.event_log_storage.get_concurrency_info("gpu").claimed_slots == []
+    statuses = attempt_statuses(env)
+    assert "running" not in {s.status for s in statuses}
+    assert any("its process stopped" in (s.error or "") for s in statuses if s.status == "failed")
+
+
+def test_a_worker_process_that_dies_has_its_chunk_done_by_another(tmp_path):
+    env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
+    meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
+    convert = subprocess.Popen([MESHMILL, "convert", str(SAMPLES), "--workers", "2", "--batch-size", "1"], env={**env, "COLUMNS": "200"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    wait_for_run(env["DAGSTER_HOME"], "model_stages")
+    spawned = [int(pid) for pid in Path(f"/proc/{convert.pid}/task/{convert.pid}/children").read_text().split()]
+    workers = [pid for pid in spawned if b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    stdout, stderr = convert.communicate(timeout=600)
+    assert convert.returncode == 0, stdout + stderr
+    assert "4 of 4 GLBs made" in stdout

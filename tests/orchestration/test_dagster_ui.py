@@ -78,7 +78,7 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
             assert time.monotonic() < deadline, "the code location did not load"
             time.sleep(1)
         images_run = launch_and_wait(
-            port, "image_stages", {"dagster/partition": key}, {"ops": {"upscaled_image": {"config": {"upscale": 1}}}}
+            port, "image_stages", {"dagster/partition": key}, {"ops": {"cut_out_and_upscale": {"config": {"upscale": 1}}}}
         )
         model_key = f"{key}|mobile"
         model_run = launch_and_wait(

@@ -8,6 +8,7 @@ from orchestration.definitions import defs
 
 
 def test_the_code_location_has_the_five_stages_in_order():
+    dg.Definitions.validate_loadable(defs)  # what `dagster dev` checks when it loads the location
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {"source_image", "cleaned_image", "upscaled_image", "mesh", "textured_glb"}
@@ -21,6 +22,10 @@ def test_the_code_location_has_the_five_stages_in_order():
     }
     pools = {key.to_user_string(): graph.get(key).pools for key in graph.get_all_asset_keys()}
     assert pools["mesh"] == pools["textured_glb"] == {"gpu"} and not pools["cleaned_image"]
+    # two steps make them, each routed to its Celery queue
+    steps = {node.name: node.tags.get("dagster-celery/queue") for node in defs.resolve_job_def("model_stages").nodes}
+    steps |= {node.name: node.tags.get("dagster-celery/queue") for node in defs.resolve_job_def("image_stages").nodes}
+    assert steps == {"cut_out_and_upscale": "cpu", "shape_and_texture": "gpu"}
 
 
 def test_checks_jobs_sensors_and_resources():
