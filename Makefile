@@ -22,14 +22,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 # Debian packages the tests use: PostgreSQL (a throwaway cluster per run), Blender (a real glTF
-# client; python3-numpy is what its importer needs) and Chromium (the Dagster UI and, later, the
-# viewer, driven by playwright-core). SeaweedFS comes from PyPI.
+# client; python3-numpy is what its importer needs), Chromium (the Dagster UI and the viewer, driven
+# by playwright-core) and Redis (the Celery workers' broker). SeaweedFS comes from PyPI.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v blender >/dev/null || missing="$$missing blender"; \
 	[ -d /usr/lib/python3/dist-packages/numpy ] || missing="$$missing python3-numpy"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

@@ -85,6 +85,58 @@ def app_in_thread(app) -> Iterator[str]:  # noqa: ANN001
         thread.join(10)
 
 
+@contextlib.contextmanager
+def throwaway_redis() -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, nothing saved to disk; yields its URL (database 0)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("Redis is not installed: run `make system-deps` (Debian package redis-server)")
+    root = Path(tempfile.mkdtemp(prefix="meshmill-redis-"))
+    port = free_port()
+    log = root / "log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(root)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for_port(port, 30, process, log)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(15)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def celery_worker(env: dict[str, str], name: str, log: Path, queues: tuple[str, ...] = ("cpu", "gpu")) -> Iterator[subprocess.Popen]:
+    """`meshmill worker` for the block, ready to take steps; its pool process runs them (``pool_process``)."""
+    args = [MESHMILL, "worker", "--name", f"{name}@%h", *(a for q in queues for a in ("--queue", q))]
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while b" ready." not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {name} did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield process
+    finally:
+        try:
+            os.killpg(process.pid, 15)
+            process.wait(30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, 9)
+
+
+def pool_process(worker: subprocess.Popen) -> int:
+    """The pid of the pool process a Celery worker runs its steps in (its one child)."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    if len(children) != 1:
+        raise RuntimeError(f"worker {worker.pid} has {len(children)} pool processes, expected one")
+    return int(children[0])
+
+
 def postgres_bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if not found:
