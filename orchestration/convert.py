@@ -108,9 +108,11 @@ def coordinator() -> str:
 def run_range(instance: dg.DagsterInstance, stages: str, keys: list[str], run_config: dict, executor: str) -> tuple[str, dict[str, str]]:
     """One run of ``stages`` (``image_stages`` or ``model_stages``) over the partitions ``keys[0]`` to
     ``keys[-1]``; returns the run id and the error of each partition that was not made."""
-    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1], COORDINATOR_TAG: coordinator()}
     if len(keys) == 1:
-        tags = {"dagster/partition": keys[0], COORDINATOR_TAG: coordinator()}
+        tags = {"dagster/partition": keys[0]}
+    else:
+        tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+    tags[COORDINATOR_TAG] = coordinator()
     run_config = {**run_config, **_QUIET}
     job = definitions.image_stages_job if stages == "image_stages" else definitions.model_stages_job
     if executor == "celery":
@@ -141,9 +143,10 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
         for variant in settings.variants:
             _record_failed_output(key, variant, settings.image_params, run_id, f"image stages failed: {error}")
             outcomes.append(PartitionOutcome(key, variant, False, run_id, "skipped: the image stages failed"))
-    ordered_variants = [v for v in instance.get_dynamic_partitions(variants.name) if v in settings.variants]
-    order = [f"{key}|{variant}" for key in chunk for variant in instance.get_dynamic_partitions(variants.name)]
-    wanted = [f"{key}|{variant}" for key in chunk if key not in failed for variant in ordered_variants]
+    # the 3D partitions in Dagster's order (image after image, each with its variants in the order they were added)
+    all_variants = instance.get_dynamic_partitions(variants.name)
+    order = [f"{key}|{variant}" for key in chunk for variant in all_variants]
+    wanted = [f"{key}|{variant}" for key in chunk if key not in failed for variant in all_variants if variant in settings.variants]
     for keys in contiguous_ranges(order, wanted):
         run_id, failed_models = run_range(instance, "model_stages", keys, {}, settings.executor)
         for key in keys:

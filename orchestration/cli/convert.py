@@ -20,6 +20,7 @@ from orchestration.cli import knobs
 from orchestration.cli.common import console, err_console, fail, label_options, open_blobs, open_engine, resolve_params, say
 from orchestration.cli.variants import DEFAULT_VARIANT, define
 from orchestration.ingest import ingest_paths
+from orchestration.workers import MIN_IMAGES_PER_WORKER, default_workers
 
 
 def convert(
@@ -36,7 +37,7 @@ def convert(
         None,
         min=1,
         help="Worker processes, each pinned to one GPU and keeping its models loaded (default: one per GPU; "
-        "without a GPU, one per two cores). With --executor celery: runs coordinated at once.",
+        f"without a GPU, one per core; one per {MIN_IMAGES_PER_WORKER} images at most). With --executor celery: runs coordinated at once.",
     ),
     batch_size: int = typer.Option(16, min=1, help="Images per Dagster run (each image and image × variant is still its own partition)."),
     executor: str = typer.Option(
@@ -47,13 +48,11 @@ def convert(
     """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
     from orchestration.celery_config import BROKER_ENV, broker_url
     from orchestration.convert import EXECUTORS, dagster_instance, keys_for, materialise  # Dagster and torch: seconds to import
-    from orchestration.workers import default_workers
 
     if executor not in EXECUTORS:
         fail(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
     if executor == "celery" and not broker_url():
         fail(f"--executor celery needs the broker's address in {BROKER_ENV}, e.g. redis://127.0.0.1:6379/0")
-    workers = workers or default_workers()
     collections, tags = label_options(collection, tag)
     image_params = resolve_params(None, **knobs.image_knobs(upscale, upscaler, background, keep_background))
     engine, blobs = open_engine(), open_blobs()
@@ -74,6 +73,7 @@ def convert(
             hashes.append(result.content_hash)
             names[image_partition_key(result.content_hash)] = result.path.name
     keys = keys_for(hashes)
+    workers = workers or default_workers(len(keys))
     instance = dagster_instance()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("converting", total=len(keys) * (1 + len(wanted)))
