@@ -5,14 +5,19 @@ from __future__ import annotations
 import io
 
 import dagster as dg
-import numpy as np
 import trimesh
 
+from inference.mesh.audit import glb_problems
 from inference.mesh.cleanup import FACE_TOLERANCE
 
 TEXTURED = dg.AssetKey("textured_glb")
 TEXTURED_CHECKS = [
-    dg.AssetCheckSpec("valid_gltf", asset=TEXTURED, description="Loads as glTF with UVs, a base-colour texture and unit normals."),
+    dg.AssetCheckSpec(
+        "valid_gltf",
+        asset=TEXTURED,
+        description="Loads as glTF with UVs and a base-colour texture; stores finite positions, unit normals, UVs in [0, 1], "
+        "no degenerate or repeated triangle.",
+    ),
     dg.AssetCheckSpec("face_budget", asset=TEXTURED, description="Face count within ±5 % of the variant's target."),
     dg.AssetCheckSpec("non_empty", asset=TEXTURED, description="The mesh has faces and vertices."),
 ]
@@ -31,15 +36,14 @@ def glb_check_evaluations(glb: bytes, target_faces: int, partition: str) -> list
     faces, vertices = len(loaded.faces), len(loaded.vertices)
     uv = getattr(loaded.visual, "uv", None)
     texture = getattr(getattr(loaded.visual, "material", None), "baseColorTexture", None)
-    lengths = np.linalg.norm(loaded.vertex_normals, axis=1) if vertices else np.zeros(0)
-    unit = bool(len(lengths) and np.allclose(lengths, 1.0, atol=1e-4))
+    problems = glb_problems(glb)  # read raw: trimesh's loader re-normalises what the file stores
     has_uv = uv is not None and len(uv) == vertices
     deviation = abs(faces - target_faces) / target_faces
     return [
         result(
             "valid_gltf",
-            has_uv and texture is not None and unit,
-            {"has_uv": bool(has_uv), "has_texture": texture is not None, "unit_normals": unit},
+            has_uv and texture is not None and not problems and faces > 0,
+            {"has_uv": bool(has_uv), "has_texture": texture is not None, "problems": "; ".join(problems) or "none"},
         ),
         result("face_budget", deviation <= FACE_TOLERANCE, {"faces": faces, "target": target_faces, "deviation": float(deviation)}),
         result("non_empty", faces > 0 and vertices > 0, {"faces": faces, "vertices": vertices}),

@@ -27,7 +27,7 @@ from inference.generators import ShapeGenerator, get_generator
 from inference.images.background import bleed_colours, remove_background
 from inference.images.upscale import upscale_image
 from inference.mesh.bake import bake_texture
-from inference.mesh.cleanup import clean_mesh
+from inference.mesh.cleanup import clean_mesh, unit_vertex_normals
 from inference.mesh.export import glb_bytes, textured_mesh
 from inference.mesh.uv import unwrap
 from inference.params import GenerationParams
@@ -151,7 +151,7 @@ def texture_mesh(
     """UVs, the baked base-colour texture and the GLB (``name`` names its mesh and material)."""
     with _timed(timings, "uv"):
         unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
-        normals = np.asarray(mesh.vertex_normals)[unwrapped.source_vertex]
+        normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     with _timed(timings, "texture"):
         texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size)
     with _timed(timings, "export"):

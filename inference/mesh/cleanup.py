@@ -1,4 +1,4 @@
-"""Mesh clean-up: drop floaters, smooth voxel steps, decimate to a face budget, unit normals."""
+"""Mesh clean-up: drop floaters and unsound faces, smooth voxel steps, decimate to a face budget, unit normals."""
 
 from __future__ import annotations
 
@@ -53,10 +53,61 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tupl
     raise MeshError(f"could not decimate {len(faces)} faces to {target_faces} ± 5 % (got {len(out_f)})")
 
 
+def sound_faces(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Which faces a file may keep: three distinct corners at finite positions, an area above zero at the
+    float32 precision a GLB stores, and not a repeat of an earlier face (in either winding)."""
+    vertices, faces = np.asarray(vertices), np.asarray(faces, np.int64)
+    if len(faces) == 0:
+        return np.zeros(0, bool)
+    stored = np.asarray(vertices, np.float32).astype(np.float64)
+    corners = stored[faces]
+    area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    keep &= np.isfinite(corners).all(axis=(1, 2)) & (area > 0)
+    _, first = np.unique(np.sort(faces, axis=1), axis=0, return_index=True)
+    unique = np.zeros(len(faces), bool)
+    unique[first] = True
+    return keep & unique
+
+
+def unit_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals, every one of unit length.
+
+    Where a vertex's faces cancel out (a fin, a fold the decimator left) or have no area, its normal is
+    its largest face's; a vertex with no face of any area points away from the mesh's centre (or up)."""
+    v, f = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    n = len(v)
+    cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]) if len(f) else np.zeros((0, 3))
+    area = np.linalg.norm(cross, axis=1)
+    corners = f.ravel()
+    sums = np.stack([np.bincount(corners, weights=np.repeat(cross[:, k], 3), minlength=n) for k in range(3)], axis=1)
+    total = np.bincount(corners, weights=np.repeat(area, 3), minlength=n)
+    weak = ~(np.linalg.norm(sums, axis=1) > 1e-6 * total)
+    if weak.any() and len(f):
+        order = np.argsort(area, kind="stable")
+        rank = np.empty(len(f), np.int64)
+        rank[order] = np.arange(len(f))
+        best = np.full(n, -1, np.int64)  # per vertex: the rank of its largest face
+        for k in range(3):
+            np.maximum.at(best, f[:, k], rank)
+        has_face = weak & (best >= 0)
+        sums[has_face] = cross[order[best[has_face]]]
+    missing = ~(np.linalg.norm(sums, axis=1) > 0)
+    if missing.any():
+        away = v - (v.min(axis=0) + v.max(axis=0)) / 2 if n else v
+        sums[missing] = away[missing]
+        sums[missing & ~(np.linalg.norm(sums, axis=1) > 0)] = (0.0, 1.0, 0.0)
+    return sums / np.linalg.norm(sums, axis=1, keepdims=True)
+
+
 def clean_mesh(vertices: np.ndarray, faces: np.ndarray, target_faces: int, smooth_iterations: int = 8) -> trimesh.Trimesh:
-    """A clean, consistently wound mesh of about ``target_faces`` faces with unit vertex normals."""
+    """A clean, consistently wound mesh of about ``target_faces`` faces: no degenerate or repeated face,
+    nothing at a non-finite position (take its normals from ``unit_vertex_normals``)."""
     if len(vertices) == 0 or len(faces) == 0:
         raise MeshError("the generator produced an empty mesh")
+    faces = np.asarray(faces)[sound_faces(vertices, faces)]
+    if len(faces) == 0:
+        raise MeshError("the generator produced no face with an area at finite positions")
     mesh = trimesh.Trimesh(vertices, faces, process=True)
     mesh.update_faces(mesh.nondegenerate_faces())
     mesh = drop_floaters(mesh)
@@ -65,6 +116,7 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray, target_faces: int, smoot
     v, f = decimate(np.asarray(mesh.vertices), np.asarray(mesh.faces), target_faces)
     mesh = trimesh.Trimesh(v, f, process=True)
     mesh.update_faces(mesh.nondegenerate_faces())
+    mesh.update_faces(sound_faces(mesh.vertices, mesh.faces))
     mesh.remove_unreferenced_vertices()
     if len(mesh.faces) == 0:
         raise MeshError("the mesh has no faces left after clean-up")

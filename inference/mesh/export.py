@@ -9,14 +9,39 @@ import trimesh
 from PIL import Image
 from trimesh.visual.material import PBRMaterial
 
+from inference.mesh.cleanup import MeshError
 from inference.mesh.uv import UnwrappedMesh
 
 ROUGHNESS = 0.8  # matte: style-model renders carry their lighting in the colours already
 PNG_LEVEL = 3  # zlib level for the texture: level 6 (trimesh's default) costs ~3× the time for ~5 % size
 
 
+#: how far from 1 a stored (float32) normal's length may be; the Khronos validator allows 0.0005
+UNIT_TOLERANCE = 1e-5
+
+
+def checked_attributes(mesh: UnwrappedMesh, normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The normals and UVs as a file stores them, checked: finite positions, normals of unit length in
+    float32, UVs in [0, 1] (clamped where xatlas rounds a hair outside). Raises ``MeshError`` rather than
+    write a file a validating importer would reject."""
+    if not np.isfinite(mesh.vertices).all():
+        raise MeshError("the textured mesh has vertices at non-finite positions")
+    normals = np.asarray(normals, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = (normals / np.linalg.norm(normals, axis=1, keepdims=True)).astype(np.float32)
+    bad = ~(np.abs(np.linalg.norm(unit.astype(np.float64), axis=1) - 1.0) <= UNIT_TOLERANCE)  # NaN is bad too
+    if bad.any():
+        raise MeshError(f"{int(bad.sum())} of {len(unit)} vertex normals have no direction")
+    uvs = np.asarray(mesh.uvs, np.float64)
+    if not np.isfinite(uvs).all():
+        raise MeshError("the UV atlas has non-finite coordinates")
+    return unit, uvs.clip(0.0, 1.0)
+
+
 def textured_mesh(mesh: UnwrappedMesh, normals: np.ndarray, texture: np.ndarray, name: str = "meshmill") -> trimesh.Trimesh:
-    """A trimesh with UVs, unit normals and a PBR material: base-colour texture, metallic 0."""
+    """A trimesh with UVs, unit normals (``cleanup.unit_vertex_normals``) and a PBR material: base-colour
+    texture, metallic 0."""
+    unit, uvs = checked_attributes(mesh, normals)
     image = Image.fromarray(texture, "RGB")
     image.encoderinfo = {"compress_level": PNG_LEVEL}  # read by Pillow when trimesh saves the PNG
     material = PBRMaterial(
@@ -27,12 +52,11 @@ def textured_mesh(mesh: UnwrappedMesh, normals: np.ndarray, texture: np.ndarray,
         roughnessFactor=ROUGHNESS,
         doubleSided=False,
     )
-    unit = normals / np.linalg.norm(normals, axis=1, keepdims=True).clip(min=1e-12)
     result = trimesh.Trimesh(
         vertices=mesh.vertices,
         faces=mesh.faces,
         vertex_normals=unit,
-        visual=trimesh.visual.TextureVisuals(uv=mesh.uvs, material=material),
+        visual=trimesh.visual.TextureVisuals(uv=uvs, material=material),
         process=False,
     )
     result.metadata["name"] = name
