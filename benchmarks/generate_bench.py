@@ -1,8 +1,12 @@
-"""Generation benchmark: seconds per stage (median) and peak RSS, one 1024² view and four views.
+"""Generation benchmark: seconds per stage (median) and peak RSS, one 1024² view, four views, and the
+finish of a learned-model-sized mesh.
 
-    .venv/bin/python benchmarks/generate_bench.py [--runs 5] [--preset desktop] [--inputs DIR]
+    .venv/bin/python benchmarks/generate_bench.py [--runs 5] [--preset desktop] [--inputs DIR] [--finish-grid 380]
 
 Inputs are the pybullet duck rendered at 1024² in our four views (one view: the front alone).
+"finish" is what Meshmill does after any backend: a noisy marching-cubes surface of about 1.25 M faces
+(a 380³ grid: an ellipsoid with ripples and noise, as learned decoders return) taken through clean-up,
+UVs, the bake (from the duck's front view) and export to the preset's GLB.
 Each case runs in a fresh process (so its peak RSS is its own); the first run of each is a
 warm-up and is left out of the medians. The shape field runs on CUDA when torch sees a GPU.
 """
@@ -31,6 +35,71 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     data = Path(pybullet_data.getDataPath())
     obj = write_reference("duck", data / "duck.obj", data / "duckCM.png", "y", 90, folder / "ref")
     return save_views(obj, folder, size=1024, half_extent=1.3, texture=obj_texture(obj))
+
+
+def noisy_surface(grid: int) -> tuple:
+    """A dense, noisy marching-cubes surface in the views' frame (about 8.7 × grid² faces)."""
+    import numpy as np
+    from skimage import measure
+
+    axis = np.linspace(-1, 1, grid, dtype=np.float32)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij", sparse=True)
+    field = np.sqrt((x / 0.8) ** 2 + (y / 0.9) ** 2 + (z / 0.6) ** 2) - 1 + 0.05 * np.sin(9 * x) * np.sin(7 * y) * np.sin(8 * z)
+    field = field + np.random.default_rng(0).normal(0, 0.004, field.shape).astype(np.float32)
+    vertices, faces, _, _ = measure.marching_cubes(field, 0.0, spacing=(2 / (grid - 1),) * 3)
+    return vertices - 1, faces
+
+
+def orient_comparison(mesh) -> dict[str, float]:  # noqa: ANN001
+    """Seconds (best of 3) to wind the finished mesh's faces: trimesh's fix_normals against orient_faces."""
+    import trimesh
+
+    from inference.mesh.cleanup import orient_faces
+
+    best = {}
+    for name, wind in (("trimesh fix_normals", trimesh.repair.fix_normals), ("orient_faces", lambda m: orient_faces(m.vertices, m.faces))):
+        runs = []
+        for _ in range(3):
+            copy = mesh.copy()
+            start = time.perf_counter()
+            wind(copy)
+            runs.append(time.perf_counter() - start)
+        best[name] = min(runs)
+    return best
+
+
+def run_finish(folder: Path, runs: int, preset: str, grid: int) -> dict:
+    """In this process: ``runs`` finishes of one dense surface; per-stage medians and peak RSS."""
+    import torch
+    from PIL import Image
+
+    from inference.mesh.cleanup import clean_mesh
+    from inference.params import GenerationParams
+    from inference.pipeline import clean_views, texture_mesh, upscale_views
+
+    params = GenerationParams.resolve(preset)
+    views = upscale_views(clean_views({"front": Image.open(folder / "front.png").convert("RGBA")}, params), params)
+    vertices, faces = noisy_surface(grid)
+    timings: list[dict[str, float]] = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        mesh = clean_mesh(vertices, faces, params.target_faces)
+        times = {"cleanup": time.perf_counter() - start}
+        textured = texture_mesh(mesh, views, params, timings=times)
+        times["wall"] = time.perf_counter() - start
+        timings.append(times)
+    timings = timings[1:]
+    return {
+        "orient": orient_comparison(mesh),
+        "views": 1,
+        "input_faces": len(faces),
+        "faces": len(textured.mesh.faces),
+        "bytes": len(textured.glb),
+        "medians": {stage: statistics.median(t[stage] for t in timings) for stage in timings[0]},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "threads": torch.get_num_threads(),
+    }
 
 
 def run_case(views: list[str], folder: Path, runs: int, preset: str) -> dict:
@@ -69,7 +138,11 @@ def main() -> None:
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help="folder with front/left/back/right.png to use instead of rendering them")
     parser.add_argument("--write-inputs", help="render the inputs into this folder and stop")
+    parser.add_argument("--finish-grid", type=int, default=380, help="grid of the dense surface the finish case starts from (0: skip)")
     args = parser.parse_args()
+    if args.case == "finish":
+        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid)))
+        return
     if args.case:
         views = ["front"] if args.case == "one" else ["front", "left", "back", "right"]
         print(json.dumps(run_case(views, Path(args.inputs), args.runs, args.preset)))
@@ -82,9 +155,10 @@ def main() -> None:
         if not args.inputs:
             make_inputs(folder)
         results = {}
-        for case in ("one", "four"):
+        for case in ("one", "four", "finish")[: 3 if args.finish_grid else 2]:
             out = subprocess.run(
-                [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs), "--preset", args.preset],
+                [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs), "--preset", args.preset]
+                + ["--finish-grid", str(args.finish_grid)],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -95,10 +169,16 @@ def main() -> None:
     print(f"device: {first['device']}, torch threads: {first['threads']}")
     stages = [s for s in first["medians"] if s not in ("total", "wall")]
     print(f"{'stage (s)':12}" + "".join(f"{s:>11}" for s in stages) + f"{'total':>9}{'peak RSS':>10}")
-    for case, label in (("one", "1 view"), ("four", "4 views")):
+    for case, label in (("one", "1 view"), ("four", "4 views"), ("finish", "finish")):
+        if case not in results:
+            continue
         r = results[case]
-        row = f"{label:12}" + "".join(f"{r['medians'][s]:11.2f}" for s in stages)
-        print(row + f"{r['medians']['wall']:9.2f}{r['peak_rss_mb']:8.0f} MB   ({r['faces']} faces, {r['bytes']:,} bytes)")
+        row = f"{label:12}" + "".join(f"{r['medians'][s]:11.2f}" if s in r["medians"] else f"{'–':>11}" for s in stages)
+        source = f"from {r['input_faces']:,} faces, " if "input_faces" in r else ""
+        print(row + f"{r['medians']['wall']:9.2f}{r['peak_rss_mb']:8.0f} MB   ({source}{r['faces']} faces, {r['bytes']:,} bytes)")
+    if "finish" in results:
+        orient = results["finish"]["orient"]
+        print("winding the finished mesh: " + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in orient.items()))
 
 
 if __name__ == "__main__":

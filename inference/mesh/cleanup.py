@@ -6,7 +6,7 @@ import fast_simplification
 import numpy as np
 import trimesh
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 FACE_TOLERANCE = 0.05  # decimated face count lands within ±5 % of the target
 #: the most one simplifier pass is asked to reduce by: asked for far more at once, it can stall well above
@@ -53,6 +53,15 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tupl
     raise MeshError(f"could not decimate {len(faces)} faces to {target_faces} ± 5 % (got {len(out_f)})")
 
 
+def _face_keys(faces: np.ndarray, vertex_count: int) -> np.ndarray:
+    """One sortable key per face, the same for the same three corners in any order: an int64 where the
+    indices fit in 21 bits each (two million vertices), else the sorted rows (slower to compare)."""
+    ordered = np.sort(faces, axis=1)
+    if vertex_count < 1 << 21:
+        return (ordered[:, 0] << 42) | (ordered[:, 1] << 21) | ordered[:, 2]
+    return ordered
+
+
 def sound_faces(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Which faces a file may keep: three distinct corners at finite positions, an area above zero at the
     float32 precision a GLB stores, and not a repeat of an earlier face (in either winding)."""
@@ -64,7 +73,7 @@ def sound_faces(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
     keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
     keep &= np.isfinite(corners).all(axis=(1, 2)) & (area > 0)
-    _, first = np.unique(np.sort(faces, axis=1), axis=0, return_index=True)
+    _, first = np.unique(_face_keys(faces, len(vertices)), axis=0, return_index=True)
     unique = np.zeros(len(faces), bool)
     unique[first] = True
     return keep & unique
@@ -105,11 +114,12 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray, target_faces: int, smoot
     nothing at a non-finite position (take its normals from ``unit_vertex_normals``)."""
     if len(vertices) == 0 or len(faces) == 0:
         raise MeshError("the generator produced an empty mesh")
-    faces = np.asarray(faces)[sound_faces(vertices, faces)]
-    if len(faces) == 0:
+    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    faces = faces[np.isfinite(vertices).all(axis=1)[faces].all(axis=1)]
+    mesh = trimesh.Trimesh(vertices, faces, process=True)  # merges repeated vertices
+    mesh.update_faces(sound_faces(mesh.vertices, mesh.faces))
+    if len(mesh.faces) == 0:
         raise MeshError("the generator produced no face with an area at finite positions")
-    mesh = trimesh.Trimesh(vertices, faces, process=True)
-    mesh.update_faces(mesh.nondegenerate_faces())
     mesh = drop_floaters(mesh)
     if smooth_iterations:
         trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=-0.53, iterations=smooth_iterations)
@@ -120,5 +130,48 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray, target_faces: int, smoot
     mesh.remove_unreferenced_vertices()
     if len(mesh.faces) == 0:
         raise MeshError("the mesh has no faces left after clean-up")
-    trimesh.repair.fix_normals(mesh)
+    mesh.faces = orient_faces(np.asarray(mesh.vertices), np.asarray(mesh.faces))
     return mesh
+
+
+def orient_faces(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """The faces wound consistently across each connected piece (neighbours run their shared edge in
+    opposite directions) and outward (each piece's signed volume positive). What trimesh's fix_normals
+    does, without its per-face Python loop (4.7 s on a decimated 20k-face noisy surface, here ~0.1 s)."""
+    faces = np.asarray(faces, np.int64).copy()
+    count = len(faces)
+    if count == 0:
+        return faces
+    # every directed edge of every face; an undirected edge shared by two faces joins them
+    directed = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    owner = np.repeat(np.arange(count), 3)
+    undirected = np.sort(directed, axis=1)
+    key = undirected[:, 0] * (int(faces.max()) + 1) + undirected[:, 1]
+    order = np.argsort(key, kind="stable")
+    key, owner, forward = key[order], owner[order], (directed[order, 0] < directed[order, 1])
+    pair = np.nonzero(key[1:] == key[:-1])[0]  # consecutive sharers of one edge (a non-manifold edge chains them)
+    a, b = owner[pair], owner[pair + 1]
+    flip_relative = (forward[pair] == forward[pair + 1]).astype(np.int8)  # same direction: one of them is inverted
+    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(count, count)).tocsr()
+    piece_count, pieces = connected_components(graph, directed=False)
+    # the relative flip of each joined pair, looked up by the pair's own key
+    pair_key = np.minimum(a, b) * count + np.maximum(a, b)
+    by_key = np.argsort(pair_key, kind="stable")
+    pair_key, flip_relative = pair_key[by_key], flip_relative[by_key]
+    flip = [False] * count
+    for root in np.unique(pieces, return_index=True)[1]:
+        bfs, parent = breadth_first_order(graph, int(root), directed=False, return_predecessors=True)
+        children = bfs[1:]
+        parents = parent[children]
+        wanted = np.minimum(children, parents) * count + np.maximum(children, parents)
+        relative = flip_relative[np.searchsorted(pair_key, wanted)].tolist()
+        for node, up, rel in zip(children.tolist(), parents.tolist(), relative, strict=True):  # parents before children
+            flip[node] = flip[up] ^ bool(rel)
+    flip = np.asarray(flip, bool)
+    faces[flip] = faces[flip][:, ::-1]
+    corners = np.asarray(vertices, np.float64)[faces]
+    volume = np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2]))
+    inward = np.bincount(pieces, weights=volume, minlength=piece_count) < 0
+    turn = inward[pieces]
+    faces[turn] = faces[turn][:, ::-1]
+    return faces

@@ -4,7 +4,7 @@ import trimesh
 from PIL import Image, ImageDraw
 
 from inference.generators import get_generator
-from inference.mesh.cleanup import MeshError, clean_mesh, decimate
+from inference.mesh.cleanup import MeshError, clean_mesh, decimate, orient_faces
 from inference.params import GenerationParams
 from inference.pipeline import clean_views, upscale_views
 
@@ -50,3 +50,20 @@ def test_clean_mesh_drops_floaters_and_leaves_a_watertight_mesh_with_unit_normal
 def test_empty_input_is_refused():
     with pytest.raises(MeshError, match="empty mesh"):
         clean_mesh(np.zeros((0, 3)), np.zeros((0, 3), int), 1000)
+
+
+def test_faces_are_wound_consistently_and_outward_on_every_piece():
+    """Randomly flipped faces on a sphere, a torus (a hole) and two separate pieces, one of them inside
+    out: every piece comes back consistent and with positive volume, as trimesh's fix_normals would."""
+    rng = np.random.default_rng(7)
+    box = trimesh.creation.box()
+    inside_out = trimesh.creation.icosphere(subdivisions=2).apply_translation([3, 0, 0])
+    inside_out.faces = inside_out.faces[:, ::-1]
+    for mesh in (trimesh.creation.icosphere(subdivisions=4), trimesh.creation.torus(1.0, 0.3), trimesh.util.concatenate([box, inside_out])):
+        faces = mesh.faces.copy()
+        flipped = rng.random(len(faces)) < 0.3
+        faces[flipped] = faces[flipped][:, ::-1]
+        oriented = trimesh.Trimesh(mesh.vertices, orient_faces(mesh.vertices, faces), process=False)
+        assert oriented.is_winding_consistent
+        for piece in oriented.split(only_watertight=False):
+            assert piece.volume > 0
