@@ -18,6 +18,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "hero": {"target_faces": 60_000, "texture_size": 4096},
 }
 DEFAULT_PRESET = "desktop"
+#: how the base-colour texture is encoded in the GLB (README, "Generation speed": time and size of each)
+TEXTURE_FORMATS = ("png", "jpeg", "webp")
 
 #: the fields the image stages read; the 3D stages read the rest
 IMAGE_STAGE_FIELDS = ("remove_background", "background", "upscale", "upscaler")
@@ -28,6 +30,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "upscale": UPSCALE_FACTORS,
     "upscaler": UPSCALERS,
     "background": REMOVERS,
+    "texture_format": TEXTURE_FORMATS,
 }
 
 
@@ -57,12 +60,17 @@ class GenerationParams(BaseModel):
         0, ge=0, le=2**31 - 1, description="seed of the backend's sampler; the same seed gives the same mesh (builtin has no random stage)"
     )
     texture_size: int = Field(2048, ge=512, le=4096, description="base-colour texture edge in pixels")
+    texture_format: str = Field(
+        "png",
+        description="texture encoding: png (lossless), jpeg (quality 90: ~10× faster to encode, ~3.5× smaller) "
+        "or webp (EXT_texture_webp: smallest, slowest to encode)",
+    )
     upscale: int = Field(1, description="upscale the cut-out views before texturing")
     upscaler: str = Field("builtin", description="upscaler: builtin (Lanczos + unsharp mask) or a learned one from the models folder")
     remove_background: bool = Field(True, description="cut the object out (an image's own meaningful alpha is kept)")
     background: str = Field("builtin", description="background remover: builtin or a rembg ONNX model from the models folder")
 
-    @field_validator("preset", "upscale", "upscaler", "background")
+    @field_validator("preset", "upscale", "upscaler", "background", "texture_format")
     @classmethod
     def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
         choices = CHOICES[info.field_name]

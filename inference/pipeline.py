@@ -155,7 +155,7 @@ def texture_mesh(
     with _timed(timings, "texture"):
         texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size)
     with _timed(timings, "export"):
-        result = textured_mesh(unwrapped, normals, texture, name)
+        result = textured_mesh(unwrapped, normals, texture, name, params.texture_format)
         glb = glb_bytes(result)
     return TexturedMesh(result, glb, coverage)
 

@@ -38,6 +38,7 @@ def generate(
     backend: knobs.Backend = None,
     faces: knobs.Faces = None,
     texture_size: knobs.TextureSize = None,
+    texture_format: knobs.TextureFormat = None,
     steps: knobs.Steps = None,
     guidance: knobs.Guidance = None,
     octree_resolution: knobs.OctreeResolution = None,
@@ -55,7 +56,9 @@ def generate(
     from inference.mesh.export import write_obj
     from inference.pipeline import generate_asset
 
-    shape = knobs.shape_knobs(backend, faces, texture_size, steps, guidance, octree_resolution, stage2_steps, stage2_guidance, seed)
+    shape = knobs.shape_knobs(
+        backend, faces, texture_size, texture_format, steps, guidance, octree_resolution, stage2_steps, stage2_guidance, seed
+    )
     params = resolve_params(preset or DEFAULT_PRESET, **shape, **knobs.image_knobs(upscale, upscaler, background, keep_background))
     try:
         generator = get_generator(params.backend)

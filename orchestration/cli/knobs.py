@@ -18,6 +18,7 @@ Backend = Annotated[str | None, _option("backend", "--backend")]
 Preset = Annotated[str | None, _option("preset", "--preset")]
 Faces = Annotated[int | None, _option("target_faces", "--faces")]
 TextureSize = Annotated[int | None, _option("texture_size", "--texture-size")]
+TextureFormat = Annotated[str | None, _option("texture_format", "--texture-format")]
 Steps = Annotated[int | None, _option("steps", "--steps")]
 Guidance = Annotated[float | None, _option("guidance", "--guidance")]
 OctreeResolution = Annotated[int | None, _option("octree_resolution", "--octree-resolution")]
@@ -41,6 +42,7 @@ def shape_knobs(
     backend: str | None,
     faces: int | None,
     texture_size: int | None,
+    texture_format: str | None,
     steps: int | None,
     guidance: float | None,
     octree_resolution: int | None,
@@ -53,6 +55,7 @@ def shape_knobs(
         "backend": backend,
         "target_faces": faces,
         "texture_size": texture_size,
+        "texture_format": texture_format,
         "steps": steps,
         "guidance": guidance,
         "octree_resolution": octree_resolution,

@@ -41,6 +41,7 @@ def variant_add(
     backend: knobs.Backend = None,
     faces: knobs.Faces = None,
     texture_size: knobs.TextureSize = None,
+    texture_format: knobs.TextureFormat = None,
     steps: knobs.Steps = None,
     guidance: knobs.Guidance = None,
     octree_resolution: knobs.OctreeResolution = None,
@@ -49,7 +50,9 @@ def variant_add(
     seed: knobs.Seed = None,
 ) -> None:
     """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
-    shape = knobs.shape_knobs(backend, faces, texture_size, steps, guidance, octree_resolution, stage2_steps, stage2_guidance, seed)
+    shape = knobs.shape_knobs(
+        backend, faces, texture_size, texture_format, steps, guidance, octree_resolution, stage2_steps, stage2_guidance, seed
+    )
     say(define(name, preset, **shape))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import trimesh
 from PIL import Image
+from pygltflib import GLTF2
 
 from inference.mesh.export import write_obj
 from inference.params import GenerationParams
@@ -122,3 +123,21 @@ def test_a_contradicting_view_is_left_out_with_a_warning(duck_views):
 def test_unusable_images_fail_with_a_clear_message(image, message):
     with pytest.raises(ViewError, match=message):
         generate_asset({"front": image}, MOBILE)
+
+
+@pytest.mark.parametrize(("texture_format", "mime"), [("jpeg", "image/jpeg"), ("webp", "image/webp")])
+def test_a_variant_can_encode_its_texture_as_jpeg_or_webp(texture_format, mime, tmp_path):
+    """The texture is stored in the chosen format (WebP declared as EXT_texture_webp), the GLB stays valid,
+    and the OBJ export still writes its texture."""
+    params = MOBILE.replace(texture_format=texture_format)
+    asset = generate_asset({"front": Image.open(SAMPLES / "duck.png")}, params, name="duck")
+    path = tmp_path / "duck.glb"
+    path.write_bytes(asset.glb)
+    (report,) = validate_gltf(path)
+    assert (report["errors"], report["warnings"]) == (0, 0), report["messages"]
+    gltf = GLTF2.load_from_bytes(asset.glb)
+    assert [image.mimeType for image in gltf.images] == [mime]
+    assert (gltf.extensionsUsed or []) == (["EXT_texture_webp"] if texture_format == "webp" else [])
+    assert trimesh.load(path, force="mesh").visual.material.baseColorTexture.size == (512, 512)
+    paths = write_obj(asset.mesh, tmp_path / "obj", "duck")
+    assert len(paths) == 3 and trimesh.load(tmp_path / "obj" / "duck.obj", force="mesh").visual.material.image is not None

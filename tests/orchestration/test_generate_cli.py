@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pygltflib import GLTF2
 
 from inference.quality.evaluation import obj_texture, write_reference
 from inference.quality.render import save_views
@@ -23,8 +24,11 @@ def run(*args: str):  # noqa: ANN201
 
 def test_generate_one_image_prints_stats_and_writes_a_valid_glb(tmp_path):
     out = tmp_path / "mug.glb"
-    result = run("generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512")
+    result = run(
+        "generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512", "--texture-format", "jpeg"
+    )
     assert result.returncode == 0, result.stderr
+    assert [image.mimeType for image in GLTF2.load(str(out)).images] == ["image/jpeg"]
     assert "faces" in result.stdout and "vertices" in result.stdout and "bytes" in result.stdout
     for stage in ("preprocess", "shape", "cleanup", "uv", "texture", "export", "total"):
         assert stage in result.stdout
@@ -88,6 +92,8 @@ def test_generate_refuses_bad_input_with_one_clear_line(tmp_path, make, message)
 def test_generate_refuses_out_of_range_parameters(tmp_path):
     result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--steps", "500")
     assert result.returncode == 2 and "steps=500" in result.stderr and "out of range for backend 'builtin' (1–100)" in result.stderr
+    result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--texture-format", "gif")
+    assert result.returncode == 2 and "texture_format 'gif' is unknown: choose one of png, jpeg, webp" in result.stderr
 
 
 def test_eval_scores_a_mesh_folder(tmp_path):
