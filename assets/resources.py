@@ -56,7 +56,7 @@ class CatalogResource(dg.ConfigurableResource):
     def variant(self, name: str) -> tuple[int, GenerationParams]:
         """The variant's id and its resolved generation parameters."""
         row = catalog.variant_by_name(self.engine(), name)
-        fields = {k: row[k] for k in ("steps", "guidance", "target_faces", "seed", "texture_size")}
+        fields = {k: row[k] for k in catalog.VARIANT_FIELDS if k not in ("backend", "preset")}
         return row["id"], GenerationParams.resolve(row["preset"], backend=row["backend"], **fields, **(row["extra"] or {}))
 
 

@@ -17,6 +17,7 @@ from catalog.queries import (
     variant_by_name,
 )
 from catalog.records import (
+    VARIANT_FIELDS,
     CatalogError,
     NewSource,
     attempts_of,
@@ -33,6 +34,7 @@ from catalog.records import (
 )
 
 __all__ = [
+    "VARIANT_FIELDS",
     "BlobError",
     "BlobNotFound",
     "BlobStore",

@@ -14,8 +14,6 @@ app = typer.Typer(help="Named, stored parameter sets: one output per image × va
 
 #: the variant `convert` makes when none is defined or asked for
 DEFAULT_VARIANT = "desktop"
-#: backend-only knobs, kept in the variant's ``extra``
-_EXTRA = ("octree_resolution", "stage2_steps", "stage2_guidance")
 
 
 def define(name: str, preset: str | None = None, **shape: object) -> str:
@@ -24,8 +22,9 @@ def define(name: str, preset: str | None = None, **shape: object) -> str:
     from orchestration.convert import dagster_instance
 
     params = resolve_params(preset, **shape)
-    fields = {k: getattr(params, k) for k in ("preset", "steps", "guidance", "target_faces", "seed", "texture_size")}
-    extra = {k: getattr(params, k) for k in _EXTRA if shape.get(k) is not None}
+    fields = {k: getattr(params, k) for k in catalog.VARIANT_FIELDS if k != "backend"}
+    # the knobs given that have no column of their own (backend-only ones, texture_format) live in ``extra``
+    extra = {k: getattr(params, k) for k, v in shape.items() if v is not None and k not in catalog.VARIANT_FIELDS}
     try:
         catalog.define_variant(open_engine(), name, backend=params.backend, extra=extra, **fields)
     except LabelError as exc:

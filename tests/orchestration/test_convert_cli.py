@@ -15,6 +15,7 @@ from dagster._core.instance.ref import InstanceRef
 from PIL import Image, ImageDraw
 from sqlalchemy import create_engine, text
 
+from assets.resources import CatalogResource
 from orchestration.convert import COORDINATOR_TAG
 from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env
 from tests.support.images import write_bad_images
@@ -51,6 +52,17 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     assert "no object found" in records["blank.png"]["outputs"][0]["error"]
     glb_key = records["duck.png"]["outputs"][0]["blob_keys"]["glb"]
     assert blob_store(meshmill_env).get(glb_key)[:4] == b"glTF"
+
+
+def test_a_variant_keeps_the_knobs_without_a_column_of_their_own(meshmill_env, monkeypatch):
+    """`variant add --texture-format webp` is stored (in the variant's extra) and is what its outputs are made with."""
+    meshmill(meshmill_env, "variant", "add", "web", "--preset", "mobile", "--texture-format", "webp")
+    (variant,) = json.loads(meshmill(meshmill_env, "variant", "list", "--json").stdout)
+    assert variant["extra"] == {"texture_format": "webp"}
+    for name, value in meshmill_env.items():
+        monkeypatch.setenv(name, value)
+    _, params = CatalogResource().variant("web")
+    assert (params.texture_format, params.target_faces) == ("webp", 5_000)
 
 
 def test_every_output_records_the_image_stage_settings_that_made_it(meshmill_env, tmp_path):
