@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import dagster as dg
-import trimesh
 
-from inference.mesh.audit import glb_problems
+from inference.mesh.audit import audit_glb
 from inference.mesh.cleanup import FACE_TOLERANCE
 
 TEXTURED = dg.AssetKey("textured_glb")
@@ -30,20 +27,16 @@ def glb_check_evaluations(glb: bytes, target_faces: int, partition: str) -> list
         return dg.AssetCheckEvaluation(asset_key=TEXTURED, check_name=name, passed=bool(passed), metadata=metadata, partition=partition)
 
     try:
-        loaded = trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh", process=False)
+        audit = audit_glb(glb)  # the file as stored, read raw: trimesh's loader would re-normalise its normals
     except Exception as exc:  # a GLB that does not even parse fails every check
         return [result(spec.name, False, {"error": str(exc)}) for spec in TEXTURED_CHECKS]
-    faces, vertices = len(loaded.faces), len(loaded.vertices)
-    uv = getattr(loaded.visual, "uv", None)
-    texture = getattr(getattr(loaded.visual, "material", None), "baseColorTexture", None)
-    problems = glb_problems(glb)  # read raw: trimesh's loader re-normalises what the file stores
-    has_uv = uv is not None and len(uv) == vertices
+    faces, vertices, problems = audit.faces, audit.vertices, audit.problems
     deviation = abs(faces - target_faces) / target_faces
     return [
         result(
             "valid_gltf",
-            has_uv and texture is not None and not problems and faces > 0,
-            {"has_uv": bool(has_uv), "has_texture": texture is not None, "problems": "; ".join(problems) or "none"},
+            audit.has_uv and audit.has_texture and not problems and faces > 0,
+            {"has_uv": audit.has_uv, "has_texture": audit.has_texture, "problems": "; ".join(problems) or "none"},
         ),
         result("face_budget", deviation <= FACE_TOLERANCE, {"faces": faces, "target": target_faces, "deviation": float(deviation)}),
         result("non_empty", faces > 0 and vertices > 0, {"faces": faces, "vertices": vertices}),

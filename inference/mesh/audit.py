@@ -3,8 +3,12 @@ the problems a validating importer (the Khronos glTF-Validator) would reject."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from pygltflib import GLTF2
+
+from inference.mesh.cleanup import sound_faces
 
 _COMPONENTS = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
@@ -21,9 +25,19 @@ def _accessor(gltf: GLTF2, blob: bytes, index: int) -> np.ndarray:
     return np.ndarray((accessor.count, width), dtype, buffer=blob, offset=start, strides=(stride, dtype.itemsize)).copy()
 
 
-def glb_attributes(glb: bytes) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class GlbAudit:
+    """One parse of a GLB: what it holds, and what a validating importer would reject in it."""
+
+    faces: int
+    vertices: int
+    has_uv: bool  # every primitive has TEXCOORD_0
+    has_texture: bool  # a material has a base-colour texture
+    problems: list[str]
+
+
+def _attributes(gltf: GLTF2) -> dict[str, np.ndarray]:
     """Every primitive's POSITION, NORMAL, TEXCOORD_0 and triangle indices, concatenated (indices offset)."""
-    gltf = GLTF2.load_from_bytes(glb)
     blob = gltf.binary_blob() or b""
     found: dict[str, list[np.ndarray]] = {"POSITION": [], "NORMAL": [], "TEXCOORD_0": [], "indices": []}
     offset = 0
@@ -42,37 +56,55 @@ def glb_attributes(glb: bytes) -> dict[str, np.ndarray]:
     return {name: np.concatenate(parts) for name, parts in found.items() if parts}
 
 
+def audit_glb(glb: bytes) -> GlbAudit:
+    """Parse ``glb`` once and audit it; raises what pygltflib raises for bytes that are not a GLB."""
+    gltf = GLTF2.load_from_bytes(glb)
+    found = _attributes(gltf)
+    primitives = [primitive for mesh in gltf.meshes for primitive in mesh.primitives]
+    vertices = len(found.get("POSITION", ()))
+    faces = len(found["indices"]) if "indices" in found else vertices // 3
+    return GlbAudit(
+        faces=faces,
+        vertices=vertices,
+        has_uv=bool(primitives) and all(p.attributes.TEXCOORD_0 is not None for p in primitives),
+        has_texture=any(m.pbrMetallicRoughness and m.pbrMetallicRoughness.baseColorTexture for m in gltf.materials),
+        problems=_problems(found),
+    )
+
+
 def glb_problems(glb: bytes) -> list[str]:
     """Empty when the GLB's geometry is sound: finite positions, unit normals, UVs in [0, 1], no
     degenerate or repeated triangle. Otherwise one line per kind of problem, with counts."""
     try:
-        found = glb_attributes(glb)
+        return audit_glb(glb).problems
     except Exception as exc:  # not a GLB pygltflib can read
         return [f"unreadable GLB: {exc}"]
+
+
+def attribute_problems(positions: np.ndarray, normals: np.ndarray | None = None, uvs: np.ndarray | None = None) -> list[str]:
+    """What a validator rejects in vertex attributes: non-finite positions, normals not of unit length,
+    UVs outside [0, 1] (NaN fails each). One line per kind, with counts; empty when sound."""
     problems = []
-    positions = found.get("POSITION", np.zeros((0, 3)))
-    if not np.isfinite(positions).all():
-        problems.append(f"{int((~np.isfinite(positions).all(axis=1)).sum())} positions are not finite")
-    if "NORMAL" in found:
-        length = np.linalg.norm(found["NORMAL"].astype(np.float64), axis=1)
+    finite = np.isfinite(positions).all(axis=1)
+    if not finite.all():
+        problems.append(f"{int((~finite).sum())} positions are not finite")
+    if normals is not None:
+        length = np.linalg.norm(np.asarray(normals, np.float64), axis=1)
         bad = ~(np.abs(length - 1.0) <= UNIT_TOLERANCE)
         if bad.any():
             problems.append(f"{int(bad.sum())} of {len(length)} normals are not of unit length")
-    if "TEXCOORD_0" in found:
-        uv = found["TEXCOORD_0"]
-        bad = ~((uv >= 0) & (uv <= 1)).all(axis=1)
+    if uvs is not None:
+        bad = ~((uvs >= 0) & (uvs <= 1)).all(axis=1)
         if bad.any():
             problems.append(f"{int(bad.sum())} UVs lie outside [0, 1]")
+    return problems
+
+
+def _problems(found: dict[str, np.ndarray]) -> list[str]:
+    positions = found.get("POSITION", np.zeros((0, 3), np.float32))
+    problems = attribute_problems(positions, found.get("NORMAL"), found.get("TEXCOORD_0"))
     if "indices" in found:
-        tri = found["indices"]
-        repeated = (tri[:, 0] == tri[:, 1]) | (tri[:, 1] == tri[:, 2]) | (tri[:, 0] == tri[:, 2])
-        if repeated.any():
-            problems.append(f"{int(repeated.sum())} triangles repeat a corner")
-        p = positions.astype(np.float64)[tri]
-        flat = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1) == 0
-        if (flat & ~repeated).any():
-            problems.append(f"{int((flat & ~repeated).sum())} triangles have no area")
-        duplicates = len(tri) - len(np.unique(np.sort(tri, axis=1), axis=0))
-        if duplicates:
-            problems.append(f"{duplicates} triangles repeat another")
+        unsound = int((~sound_faces(positions, found["indices"])).sum())
+        if unsound:
+            problems.append(f"{unsound} of {len(found['indices'])} triangles are degenerate or repeat another")
     return problems

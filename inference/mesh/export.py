@@ -10,6 +10,7 @@ import trimesh
 from PIL import Image
 from trimesh.visual.material import PBRMaterial
 
+from inference.mesh.audit import attribute_problems
 from inference.mesh.cleanup import MeshError
 from inference.mesh.uv import UnwrappedMesh
 
@@ -19,26 +20,18 @@ JPEG_QUALITY = 90  # at 4096²: 0.07 s and 0.8 MB against PNG's 0.7 s and 2.9 MB
 WEBP_QUALITY = 90
 
 
-#: how far from 1 a stored (float32) normal's length may be; the Khronos validator allows 0.0005
-UNIT_TOLERANCE = 1e-5
-
-
 def checked_attributes(mesh: UnwrappedMesh, normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The normals and UVs as a file stores them, checked: finite positions, normals of unit length in
-    float32, UVs in [0, 1] (clamped where xatlas rounds a hair outside). Raises ``MeshError`` rather than
-    write a file a validating importer would reject."""
-    if not np.isfinite(mesh.vertices).all():
-        raise MeshError("the textured mesh has vertices at non-finite positions")
+    """The normals and UVs as a file stores them — normals of unit length in float32, UVs clamped to
+    [0, 1] where xatlas rounds a hair outside — checked as a validator would (``audit``). Raises
+    ``MeshError`` rather than write a file a validating importer would reject."""
     normals = np.asarray(normals, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = (normals / np.linalg.norm(normals, axis=1, keepdims=True)).astype(np.float32)
-    bad = ~(np.abs(np.linalg.norm(unit.astype(np.float64), axis=1) - 1.0) <= UNIT_TOLERANCE)  # NaN is bad too
-    if bad.any():
-        raise MeshError(f"{int(bad.sum())} of {len(unit)} vertex normals have no direction")
-    uvs = np.asarray(mesh.uvs, np.float64)
-    if not np.isfinite(uvs).all():
-        raise MeshError("the UV atlas has non-finite coordinates")
-    return unit, uvs.clip(0.0, 1.0)
+    uvs = np.asarray(mesh.uvs, np.float64).clip(0.0, 1.0)  # NaN stays NaN, and is reported
+    problems = attribute_problems(np.asarray(mesh.vertices), unit, uvs)
+    if problems:
+        raise MeshError(f"the textured mesh cannot be written: {'; '.join(problems)}")
+    return unit, uvs
 
 
 def encoded_texture(texture: np.ndarray, texture_format: str = "png") -> Image.Image:
