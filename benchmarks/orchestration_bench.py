@@ -90,22 +90,9 @@ def dagster_storage(root: Path) -> dict[str, str]:
     """Dagster's storage for one convert: the embedded SQLite default, or a fresh PostgreSQL database."""
     if not POSTGRES:
         return {}
-    import uuid
+    from tests.support.servers import dagster_postgres_home
 
-    from tests.support.servers import create_database
-
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    create_database(POSTGRES["url"], name)
-    host, port = POSTGRES["url"].rsplit("@", 1)[1].split(":")
-    (root / "dagster").mkdir(parents=True, exist_ok=True)
-    (root / "dagster" / "dagster.yaml").write_text((ROOT / "dagster-postgres.yaml").read_text())
-    return {
-        "DAGSTER_PG_HOST": host,
-        "DAGSTER_PG_PORT": port,
-        "DAGSTER_PG_USER": "postgres",
-        "DAGSTER_PG_PASSWORD": "-",
-        "DAGSTER_PG_DB": name,
-    }
+    return dagster_postgres_home(POSTGRES["url"], root / "dagster")
 
 
 MESHMILL = [sys.executable, "-m", "orchestration.cli"]  # the `meshmill` command, also where no console script is installed

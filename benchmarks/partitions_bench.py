@@ -70,15 +70,10 @@ def main() -> None:
         except Exception as exc:  # what the embedded default does past its limit
             rows.append(("SQLite (embedded)", args.sqlite, {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}))
     if args.postgres:
-        from tests.support.servers import create_database, throwaway_postgres
+        from tests.support.servers import dagster_postgres_home, throwaway_postgres
 
         with throwaway_postgres(durable=True) as server, tempfile.TemporaryDirectory() as home:
-            url = create_database(server, "dagster")
-            host, port = url.split("@", 1)[1].split("/")[0].split(":")
-            os.environ.update(
-                DAGSTER_PG_HOST=host, DAGSTER_PG_PORT=port, DAGSTER_PG_USER="postgres", DAGSTER_PG_PASSWORD="-", DAGSTER_PG_DB="dagster"
-            )
-            (Path(home) / "dagster.yaml").write_text((ROOT / "dagster-postgres.yaml").read_text())
+            os.environ.update(dagster_postgres_home(server, Path(home)))
             instance = dg.DagsterInstance.from_config(home)
             rows.append(("PostgreSQL", args.postgres, measure(instance, args.postgres)))
             instance.dispose()

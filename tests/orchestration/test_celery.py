@@ -18,9 +18,9 @@ from dagster._core.instance.ref import InstanceRef
 from PIL import Image, ImageOps
 from sqlalchemy import create_engine, text
 
-from tests.support import MESHMILL, ROOT, SAMPLES, blob_store, find_json, meshmill, scrubbed_env
+from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env
 from tests.support.clients import validate_gltf
-from tests.support.servers import celery_worker, create_database, pool_process, throwaway_redis
+from tests.support.servers import celery_worker, create_database, dagster_postgres_home, pool_process, throwaway_redis
 
 VARIANT = ("variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
 
@@ -125,17 +125,7 @@ def wait_for_a_3d_step(env: dict[str, str], workers: tuple, timeout: float = 300
 
 def test_the_production_profile_postgres_s3_and_celery(broker, tmp_path, postgres_server, s3_settings, monkeypatch):
     dagster_home = tmp_path / "dagster"
-    dagster_home.mkdir()
-    shutil.copy(ROOT / "dagster-postgres.yaml", dagster_home / "dagster.yaml")
-    host, port = postgres_server.rsplit("@", 1)[1].split(":")
-    dagster_db = create_database(postgres_server, f"dagster_{uuid.uuid4().hex[:8]}").rsplit("/", 1)[1]
-    pg = {
-        "DAGSTER_PG_HOST": host,
-        "DAGSTER_PG_PORT": port,
-        "DAGSTER_PG_USER": "postgres",
-        "DAGSTER_PG_PASSWORD": "unused",
-        "DAGSTER_PG_DB": dagster_db,
-    }
+    pg = dagster_postgres_home(postgres_server, dagster_home)
     catalog_db = create_database(postgres_server, f"catalog_{uuid.uuid4().hex[:8]}")
     env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(dagster_home), MESHMILL_CELERY_BROKER=broker, MESHMILL_DATABASE_URL=catalog_db,
                        **s3_settings, **pg)  # fmt: skip

@@ -13,10 +13,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support import MESHMILL
+from tests.support import MESHMILL, ROOT
 
 S3_ACCESS_KEY = "meshmill-test"
 S3_SECRET_KEY = "meshmill-test-secret"
@@ -190,6 +191,22 @@ def create_database(server_url: str, name: str) -> str:
     with psycopg.connect(server_url.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"{server_url}/{name}"
+
+
+def dagster_postgres_home(server_url: str, home: Path) -> dict[str, str]:
+    """Dagster's storage on a new database of ``server_url``: ``home`` gets dagster-postgres.yaml as its
+    dagster.yaml; returns the DAGSTER_PG_* variables that file reads (set them wherever Dagster runs)."""
+    name = create_database(server_url, f"dagster_{uuid.uuid4().hex[:8]}").rsplit("/", 1)[1]
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "dagster-postgres.yaml", home / "dagster.yaml")
+    host, port = server_url.rsplit("@", 1)[1].split(":")
+    return {
+        "DAGSTER_PG_HOST": host,
+        "DAGSTER_PG_PORT": port,
+        "DAGSTER_PG_USER": "postgres",
+        "DAGSTER_PG_PASSWORD": "-",
+        "DAGSTER_PG_DB": name,
+    }
 
 
 @contextlib.contextmanager
