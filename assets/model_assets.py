@@ -8,6 +8,7 @@ made it. The shape passes from mesh to textured_glb in memory when both run; it 
 """
 
 import base64
+import functools
 import io
 import os
 from collections.abc import Iterator
@@ -66,12 +67,13 @@ def web_url() -> str:
 def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: ComputeResource) -> Iterator[Event]:
     blobs, engine, selected = catalog.blobs(), catalog.engine(), context.selected_asset_keys
     checks = {key.name for key in context.selected_asset_check_keys}
+    variant_of = functools.cache(catalog.variant)  # a run's partitions share a few variants: one query each
 
     def work(key: str) -> Iterator[Event]:
         image, variant = key.split("|")
         record = catalog.source(image)
         h = record["content_hash"]
-        variant_id, variant_params = catalog.variant(variant)
+        variant_id, variant_params = variant_of(variant)
         framed = load_views(blobs, "framed", h)
         params = variant_params.replace(**framed.settings)
         views = framed.framed()

@@ -33,15 +33,13 @@ from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
 from inference.params import GenerationParams
 from orchestration import definitions
-from orchestration.workers import run_in_workers
+from orchestration.workers import DEFAULT_BATCH_SIZE, run_in_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: who runs a run: the host and process that coordinate it, to find runs a dead process left open
 COORDINATOR_TAG = "meshmill/coordinator"
 EXECUTORS = ("in_process", "celery")
 GPU_POOL = "gpu"
-#: images per run: larger chunks pay Dagster's per-run cost less often; smaller ones share work out more evenly
-DEFAULT_BATCH_SIZE = 16
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # convert prints its own summary; the UI keeps every event
 
 

@@ -27,6 +27,8 @@ def gpu_count() -> int:
 
 #: a worker takes seconds to start (imports, models): below this many images each, one process does better
 MIN_IMAGES_PER_WORKER = 8
+#: images per run: larger chunks pay Dagster's per-run cost less often; smaller ones share work out more evenly
+DEFAULT_BATCH_SIZE = 16
 
 
 def default_workers(images: int) -> int:

@@ -20,7 +20,7 @@ from orchestration.cli import knobs
 from orchestration.cli.common import console, err_console, fail, label_options, open_blobs, open_engine, resolve_params, say
 from orchestration.cli.variants import DEFAULT_VARIANT, define
 from orchestration.ingest import ingest_paths
-from orchestration.workers import MIN_IMAGES_PER_WORKER, default_workers
+from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers
 
 
 def convert(
@@ -39,7 +39,9 @@ def convert(
         help="Worker processes, each pinned to one GPU and keeping its models loaded (default: one per GPU; "
         f"without a GPU, one per core; one per {MIN_IMAGES_PER_WORKER} images at most). With --executor celery: runs coordinated at once.",
     ),
-    batch_size: int = typer.Option(16, min=1, help="Images per Dagster run (each image and image × variant is still its own partition)."),
+    batch_size: int = typer.Option(
+        DEFAULT_BATCH_SIZE, min=1, help="Images per Dagster run (each image and image × variant is still its own partition)."
+    ),
     executor: str = typer.Option(
         "in_process",
         help="in_process (the workers run the steps) or celery (steps run on `meshmill worker` processes; needs MESHMILL_CELERY_BROKER).",
