@@ -24,7 +24,8 @@ import trimesh
 from PIL import Image
 
 from inference.generators import ShapeGenerator, get_generator
-from inference.images.background import bleed_colours, remove_background
+from inference.images.background import remove_background
+from inference.images.fill import bleed_colours
 from inference.images.upscale import upscale_image
 from inference.mesh.bake import bake_texture
 from inference.mesh.cleanup import clean_mesh, unit_vertex_normals
@@ -146,14 +147,21 @@ def make_shape(
 
 
 def texture_mesh(
-    mesh: trimesh.Trimesh, views: FramedViews, params: GenerationParams, name: str = "meshmill", timings: dict[str, float] | None = None
+    mesh: trimesh.Trimesh,
+    views: FramedViews,
+    params: GenerationParams,
+    name: str = "meshmill",
+    timings: dict[str, float] | None = None,
+    device: str | None = None,
 ) -> TexturedMesh:
-    """UVs, the baked base-colour texture and the GLB (``name`` names its mesh and material)."""
+    """UVs, the baked base-colour texture and the GLB (``name`` names its mesh and material).
+
+    ``device``: where the bake runs (default: CUDA when there is one, else the CPU)."""
     with _timed(timings, "uv"):
         unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
         normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     with _timed(timings, "texture"):
-        texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size)
+        texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size, device)
     with _timed(timings, "export"):
         result = textured_mesh(unwrapped, normals, texture, name, params.texture_format)
         glb = glb_bytes(result)
@@ -161,15 +169,22 @@ def texture_mesh(
 
 
 def generate_asset(
-    images: dict[str, Image.Image], params: GenerationParams, generator: ShapeGenerator | None = None, name: str = "meshmill"
+    images: dict[str, Image.Image],
+    params: GenerationParams,
+    generator: ShapeGenerator | None = None,
+    name: str = "meshmill",
+    device: str | None = None,
 ) -> GeneratedAsset:
-    """Every stage in order; raises ``ViewError``/``ValueError`` with a message naming the problem."""
-    generator = generator or get_generator(params.backend)
+    """Every stage in order; raises ``ViewError``/``ValueError`` with a message naming the problem.
+
+    ``device``: where torch work runs (default: CUDA when there is one, else the CPU); a given
+    ``generator`` keeps its own."""
+    generator = generator or get_generator(params.backend, device)
     check_views_accepted(generator, images)  # before any work on the views
     timings: dict[str, float] = {}
-    views = upscale_views(clean_views(images, params, timings), params, timings=timings)
+    views = upscale_views(clean_views(images, params, timings), params, device, timings)
     mesh = make_shape(views, params, generator, timings)
-    textured = texture_mesh(mesh, views, params, name, timings)
+    textured = texture_mesh(mesh, views, params, name, timings, device)
     timings["total"] = sum(timings.values())
     return GeneratedAsset(
         textured.mesh,

@@ -69,16 +69,18 @@ class FramedViews:
         return cls(images, list(notes))
 
 
-def project(points: np.ndarray, view: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def project(points, view: str, size: int):  # noqa: ANN001, ANN201
     """Pixel coordinates (x right, y down; continuous, pixel centres at +0.5) and depth towards the camera.
 
+    ``points``: (N, 3), a numpy array or a torch tensor (the result is of the same kind, on its device).
     Returns (px, py, toward) where larger ``toward`` is nearer the camera.
     """
-    right, toward = (np.asarray(a, np.float64) for a in VIEW_AXES[view])
-    h = points @ right
+    right, toward = VIEW_AXES[view]
+    h = sum(points[:, axis] * sign for axis, sign in enumerate(right) if sign)
+    depth = sum(points[:, axis] * sign for axis, sign in enumerate(toward) if sign)
     px = (h + 1.0) * 0.5 * size
     py = (1.0 - points[:, 1]) * 0.5 * size
-    return px, py, points @ toward
+    return px, py, depth
 
 
 def _bbox(alpha: np.ndarray) -> tuple[int, int, int, int] | None:

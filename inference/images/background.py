@@ -131,19 +131,3 @@ def remove_background(image: Image.Image, method: str = "builtin") -> Image.Imag
     alpha = builtin_mask(image) if method == "builtin" else rembg_mask(image, method)
     rgba = np.dstack([np.asarray(image.convert("RGB")), np.round(alpha * 255).astype(np.uint8)])
     return Image.fromarray(rgba, "RGBA")
-
-
-def bleed_colours(image: np.ndarray, solid: float = 0.95) -> np.ndarray:
-    """An RGBA float image (alpha in [0, 1]) with every not-quite-opaque pixel recoloured from the nearest solid one.
-
-    Cut-outs keep the backdrop's colour under their transparent pixels, and anti-aliased outline
-    pixels mix it in; any resampling or projection near the outline would then show a halo. Alpha
-    is kept, so weights still fall off at the silhouette.
-    """
-    opaque = image[..., 3] >= solid
-    if not opaque.any():
-        return image
-    nearest = ndimage.distance_transform_edt(~opaque, return_distances=False, return_indices=True)
-    bled = image[nearest[0], nearest[1]].copy()
-    bled[..., 3] = image[..., 3]
-    return bled

@@ -1,12 +1,15 @@
-"""Baking a base-colour texture from the framed views by projection.
+"""Baking a base-colour texture from the framed views by projection, in torch on the compute device.
 
 For every texel: find the surface point behind it (rasterising the UV atlas), then for each view
 ask whether the camera sees that point (a depth buffer of the mesh in that view) and how squarely
 (the normal against the view direction). Colours are averaged with weights visibility × alpha ×
 cos²; points no view sees take the colour straight through from the views (a mirror guess: the
 back of a prop seen only from the front is coloured like its front). Finally every empty texel,
-inside charts or in the gutters between them, takes the colour of the nearest filled texel, which
-also dilates the seams so mip-maps do not bleed background in.
+inside charts or in the gutters between them, is filled by a push-pull pyramid from the baked
+ones, which also dilates the seams so mip-maps do not bleed background in.
+
+Everything from the UV raster to the filled texture stays on one device (CUDA in a GPU worker,
+else the CPU); the texture comes back to the host once, as 8-bit RGB.
 """
 
 from __future__ import annotations
@@ -14,80 +17,82 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
-from inference.images.background import bleed_colours
-from inference.mesh.raster import rasterize
+from inference.images.fill import push_pull_fill
+from inference.mesh.raster import depth_buffer, rasterize
 from inference.mesh.uv import UnwrappedMesh
+from inference.runtime.devices import torch_device
 from inference.views import VIEW_AXES, FramedViews, project
 
 THROUGH_WEIGHT = 1e-3  # weight of colour seen through the object, for points no view sees
 VISIBILITY_TOLERANCE = 0.02  # world units: surface points this close to the nearest depth count as seen
+SOLID = 0.95  # view pixels at least this opaque keep their colour; the rest take their solid neighbours' (no backdrop halo)
 
 
-def texel_surface(mesh: UnwrappedMesh, normals: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each covered texel: its (row, col) index, surface position and unit normal."""
-    corners = np.stack([mesh.uvs[mesh.faces][..., 0] * size, (1.0 - mesh.uvs[mesh.faces][..., 1]) * size], axis=-1)
+def texel_surface(
+    vertices: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, normals: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each covered texel: its flat index (row · size + col), surface position and unit normal."""
+    corners = torch.stack([uvs[faces][..., 0] * size, (1.0 - uvs[faces][..., 1]) * size], dim=-1)
     face, bary = rasterize(corners, size, size)
-    rows, cols = np.nonzero(face >= 0)
-    f = face[rows, cols]
-    b = bary[rows, cols].astype(np.float64)
-    tri = mesh.faces[f]
-    position = sum(b[:, k, None] * mesh.vertices[tri[:, k]] for k in range(3))
-    normal = sum(b[:, k, None] * normals[tri[:, k]] for k in range(3))
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True).clip(min=1e-12)
-    return np.stack([rows, cols], axis=1), position, normal
+    texels = (face.view(-1) >= 0).nonzero().squeeze(1)
+    tri = faces[face.view(-1)[texels]]
+    b = bary.view(-1, 3)[texels]
+    position = (b[:, :, None] * vertices[tri]).sum(dim=1)
+    normal = F.normalize((b[:, :, None] * normals[tri]).sum(dim=1), dim=1, eps=1e-12)
+    return texels, position, normal
 
 
-def view_depth(vertices: np.ndarray, faces: np.ndarray, view: str, size: int) -> np.ndarray:
+def view_depth(vertices: torch.Tensor, faces: torch.Tensor, view: str, size: int) -> torch.Tensor:
     """Depth buffer of the mesh in a view: the largest 'toward the camera' coordinate per pixel (-inf where empty)."""
     px, py, toward = project(vertices, view, size)
-    corners = np.stack([px, py], axis=1)[faces]
-    face, bary = rasterize(corners, size, size, depth=-toward[faces])
-    depth = np.full((size, size), -np.inf)
-    hit = face >= 0
-    depth[hit] = (bary[hit] * toward[faces[face[hit]]]).sum(axis=1)
-    return depth
+    return depth_buffer(torch.stack([px, py], dim=1)[faces], toward[faces], size, size)
 
 
-def _sample(image: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """Bilinear samples (N, C) of an H×W×C float image at continuous pixel coordinates."""
-    h, w, _ = image.shape
-    grid = torch.from_numpy(np.stack([px / w * 2 - 1, py / h * 2 - 1], axis=1).astype(np.float32))[None, None]
-    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
-    out = F.grid_sample(tensor, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return out[0, :, 0].T.numpy()
+def _sample(image: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples (N, C) of a C×H×W image at continuous pixel coordinates."""
+    _, h, w = image.shape
+    grid = torch.stack([px / w * 2 - 1, py / h * 2 - 1], dim=1)[None, None]
+    return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, :, 0].T
 
 
-def bake_texture(mesh: UnwrappedMesh, normals: np.ndarray, views: FramedViews, size: int) -> tuple[np.ndarray, float]:
-    """An RGB uint8 texture (size × size) and the fraction of surface texels some view saw."""
-    index, position, normal = texel_surface(mesh, normals, size)
-    colour_sum = np.zeros((len(position), 3))
-    weight_sum = np.zeros(len(position))
-    seen = np.zeros(len(position), bool)
+def bake_texture(
+    mesh: UnwrappedMesh, normals: np.ndarray, views: FramedViews, size: int, device: str | torch.device | None = None
+) -> tuple[np.ndarray, float]:
+    """An RGB uint8 texture (size × size) and the fraction of surface texels some view saw.
+
+    ``device``: where the bake runs (default: CUDA when there is one, else the CPU).
+    """
+    device = torch_device(device)
+    vertices = torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)
+    faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
+    uvs = torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device)
+    vertex_normals = torch.as_tensor(normals, dtype=torch.float32, device=device)
+    texels, position, normal = texel_surface(vertices, faces, uvs, vertex_normals, size)
+    colour_sum = torch.zeros((len(texels), 3), device=device)
+    weight_sum = torch.zeros(len(texels), device=device)
+    seen = torch.zeros(len(texels), dtype=torch.bool, device=device)
     for name, image in views.images.items():
-        image = bleed_colours(image)
-        s = image.shape[0]
+        rgba = torch.as_tensor(image, dtype=torch.float32, device=device).permute(2, 0, 1)
+        rgba = torch.cat([push_pull_fill(rgba[:3], rgba[3] >= SOLID), rgba[3:]])
+        s = rgba.shape[-1]
         px, py, toward = project(position, name, s)
-        depth = view_depth(mesh.vertices, mesh.faces, name, s)
-        pixel_x = np.clip(px.astype(int), 0, s - 1)
-        pixel_y = np.clip(py.astype(int), 0, s - 1)
-        visible = toward >= depth[pixel_y, pixel_x] - VISIBILITY_TOLERANCE
-        sample = _sample(image, px, py)
-        alpha = np.clip((sample[:, 3] - 0.25) / 0.5, 0.0, 1.0)
-        facing = np.clip(normal @ np.asarray(VIEW_AXES[name][1], np.float64), 0.0, 1.0) ** 2
-        weight = alpha * np.where(visible, facing, THROUGH_WEIGHT)
+        depth = view_depth(vertices, faces, name, s)
+        visible = toward >= depth[py.long().clamp(0, s - 1), px.long().clamp(0, s - 1)] - VISIBILITY_TOLERANCE
+        sample = _sample(rgba, px, py)
+        alpha = ((sample[:, 3] - 0.25) / 0.5).clamp(0.0, 1.0)
+        facing = (normal @ torch.tensor(VIEW_AXES[name][1], dtype=torch.float32, device=device)).clamp(0.0, 1.0) ** 2
+        weight = alpha * torch.where(visible, facing, THROUGH_WEIGHT)
         seen |= visible & (facing > 0.05) & (alpha > 0)
         colour_sum += weight[:, None] * sample[:, :3]
         weight_sum += weight
-    texture = np.zeros((size, size, 3), np.float32)
-    filled = np.zeros((size, size), bool)
     good = weight_sum > 1e-6
-    texture[index[good, 0], index[good, 1]] = colour_sum[good] / weight_sum[good, None]
-    filled[index[good, 0], index[good, 1]] = True
-    if not filled.any():
+    if not bool(good.any()):
         raise ValueError("no view colours any part of the surface")
-    nearest = ndimage.distance_transform_edt(~filled, return_distances=False, return_indices=True)
-    texture = texture[nearest[0], nearest[1]]
-    coverage = float(seen.mean()) if len(seen) else 0.0
-    return (np.clip(texture, 0, 1) * 255 + 0.5).astype(np.uint8), coverage
+    texture = torch.zeros((3, size * size), device=device)
+    known = torch.zeros(size * size, dtype=torch.bool, device=device)
+    texture[:, texels[good]] = (colour_sum[good] / weight_sum[good, None]).T
+    known[texels[good]] = True
+    texture = push_pull_fill(texture.view(3, size, size), known.view(size, size))
+    coverage = float(seen.float().mean()) if len(seen) else 0.0
+    return (texture.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy(), coverage

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import torch
 import trimesh
 from PIL import Image
 
@@ -29,7 +30,8 @@ def render_preview(mesh: trimesh.Trimesh, size: int = 256) -> Image.Image:
     px = (x / half + 1) * 0.5 * size
     py = (1 - y / half) * 0.5 * size
     faces = np.asarray(mesh.faces)
-    face, bary = rasterize(np.stack([px, py], 1)[faces], size, size, depth=-depth[faces])
+    corners = torch.from_numpy(np.stack([px, py], 1)[faces])
+    face, bary = (t.numpy() for t in rasterize(corners, size, size, depth=torch.from_numpy(-depth[faces])))
     image = np.empty((size, size, 3), np.float32)
     image[:] = BACKGROUND
     hit = face >= 0

@@ -1,84 +1,129 @@
-"""A small vectorised triangle rasteriser (numpy): which triangle covers each pixel, and where.
+"""A small triangle rasteriser in torch: which triangle covers each pixel, and where; or how deep.
 
-Used twice: in UV space, to find the surface point behind every texel, and in each orthographic
-view, as a depth buffer that says which surface points the camera sees. Triangles are grouped by
-the size of their bounding box so every candidate pixel is tested in one array operation.
+Used in UV space, to find the surface point behind every texel; in each orthographic view, as a
+depth buffer that says which surface points the camera sees; and for preview pictures. It runs on
+whatever device the corners are on (CUDA in a GPU worker, else the CPU), without host round-trips
+beyond one size per chunk.
+
+Triangles become scanlines and scanlines become pixels in flat arrays (``repeat_interleave`` of
+the row and run lengths), in chunks of triangles whose bounding boxes hold about ``budget`` pixels,
+so memory stays bounded whatever the triangles' sizes. Edge functions are taken relative to each triangle's first corner,
+so float32 stays exact enough at 4096² and beyond.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterator
+
+import torch
+
+INSIDE_TOLERANCE = -1e-6  # barycentric slack: pixels on a shared edge belong to both triangles, never to neither
+SCANLINE_SLACK = 1e-2  # pixels: the row ranges are a little wide; the barycentric test decides
 
 
-def rasterize(
-    corners: np.ndarray, height: int, width: int, depth: np.ndarray | None = None, chunk: int = 4_000_000
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rasterise triangles given in pixel coordinates (x right, y down; pixel centres at +0.5).
+def _chunk_budget(device: torch.device) -> int:
+    return 1 << 24 if device.type == "cuda" else 1 << 21
 
-    corners: (F, 3, 2) float. depth: optional (F, 3), smaller is nearer; without it, where triangles
-    overlap an arbitrary one wins (fine for a UV atlas, where they do not).
-    Returns ``face`` (H, W) int32, -1 where empty, and ``bary`` (H, W, 3) float32 barycentrics.
+
+def covered_pixels(corners: torch.Tensor, height: int, width: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Every (triangle, pixel) pair where the pixel centre lies in the triangle, in chunks.
+
+    corners: (F, 3, 2) float pixel coordinates (x right, y down; pixel centres at +0.5).
+    Yields ``faces`` (N,) long, ``pixels`` (N,) long flat index y·width + x, ``bary`` (N, 3) float32.
+    Triangles off the image, degenerate or not finite are skipped.
     """
-    face = np.full((height, width), -1, np.int32)
-    bary = np.zeros((height, width, 3), np.float32)
-    zbuf = np.full(height * width, np.inf, np.float64) if depth is not None else None
-    corners = np.asarray(corners, np.float64)
-    lo = np.floor(corners.min(axis=1) - 0.5).astype(np.int64)
-    hi = np.ceil(corners.max(axis=1) - 0.5).astype(np.int64)
-    lo = np.maximum(lo, 0)
-    hi = np.minimum(hi, [width - 1, height - 1])
-    span = hi - lo + 1
-    visible = (span > 0).all(axis=1)
-    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    visible &= np.abs(area) > 1e-12
-    faces = np.nonzero(visible)[0]
+    corners = corners.to(torch.float32)
+    lo = torch.floor(corners.amin(dim=1) - 0.5).clamp(min=0)
+    hi = torch.ceil(corners.amax(dim=1) - 0.5)
+    hi = torch.minimum(hi, torch.tensor([width - 1, height - 1], dtype=hi.dtype, device=hi.device))
+    edge_b = corners[:, 1] - corners[:, 0]
+    edge_c = corners[:, 2] - corners[:, 0]
+    area = edge_b[:, 0] * edge_c[:, 1] - edge_b[:, 1] * edge_c[:, 0]
+    usable = (hi >= lo).all(dim=1) & (area.abs() > 1e-12) & torch.isfinite(corners).all(dim=2).all(dim=1)
+    faces = usable.nonzero().squeeze(1)
     if len(faces) == 0:
-        return face, bary
-    # bucket by bounding-box width and height (rounded up to 4 pixels) so padding wastes little
-    box = (span[faces] + 3) // 4 * 4
-    keys = box[:, 0] * 100_000 + box[:, 1]
-    for key in np.unique(keys):
-        members = faces[keys == key]
-        box_w, box_h = int(key // 100_000), int(key % 100_000)
-        per_chunk = max(1, chunk // (box_w * box_h))
-        for start in range(0, len(members), per_chunk):
-            _rasterize_bucket(members[start : start + per_chunk], box_w, box_h, lo, hi, corners, area, depth, face, bary, zbuf, width)
-    return face, bary
-
-
-def _rasterize_bucket(members, box_w, box_h, lo, hi, corners, area, depth, face, bary, zbuf, width) -> None:  # noqa: ANN001
-    px = lo[members, 0, None, None] + np.arange(box_w)[None, None, :]  # (n, 1, box_w)
-    py = lo[members, 1, None, None] + np.arange(box_h)[None, :, None]  # (n, box_h, 1)
-    px, py = np.broadcast_arrays(px, py)
-    inside_box = (px <= hi[members, 0, None, None]) & (py <= hi[members, 1, None, None])
-    cx, cy = px + 0.5, py + 0.5
-    a, b, c = (corners[members, k] for k in range(3))
-
-    def edge(p, q):  # noqa: ANN001, ANN202
-        return (q[:, 0, None, None] - p[:, 0, None, None]) * (cy - p[:, 1, None, None]) - (q[:, 1, None, None] - p[:, 1, None, None]) * (
-            cx - p[:, 0, None, None]
-        )
-
-    inv = 1.0 / area[members, None, None]
-    w0, w1, w2 = edge(b, c) * inv, edge(c, a) * inv, edge(a, b) * inv
-    eps = -1e-7
-    hit = inside_box & (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
-    n_idx, y_idx, x_idx = np.nonzero(hit)
-    if len(n_idx) == 0:
         return
-    flat = py[n_idx, y_idx, x_idx] * width + px[n_idx, y_idx, x_idx]
-    weights = np.stack([w0[n_idx, y_idx, x_idx], w1[n_idx, y_idx, x_idx], w2[n_idx, y_idx, x_idx]], axis=1)
-    face_ids = members[n_idx]
-    if zbuf is not None:
-        z = (weights * depth[face_ids]).sum(axis=1)
-        order = np.lexsort((z, flat))  # nearest first within each pixel
-        flat, z, weights, face_ids = flat[order], z[order], weights[order], face_ids[order]
-        first = np.ones(len(flat), bool)
-        first[1:] = flat[1:] != flat[:-1]
-        flat, z, weights, face_ids = flat[first], z[first], weights[first], face_ids[first]
-        nearer = z < zbuf[flat]
-        flat, z, weights, face_ids = flat[nearer], z[nearer], weights[nearer], face_ids[nearer]
-        zbuf[flat] = z
-    face.reshape(-1)[flat] = face_ids
-    bary.reshape(-1, 3)[flat] = weights
+    lo = lo[faces].long()
+    span = hi[faces].long() - lo + 1
+    ends = (span[:, 0] * span[:, 1]).cumsum(0)  # bounding-box pixels: an upper bound of the work per triangle
+    budget = _chunk_budget(corners.device)
+    marks = torch.tensor(range(budget, int(ends[-1]), budget), dtype=ends.dtype, device=ends.device)
+    cuts = torch.searchsorted(ends, marks, right=True).tolist()
+    bounds = sorted({0, *cuts, len(faces)})
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        yield _chunk(faces[start:stop], lo[start:stop], span[start:stop], corners, edge_b, edge_c, area, width)
+
+
+def _flat_ranges(first: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For ranges [first, first + count): the owner of every element and its value, in one flat array."""
+    owner = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
+    return owner, first[owner] + torch.arange(len(owner), device=counts.device) - (counts.cumsum(0) - counts)[owner]
+
+
+def _row_extent(corners: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leftmost and rightmost x where the horizontal line ``y`` crosses each triangle (+inf/-inf where it does not)."""
+    left = torch.full_like(y, torch.inf)
+    right = torch.full_like(y, -torch.inf)
+    for p, q in ((0, 1), (1, 2), (2, 0)):
+        dy = corners[:, q, 1] - corners[:, p, 1]
+        t = (y - corners[:, p, 1]) / torch.where(dy == 0, 1.0, dy)
+        x = corners[:, p, 0] + t * (corners[:, q, 0] - corners[:, p, 0])
+        crosses = (dy != 0) & (t >= -1e-6) & (t <= 1 + 1e-6)
+        left = torch.where(crosses, torch.minimum(left, x), left)
+        right = torch.where(crosses, torch.maximum(right, x), right)
+    return left, right
+
+
+def _chunk(faces, lo, span, corners, edge_b, edge_c, area, width):  # noqa: ANN001, ANN202
+    # scanlines: each triangle's rows, then only the pixels between its edges on each row
+    row_owner, y = _flat_ranges(lo[:, 1], span[:, 1])
+    f = faces[row_owner]
+    left, right = _row_extent(corners[f], y.to(torch.float32) + 0.5)
+    x0 = torch.maximum(torch.ceil((left - 0.5 - SCANLINE_SLACK).clamp(-1, width)).long(), lo[row_owner, 0])
+    x1 = torch.minimum(torch.floor((right - 0.5 + SCANLINE_SLACK).clamp(-1, width)).long(), lo[row_owner, 0] + span[row_owner, 0] - 1)
+    pixel_owner, x = _flat_ranges(x0, (x1 - x0 + 1).clamp(min=0))
+    f, y = f[pixel_owner], y[pixel_owner]
+    # barycentrics of the pixel centre, relative to the first corner
+    px = x.to(torch.float32) + 0.5 - corners[f, 0, 0]
+    py = y.to(torch.float32) + 0.5 - corners[f, 0, 1]
+    b, c, inv = edge_b[f], edge_c[f], 1.0 / area[f]
+    w_b = (px * c[:, 1] - py * c[:, 0]) * inv
+    w_c = (b[:, 0] * py - b[:, 1] * px) * inv
+    w_a = 1.0 - w_b - w_c
+    inside = (w_a >= INSIDE_TOLERANCE) & (w_b >= INSIDE_TOLERANCE) & (w_c >= INSIDE_TOLERANCE)
+    bary = torch.stack([w_a, w_b, w_c], dim=1)[inside]
+    return f[inside], (y * width + x)[inside], bary
+
+
+def rasterize(corners: torch.Tensor, height: int, width: int, depth: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which triangle covers each pixel, and its barycentrics there.
+
+    depth: optional (F, 3), smaller is nearer; without it, where triangles overlap an arbitrary one
+    wins (fine for a UV atlas, where they do not). Returns ``face`` (H, W) long, -1 where empty, and
+    ``bary`` (H, W, 3) float32, on the corners' device.
+    """
+    device = corners.device
+    face = torch.full((height * width,), -1, dtype=torch.long, device=device)
+    bary = torch.zeros((height * width, 3), dtype=torch.float32, device=device)
+    nearest = None
+    if depth is not None:
+        depth = depth.to(device=device, dtype=torch.float32)
+        nearest = torch.full((height * width,), torch.inf, dtype=torch.float32, device=device)
+        for f, pixels, weights in covered_pixels(corners, height, width):
+            nearest.scatter_reduce_(0, pixels, (weights * depth[f]).sum(dim=1), reduce="amin")
+    for f, pixels, weights in covered_pixels(corners, height, width):
+        if nearest is not None:
+            front = (weights * depth[f]).sum(dim=1) <= nearest[pixels]
+            f, pixels, weights = f[front], pixels[front], weights[front]
+        face[pixels] = f
+        bary[pixels] = weights
+    return face.view(height, width), bary.view(height, width, 3)
+
+
+def depth_buffer(corners: torch.Tensor, toward: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(H, W) float32: the largest ``toward`` (per-corner (F, 3), larger is nearer the camera) at each pixel, -inf where empty."""
+    toward = toward.to(device=corners.device, dtype=torch.float32)
+    depth = torch.full((height * width,), -torch.inf, dtype=torch.float32, device=corners.device)
+    for f, pixels, weights in covered_pixels(corners, height, width):
+        depth.scatter_reduce_(0, pixels, (weights * toward[f]).sum(dim=1), reduce="amax")
+    return depth.view(height, width)
