@@ -2,13 +2,16 @@
 finish of a learned-model-sized mesh.
 
     .venv/bin/python benchmarks/generate_bench.py [--runs 5] [--preset desktop] [--inputs DIR] [--finish-grid 380]
+                                                  [--devices cpu,cuda]
 
 Inputs are the pybullet duck rendered at 1024² in our four views (one view: the front alone).
 "finish" is what Meshmill does after any backend: a noisy marching-cubes surface of about 1.25 M faces
 (a 380³ grid: an ellipsoid with ripples and noise, as learned decoders return) taken through clean-up,
 UVs, the bake (from the duck's front view) and export to the preset's GLB.
-Each case runs in a fresh process (so its peak RSS is its own); the first run of each is a
-warm-up and is left out of the medians. The shape field runs on CUDA when torch sees a GPU.
+Each case runs in a fresh process (so its peak RSS is its own) on each device asked for (default:
+the CPU, and CUDA beside it when torch sees a GPU), so CPU and GPU figures come from one run; the
+first run of each is a warm-up and is left out of the medians. The device is where torch works
+(shape field, bake); clean-up, xatlas and encoding run on the CPU either way.
 """
 
 from __future__ import annotations
@@ -68,9 +71,14 @@ def orient_comparison(mesh) -> dict[str, float]:  # noqa: ANN001
     return best
 
 
-def run_finish(folder: Path, runs: int, preset: str, grid: int) -> dict:
-    """In this process: ``runs`` finishes of one dense surface; per-stage medians and peak RSS."""
+def device_label(device: str) -> str:
     import torch
+
+    return torch.cuda.get_device_name(0) if device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+
+
+def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str) -> dict:
+    """In this process: ``runs`` finishes of one dense surface; per-stage medians and peak RSS."""
     from PIL import Image
 
     from inference.mesh.cleanup import clean_mesh
@@ -78,14 +86,14 @@ def run_finish(folder: Path, runs: int, preset: str, grid: int) -> dict:
     from inference.pipeline import clean_views, texture_mesh, upscale_views
 
     params = GenerationParams.resolve(preset)
-    views = upscale_views(clean_views({"front": Image.open(folder / "front.png").convert("RGBA")}, params), params)
+    views = upscale_views(clean_views({"front": Image.open(folder / "front.png").convert("RGBA")}, params), params, device)
     vertices, faces = noisy_surface(grid)
     timings: list[dict[str, float]] = []
     for _ in range(runs + 1):
         start = time.perf_counter()
         mesh = clean_mesh(vertices, faces, params.target_faces)
         times = {"cleanup": time.perf_counter() - start}
-        textured = texture_mesh(mesh, views, params, timings=times)
+        textured = texture_mesh(mesh, views, params, timings=times, device=device)
         times["wall"] = time.perf_counter() - start
         timings.append(times)
     timings = timings[1:]
@@ -97,14 +105,12 @@ def run_finish(folder: Path, runs: int, preset: str, grid: int) -> dict:
         "bytes": len(textured.glb),
         "medians": {stage: statistics.median(t[stage] for t in timings) for stage in timings[0]},
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "threads": torch.get_num_threads(),
+        "device": device_label(device),
     }
 
 
-def run_case(views: list[str], folder: Path, runs: int, preset: str) -> dict:
+def run_case(views: list[str], folder: Path, runs: int, preset: str, device: str) -> dict:
     """In this process: ``runs`` generations; returns per-stage medians and peak RSS."""
-    import torch
     from PIL import Image
 
     from inference.params import GenerationParams
@@ -115,7 +121,7 @@ def run_case(views: list[str], folder: Path, runs: int, preset: str) -> dict:
     timings: list[dict[str, float]] = []
     for _ in range(runs + 1):
         start = time.perf_counter()
-        asset = generate_asset(images, params)
+        asset = generate_asset(images, params, device=device)
         asset.timings["wall"] = time.perf_counter() - start
         timings.append(asset.timings)
     timings = timings[1:]
@@ -126,8 +132,7 @@ def run_case(views: list[str], folder: Path, runs: int, preset: str) -> dict:
         "bytes": len(asset.glb),
         "medians": medians,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "threads": torch.get_num_threads(),
+        "device": device_label(device),
     }
 
 
@@ -136,48 +141,64 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--preset", default="desktop")
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    parser.add_argument("--devices", help="comma-separated torch devices to run every case on (default: cpu, and cuda when present)")
     parser.add_argument("--inputs", help="folder with front/left/back/right.png to use instead of rendering them")
     parser.add_argument("--write-inputs", help="render the inputs into this folder and stop")
     parser.add_argument("--finish-grid", type=int, default=380, help="grid of the dense surface the finish case starts from (0: skip)")
     args = parser.parse_args()
     if args.case == "finish":
-        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid)))
+        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid, args.device)))
         return
     if args.case:
         views = ["front"] if args.case == "one" else ["front", "left", "back", "right"]
-        print(json.dumps(run_case(views, Path(args.inputs), args.runs, args.preset)))
+        print(json.dumps(run_case(views, Path(args.inputs), args.runs, args.preset, args.device)))
         return
     if args.write_inputs:
         make_inputs(Path(args.write_inputs))
         return
+    if args.devices:
+        devices = args.devices.split(",")
+    else:
+        import torch
+
+        devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    cases = ("one", "four", "finish")[: 3 if args.finish_grid else 2]
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.inputs) if args.inputs else Path(tmp)
         if not args.inputs:
             make_inputs(folder)
-        results = {}
-        for case in ("one", "four", "finish")[: 3 if args.finish_grid else 2]:
-            out = subprocess.run(
-                [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs), "--preset", args.preset]
-                + ["--finish-grid", str(args.finish_grid)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            results[case] = json.loads(out.stdout.strip().splitlines()[-1])
-    first = results["one"]
+        for case in cases:
+            for device in devices:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs), "--preset", args.preset]
+                    + ["--finish-grid", str(args.finish_grid), "--device", device],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                results[case, device] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"\ngenerate benchmark: preset {args.preset}, 1024² inputs, median of {args.runs} runs after a warm-up")
-    print(f"device: {first['device']}, torch threads: {first['threads']}")
-    stages = [s for s in first["medians"] if s not in ("total", "wall")]
-    print(f"{'stage (s)':12}" + "".join(f"{s:>11}" for s in stages) + f"{'total':>9}{'peak RSS':>10}")
+    for device in devices:
+        print(f"{device}: {results['one', device]['device']}")
+    stages = [s for s in results["one", devices[0]]["medians"] if s not in ("total", "wall")]
+    print(f"{'case':9}{'device':7}" + "".join(f"{s:>11}" for s in stages) + f"{'total':>9}{'peak RSS':>10}")
     for case, label in (("one", "1 view"), ("four", "4 views"), ("finish", "finish")):
-        if case not in results:
-            continue
-        r = results[case]
-        row = f"{label:12}" + "".join(f"{r['medians'][s]:11.2f}" if s in r["medians"] else f"{'–':>11}" for s in stages)
-        source = f"from {r['input_faces']:,} faces, " if "input_faces" in r else ""
-        print(row + f"{r['medians']['wall']:9.2f}{r['peak_rss_mb']:8.0f} MB   ({source}{r['faces']} faces, {r['bytes']:,} bytes)")
-    if "finish" in results:
-        orient = results["finish"]["orient"]
+        for device in devices:
+            if (case, device) not in results:
+                continue
+            r = results[case, device]
+            row = f"{label:9}{device:7}" + "".join(f"{r['medians'][s]:11.2f}" if s in r["medians"] else f"{'–':>11}" for s in stages)
+            source = f"from {r['input_faces']:,} faces, " if "input_faces" in r else ""
+            print(row + f"{r['medians']['wall']:9.2f}{r['peak_rss_mb']:8.0f} MB   ({source}{r['faces']} faces, {r['bytes']:,} bytes)")
+    if len(devices) > 1:
+        for case, label in (("one", "1 view"), ("four", "4 views"), ("finish", "finish")):
+            walls = [results[case, d]["medians"]["wall"] for d in devices if (case, d) in results]
+            if len(walls) == len(devices):
+                print(f"{label}: {devices[0]} / {devices[1]} = {walls[0] / walls[1]:.2f}×")
+    if ("finish", devices[0]) in results:
+        orient = results["finish", devices[0]]["orient"]
         print("winding the finished mesh: " + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in orient.items()))
 
 
