@@ -7,6 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import xatlas
 
+#: charts are packed on a grid of at most this many cells a side, whatever the texture size: xatlas's packing
+#: time grows with its resolution (hero, 60k faces: 4.0 s at 4096, 2.2 s at 1024) while the layout, in UV
+#: units, stays as good (utilisation 0.64 → 0.68); the padding scales with it, so gutters keep their share
+PACK_RESOLUTION = 1024
+
 
 @dataclass(frozen=True)
 class UnwrappedMesh:
@@ -29,8 +34,8 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, texture_size: int) -> Unwrap
     charts.max_chart_area = 0.02 * extent * extent
     charts.max_iterations = 1
     packing = xatlas.PackOptions()
-    packing.resolution = texture_size
-    packing.padding = max(2, texture_size // 256)
+    packing.resolution = min(texture_size, PACK_RESOLUTION)
+    packing.padding = max(2, packing.resolution // 256)
     packing.bilinear = True
     packing.rotate_charts = False  # same utilisation here, ~20 % less packing time
     packing.blockAlign = True

@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 from inference.images.fill import push_pull_fill
 from inference.mesh import raster
 from inference.mesh.raster import covered_pixels, depth_buffer, rasterize
+from tests.support import SAMPLES
 
 
 def inside_reference(corners: np.ndarray, height: int, width: int) -> tuple[set, set]:
@@ -85,7 +86,9 @@ def test_push_pull_keeps_known_pixels_and_fills_the_rest_from_them() -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here; run on the GPU machine")
-def test_cuda_and_cpu_bake_the_same_texture(duck_views) -> None:  # noqa: ANN001
+def test_cuda_and_cpu_bake_the_same_texture() -> None:
+    from PIL import Image
+
     from inference.generators import get_generator
     from inference.mesh.bake import bake_texture
     from inference.mesh.cleanup import unit_vertex_normals
@@ -94,7 +97,7 @@ def test_cuda_and_cpu_bake_the_same_texture(duck_views) -> None:  # noqa: ANN001
     from inference.pipeline import clean_views, make_shape, upscale_views
 
     params = GenerationParams.resolve("mobile")
-    views = upscale_views(clean_views(duck_views, params), params, "cpu")
+    views = upscale_views(clean_views({"front": Image.open(SAMPLES / "duck.png")}, params), params, "cpu")
     mesh = make_shape(views, params, get_generator(params.backend, "cpu"))
     unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
     normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
