@@ -27,6 +27,17 @@ from inference.views import VIEW_AXES, FramedViews, project
 THROUGH_WEIGHT = 1e-3  # weight of colour seen through the object, for points no view sees
 VISIBILITY_TOLERANCE = 0.02  # world units: surface points this close to the nearest depth count as seen
 SOLID = 0.95  # view pixels at least this opaque keep their colour; the rest take their solid neighbours' (no backdrop halo)
+TEXELS_PER_VIEW_PIXEL = 2  # across: a texture finer than this many texels per view pixel is baked at this and upsampled
+
+
+def bake_size(texture_size: int, views: FramedViews) -> int:
+    """The size the views can fill: the texture size, halved while it stays at or above
+    TEXELS_PER_VIEW_PIXEL × the views' frame (a 4096² hero texture from 928² views is baked at 2048²)."""
+    frame = max(image.shape[0] for image in views.images.values())
+    size = texture_size
+    while size % 2 == 0 and size // 2 >= TEXELS_PER_VIEW_PIXEL * frame:
+        size //= 2
+    return size
 
 
 def texel_surface(
@@ -61,9 +72,11 @@ def bake_texture(
 ) -> tuple[np.ndarray, float]:
     """An RGB uint8 texture (size × size) and the fraction of surface texels some view saw.
 
-    ``device``: where the bake runs (default: CUDA when there is one, else the CPU).
+    ``device``: where the bake runs (default: CUDA when there is one, else the CPU). The bake runs at
+    ``bake_size`` and is upsampled to ``size``: finer texels than the views hold add time, not detail.
     """
     device = torch_device(device)
+    output_size, size = size, bake_size(size, views)
     vertices = torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)
     faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
     uvs = torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device)
@@ -94,5 +107,7 @@ def bake_texture(
     texture[:, texels[good]] = (colour_sum[good] / weight_sum[good, None]).T
     known[texels[good]] = True
     texture = push_pull_fill(texture.view(3, size, size), known.view(size, size))
+    if size != output_size:
+        texture = F.interpolate(texture[None], size=(output_size, output_size), mode="bilinear", align_corners=False)[0]
     coverage = float(seen.float().mean()) if len(seen) else 0.0
     return (texture.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy(), coverage

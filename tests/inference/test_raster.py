@@ -105,3 +105,24 @@ def test_cuda_and_cpu_bake_the_same_texture() -> None:
     gpu, gpu_coverage = bake_texture(unwrapped, normals, views, params.texture_size, "cuda")
     assert abs(cpu_coverage - gpu_coverage) < 1e-3
     assert np.abs(cpu.astype(int) - gpu.astype(int)).mean() < 0.5
+
+
+def test_a_texture_finer_than_the_views_is_baked_at_their_density_and_upsampled() -> None:
+    import trimesh
+
+    from inference.mesh.bake import bake_size, bake_texture
+    from inference.mesh.cleanup import unit_vertex_normals
+    from inference.mesh.uv import unwrap
+    from inference.views import FramedViews
+
+    frame = np.zeros((256, 256, 4), np.float32)
+    frame[64:192, 64:192] = (0.9, 0.1, 0.1, 1.0)  # a red square: the box's front, as framed
+    views = FramedViews({"front": frame})
+    assert [bake_size(size, views) for size in (256, 512, 1024, 2048)] == [256, 512, 512, 512]
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    unwrapped = unwrap(box.vertices, box.faces, 2048)
+    normals = unit_vertex_normals(box.vertices, box.faces)[unwrapped.source_vertex]
+    texture, coverage = bake_texture(unwrapped, normals, views, 2048, "cpu")
+    assert texture.shape == (2048, 2048, 3) and coverage > 0.1
+    reds = texture.reshape(-1, 3)
+    assert np.median(reds[:, 0]) > 200 and np.median(reds[:, 1]) < 60  # seen and through colours are the square's red
