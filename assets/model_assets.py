@@ -25,6 +25,7 @@ from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from catalog import OutputStatus, finish_attempt, note_shape, start_attempt
 from catalog.keys import glb_key, mesh_key, preview_key
+from inference.licences import check_licences, licence_record
 from inference.mesh.preview import preview_png
 from inference.pipeline import make_shape, texture_mesh
 
@@ -82,6 +83,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         )
         timings: dict[str, float] = {}
         with failure_recorded(engine, output_id, attempt, "shape_and_texture"):
+            check_licences(params)  # a setting changed since convert checked: refused here, by name, before any work
             if MESH in selected:
                 generator = compute.generator(params.backend, context.log)
                 shape = make_shape(views, params, generator, timings)
@@ -119,6 +121,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         finish_attempt(
             engine, output_id, attempt, status=OutputStatus.succeeded, face_count=faces, vertex_count=vertices,
             byte_size=len(textured.glb), glb_key=glb_key(h, variant), preview_key=preview_key(h, variant), timings=timings,
+            licences=licence_record(params),
         )  # fmt: skip
         encoded = base64.b64encode(preview).decode()
         yield dg.AssetMaterialization(

@@ -103,6 +103,8 @@ class Output(SQLModel, table=True):
     obj_key: str | None = Field(default=None, max_length=512)
     preview_key: str | None = Field(default=None, max_length=512)
     timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: per role (shape, upscaler, background): the model and its licence terms; NULL where not recorded
+    licences: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     dagster_run_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()

@@ -38,6 +38,7 @@ _OUTPUT_FIELDS = (
     "vertex_count",
     "byte_size",
     "timings",
+    "licences",
     "dagster_run_id",
 )
 

@@ -134,6 +134,7 @@ OUTPUT_FIELDS = (
     "obj_key",
     "preview_key",
     "timings",
+    "licences",
     "dagster_run_id",
 )
 

@@ -20,6 +20,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.licence_terms import (
+    MESHMILL,
+    MIT_DIRECT3D_S2,
+    MIT_SHAP_E,
+    MIT_TRELLIS,
+    SERVER_DEFINED,
+    TENCENT_HUNYUAN_3D_2,
+    TENCENT_HUNYUAN_3D_2_1,
+    Licence,
+)
 from inference.runtime.weights import models_dir
 from inference.views import VIEW_NAMES
 
@@ -63,6 +73,8 @@ class BackendSpec:
     turbo_vae: tuple[str, str] | None = None
     #: remote: the environment variable holding the server's address
     url_env: str = ""
+    #: the model's licence as published (``inference.licences`` checks it against the studio's use)
+    licence: Licence = SERVER_DEFINED
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.modules if importlib.util.find_spec(m.split(".")[0]) is None]
@@ -108,10 +120,13 @@ def _hunyuan(
         repo=repo,
         subfolder=subfolder,
         turbo_vae=turbo_vae,
+        licence=TENCENT_HUNYUAN_3D_2,
     )
 
 
-def _remote(name: str, what: str, params: dict[str, ParamRange], views: frozenset[str] = FRONT_ONLY) -> BackendSpec:
+def _remote(
+    name: str, what: str, params: dict[str, ParamRange], views: frozenset[str] = FRONT_ONLY, licence: Licence = SERVER_DEFINED
+) -> BackendSpec:
     env = "MESHMILL_REMOTE_URL" if name == "remote" else f"MESHMILL_REMOTE_{re.sub(r'[^A-Z0-9]', '_', name.upper())}_URL"
     return BackendSpec(
         name=name,
@@ -122,6 +137,7 @@ def _remote(name: str, what: str, params: dict[str, ParamRange], views: frozense
         device="the model server's (any GPU box)",
         modules=("httpx",),
         url_env=env,
+        licence=licence,
     )
 
 
@@ -138,6 +154,7 @@ _SPECS = [
             "guidance": ParamRange(5.0, 0.0, 10.0, "roundness of cross-sections (0 boxy … 10 round)"),
         },
         modules=("torch",),
+        licence=MESHMILL,
     ),
     _hunyuan("hunyuan3d-2", "tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", FRONT_ONLY, "Hunyuan3D-2.0, one image"),
     _hunyuan(
@@ -177,6 +194,7 @@ _SPECS = [
         modules=("diffusers", "transformers"),
         repo="openai/shap-e-img2img",
         weight_files=("openai/shap-e-img2img/model_index.json",),
+        licence=MIT_SHAP_E,
     ),
     _remote(
         "remote",
@@ -187,6 +205,7 @@ _SPECS = [
         "hunyuan3d-2.1",
         "Hunyuan3D-2.1 on a model server",
         {"steps": ParamRange(50, 1, 100, "num_inference_steps"), "guidance": _GUIDANCE, "octree_resolution": _OCTREE},
+        licence=TENCENT_HUNYUAN_3D_2_1,
     ),
     _remote(
         "trellis",
@@ -198,6 +217,7 @@ _SPECS = [
             "stage2_guidance": ParamRange(3.0, 0.0, 10.0, "structured-latent sampler cfg strength"),
         },
         views=ALL_VIEWS,
+        licence=MIT_TRELLIS,
     ),
     _remote(
         "direct3d-s2",
@@ -207,6 +227,7 @@ _SPECS = [
             "guidance": ParamRange(7.0, 0.0, 10.0, "guidance_scale"),
             "octree_resolution": ParamRange(512, 256, 1024, "SDF resolution"),
         },
+        licence=MIT_DIRECT3D_S2,
     ),
 ]
 BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in _SPECS}

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from inference.backends import BACKENDS
 from inference.generators import ShapeGenerator
-from inference.images.models import LEARNED_UPSCALERS, REMBG_MODELS, rembg_model_path
+from inference.images.models import LEARNED_UPSCALERS, REMBG_LICENCES, rembg_model_path
 from inference.params import GenerationParams
 from inference.pipeline import generate_asset
 from inference.runtime.weights import models_dir
@@ -49,6 +49,7 @@ def backend_report() -> list[dict[str, Any]]:
                 "device": spec.device,
                 "views": sorted(spec.views, key=VIEW_NAMES.index),
                 "params": {k: {"default": r.default, "low": r.low, "high": r.high, "meaning": r.meaning} for k, r in spec.params.items()},
+                "licence": spec.licence.as_dict(),
             }
         )
     return rows
@@ -56,10 +57,10 @@ def backend_report() -> list[dict[str, Any]]:
 
 def image_model_report() -> list[dict[str, Any]]:
     """The learned upscalers and background removers, for ``meshmill models``."""
-    files = [(u.name, "upscaler", u.package, "upscalers", u.path()) for u in LEARNED_UPSCALERS.values()]
-    files += [(m, "background", "rembg", "rembg", rembg_model_path(m)) for m in REMBG_MODELS]
+    files = [(u.name, "upscaler", u.package, "upscalers", u.path(), u.licence) for u in LEARNED_UPSCALERS.values()]
+    files += [(m, "background", "rembg", "rembg", rembg_model_path(m), licence) for m, licence in REMBG_LICENCES.items()]
     rows = []
-    for name, kind, module, extra, path in files:
+    for name, kind, module, extra, path, licence in files:
         installed = importlib.util.find_spec(module) is not None
         rows.append(
             {
@@ -68,6 +69,7 @@ def image_model_report() -> list[dict[str, Any]]:
                 "ready": installed and path.is_file(),
                 "package": "installed" if installed else f"missing {module}: pip install 'meshmill[{extra}]'",
                 "weights": f"found: {path}" if path.is_file() else f"missing: {path}",
+                "licence": licence.as_dict(),
             }
         )
     return rows

@@ -27,6 +27,7 @@ from inference.generators import ShapeGenerator, get_generator
 from inference.images.background import remove_background
 from inference.images.fill import bleed_colours
 from inference.images.upscale import upscale_image
+from inference.licences import check_licences
 from inference.mesh.bake import bake_texture
 from inference.mesh.cleanup import clean_mesh, unit_vertex_normals
 from inference.mesh.export import glb_bytes, textured_mesh
@@ -178,7 +179,9 @@ def generate_asset(
     """Every stage in order; raises ``ViewError``/``ValueError`` with a message naming the problem.
 
     ``device``: where torch work runs (default: CUDA when there is one, else the CPU); a given
-    ``generator`` keeps its own."""
+    ``generator`` keeps its own. A model the studio's licence setting forbids is refused first
+    (``inference.licences``)."""
+    check_licences(params)
     generator = generator or get_generator(params.backend, device)
     check_views_accepted(generator, images)  # before any work on the views
     timings: dict[str, float] = {}

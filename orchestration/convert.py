@@ -31,6 +31,7 @@ from assets.partitions import images, variants
 from catalog import OutputStatus, finish_attempt, start_attempt
 from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
+from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
 from orchestration.workers import DEFAULT_BATCH_SIZE, run_in_workers
@@ -151,6 +152,17 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
             image, variant = key.split("|")
             outcomes.append(PartitionOutcome(image, variant, key not in failed_models, run_id, failed_models.get(key, "")))
     return outcomes
+
+
+def check_variant_licences(variants: Iterable[str], image_params: GenerationParams) -> None:
+    """Refuse, before anything is ingested or run, variants whose models the studio's licence setting forbids."""
+    catalog_resource = definitions.RESOURCES["catalog"]
+    for variant in variants:
+        _, params = catalog_resource.variant(variant)
+        try:
+            check_licences(params.replace(**image_params.image_settings()))
+        except LicenceRefused as exc:
+            raise LicenceRefused(f"variant {variant!r}: {exc}") from None
 
 
 def _record_failed_output(key: str, variant: str, image_params: GenerationParams, run_id: str, error: str) -> None:

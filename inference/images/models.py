@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.licence_terms import APACHE_DIS, APACHE_U2NET, BSD_REAL_ESRGAN, MIT_BIREFNET, OPENRAIL_SD_X4, UNSTATED, Licence
 from inference.runtime.weights import models_dir
 
 
@@ -22,6 +23,7 @@ class LearnedUpscaler:
     name: str
     package: str  # spandrel | diffusers
     weights: str  # relative to the models folder
+    licence: Licence
 
     def path(self) -> Path:
         return models_dir() / self.weights
@@ -30,18 +32,27 @@ class LearnedUpscaler:
 LEARNED_UPSCALERS = {
     u.name: u
     for u in (
-        LearnedUpscaler("realesrgan-x4", "spandrel", "upscalers/RealESRGAN_x4plus.pth"),
-        LearnedUpscaler("realesrgan-x2", "spandrel", "upscalers/RealESRGAN_x2plus.pth"),
-        LearnedUpscaler("realesrgan-anime-x4", "spandrel", "upscalers/RealESRGAN_x4plus_anime_6B.pth"),
-        LearnedUpscaler("sd-x4", "diffusers", "stabilityai/stable-diffusion-x4-upscaler/model_index.json"),
+        LearnedUpscaler("realesrgan-x4", "spandrel", "upscalers/RealESRGAN_x4plus.pth", BSD_REAL_ESRGAN),
+        LearnedUpscaler("realesrgan-x2", "spandrel", "upscalers/RealESRGAN_x2plus.pth", BSD_REAL_ESRGAN),
+        LearnedUpscaler("realesrgan-anime-x4", "spandrel", "upscalers/RealESRGAN_x4plus_anime_6B.pth", BSD_REAL_ESRGAN),
+        LearnedUpscaler("sd-x4", "diffusers", "stabilityai/stable-diffusion-x4-upscaler/model_index.json", OPENRAIL_SD_X4),
     )
 }
 #: ``builtin`` is Lanczos resampling plus a mild unsharp mask, no weights
 UPSCALERS = ("builtin", *LEARNED_UPSCALERS)
 UPSCALE_FACTORS = (1, 2, 4)
 
-#: rembg's ONNX models that Meshmill accepts
-REMBG_MODELS = ("u2net", "u2netp", "isnet-general-use", "isnet-anime", "birefnet-general", "birefnet-general-lite", "silueta")
+#: rembg's ONNX models that Meshmill accepts, and the licence of each one's weights
+REMBG_LICENCES = {
+    "u2net": APACHE_U2NET,
+    "u2netp": APACHE_U2NET,
+    "isnet-general-use": APACHE_DIS,
+    "isnet-anime": APACHE_DIS,
+    "birefnet-general": MIT_BIREFNET,
+    "birefnet-general-lite": MIT_BIREFNET,
+    "silueta": UNSTATED,
+}
+REMBG_MODELS = tuple(REMBG_LICENCES)
 #: ``builtin`` is the backdrop-model + watershed remover, no weights
 REMOVERS = ("builtin", *REMBG_MODELS)
 

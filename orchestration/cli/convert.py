@@ -49,7 +49,9 @@ def convert(
 ) -> None:
     """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
     from orchestration.celery_config import BROKER_ENV, broker_url
-    from orchestration.convert import EXECUTORS, dagster_instance, keys_for, materialise  # Dagster and torch: seconds to import
+
+    # Dagster and torch: seconds to import
+    from orchestration.convert import EXECUTORS, check_variant_licences, dagster_instance, keys_for, materialise
 
     if executor not in EXECUTORS:
         fail(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
@@ -66,6 +68,10 @@ def convert(
     missing = [v for v in wanted if v not in defined]
     if missing:
         fail(f"unknown variant(s) {', '.join(missing)}: define them with `meshmill variant add`")
+    try:
+        check_variant_licences(wanted, image_params)
+    except ValueError as exc:  # LicenceRefused, or a studio setting that names no known territory
+        fail(str(exc))
     hashes, bad, names = [], [], {}
     for result in ingest_paths(paths, engine, blobs, collections=collections, tags=tags, origin=origin):
         if result.outcome == "failed":

@@ -53,6 +53,7 @@ def generate(
     """Turn one image (or up to four views) into a textured GLB. No catalog, no Dagster."""
     # torch and trimesh take seconds to import: only this command needs them
     from inference.generators import get_generator
+    from inference.licences import check_licences
     from inference.mesh.export import write_obj
     from inference.pipeline import generate_asset
 
@@ -61,6 +62,7 @@ def generate(
     )
     params = resolve_params(preset or DEFAULT_PRESET, **shape, **knobs.image_knobs(upscale, upscaler, background, keep_background))
     try:
+        check_licences(params)  # before the model is loaded: its weights may not even be here
         generator = get_generator(params.backend)
     except (ModelUnavailable, ValueError) as exc:
         fail(str(exc), 1)

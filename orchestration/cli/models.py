@@ -6,10 +6,26 @@ import time
 
 import typer
 
+from inference.licences import COMMERCIAL_ENV, TERRITORY_ENV, StudioUse
 from inference.runtime.weights import MODELS_DIR_ENV, ModelUnavailable, models_dir
 from orchestration.cli.common import fail, print_json, say
 
 app = typer.Typer(help="Shape backends: what is installed, where weights are looked for, a test run.")
+
+
+def _licence(terms: dict) -> str:
+    commercial = {True: "commercial use allowed", False: "non-commercial", None: "commercial use: depends"}[terms["commercial"]]
+    parts = [terms["licence"], commercial]
+    if terms["excluded_territories"]:
+        parts.append("excludes " + ", ".join(terms["excluded_territories"]))
+    if terms["gated"]:
+        parts.append("gated weights")
+    return "; ".join(parts) + (f" ({terms['conditions']})" if terms["conditions"] else "")
+
+
+def _studio_use() -> str:
+    use = StudioUse.from_environment()
+    return f"territory {use.territory or 'unset'}, commercial {'yes' if use.commercial else 'unset'}"
 
 
 def _ready(ready: bool) -> str:
@@ -38,12 +54,18 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
             ("device", r["device"]),
             ("views", ", ".join(r["views"])),
             ("params", params),
+            ("licence", _licence(r["licence"])),
         ):
             say(f"    {label:8} {value}")
     say("[bold]upscalers and background removers[/bold]")
     for r in image_rows:
         package = "" if r["package"] == "installed" else f"  ({r['package']})"
         say(f"    {r['name']} ({r['kind']})  {_ready(r['ready'])}  {r['weights']}{package}")
+        say(f"        licence: {_licence(r['licence'])}")
+    say(
+        f"licences as published, not legal advice; {TERRITORY_ENV} and {COMMERCIAL_ENV}=1 make Meshmill refuse a model "
+        f"whose licence excludes that use (now: {_studio_use()})"
+    )
     say(f"models folder: {models_dir()} (set {MODELS_DIR_ENV})")
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none: learned backends run on the CPU, slowly"
     say(f"torch {torch.__version__}; CUDA device: {cuda}")

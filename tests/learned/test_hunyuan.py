@@ -109,6 +109,8 @@ def test_models_tells_what_is_ready_and_check_runs_one(models_env):
     assert "hunyuan3d-dit-v2-mini/model.fp16.safetensors" in rows["hunyuan3d-2mini"]["weights"]
     assert "MESHMILL_REMOTE_URL" in rows["remote"]["weights"]
     assert rows["trellis"]["params"]["stage2_guidance"]["default"] == 3.0
+    assert rows["hunyuan3d-2mv"]["licence"]["excluded_territories"] == ["EU", "KR", "UK"]
+    assert all(r["licence"]["licence"] for r in rows.values())  # every backend, upscaler and remover has its row
     check = meshmill(bare_env(MESHMILL_MODELS_DIR=str(models_env)), "models", "check", "hunyuan3d-2mini-turbo")
     assert "hunyuan3d-2mini-turbo ok:" in check.stdout
 

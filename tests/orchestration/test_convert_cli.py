@@ -92,6 +92,9 @@ def test_every_output_records_the_image_stage_settings_that_made_it(meshmill_env
         )
         assert parameters["target_faces"] == {"mobile": 800, "tiny": 600}[output["variant"]]
         assert (output["model_name"], output["model_version"]) == ("builtin", "1.0")
+        licences = {role: (r["model"], r["licence"]) for role, r in output["licences"].items()}
+        assert licences == {"shape": ("builtin", "Apache-2.0 (Meshmill's own, no weights)"), "upscaler": ("realesrgan-x2", "BSD-3-Clause"),
+                            "background": ("u2net", "Apache-2.0")}  # fmt: skip
     framed = json.loads(blob_store(env).get(f"framed/{record['content_hash']}/views.json"))
     assert framed["settings"] == {"remove_background": True, "background": "u2net", "upscale": 2, "upscaler": "realesrgan-x2"}
 
@@ -100,6 +103,14 @@ def test_convert_refuses_bad_image_settings_before_storing_anything(meshmill_env
     result = meshmill(meshmill_env, "convert", str(SAMPLES / "duck.png"), "--upscaler", "waifu2x", check=False)
     assert result.returncode == 2 and "upscaler 'waifu2x' is unknown: choose one of builtin, realesrgan-x4" in result.stderr
     assert find_json(meshmill_env) == []
+
+
+def test_convert_refuses_a_variant_whose_licence_the_studio_setting_forbids_before_any_work(meshmill_env):
+    meshmill(meshmill_env, "variant", "add", "hy", "--backend", "hunyuan3d-2mini-turbo")
+    env = {**meshmill_env, "MESHMILL_TERRITORY": "KR"}
+    result = meshmill(env, "convert", str(SAMPLES / "duck.png"), "--variant", "hy", check=False)
+    assert result.returncode == 2 and "variant 'hy': refused before any work: hunyuan3d-2mini-turbo" in result.stderr
+    assert "excludes KR" in result.stderr and find_json(meshmill_env) == []  # nothing ingested
 
 
 def coordinators(dagster_home: str) -> dict[str, str]:

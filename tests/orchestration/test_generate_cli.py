@@ -96,6 +96,16 @@ def test_generate_refuses_out_of_range_parameters(tmp_path):
     assert result.returncode == 2 and "texture_format 'gif' is unknown: choose one of png, jpeg, webp" in result.stderr
 
 
+def test_a_model_the_studio_licence_setting_forbids_is_refused_before_it_loads(tmp_path):
+    out = tmp_path / "x.glb"
+    args = ("generate", str(SAMPLES / "duck.png"), "-o", str(out), "--backend", "hunyuan3d-2mini")
+    result = meshmill(bare_env(MESHMILL_TERRITORY="EU"), *args, check=False)
+    assert result.returncode == 1 and "hunyuan3d-2mini: its licence (Tencent Hunyuan 3D 2.0 Community License) excludes EU" in result.stderr
+    assert "weights not found" not in result.stderr and "Traceback" not in result.stderr and not out.exists()
+    result = meshmill(bare_env(MESHMILL_TERRITORY="US"), *args, check=False)  # allowed there: now it is the missing weights
+    assert result.returncode == 1 and "weights not found" in result.stderr
+
+
 def test_eval_scores_a_mesh_folder(tmp_path):
     import pybullet_data
 
