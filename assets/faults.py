@@ -12,13 +12,15 @@ from sqlalchemy import Engine
 from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt
 from inference.generators import EmptySurface
 from inference.images.decode import ImageError
+from inference.licences import LicenceRefused
 from inference.mesh.cleanup import MeshError
 from inference.params import ParameterError
 from inference.runtime.weights import ModelUnavailable
 from inference.views import ViewError
 
-#: bad input and a missing model fail a partition at once; anything else is tried again (assets.batch)
-BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, ModelUnavailable, EmptySurface)
+#: bad input, a missing model and a licence the studio's setting forbids fail a partition at once; anything
+#: else is tried again (assets.batch)
+BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, ModelUnavailable, EmptySurface, LicenceRefused)
 #: a step that fails outside any one partition (a resource that cannot start, the database away) is run again
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 

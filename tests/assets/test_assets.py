@@ -219,3 +219,21 @@ def test_a_new_shape_without_its_glb_leaves_the_output_pending(home, selection):
     assert output["status"] == ("pending" if selection == ["mesh"] else "succeeded")
     (attempt,) = catalog.attempts_of(catalog.get_engine(), output["id"])
     assert attempt["status"] == "succeeded" and attempt["model_name"] == "builtin"  # the shape was made; nothing left running
+
+
+def test_a_licence_the_studio_setting_forbids_fails_the_output_at_once_with_why(home, monkeypatch):
+    """A run started outside convert (the UI): the 3D step refuses the model by name, records the failure
+    on the output and does not try again."""
+    ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
+    catalog.define_variant(catalog.get_engine(), "hy", backend="hunyuan3d-2mini-turbo", preset="mobile")
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(instance, [key], []).failures == []  # the image stages only
+    instance.add_dynamic_partitions("variants", ["hy"])
+    monkeypatch.setenv("MESHMILL_TERRITORY", "UK")
+    partition = dg.MultiPartitionKey({"image": key, "variant": "hy"})
+    result = dg.materialize(ASSETS, selection=["mesh", "textured_glb"], partition_key=partition, instance=instance, resources=RESOURCES,
+                            raise_on_error=False)  # fmt: skip
+    assert not result.success and not any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in result.all_events)
+    assert not any("trying again" in (e.message or "") for e in instance.all_logs(result.run_id))
+    (output,) = catalog.show(catalog.get_engine(), source_id)["outputs"]
+    assert output["status"] == "failed" and "hunyuan3d-2mini-turbo: its licence" in output["error"] and "excludes UK" in output["error"]
