@@ -55,6 +55,9 @@ def test_output_detail_has_parameters_attempts_and_dagster_links(api, served):
     assert detail["links"]["run"] == f"http://dagster.studio:3000/runs/{detail['output']['dagster_run_id']}"
     (attempt,) = detail["attempts"]
     assert (attempt["status"], attempt["model_name"], attempt["model_version"]) == ("succeeded", "builtin", "1.0")
+    assert detail["output"]["licences"]["shape"]["model"] == "builtin"  # the licence of every model that made it
+    page = api.get(f"/outputs/{detail['output']['id']}").text
+    assert 'id="licences"' in page and "builtin: Apache-2.0 (Meshmill&#39;s own, no weights)" in page
 
 
 def test_downloads_are_valid_files(api, served, tmp_path):
