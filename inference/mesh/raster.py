@@ -105,19 +105,24 @@ def rasterize(corners: torch.Tensor, height: int, width: int, depth: torch.Tenso
     device = corners.device
     face = torch.full((height * width,), -1, dtype=torch.long, device=device)
     bary = torch.zeros((height * width, 3), dtype=torch.float32, device=device)
-    nearest = None
+    chunks = covered_pixels(corners, height, width)
     if depth is not None:
-        depth = depth.to(device=device, dtype=torch.float32)
-        nearest = torch.full((height * width,), torch.inf, dtype=torch.float32, device=device)
-        for f, pixels, weights in covered_pixels(corners, height, width):
-            nearest.scatter_reduce_(0, pixels, (weights * depth[f]).sum(dim=1), reduce="amin")
-    for f, pixels, weights in covered_pixels(corners, height, width):
-        if nearest is not None:
-            front = (weights * depth[f]).sum(dim=1) <= nearest[pixels]
-            f, pixels, weights = f[front], pixels[front], weights[front]
+        chunks = _nearest_only(list(chunks), depth.to(device=device, dtype=torch.float32), height * width)
+    for f, pixels, weights in chunks:
         face[pixels] = f
         bary[pixels] = weights
     return face.view(height, width), bary.view(height, width, 3)
+
+
+def _nearest_only(chunks: list, depth: torch.Tensor, pixel_count: int) -> list:
+    """The (face, pixel, bary) chunks cut to the nearest surface at each pixel (ties: any of them):
+    one enumeration of the pixels, a z-buffer by scatter amin, then one comparison."""
+    z = [(weights * depth[f]).sum(dim=1) for f, _, weights in chunks]
+    nearest = torch.full((pixel_count,), torch.inf, dtype=torch.float32, device=depth.device)
+    for (_, pixels, _), zc in zip(chunks, z, strict=True):
+        nearest.scatter_reduce_(0, pixels, zc, reduce="amin")
+    fronts = [zc <= nearest[pixels] for (_, pixels, _), zc in zip(chunks, z, strict=True)]
+    return [(f[m], pixels[m], weights[m]) for (f, pixels, weights), m in zip(chunks, fronts, strict=True)]
 
 
 def depth_buffer(corners: torch.Tensor, toward: torch.Tensor, height: int, width: int) -> torch.Tensor:
