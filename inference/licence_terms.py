@@ -36,20 +36,21 @@ class Licence:
 
 
 MESHMILL = Licence("Apache-2.0 (Meshmill's own, no weights)", True)
-TENCENT_HUNYUAN_3D_2 = Licence(
-    "Tencent Hunyuan 3D 2.0 Community License",
-    True,
-    frozenset({"EU", "UK", "KR"}),
-    conditions="above 1 M monthly active users a licence from Tencent is needed",
-    url="https://huggingface.co/tencent/Hunyuan3D-2/blob/main/LICENSE",
-)
-TENCENT_HUNYUAN_3D_2_1 = Licence(
-    "Tencent Hunyuan 3D 2.1 Community License",
-    True,
-    frozenset({"EU", "UK", "KR"}),
-    conditions="above 1 M monthly active users a licence from Tencent is needed",
-    url="https://huggingface.co/tencent/Hunyuan3D-2.1/blob/main/LICENSE",
-)
+
+
+def _tencent_hunyuan_3d(version: str, repo: str) -> Licence:
+    """Tencent's Hunyuan 3D community licences: the same terms for each release, each its own text."""
+    return Licence(
+        f"Tencent Hunyuan 3D {version} Community License",
+        True,
+        frozenset({"EU", "UK", "KR"}),
+        conditions="above 1 M monthly active users a licence from Tencent is needed",
+        url=f"https://huggingface.co/tencent/{repo}/blob/main/LICENSE",
+    )
+
+
+TENCENT_HUNYUAN_3D_2 = _tencent_hunyuan_3d("2.0", "Hunyuan3D-2")
+TENCENT_HUNYUAN_3D_2_1 = _tencent_hunyuan_3d("2.1", "Hunyuan3D-2.1")
 MIT_SHAP_E = Licence("MIT", True, url="https://github.com/openai/shap-e/blob/main/LICENSE")
 MIT_TRELLIS = Licence(
     "MIT (code and weights)",
