@@ -154,13 +154,17 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
     return outcomes
 
 
+def _variant_params(variant: str, image_params: GenerationParams) -> tuple[int, GenerationParams]:
+    """The variant's id and the parameters its outputs are made with: its own, and this convert's image-stage settings."""
+    variant_id, params = definitions.RESOURCES["catalog"].variant(variant)
+    return variant_id, params.replace(**image_params.image_settings())
+
+
 def check_variant_licences(variants: Iterable[str], image_params: GenerationParams) -> None:
     """Refuse, before anything is ingested or run, variants whose models the studio's licence setting forbids."""
-    catalog_resource = definitions.RESOURCES["catalog"]
     for variant in variants:
-        _, params = catalog_resource.variant(variant)
         try:
-            check_licences(params.replace(**image_params.image_settings()))
+            check_licences(_variant_params(variant, image_params)[1])
         except LicenceRefused as exc:
             raise LicenceRefused(f"variant {variant!r}: {exc}") from None
 
@@ -169,8 +173,7 @@ def _record_failed_output(key: str, variant: str, image_params: GenerationParams
     """The catalog shows the output as failed, with why, even though its own stages never ran."""
     catalog_resource = definitions.RESOURCES["catalog"]
     source = catalog_resource.source(key)
-    variant_id, params = catalog_resource.variant(variant)
-    params = params.replace(**image_params.image_settings())
+    variant_id, params = _variant_params(variant, image_params)
     engine = catalog_resource.engine()
     output_id, attempt = start_attempt(engine, source["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id)
     finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=error)
