@@ -7,8 +7,8 @@ beyond one size per chunk.
 
 Triangles become scanlines and scanlines become pixels in flat arrays (``repeat_interleave`` of
 the row and run lengths), in chunks of triangles whose bounding boxes hold about ``budget`` pixels,
-so memory stays bounded whatever the triangles' sizes. Edge functions are taken relative to each triangle's first corner,
-so float32 stays exact enough at 4096² and beyond.
+so memory stays bounded whatever the triangles' sizes. Edge functions are taken relative to each
+triangle's first corner, so float32 stays exact enough at 4096² and beyond.
 """
 
 from __future__ import annotations
