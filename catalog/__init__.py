@@ -20,6 +20,7 @@ from catalog.records import (
     VARIANT_FIELDS,
     CatalogError,
     NewSource,
+    NewView,
     attempts_of,
     define_variant,
     finish_attempt,
@@ -31,6 +32,7 @@ from catalog.records import (
     running_attempt,
     source_id_by_hash,
     start_attempt,
+    view_in_catalog,
 )
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "BlobStore",
     "CatalogError",
     "NewSource",
+    "NewView",
     "attempts_of",
     "finish_attempt",
     "start_attempt",
@@ -71,4 +74,5 @@ __all__ = [
     "source_by_hash_prefix",
     "variant_by_name",
     "source_id_by_hash",
+    "view_in_catalog",
 ]

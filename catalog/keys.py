@@ -1,9 +1,11 @@
 """Where everything Meshmill stores lives: the one home of the blob-key layout, and the image partition key.
 
-Every key derives from the source image's content hash (sha256 of the file as ingested), so a key
-never depends on a file name and the same image always lands in the same place:
+Every key derives from a content hash, so a key never depends on a file name and the same picture
+always lands in the same place. Each view of a source object is stored under its own file's hash
+(sha256 of the file as ingested); everything made from the object is under the object's hash ``h``
+(``object_hash``: the front's own for an object of one front view):
 
-    sources/<h[:2]>/<h>.png                  the ingested image, as an 8-bit RGB/RGBA PNG
+    sources/<v[:2]>/<v>.png                  an ingested view, as an 8-bit RGB/RGBA PNG
     cleaned/<h>/<view>.png                   each view cut out of its background
     cleaned/<h>/views.json                   which views, and the settings that cut them out
     framed/<h>/<view>.png                    each view upscaled and framed: what the 3D stages read
@@ -15,12 +17,26 @@ never depends on a file name and the same image always lands in the same place:
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+
 #: the image partition key is this many hex digits of the content hash (64 bits: no collision in practice)
 IMAGE_KEY_LENGTH = 16
 
 
+def object_hash(view_hashes: Mapping[str, str]) -> str:
+    """The content hash of a source object from its views' hashes (view name → hash).
+
+    An object of one front view is that picture's hash, so a single image is the same object
+    whichever way it was ingested; otherwise the hash of the sorted ``view=hash`` lines."""
+    if set(view_hashes) == {"front"}:
+        return view_hashes["front"]
+    lines = "".join(f"{view}={digest}\n" for view, digest in sorted(view_hashes.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def image_partition_key(content_hash: str) -> str:
-    """The Dagster partition key of a source image: the start of its content hash, never a file name."""
+    """The Dagster partition key of a source object: the start of its content hash, never a file name."""
     return content_hash[:IMAGE_KEY_LENGTH]
 
 

@@ -31,11 +31,18 @@ class OutputStatus(str, enum.Enum):
 
 
 class SourceImage(SQLModel, table=True):
+    """A source object: one to four pictures of it (``SourceView``), with the labels and outputs of the object.
+
+    The picture columns (file name aside) are the front view's, which cards show. ``content_hash`` is
+    the front's own for an object of one front view, so a single image keeps the identity it always
+    had; an object of several views is named by the hash of its views' hashes (``catalog.keys``).
+    """
+
     __tablename__ = "source_image"
 
     id: int | None = Field(default=None, primary_key=True)
     content_hash: str = Field(max_length=64, unique=True, description="sha256 of the file as ingested")
-    filename: str = Field(max_length=512, description="original file name, for people; never a key")
+    filename: str = Field(max_length=512, description="original file name (a view set's name), for people; never a key")
     origin: str | None = Field(default=None, max_length=200, description="style model or tool that made it")
     width: int
     height: int
@@ -44,6 +51,29 @@ class SourceImage(SQLModel, table=True):
     byte_size: int = Field(sa_type=BigInteger, description="size of the original file")
     blob_key: str = Field(max_length=512)
     created_at: datetime = _timestamp()
+
+
+class SourceView(SQLModel, table=True):
+    """One stored picture of a source object, in the view convention (front, left, back, right)."""
+
+    __tablename__ = "source_view"
+    __table_args__ = (
+        Index("uq_source_view", "source_image_id", "view", unique=True),
+        # is a picture still some object's view? (before its blob may be removed)
+        Index("ix_source_view_hash", "content_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_image_id: int = Field(sa_column=Column(Integer, ForeignKey("source_image.id", ondelete="CASCADE"), nullable=False))
+    view: str = Field(max_length=8)
+    content_hash: str = Field(max_length=64, description="sha256 of the view's file as ingested")
+    filename: str = Field(max_length=512)
+    width: int
+    height: int
+    mode: str = Field(max_length=8)
+    source_format: str | None = Field(default=None, max_length=16)
+    byte_size: int = Field(sa_type=BigInteger)
+    blob_key: str = Field(max_length=512)
 
 
 class Tag(SQLModel, table=True):
@@ -80,7 +110,7 @@ class Variant(SQLModel, table=True):
 
 
 class Output(SQLModel, table=True):
-    """The result of converting one source image with one variant."""
+    """The result of converting one source object with one variant."""
 
     __tablename__ = "output"
     __table_args__ = (
@@ -105,6 +135,8 @@ class Output(SQLModel, table=True):
     timings: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: per role (shape, upscaler, background): the model and its licence terms; NULL where not recorded
     licences: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: the views the output was made from (a backend takes the ones it can use); NULL until one is made
+    views: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     dagster_run_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()

@@ -17,7 +17,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from catalog.labels import LabelKind, attach_labels, detach_labels, label_tables, labels_of, normalise_label
-from catalog.models import Collection, Output, OutputStatus, SourceImage, Tag, Variant, collection_member
+from catalog.models import Collection, Output, OutputStatus, SourceImage, SourceView, Tag, Variant, collection_member
 from catalog.records import CatalogError
 
 _src = SourceImage.__table__
@@ -25,6 +25,7 @@ _out = Output.__table__
 _var = Variant.__table__
 _tag = Tag.__table__
 _coll = Collection.__table__
+_view = SourceView.__table__
 
 MAX_PAGE = 1000
 _OUTPUT_FIELDS = (
@@ -39,8 +40,11 @@ _OUTPUT_FIELDS = (
     "byte_size",
     "timings",
     "licences",
+    "views",
     "dagster_run_id",
 )
+#: what a record says of each view of its object
+_VIEW_FIELDS = ("view", "content_hash", "filename", "blob_key", "width", "height", "mode", "source_format", "byte_size")
 
 
 def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[bool] | None:
@@ -139,6 +143,15 @@ def _iso(value: Any) -> Any:
     return value
 
 
+def views_of(conn: Connection, source_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each object's views, in the order they were recorded (front first)."""
+    views: dict[int, list[dict[str, Any]]] = {}
+    query = select(_view).where(_view.c.source_image_id.in_(source_ids)).order_by(_view.c.source_image_id, _view.c.id)
+    for row in conn.execute(query):
+        views.setdefault(row.source_image_id, []).append({name: getattr(row, name) for name in _VIEW_FIELDS})
+    return views
+
+
 def describe_sources(
     conn: Connection, source_ids: list[int], *, variant: str | None = None, status: str | None = None, rows: list[Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -166,6 +179,7 @@ def describe_sources(
         outputs.setdefault(row.source_image_id, []).append(row)
     labels = labels_of(conn, source_ids)
     tags, collections = labels["tag"], labels["collection"]
+    views = views_of(conn, source_ids)
 
     def output_record(row: Any) -> dict[str, Any]:
         r = row._mapping
@@ -198,6 +212,7 @@ def describe_sources(
                 "byte_size": src.byte_size,
                 "blob_key": src.blob_key,
                 "created_at": _iso(src.created_at),
+                "views": views.get(source_id, []),
                 "tags": tags.get(key, []),
                 "collections": collections.get(key, []),
                 "outputs": [output_record(o) for o in outputs.get(source_id, [])],
@@ -249,10 +264,17 @@ def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def source_files(engine: Engine, source_image_id: int) -> dict[str, Any]:
-    """A source image's row alone (blob key, content hash, file name), in one query."""
+def source_files(engine: Engine, source_image_id: int, view: str = "front") -> dict[str, Any]:
+    """One view of a source object (its blob key, hash and file name; the object's name and hash), in one query."""
+    query = (
+        select(*(_view.c[name] for name in _VIEW_FIELDS), _src.c.filename.label("object_name"), _src.c.content_hash.label("object_hash"))
+        .join(_src, _src.c.id == _view.c.source_image_id)
+        .where(_view.c.source_image_id == source_image_id, _view.c.view == view)
+    )
     with engine.connect() as conn:
-        row = conn.execute(select(_src).where(_src.c.id == source_image_id)).first()
+        row = conn.execute(query).first()
+        if row is None and conn.execute(select(_src.c.id).where(_src.c.id == source_image_id)).first() is not None:
+            raise CatalogError(f"source image {source_image_id} has no {view} view")
     if row is None:
         raise CatalogError(f"source image {source_image_id} does not exist")
     return dict(row._mapping)
@@ -317,12 +339,12 @@ def list_variants(engine: Engine) -> list[dict[str, Any]]:
 
 
 def source_by_hash_prefix(engine: Engine, prefix: str) -> dict[str, Any]:
-    """The source image whose content hash starts with ``prefix`` (hex; an index range scan)."""
+    """The source object whose content hash starts with ``prefix`` (hex; an index range scan), with its ``views``."""
     with engine.connect() as conn:
         row = conn.execute(select(_src).where(_src.c.content_hash >= prefix, _src.c.content_hash < prefix + "g")).first()
-    if row is None:
-        raise CatalogError(f"no source image in the catalog has a content hash starting {prefix!r}")
-    return dict(row._mapping)
+        if row is None:
+            raise CatalogError(f"no source image in the catalog has a content hash starting {prefix!r}")
+        return {**row._mapping, "views": views_of(conn, [row.id]).get(row.id, [])}
 
 
 def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:

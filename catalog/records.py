@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 
 from catalog.labels import attach_labels, insert_ignoring_duplicates, insert_returning_new, label_many, normalise_label
-from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, Variant, utcnow
+from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 
 
 class CatalogError(LookupError):
@@ -23,8 +23,29 @@ class SourceRecord:
 
 
 @dataclass(frozen=True)
+class NewView:
+    """One stored picture of a source object."""
+
+    view: str
+    content_hash: str
+    filename: str
+    width: int
+    height: int
+    mode: str
+    byte_size: int
+    blob_key: str
+    source_format: str | None = None
+
+
+_PICTURE_FIELDS = ("filename", "width", "height", "mode", "byte_size", "blob_key", "source_format")
+
+
+@dataclass(frozen=True)
 class NewSource:
-    """A stored source image to record, with the labels to attach to it."""
+    """A stored source object to record, with the labels to attach to it.
+
+    ``views``: its pictures, front first; without them the object is one front view, the picture the
+    other fields describe. With them, the picture fields are the front's (``filename`` names the set)."""
 
     content_hash: str
     filename: str
@@ -37,6 +58,12 @@ class NewSource:
     source_format: str | None = None
     tags: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()
+    views: tuple[NewView, ...] = ()
+
+    def view_rows(self) -> tuple[NewView, ...]:
+        if self.views:
+            return self.views
+        return (NewView("front", self.content_hash, **{name: getattr(self, name) for name in _PICTURE_FIELDS}),)
 
 
 _BATCH = 1000  # rows per INSERT: well under PostgreSQL's 65,535 bound parameters
@@ -71,6 +98,13 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
             ]
             ids.update(insert_returning_new(conn, table, rows, table.c.content_hash))
         created = set(ids)
+        views, recorded = [], set()
+        for s in sources:
+            if s.content_hash in created and s.content_hash not in recorded:  # the views of the objects this call created
+                recorded.add(s.content_hash)
+                views += [{"source_image_id": ids[s.content_hash], **vars(v)} for v in s.view_rows()]
+        for start in range(0, len(views), _BATCH):
+            conn.execute(insert(SourceView.__table__), views[start : start + _BATCH])
         hashes = list({s.content_hash for s in sources} - created)  # already catalogued
         for start in range(0, len(hashes), _BATCH):
             chunk = hashes[start : start + _BATCH]
@@ -85,9 +119,9 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
 
 
 def record_source(engine: Engine, **fields: Any) -> SourceRecord:
-    """Record one stored image (see ``record_sources``); keyword arguments are ``NewSource``'s fields."""
-    fields["tags"] = tuple(fields.get("tags", ()))
-    fields["collections"] = tuple(fields.get("collections", ()))
+    """Record one stored object (see ``record_sources``); keyword arguments are ``NewSource``'s fields."""
+    for name in ("tags", "collections", "views"):
+        fields[name] = tuple(fields.get(name, ()))
     return record_sources(engine, [NewSource(**fields)])[0]
 
 
@@ -102,6 +136,13 @@ def source_id_by_hash(engine: Engine, content_hash: str) -> int | None:
     table = SourceImage.__table__
     with engine.connect() as conn:
         return conn.execute(select(table.c.id).where(table.c.content_hash == content_hash)).scalar()
+
+
+def view_in_catalog(engine: Engine, content_hash: str) -> bool:
+    """Whether some catalogued object has a view with this picture (whose blob must then stay)."""
+    table = SourceView.__table__
+    with engine.connect() as conn:
+        return conn.execute(select(table.c.id).where(table.c.content_hash == content_hash).limit(1)).first() is not None
 
 
 VARIANT_FIELDS = ("backend", "preset", "steps", "guidance", "target_faces", "seed", "texture_size")
@@ -135,6 +176,7 @@ OUTPUT_FIELDS = (
     "preview_key",
     "timings",
     "licences",
+    "views",
     "dagster_run_id",
 )
 
