@@ -1,8 +1,10 @@
-"""Ingest: decode each image file, store it as a blob, and record it in the catalog.
+"""Ingest: decode each object's views, store each as a blob, and record the object in the catalog.
 
-The blob is written first and the row second, so a crash never leaves a row without its blob;
-a blob whose row could not be written is removed again. Blobs are content-addressed, so several
-processes ingesting the same image write the same bytes to the same key and one row wins.
+Which files make which object is ``orchestration.source_sets``'s business (single images and view
+sets). The blobs are written first and the row second, so a crash never leaves a row without its
+blobs; a blob whose row could not be written is removed again unless another object uses the same
+picture. Blobs are content-addressed, so several processes ingesting the same object write the same
+bytes to the same keys and one row wins.
 """
 
 from __future__ import annotations
@@ -15,44 +17,30 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from catalog import BlobStore, label_source, record_source, source_id_by_hash
-from catalog.keys import source_key
+from catalog import BlobStore, NewView, label_source, record_source, source_id_by_hash, view_in_catalog
+from catalog.keys import object_hash, source_key
 from catalog.labels import normalise_label
-from inference.images.decode import ImageError, decode_image, encode_png
+from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png
+from orchestration.source_sets import SetProblem, SourceSet, discover_sets
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga"}
+#: the views of one object may differ in shape (a sofa is wide from the front, narrow from the side), but
+#: pictures whose width:height differ more than this are not one turnaround
+MAX_ASPECT_SPREAD = 2.5
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    path: Path
+    path: Path  # the image, the set's folder or sidecar: what the user looks for
     outcome: Literal["added", "duplicate", "failed"]
     source_id: int | None = None
     detail: str = ""
-    content_hash: str | None = None  # of the file's bytes; None when it could not be read
+    content_hash: str | None = None  # the object's; None when its files could not be read
+    name: str = ""  # the object's name in the catalog
+    views: tuple[str, ...] = ()
 
 
-def iter_image_files(paths: Iterable[Path]) -> Iterator[Path | tuple[Path, str]]:
-    """Files to ingest: each given file, and image files found in given folders (recursively).
-
-    A path that does not exist is yielded as ``(path, reason)`` so the caller can report it.
-    """
-    for path in paths:
-        if path.is_dir():
-            for found in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
-                if found.is_file() and not hidden and found.suffix.lower() in IMAGE_SUFFIXES:
-                    yield found
-        elif path.is_file():
-            yield path
-        elif path.exists():
-            yield (path, "not a regular file or folder")
-        else:
-            yield (path, "no such file or folder")
-
-
-def ingest_file(
-    path: Path,
+def ingest_set(
+    source_set: SourceSet,
     engine: Engine,
     blobs: BlobStore,
     *,
@@ -60,49 +48,100 @@ def ingest_file(
     tags: Iterable[str] = (),
     origin: str | None = None,
 ) -> IngestResult:
-    """Ingest one file; never raises for a bad file, returns a ``failed`` result naming the problem."""
+    """Ingest one object; never raises for bad files, returns a ``failed`` result naming the set and the problem."""
+    views = tuple(source_set.views)
+
+    def failed(view: str, detail: str, content_hash: str | None = None) -> IngestResult:
+        if len(views) > 1:
+            detail = f"{view} view ({source_set.views[view].name}): {detail}"
+        return IngestResult(source_set.where, "failed", detail=detail, content_hash=content_hash, name=source_set.name, views=views)
+
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return IngestResult(path, "failed", detail=f"cannot read: {exc.strerror or exc}")
-    content_hash = hashlib.sha256(data).hexdigest()
-    labels = {"tags": list(tags), "collections": list(collections)}
+        labels = {
+            "tags": [normalise_label(t, "tag") for t in (*tags, *source_set.tags)],
+            "collections": [normalise_label(c, "collection") for c in (*collections, *source_set.collections)],
+        }
+    except ValueError as exc:
+        return IngestResult(source_set.where, "failed", detail=str(exc), name=source_set.name, views=views)
+    data: dict[str, bytes] = {}
+    for view, path in source_set.views.items():
+        try:
+            data[view] = path.read_bytes()
+        except OSError as exc:
+            return failed(view, f"cannot read: {exc.strerror or exc}")
+    hashes = {view: hashlib.sha256(content).hexdigest() for view, content in data.items()}
+    content_hash = object_hash(hashes)
     existing = source_id_by_hash(engine, content_hash)
-    if existing is None:
+    if existing is not None:
+        label_source(engine, existing, **labels)
+        return IngestResult(
+            source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views
+        )
+    decoded: dict[str, DecodedImage] = {}
+    for view, path in source_set.views.items():
         try:
-            decoded = decode_image(data, path.name)
+            decoded[view] = decode_image(data[view], path.name)
         except ImageError as exc:
-            return IngestResult(path, "failed", detail=str(exc).removeprefix(f"{path.name}: "), content_hash=content_hash)
-        key = source_key(content_hash)
-        blobs.put(key, encode_png(decoded.image), "image/png")
-        try:
-            record = record_source(
-                engine,
-                content_hash=content_hash,
-                filename=path.name,
-                origin=origin,
-                width=decoded.image.width,
-                height=decoded.image.height,
-                mode=decoded.image.mode,
-                source_format=decoded.source_format,
-                byte_size=len(data),
-                blob_key=key,
-                **labels,
-            )
-        except BaseException:
-            if source_id_by_hash(engine, content_hash) is None:
-                blobs.delete(key)  # nobody else recorded it: leave no blob without its row
-            raise
-        detail = f"{decoded.image.width}×{decoded.image.height} {decoded.image.mode}"
-        if decoded.source_mode not in ("RGB", "RGBA"):
-            detail += f" (from {decoded.source_format} {decoded.source_mode})"
-        return IngestResult(path, "added" if record.created else "duplicate", record.id, detail, content_hash)
-    label_source(engine, existing, **labels)
-    return IngestResult(path, "duplicate", existing, "same content already catalogued", content_hash)
+            return failed(view, str(exc).removeprefix(f"{path.name}: "), content_hash)
+    problem = aspect_problem({view: d.image.size for view, d in decoded.items()})
+    if problem:
+        return IngestResult(source_set.where, "failed", detail=problem, content_hash=content_hash, name=source_set.name, views=views)
+    stored = [
+        NewView(view, hashes[view], path.name, decoded[view].image.width, decoded[view].image.height, decoded[view].image.mode,
+                len(data[view]), source_key(hashes[view]), decoded[view].source_format)
+        for view, path in source_set.views.items()
+    ]  # fmt: skip
+    for view in stored:
+        blobs.put(view.blob_key, encode_png(decoded[view.view].image), "image/png")
+    front = stored[0]
+    try:
+        record = record_source(
+            engine,
+            content_hash=content_hash,
+            filename=source_set.name,
+            origin=source_set.origin or origin,
+            width=front.width,
+            height=front.height,
+            mode=front.mode,
+            source_format=front.source_format,
+            byte_size=front.byte_size,
+            blob_key=front.blob_key,
+            views=stored,
+            **labels,
+        )
+    except BaseException:
+        if source_id_by_hash(engine, content_hash) is None:  # nobody else recorded it: leave no blob without its row
+            for view in stored:
+                if not view_in_catalog(engine, view.content_hash):
+                    blobs.delete(view.blob_key)
+        raise
+    return IngestResult(
+        source_set.where, "added" if record.created else "duplicate", record.id, describe(decoded), content_hash, source_set.name, views
+    )
 
 
-def ingest_paths(
-    paths: Iterable[Path],
+def describe(decoded: dict[str, DecodedImage]) -> str:
+    """What was stored, for the ingest report: the picture's size and mode, and each view's name in a set."""
+    parts = []
+    for view, d in decoded.items():
+        part = f"{d.image.width}×{d.image.height} {d.image.mode}"
+        if d.source_mode not in ("RGB", "RGBA"):
+            part += f" (from {d.source_format} {d.source_mode})"
+        parts.append(part if len(decoded) == 1 else f"{view} {part}")
+    return ", ".join(parts)
+
+
+def aspect_problem(sizes: dict[str, tuple[int, int]]) -> str | None:
+    """Why a set's pictures cannot be views of one object: width:height ratios more than ``MAX_ASPECT_SPREAD`` apart."""
+    ratios = {view: w / h for view, (w, h) in sizes.items()}
+    if max(ratios.values()) <= MAX_ASPECT_SPREAD * min(ratios.values()):
+        return None
+    listed = ", ".join(f"{view} {w}×{h}" for view, (w, h) in sizes.items())
+    return f"views of very different aspect ({listed}): a set's views must be pictures of one object from its four sides"
+
+
+def ingest_sets(
+    found: Iterable[SourceSet | SetProblem],
     engine: Engine,
     blobs: BlobStore,
     *,
@@ -110,11 +149,16 @@ def ingest_paths(
     tags: Iterable[str] = (),
     origin: str | None = None,
 ) -> Iterator[IngestResult]:
-    """Ingest every image under ``paths``; yields one result per file as it goes."""
+    """Ingest each object of ``found``; yields one result per object (or problem) as it goes."""
     collections = [normalise_label(c, "collection") for c in collections]
     tags = [normalise_label(t, "tag") for t in tags]
-    for item in iter_image_files(paths):
-        if isinstance(item, tuple):
-            yield IngestResult(item[0], "failed", detail=item[1])
+    for item in found:
+        if isinstance(item, SetProblem):
+            yield IngestResult(item.where, "failed", detail=item.detail, name=item.where.name)
             continue
-        yield ingest_file(item, engine, blobs, collections=collections, tags=tags, origin=origin)
+        yield ingest_set(item, engine, blobs, collections=collections, tags=tags, origin=origin)
+
+
+def ingest_paths(paths: Iterable[Path], engine: Engine, blobs: BlobStore, **labels: object) -> Iterator[IngestResult]:
+    """Ingest every object under ``paths`` (``source_sets.discover_sets``); keyword arguments as for ``ingest_sets``."""
+    return ingest_sets(discover_sets(paths), engine, blobs, **labels)  # type: ignore[arg-type]

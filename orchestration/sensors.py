@@ -1,8 +1,9 @@
 """Sensors: an inbox folder feeding the pipeline, and the 3D stages following the image stages.
 
-``inbox_sensor`` ingests new image files under ``$MESHMILL_INBOX`` (default ``$MESHMILL_HOME/inbox``):
-the first sub-folder names the collection, and a sidecar ``<image>.json`` may add
-``{"tags": [...], "collection": "...", "origin": "..."}``. It adds image partitions and requests
+``inbox_sensor`` ingests new images and view sets under ``$MESHMILL_INBOX`` (default ``$MESHMILL_HOME/inbox``),
+in the layouts ``orchestration.source_sets`` reads (move a set in whole: a set is taken when its newest file
+is): the first sub-folder names the collection, and a sidecar ``<image>.json`` may add
+``{"tags": [...], "collection": "...", "origin": "..."}`` to a single image. It adds image partitions and requests
 the image stages with run keys. ``variants_sensor`` then requests ``mesh`` + ``textured_glb`` for
 every variant of each image whose ``upscaled_image`` was materialised. Both keep a cursor, and run
 keys make a repeated request a no-op, so restarts neither skip nor repeat work.
@@ -21,8 +22,9 @@ from assets.resources import CatalogResource
 from catalog import list_variants
 from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
-from orchestration.ingest import IMAGE_SUFFIXES, ingest_file
+from orchestration.ingest import ingest_set
 from orchestration.jobs import image_job, model_job
+from orchestration.source_sets import IMAGE_SUFFIXES, SetProblem, SourceSet, discover_sets
 
 BATCH = 50  # files ingested per sensor tick; the rest wait for the next one
 
@@ -31,11 +33,12 @@ def inbox_folder() -> Path:
     return Path(os.environ.get("MESHMILL_INBOX") or meshmill_home() / "inbox")
 
 
-def _labels(path: Path, inbox: Path) -> dict:
-    relative = path.relative_to(inbox)
-    labels: dict = {"collections": [relative.parts[0]] if len(relative.parts) > 1 else [], "tags": [], "origin": None}
-    sidecar = path.with_suffix(".json")
-    if sidecar.is_file():
+def _labels(found: SourceSet, inbox: Path) -> dict:
+    """The first sub-folder the object sits in names its collection; a single image's ``<image>.json`` adds labels."""
+    relative = found.folder.relative_to(inbox)
+    labels: dict = {"collections": [relative.parts[0]] if relative.parts else [], "tags": [], "origin": None}
+    sidecar = found.where.with_suffix(".json")
+    if found.where.is_file() and found.where.suffix.lower() in IMAGE_SUFFIXES and sidecar.is_file():
         data = json.loads(sidecar.read_text())
         labels["tags"] = list(data.get("tags", []))
         if data.get("collection"):
@@ -44,30 +47,41 @@ def _labels(path: Path, inbox: Path) -> dict:
     return labels
 
 
-@dg.sensor(job=image_job, minimum_interval_seconds=30, description="Ingests new images from the inbox folder.")
+def _newest(found: SourceSet | SetProblem) -> int:
+    """When the object's files last changed (a set is as new as its newest view or sidecar)."""
+    files = [found.where] if isinstance(found, SetProblem) else [*found.views.values(), found.where]
+    return max((p.stat().st_mtime_ns for p in files if p.exists()), default=0)
+
+
+@dg.sensor(job=image_job, minimum_interval_seconds=30, description="Ingests new images and view sets from the inbox folder.")
 def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) -> dg.SensorResult:
     inbox = inbox_folder()
     seen = json.loads(context.cursor) if context.cursor else {"mtime_ns": 0}
     if not inbox.is_dir():
         return dg.SensorResult(skip_reason=f"inbox {inbox} does not exist", cursor=json.dumps(seen))
-    candidates = sorted(
-        (p.stat().st_mtime_ns, p)
-        for p in inbox.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.stat().st_mtime_ns > seen["mtime_ns"]
-    )[:BATCH]
+    candidates = []
+    for found in discover_sets([inbox]):
+        try:
+            mtime = _newest(found)
+        except OSError:  # gone while we looked: the next tick sees what is there
+            continue
+        if mtime > seen["mtime_ns"]:
+            candidates.append((mtime, str(found.where), found))
+    candidates = sorted(candidates, key=lambda c: c[:2])[:BATCH]
     engine, blobs = catalog.engine(), catalog.blobs()
     keys: list[str] = []
-    for mtime, path in candidates:
-        try:
-            labels = _labels(path, inbox)
-            result = ingest_file(path, engine, blobs, **labels)
-        except (ValueError, OSError) as exc:  # a bad sidecar or label is that file's problem only
-            context.log.warning(f"{path}: {exc}")
-            seen["mtime_ns"] = mtime
-            continue
+    for mtime, _, found in candidates:
         seen["mtime_ns"] = mtime
+        if isinstance(found, SetProblem):
+            context.log.warning(f"{found.where}: {found.detail}")
+            continue
+        try:
+            result = ingest_set(found, engine, blobs, **_labels(found, inbox))
+        except (ValueError, OSError) as exc:  # a bad sidecar or label is that object's problem only
+            context.log.warning(f"{found.where}: {exc}")
+            continue
         if result.outcome == "failed":
-            context.log.warning(f"{path}: {result.detail}")
+            context.log.warning(f"{found.where}: {result.detail}")
             continue
         keys.append(image_partition_key(result.content_hash))
     keys = sorted(set(keys))

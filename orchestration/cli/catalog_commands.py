@@ -46,11 +46,12 @@ def catalog_find(
     if as_json:
         print_json(records)
         return
-    table = Table("id", "file", "size", "tags", "collections", "outputs", title=f"{len(records)} source images")
+    table = Table("id", "file", "views", "size", "tags", "collections", "outputs", title=f"{len(records)} source objects")
     for r in records:
         table.add_row(
             str(r["id"]),
             r["filename"],
+            ", ".join(v["view"] for v in r["views"]),
             f"{r['width']}×{r['height']}",
             ", ".join(r["tags"]),
             ", ".join(r["collections"]),
@@ -77,14 +78,17 @@ def catalog_show(
     say(f"[bold]#{record['id']}[/bold] {record['filename']}")
     for field in ("content_hash", "origin", "width", "height", "mode", "source_format", "byte_size", "blob_key", "created_at"):
         say(f"  {field:14} {record[field]}")
+    for v in record["views"]:
+        say(f"  {v['view'] + ' view':14} {v['filename']} {v['width']}×{v['height']} {v['mode']}, {v['byte_size']} bytes, {v['blob_key']}")
     say(f"  {'tags':14} {', '.join(record['tags']) or '-'}")
     say(f"  {'collections':14} {', '.join(record['collections']) or '-'}")
-    table = Table("output", "variant", "status", "faces", "bytes", "glb", "tags", "error", title="outputs")
+    table = Table("output", "variant", "status", "views", "faces", "bytes", "glb", "tags", "error", title="outputs")
     for o in record["outputs"]:
         table.add_row(
             str(o["id"]),
             o["variant"],
             o["status"],
+            ", ".join(o["views"] or []) or "-",
             str(o["face_count"] or "-"),
             str(o["byte_size"] or "-"),
             o["blob_keys"]["glb"] or "-",

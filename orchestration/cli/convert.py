@@ -18,13 +18,15 @@ from catalog.keys import image_partition_key
 from inference.params import DEFAULT_PRESET
 from orchestration.cli import knobs
 from orchestration.cli.common import console, err_console, fail, label_options, open_blobs, open_engine, resolve_params, say
+from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
 from orchestration.cli.variants import DEFAULT_VARIANT, define
-from orchestration.ingest import ingest_paths
+from orchestration.ingest import ingest_sets
 from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers
 
 
 def convert(
-    paths: list[Path] = typer.Argument(..., help="Image files or folders."),
+    paths: list[Path] = typer.Argument(None, help="Image files or folders (view sets in them are found: see --views)."),
+    views: list[str] = typer.Option([], "--views", help=VIEWS_HELP),
     collection: list[str] = typer.Option([], "--collection", "-c"),
     tag: list[str] = typer.Option([], "--tag", "-t"),
     variant: list[str] = typer.Option([], "--variant", "-v", help="Variants to make (default: every defined one, or 'desktop')."),
@@ -58,6 +60,7 @@ def convert(
     if executor == "celery" and not broker_url():
         fail(f"--executor celery needs the broker's address in {BROKER_ENV}, e.g. redis://127.0.0.1:6379/0")
     collections, tags = label_options(collection, tag)
+    found = objects(paths, views)
     image_params = resolve_params(None, **knobs.image_knobs(upscale, upscaler, background, keep_background))
     engine, blobs = open_engine(), open_blobs()
     defined = {v["name"] for v in catalog.list_variants(engine)}
@@ -73,13 +76,14 @@ def convert(
     except ValueError as exc:  # LicenceRefused, or a studio setting that names no known territory
         fail(str(exc))
     hashes, bad, names = [], [], {}
-    for result in ingest_paths(paths, engine, blobs, collections=collections, tags=tags, origin=origin):
+    for result in ingest_sets(found, engine, blobs, collections=collections, tags=tags, origin=origin):
         if result.outcome == "failed":
             bad.append((str(result.path), result.detail))
-            err_console.print(f"[red]failed[/red]    {result.path}: {result.detail}", highlight=False)
+            print_result(result)
         else:
             hashes.append(result.content_hash)
-            names[image_partition_key(result.content_hash)] = result.path.name
+            views_given = f" ({len(result.views)} views)" if len(result.views) > 1 else ""
+            names[image_partition_key(result.content_hash)] = result.name + views_given
     keys = keys_for(hashes)
     workers = workers or default_workers(len(keys))
     instance = dagster_instance()
@@ -89,7 +93,7 @@ def convert(
             instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
             on_progress=lambda o: progress.advance(task),
         )  # fmt: skip
-    table = Table("file", "partition", "stage", "result", "run", title=f"{len(keys)} images × {len(wanted)} variants")
+    table = Table("object", "partition", "stage", "result", "run", title=f"{len(keys)} objects × {len(wanted)} variants")
     for o in report.outcomes:
         result = "[green]ok[/green]" if o.success else f"[red]{o.error}[/red]"
         table.add_row(names.get(o.image, "-"), o.image, o.variant or "images", result, o.run_id[:8])
@@ -97,7 +101,7 @@ def convert(
     made = sum(o.success for o in report.outcomes if o.variant)
     runs = len({o.run_id for o in report.outcomes if o.run_id})
     say(
-        f"{made} of {len(keys) * len(wanted)} GLBs made; {len(bad)} files refused at ingest; {runs} Dagster runs on {workers} "
+        f"{made} of {len(keys) * len(wanted)} GLBs made; {len(bad)} files or sets refused at ingest; {runs} Dagster runs on {workers} "
         f"worker(s) ({executor}); Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
     )
     if report.failures or bad:

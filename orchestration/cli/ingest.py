@@ -1,33 +1,56 @@
-"""``meshmill ingest``: store images and record them in the catalog."""
+"""``meshmill ingest``: store images and view sets, and record each object in the catalog."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from orchestration.cli.common import console, err_console, label_options, open_blobs, open_engine, say
-from orchestration.ingest import ingest_paths
+from orchestration.cli.common import console, err_console, fail, label_options, open_blobs, open_engine, say
+from orchestration.ingest import IngestResult, ingest_sets
+from orchestration.source_sets import SetProblem, SourceSet, discover_sets, set_from_option
+
+VIEWS_HELP = (
+    "A view set given file by file: front=a.png,left=b.png[,back=…,right=…][,name=toy] (repeatable). Folders may hold "
+    "sets too: a folder per object (toy/front.png, toy/left.png), name suffixes (toy_front.png, toy_left.png) or a "
+    "toy.views.json sidecar."
+)
+
+
+def objects(paths: list[Path] | None, views: list[str]) -> list[SourceSet | SetProblem]:
+    """The objects a command was given: under its paths, and one per --views; ends the command when there are none."""
+    if not paths and not views:
+        fail("give image files or folders, or a view set with --views front=a.png,left=b.png")
+    return [*discover_sets(paths or []), *(set_from_option(v) for v in views)]
+
+
+def print_result(result: IngestResult) -> None:
+    path, detail = escape(str(result.path)), escape(result.detail)
+    if result.outcome == "added":
+        say(f"[green]added[/green]     #{result.source_id} {path} ({detail})")
+    elif result.outcome == "duplicate":
+        views = f" ({', '.join(result.views)})" if len(result.views) > 1 else ""
+        say(f"[yellow]duplicate[/yellow] #{result.source_id} {path}{views}")
+    else:
+        err_console.print(f"[red]failed[/red]    {path}: {detail}", highlight=False)
 
 
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively)."),
-    collection: list[str] = typer.Option([], "--collection", "-c", help="Collection to put the images in."),
-    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag for every image (repeatable)."),
+    paths: list[Path] = typer.Argument(None, help="Image files or folders (searched recursively)."),
+    views: list[str] = typer.Option([], "--views", help=VIEWS_HELP),
+    collection: list[str] = typer.Option([], "--collection", "-c", help="Collection to put the objects in."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag for every object (repeatable)."),
     origin: str | None = typer.Option(None, help="Style model or tool that made the images."),
 ) -> None:
-    """Store images and record them in the catalog, skipping exact duplicates."""
+    """Store images and view sets and record each object in the catalog, skipping exact duplicates."""
     collections, tags = label_options(collection, tag)
+    found = objects(paths, views)
     engine, blobs = open_engine(), open_blobs()
     counts = {"added": 0, "duplicate": 0, "failed": 0}
-    for result in ingest_paths(paths, engine, blobs, collections=collections, tags=tags, origin=origin):
+    for result in ingest_sets(found, engine, blobs, collections=collections, tags=tags, origin=origin):
         counts[result.outcome] += 1
-        if result.outcome == "added":
-            say(f"[green]added[/green]     #{result.source_id} {result.path} ({result.detail})")
-        elif result.outcome == "duplicate":
-            say(f"[yellow]duplicate[/yellow] #{result.source_id} {result.path}")
-        else:
-            err_console.print(f"[red]failed[/red]    {result.path}: {result.detail}", highlight=False)
+        print_result(result)
     console.print(f"catalog: {engine.url.render_as_string(hide_password=True)}  blobs: {blobs.describe()}", highlight=False)
     say(f"{counts['added']} added, {counts['duplicate']} duplicate, {counts['failed']} failed")
     if counts["failed"]:

@@ -1,0 +1,167 @@
+"""Which files make which source objects: single images, and view sets of up to four views.
+
+An object may have several pictures in the view convention (``inference.views``: front, left, back,
+right). Three layouts give them:
+
+    toy/front.png  toy/left.png  …       a folder per object: each image in it is the view its name says
+    toy_front.png  toy-left.png  …       name suffixes: images of one folder sharing a name before _<view> or -<view>
+    toy.views.json                        a sidecar: {"views": {"front": "a.png", "left": "b.png"}} with paths
+                                          relative to it, and optionally "name", "tags", "collections", "origin"
+
+Any other image file is an object of one view, its front. A bad set (two fronts, an unknown view name,
+no front, an unreadable sidecar) is reported with the set named, and the other objects go on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.views import VIEW_NAMES
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga"}
+SIDECAR_SUFFIX = ".views.json"
+_SUFFIXED = re.compile(rf"(?P<name>.+)[_-](?P<view>{'|'.join(VIEW_NAMES)})", re.IGNORECASE)
+_USE = f"use {', '.join(VIEW_NAMES)}"
+
+
+@dataclass(frozen=True)
+class SourceSet:
+    """The files of one source object, and what was said about it."""
+
+    name: str  # for people: the image's file name, the folder's name, the name before the suffix, the sidecar's name
+    views: dict[str, Path]  # view name → file, in the view convention's order
+    where: Path  # what messages name: the image, the set's folder, or the sidecar
+    tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
+    origin: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        """The folder the object sits in: a folder set's parent, else the folder of its files."""
+        return self.where.parent
+
+
+@dataclass(frozen=True)
+class SetProblem:
+    """Files that make no object, and why."""
+
+    where: Path
+    detail: str
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.lower().endswith(SIDECAR_SUFFIX)
+
+
+def discover_sets(paths: Iterable[Path]) -> Iterator[SourceSet | SetProblem]:
+    """The objects under ``paths`` (files, and folders searched recursively), folder after folder."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
+                if found.is_file() and not hidden and (found.suffix.lower() in IMAGE_SUFFIXES or is_sidecar(found)):
+                    by_folder.setdefault(found.parent, []).append(found)
+        elif path.is_file():
+            by_folder.setdefault(path.parent, []).append(path)
+        else:
+            yield SetProblem(path, "not a regular file or folder" if path.exists() else "no such file or folder")
+    for folder, files in by_folder.items():
+        yield from _sets_in_folder(folder, sorted(set(files)))
+
+
+def _sets_in_folder(folder: Path, files: list[Path]) -> Iterator[SourceSet | SetProblem]:
+    claimed: set[Path] = set()
+    for sidecar in (f for f in files if is_sidecar(f)):
+        found = read_sidecar(sidecar)
+        if isinstance(found, SourceSet):
+            claimed.update(p.resolve() for p in found.views.values())
+        yield found
+    images = [f for f in files if not is_sidecar(f) and f.resolve() not in claimed]
+    if any(f.stem.lower() in VIEW_NAMES for f in images):  # a folder per object: every image in it is a view
+        unknown = [f.name for f in images if f.stem.lower() not in VIEW_NAMES]
+        if unknown:
+            yield SetProblem(folder, f"unknown view name(s) {', '.join(unknown)} in a view-set folder: {_USE}")
+        else:
+            yield make_set(folder.resolve().name, [(f.stem.lower(), f) for f in images], folder)
+        return
+    suffixed: dict[str, list[tuple[str, Path]]] = {}
+    for f in images:
+        match = _SUFFIXED.fullmatch(f.stem)
+        if match:
+            suffixed.setdefault(match["name"].lower(), []).append((match["view"].lower(), f))
+        else:
+            yield SourceSet(f.name, {"front": f}, f)
+    for members in suffixed.values():
+        first = members[0][1]
+        name = _SUFFIXED.fullmatch(first.stem)["name"]  # type: ignore[index]
+        yield make_set(name, members, folder / name)
+
+
+def make_set(name: str, members: list[tuple[str, Path]], where: Path, **said: Any) -> SourceSet | SetProblem:
+    """A set from (view name, file) pairs, or the problem with it: an unknown view, a view given twice, no front."""
+    unknown = sorted({view for view, _ in members} - set(VIEW_NAMES))
+    if unknown:
+        return SetProblem(where, f"unknown view name(s) {', '.join(unknown)}: {_USE}")
+    views: dict[str, Path] = {}
+    for view, path in members:
+        if view in views:
+            return SetProblem(where, f"two {view} views: {views[view].name} and {path.name}")
+        views[view] = path
+    if "front" not in views:
+        return SetProblem(where, f"no front view (it has {', '.join(v for v in VIEW_NAMES if v in views)}): every set needs its front")
+    return SourceSet(name, {v: views[v] for v in VIEW_NAMES if v in views}, where, **said)
+
+
+def read_sidecar(sidecar: Path) -> SourceSet | SetProblem:
+    """The set a ``<name>.views.json`` describes (see the module docstring), or what is wrong with it."""
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return SetProblem(sidecar, f"cannot read the view-set sidecar: {exc}")
+    if not isinstance(data, dict) or not isinstance(data.get("views"), dict) or not data["views"]:
+        return SetProblem(sidecar, 'a view-set sidecar is an object with "views": {"front": "<file>", …}')
+    said: dict[str, Any] = {}
+    for key in ("tags", "collections"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return SetProblem(sidecar, f'"{key}" must be a list of names')
+        said[key] = tuple(value)
+    if not isinstance(data.get("origin"), str | None):
+        return SetProblem(sidecar, '"origin" must be a string')
+    said["origin"] = data.get("origin")
+    members = []
+    for view, file in data["views"].items():
+        if not isinstance(file, str):
+            return SetProblem(sidecar, f"the {view} view must be a file name")
+        path = sidecar.parent / file
+        if not path.is_file():
+            return SetProblem(sidecar, f"the {view} view: no such file {file!r} beside the sidecar")
+        members.append((str(view).lower(), path))
+    name = data.get("name") or sidecar.name[: -len(SIDECAR_SUFFIX)]
+    return make_set(str(name), members, sidecar, **said)
+
+
+def set_from_option(value: str) -> SourceSet | SetProblem:
+    """The set ``--views front=a.png,left=b.png[,name=toy]`` gives (name: default the front file's name without
+    its suffix), or what is wrong with it."""
+    where = Path(f"--views {value}")
+    members, name = [], None
+    for part in (p.strip() for p in value.split(",")):
+        key, sep, file = (x.strip() for x in part.partition("="))
+        if not sep or not key or not file:
+            return SetProblem(where, "give view=file pairs separated by commas, e.g. front=a.png,left=b.png (and name=toy)")
+        if key.lower() == "name":
+            name = file
+            continue
+        path = Path(file)
+        if not path.is_file():
+            return SetProblem(where, f"the {key} view: {'not a regular file' if path.exists() else 'no such file'} {file!r}")
+        members.append((key.lower(), path))
+    front = dict(members).get("front")
+    return make_set(name or (front.stem if front else where.name), members, where)
