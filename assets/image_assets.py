@@ -1,4 +1,4 @@
-"""The image stages, per source image: source_image → cleaned_image → upscaled_image.
+"""The image stages, per source object: source_image → cleaned_image → upscaled_image, each over every view of it.
 
 Three assets made by one step, ``cut_out_and_upscale``, which runs the ones a run selects for each image of
 the run (``assets.batch``): each reads what the stage before it made (from memory when both run, else
@@ -71,11 +71,13 @@ def cut_out_and_upscale(
         h, start = record["content_hash"], time.perf_counter()
         if SOURCE in selected:
             fields = ("filename", "width", "height", "mode", "blob_key")
-            yield dg.AssetMaterialization(SOURCE, partition=key, metadata={"catalog_id": record["id"], **{f: record[f] for f in fields}})
+            views = [v["view"] for v in record["views"]]
+            metadata = {"catalog_id": record["id"], **{f: record[f] for f in fields}, "views": views}
+            yield dg.AssetMaterialization(SOURCE, partition=key, metadata=metadata)
         cleaned, cutouts = None, None
-        if CLEANED in selected:
-            source = decode_image(blobs.get(record["blob_key"]), record["blob_key"]).image
-            cutouts = clean_views({"front": source}, params)
+        if CLEANED in selected:  # every view of the object, each cut out
+            sources = {v["view"]: decode_image(blobs.get(v["blob_key"]), f"{v['view']} view").image for v in record["views"]}
+            cutouts = clean_views(sources, params)
             settings = {name: getattr(params, name) for name in CLEAN_FIELDS}
             cleaned = StoredViews({view: encode_png(cut) for view, cut in cutouts.items()}, settings)
             keys = store_views(blobs, "cleaned", h, cleaned)
@@ -86,6 +88,7 @@ def cut_out_and_upscale(
                 metadata={
                     "width": front.width,
                     "height": front.height,
+                    "views": list(cutouts),
                     "blob_key": keys[0],
                     "seconds": time.perf_counter() - start,
                     "mask_coverage": float((np.asarray(front.getchannel("A")) > 127).mean()),

@@ -1,4 +1,4 @@
-"""The 3D stages, per source image × variant: mesh → textured_glb, recorded in the catalog as the variant's output.
+"""The 3D stages, per source object × variant: mesh → textured_glb, recorded in the catalog as the variant's output.
 
 Two assets made by one step, ``shape_and_texture``, which runs the ones a run selects for each partition of
 the run (``assets.batch``), on a GPU worker when there is one (the ``gpu`` pool, the ``gpu`` Celery
@@ -25,9 +25,10 @@ from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from catalog import OutputStatus, finish_attempt, note_shape, start_attempt
 from catalog.keys import glb_key, mesh_key, preview_key
+from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
 from inference.mesh.preview import preview_png
-from inference.pipeline import make_shape, texture_mesh
+from inference.pipeline import make_shape, texture_mesh, usable_views
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
 _FROM_UPSCALED = dg.AssetDep(UPSCALED, partition_mapping=by_image)
@@ -77,7 +78,11 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         variant_id, variant_params = variant_of(variant)
         framed = load_views(blobs, "framed", h)
         params = variant_params.replace(**framed.settings)
-        views = framed.framed()
+        # every view the object has that the backend can take: a single-view backend makes a view set from its front
+        views = usable_views(framed.framed(), backend_spec(params.backend).views)
+        used = list(views.images)
+        if len(used) < len(framed.pngs):
+            context.log.info(f"{catalog.describe_image(key)}: {params.backend} takes the {', '.join(used)} of its {len(framed.pngs)} views")
         output_id, attempt = start_attempt(
             engine, record["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id_of(context)
         )
@@ -98,7 +103,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                 preview = preview_png(textured.mesh)
                 blobs.put(glb_key(h, variant), textured.glb, "model/gltf-binary")
                 blobs.put(preview_key(h, variant), preview, "image/png")
-        common = {"catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "parameters": params.model_dump()}
+        common = {"catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "views": used, "parameters": params.model_dump()}
         if MESH in selected:
             yield dg.AssetMaterialization(
                 MESH,
@@ -115,13 +120,15 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                 },
             )
         if TEXTURED not in selected:  # a new shape whose GLB is still to be made
-            finish_attempt(engine, output_id, attempt, status=OutputStatus.succeeded, output_status=OutputStatus.pending, timings=timings)
+            finish_attempt(
+                engine, output_id, attempt, status=OutputStatus.succeeded, output_status=OutputStatus.pending, timings=timings, views=used
+            )
             return
         faces, vertices = len(textured.mesh.faces), len(textured.mesh.vertices)
         finish_attempt(
             engine, output_id, attempt, status=OutputStatus.succeeded, face_count=faces, vertex_count=vertices,
             byte_size=len(textured.glb), glb_key=glb_key(h, variant), preview_key=preview_key(h, variant), timings=timings,
-            licences=licence_record(params),
+            licences=licence_record(params), views=used,
         )  # fmt: skip
         encoded = base64.b64encode(preview).decode()
         yield dg.AssetMaterialization(
