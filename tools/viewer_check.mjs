@@ -1,6 +1,6 @@
 // Drive the Meshmill web app in headless Chromium (Debian's) as an art lead would; save screenshots.
 //   node tools/viewer_check.mjs BASE_URL OUT_DIR PLAN.json
-// PLAN: {"tag": "...", "collection": "...", "output": <id>, "compare_image": <source id>}
+// PLAN: {"tag": "...", "collection": "...", "output": <id>, "compare_image": <source id>, "views_output": <id>}
 // Prints one JSON object of what it saw; the caller (tests/web/test_browser.py) asserts and checks pixels.
 import { launchChromium } from "./chromium.mjs";
 import { readFileSync } from "node:fs";
@@ -61,5 +61,20 @@ await page.screenshot({ path: `${out}/compare.png` });
 for (let i = 0; i < seen.compare_viewers; i++) {
   await page.locator(".viewer canvas").nth(i).screenshot({ path: `${out}/compare-${i}.png` });
 }
+// a view set's output: every view shown, each picture loaded; its search card shows the front
+await page.goto(`${base}/outputs/${plan.views_output}?spin=0`);
+await page.waitForSelector("#viewer[data-ready='1']", { timeout: 60000 });
+await page.waitForFunction(() => [...document.querySelectorAll("#source-views img")].every((i) => i.complete), null, { timeout: 30000 });
+seen.views = await page.evaluate(() => [...document.querySelectorAll("#source-views figure")].map((f) => ({
+  view: f.dataset.view, width: f.querySelector("img").naturalWidth, used: !f.classList.contains("unused"),
+})));
+await page.screenshot({ path: `${out}/view-set-output.png` });
+await page.goto(`${base}/?collection=${encodeURIComponent(plan.views_collection)}`);
+await page.waitForFunction(() => document.querySelector("article.card img.source")?.naturalWidth > 0, null, { timeout: 30000 });
+seen.views_card = await page.evaluate(() => {
+  const card = document.querySelector("article.card");
+  const img = card.querySelector("img.source");
+  return { badge: card.querySelector(".views")?.textContent ?? null, src: img.getAttribute("src"), width: img.naturalWidth };
+});
 console.log(JSON.stringify(seen));
 await browser.close();

@@ -180,23 +180,32 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     def file_preview(output_id: int) -> Response:
         return Response(blob(output_file(output_id)[0]["preview_key"], f"output {output_id}'s preview"), media_type="image/png")
 
+    def source_view(source_id: int, view: str) -> dict[str, Any]:
+        try:
+            return catalog.source_files(engine, source_id, view)
+        except CatalogError as exc:
+            raise _not_found(str(exc)) from None
+
     @app.get("/files/sources/{source_id}/image")
-    def file_source(source_id: int) -> Response:
-        record = found(catalog.source_files, source_id)
+    def file_source(source_id: int, view: str = "front") -> Response:
+        """One view of the source object as ingested (default: its front)."""
+        record = source_view(source_id, view)
+        stem = Path(record["object_name"]).stem
+        name = f"{stem}.png" if record["filename"] == record["object_name"] else f"{stem}_{view}.png"
         return Response(
-            blob(record["blob_key"], f"source image {source_id}"),
+            blob(record["blob_key"], f"source image {source_id}'s {view} view"),
             media_type="image/png",
-            headers={"Content-Disposition": f'inline; filename="{Path(record["filename"]).stem}.png"'},
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
         )
 
     @app.get("/files/sources/{source_id}/{stage}.png")
-    def file_stage(source_id: int, stage: str) -> Response:
-        """The front view as an image stage stored it: ``cleaned`` (cut out) or ``upscaled`` (upscaled and framed)."""
+    def file_stage(source_id: int, stage: str, view: str = "front") -> Response:
+        """A view as an image stage stored it: ``cleaned`` (cut out) or ``upscaled`` (upscaled and framed)."""
         stored = {"cleaned": "cleaned", "upscaled": "framed"}
         if stage not in stored:
             raise _not_found(f"no stage {stage!r}: use cleaned or upscaled")
-        key = view_key(stored[stage], found(catalog.source_files, source_id)["content_hash"], "front")
-        return Response(blob(key, f"source image {source_id}'s {stage} image"), media_type="image/png")
+        key = view_key(stored[stage], source_view(source_id, view)["object_hash"], view)
+        return Response(blob(key, f"source image {source_id}'s {stage} {view} view"), media_type="image/png")
 
     # --- pages ---------------------------------------------------------------------------------------
 
