@@ -25,3 +25,56 @@ def test_migrating_twice_is_harmless(database_url):
     engine = get_engine(database_url)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM source_image").scalar() == 1
+
+
+def test_the_view_migration_keeps_every_row_and_makes_each_image_its_own_front_view(database_url):
+    """A catalog from before view sets (migration 0005) with an image, labels, a variant and two outputs."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from catalog import find, make_engine, migrate
+    from catalog.db import alembic_config
+
+    engine = make_engine(database_url)
+    command.upgrade(alembic_config(engine), "0005")
+    now = "2026-11-01 10:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO source_image (content_hash, filename, origin, width, height, mode, source_format, byte_size, blob_key,"
+                " created_at) VALUES (:h, 'duck.png', 'style-v3', 512, 384, 'RGBA', 'PNG', 2048, :key, :now)"
+            ),
+            {"h": "d" * 64, "key": f"sources/dd/{'d' * 64}.png", "now": now},
+        )
+        conn.execute(text("INSERT INTO tag (name) VALUES ('hero')"))
+        conn.execute(text("INSERT INTO image_tag (tag_id, source_image_id) VALUES (1, 1)"))
+        conn.execute(text("INSERT INTO variant (name, backend, extra, created_at) VALUES ('mobile', 'builtin', '{}', :now)"), {"now": now})
+        conn.execute(text("INSERT INTO variant (name, backend, extra, created_at) VALUES ('hero', 'builtin', '{}', :now)"), {"now": now})
+        for variant, status, glb in ((1, "succeeded", "outputs/d/mobile/model.glb"), (2, "failed", None)):
+            conn.execute(
+                text(
+                    "INSERT INTO output (source_image_id, variant_id, status, parameters, timings, glb_key, created_at, updated_at)"
+                    " VALUES (1, :variant, :status, '{}', '{}', :glb, :now, :now)"
+                ),
+                {"variant": variant, "status": status, "glb": glb, "now": now},
+            )
+    migrate(engine)
+    (record,) = find(engine)
+    assert (record["filename"], record["origin"], record["tags"]) == ("duck.png", "style-v3", ["hero"])
+    assert record["views"] == [
+        {
+            "view": "front",
+            "content_hash": "d" * 64,
+            "filename": "duck.png",
+            "blob_key": f"sources/dd/{'d' * 64}.png",
+            "width": 512,
+            "height": 384,
+            "mode": "RGBA",
+            "source_format": "PNG",
+            "byte_size": 2048,
+        }
+    ]
+    outputs = {o["variant"]: o for o in record["outputs"]}
+    assert (outputs["mobile"]["status"], outputs["mobile"]["views"]) == ("succeeded", ["front"])  # made from the one image
+    assert (outputs["hero"]["status"], outputs["hero"]["views"]) == ("failed", None)  # made nothing
+    engine.dispose()

@@ -4,6 +4,7 @@ published layout and loaded through Meshmill's normal path (``get_generator`` â†
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import safetensors.torch
@@ -16,6 +17,7 @@ from inference.pipeline import generate_asset
 from inference.runtime.weights import WeightsMissing
 from tests.support import SAMPLES, bare_env, find_json, meshmill
 from tests.support.clients import validate_gltf
+from tests.support.images import write_view_set
 
 QUICK = {"steps": 2, "octree_resolution": 64, "target_faces": 800, "texture_size": 512}
 
@@ -115,30 +117,32 @@ def test_models_tells_what_is_ready_and_check_runs_one(models_env):
     assert "hunyuan3d-2mini-turbo ok:" in check.stdout
 
 
-def test_a_hunyuan_variant_through_the_dagster_job(meshmill_env, tiny_models):
+def test_hunyuan_variants_through_the_dagster_job_on_images_and_view_sets(meshmill_env, tiny_models, tmp_path):
+    """A folder of one image and one four-view set, made by Hunyuan3D-2mv (every view) and 2mini-turbo (the front)."""
     env = {**meshmill_env, "MESHMILL_MODELS_DIR": str(tiny_models)}
-    meshmill(
-        env,
-        "variant",
-        "add",
-        "hy-mini",
-        "--backend",
+    small = ("--steps", "2", "--octree-resolution", "64", "--faces", "800", "--texture-size", "512")
+    meshmill(env, "variant", "add", "hy-mini", "--backend", "hunyuan3d-2mini-turbo", *small)
+    meshmill(env, "variant", "add", "hy-mv", "--backend", "hunyuan3d-2mv", *small)
+    variants = {v["name"]: v for v in json.loads(meshmill(env, "variant", "list", "--json").stdout)}
+    assert (variants["hy-mini"]["backend"], variants["hy-mini"]["steps"], variants["hy-mini"]["extra"]) == (
         "hunyuan3d-2mini-turbo",
-        "--steps",
-        "2",
-        "--octree-resolution",
-        "64",
-        "--faces",
-        "800",
-        "--texture-size",
-        "512",
+        2,
+        {"octree_resolution": 64},
     )
-    (variant,) = json.loads(meshmill(env, "variant", "list", "--json").stdout)
-    assert (variant["backend"], variant["steps"], variant["extra"]) == ("hunyuan3d-2mini-turbo", 2, {"octree_resolution": 64})
-    result = meshmill(env, "convert", str(SAMPLES / "duck.png"), "--variant", "hy-mini", "--collection", "hy")
-    assert "1 of 1 GLBs made" in result.stdout
-    (record,) = find_json(env, "--collection", "hy")
-    (output,) = record["outputs"]
-    assert (output["status"], output["model_name"]) == ("succeeded", "hunyuan3d-2mini-turbo")
-    assert output["model_version"] == "tencent/Hunyuan3D-2mini/hunyuan3d-dit-v2-mini-turbo"
-    assert output["parameters"]["octree_resolution"] == 64 and abs(output["face_count"] - 800) <= 40
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "duck.png", folder / "duck.png")
+    write_view_set(folder, "rubber-duck", "folder")
+    result = meshmill(env, "convert", str(folder), "--collection", "hy")
+    assert "4 of 4 GLBs made" in result.stdout
+    records = {r["filename"]: r for r in find_json(env, "--collection", "hy")}
+    outputs = {(name, o["variant"]): o for name, r in records.items() for o in r["outputs"]}
+    assert {key: (o["status"], o["model_name"], o["views"]) for key, o in outputs.items()} == {
+        ("duck.png", "hy-mini"): ("succeeded", "hunyuan3d-2mini-turbo", ["front"]),
+        ("duck.png", "hy-mv"): ("succeeded", "hunyuan3d-2mv", ["front"]),
+        ("rubber-duck", "hy-mini"): ("succeeded", "hunyuan3d-2mini-turbo", ["front"]),  # a one-view model takes the front
+        ("rubber-duck", "hy-mv"): ("succeeded", "hunyuan3d-2mv", ["front", "left", "back", "right"]),
+    }
+    mini = outputs[("duck.png", "hy-mini")]
+    assert mini["model_version"] == "tencent/Hunyuan3D-2mini/hunyuan3d-dit-v2-mini-turbo"
+    assert mini["parameters"]["octree_resolution"] == 64 and abs(mini["face_count"] - 800) <= 40

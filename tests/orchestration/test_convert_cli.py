@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import trimesh
 from dagster._core.instance.ref import InstanceRef
 from PIL import Image, ImageDraw
 from sqlalchemy import create_engine, text
@@ -18,15 +20,22 @@ from sqlalchemy import create_engine, text
 from assets.resources import CatalogResource
 from orchestration.convert import COORDINATOR_TAG
 from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env
-from tests.support.images import write_bad_images
+from tests.support.images import write_bad_images, write_view_set
 from tests.support.tiny_diffusers import build_realesrgan, build_rembg_onnx
 
 
 def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill_env, tmp_path):
+    """Single images and view sets side by side: one output per object × variant, each set through the
+    multi-view path, and each bad file or set named while the rest are made."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for name in ("duck.png", "soccer_ball.png"):
         shutil.copy(SAMPLES / name, inbox / name)
+    write_view_set(inbox, "rubber-duck", "folder")
+    write_view_set(inbox, "toy", "suffix", views=("front", "right"))
+    write_view_set(inbox, "front-only", "folder", views=("front",))  # the rubber duck's front alone
+    write_view_set(inbox, "twofronts", "suffix", views=("front",))
+    shutil.copy(inbox / "twofronts_front.png", inbox / "twofronts-front.png")
     bad = write_bad_images(inbox / "bad")
     Image.new("RGB", (120, 120), (235, 235, 235)).save(inbox / "blank.png")  # an image with no object in it
 
@@ -37,9 +46,10 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
 
     result = meshmill(meshmill_env, "convert", str(inbox), "--collection", "toybox", "--tag", "batch1", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "2 of 3 GLBs made; 5 files refused at ingest" in result.stdout
+    assert "5 of 6 GLBs made; 6 files or sets refused at ingest" in result.stdout
     for name in bad:
         assert f"/{name}:" in result.stderr
+    assert "twofronts: two front views: twofronts-front.png and twofronts_front.png" in result.stderr
     assert "blank.png images: front view: no object found" in result.stderr
     assert (tmp_path / "dagster" / "dagster.yaml").exists()  # the persistent instance the UI reads
 
@@ -47,11 +57,29 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     assert {n: r["outputs"][0]["status"] for n, r in records.items()} == {
         "duck.png": "succeeded",
         "soccer_ball.png": "succeeded",
+        "rubber-duck": "succeeded",
+        "toy": "succeeded",
+        "front-only": "succeeded",
         "blank.png": "failed",
     }
     assert "no object found" in records["blank.png"]["outputs"][0]["error"]
+    store = blob_store(meshmill_env)
     glb_key = records["duck.png"]["outputs"][0]["blob_keys"]["glb"]
-    assert blob_store(meshmill_env).get(glb_key)[:4] == b"glTF"
+    assert store.get(glb_key)[:4] == b"glTF"
+    # each object lists its views (name, blob key, size); each output the views it was made from
+    views = records["rubber-duck"]["views"]
+    assert [v["view"] for v in views] == ["front", "left", "back", "right"] and {v["width"] for v in views} == {192}
+    assert all(store.stat(v["blob_key"]).size > 0 and v["byte_size"] > 0 for v in views)
+    assert records["rubber-duck"]["outputs"][0]["views"] == ["front", "left", "back", "right"]
+    assert records["toy"]["outputs"][0]["views"] == ["front", "right"]
+    assert [v["view"] for v in records["duck.png"]["views"]] == ["front"] and records["duck.png"]["outputs"][0]["views"] == ["front"]
+    # the four-view path: the side views shaped the mesh, which the same front alone cannot
+    shapes = {
+        name: trimesh.load(io.BytesIO(store.get(records[name]["outputs"][0]["blob_keys"]["glb"])), file_type="glb", force="mesh")
+        for name in ("rubber-duck", "front-only")
+    }
+    four, one = (shapes[n].extents / shapes[n].extents.max() for n in ("rubber-duck", "front-only"))
+    assert abs(four[2] - one[2]) > 0.05, (four, one)  # depth relative to size: from the side views, not a lathe of the front
 
 
 def test_a_variant_keeps_the_knobs_without_a_column_of_their_own(meshmill_env, monkeypatch):

@@ -15,6 +15,7 @@ from orchestration.convert import materialise
 from orchestration.ingest import ingest_paths
 from orchestration.sensors import inbox_sensor, variants_sensor
 from tests.support import SAMPLES
+from tests.support.images import write_view_set
 
 
 def evaluate(sensor, instance, cursor=None):  # noqa: ANN001, ANN201
@@ -29,16 +30,19 @@ def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(home
     (tmp_path / "inbox" / "toybox-v3" / "duck.json").write_text(json.dumps({"tags": ["hero"], "origin": "style-v3"}))
     shutil.copy(SAMPLES / "mug.jpg", tmp_path / "inbox" / "mug.jpg")
     (tmp_path / "inbox" / "notes.png").write_text("not an image")
+    write_view_set(tmp_path / "inbox" / "toybox-v3", "chair", "folder")  # a view set: one object, in the folder's collection
+    write_view_set(tmp_path / "inbox", "lamp", "suffix", views=("left", "right"))  # no front: reported, the rest go on
     instance = dg.DagsterInstance.ephemeral()
 
     first = evaluate(inbox_sensor, instance)
-    assert len(first.run_requests) == 2 and all(r.run_key.startswith("images:") for r in first.run_requests)
+    assert len(first.run_requests) == 3 and all(r.run_key.startswith("images:") for r in first.run_requests)
     (request,) = first.dynamic_partitions_requests
     assert sorted(request.partition_keys) == sorted(r.partition_key for r in first.run_requests)
     engine = catalog.get_engine()
     records = {r["filename"]: r for r in catalog.find(engine)}
-    assert set(records) == {"duck.png", "mug.jpg"}
+    assert set(records) == {"duck.png", "mug.jpg", "chair"}
     assert records["duck.png"]["collections"] == ["toybox-v3"] and records["duck.png"]["tags"] == ["hero"]
+    assert records["chair"]["collections"] == ["toybox-v3"] and len(records["chair"]["views"]) == 4
     assert records["duck.png"]["origin"] == "style-v3" and records["mug.jpg"]["collections"] == []
 
     again = evaluate(inbox_sensor, instance, first.cursor)  # a restart with the stored cursor: nothing new
@@ -48,7 +52,7 @@ def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(home
     shutil.copy(SAMPLES / "soccer_ball.png", newer)
     os.utime(newer, ns=(os.stat(newer).st_mtime_ns + 10**9,) * 2)
     third = evaluate(inbox_sensor, instance, again.cursor)
-    assert len(third.run_requests) == 1 and len(catalog.find(engine)) == 3
+    assert len(third.run_requests) == 1 and len(catalog.find(engine)) == 4
 
 
 def test_variants_sensor_requests_every_variant_after_the_image_stages(home):

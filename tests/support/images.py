@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -81,3 +83,48 @@ def write_bad_images(folder: Path) -> dict[str, str]:
         "bomb.png": "too large",
         "animated.gif": "animated image with 3 frames",
     }
+
+
+def duck_view_pngs(size: int = 192) -> dict[str, bytes]:
+    """The pybullet duck rendered in our four views: a real, textured object nobody here made, as PNG files."""
+    return dict(_duck_view_pngs(size))
+
+
+@functools.cache
+def _duck_view_pngs(size: int) -> tuple[tuple[str, bytes], ...]:
+    import tempfile
+
+    import pybullet_data
+
+    from inference.quality.evaluation import obj_texture, write_reference
+    from inference.quality.render import render_views
+
+    data = Path(pybullet_data.getDataPath())
+    with tempfile.TemporaryDirectory() as folder:
+        obj = write_reference("duck", data / "duck.obj", data / "duckCM.png", "y", 90, Path(folder))
+        renders = render_views(obj, size=size, half_extent=1.3, texture=obj_texture(obj))
+        return tuple((view, png_bytes(Image.fromarray(rgba, "RGBA"))) for view, rgba in renders.items())
+
+
+def write_view_set(
+    folder: Path, name: str, layout: str, views: tuple[str, ...] = ("front", "left", "back", "right"), size: int = 192
+) -> Path:
+    """The duck's views as one object in ``layout``: ``folder`` (name/front.png …), ``suffix`` (name_front.png …)
+    or ``sidecar`` (name.views.json naming files that say nothing); returns what the set is reported as."""
+    pngs = duck_view_pngs(size)
+    folder.mkdir(parents=True, exist_ok=True)
+    if layout == "folder":
+        (folder / name).mkdir()
+        for view in views:
+            (folder / name / f"{view}.png").write_bytes(pngs[view])
+        return folder / name
+    if layout == "suffix":
+        for view in views:
+            (folder / f"{name}_{view}.png").write_bytes(pngs[view])
+        return folder / name
+    files = {view: f"{name}-shot{i}.png" for i, view in enumerate(views)}
+    for view, file in files.items():
+        (folder / file).write_bytes(pngs[view])
+    sidecar = folder / f"{name}.views.json"
+    sidecar.write_text(json.dumps({"views": files}))
+    return sidecar

@@ -10,18 +10,23 @@ from pathlib import Path
 import pytest
 
 from tests.support import SAMPLES, find_json, meshmill, scrubbed_env
+from tests.support.images import write_view_set
 from tests.support.servers import create_database, meshmill_server
 
 
-def converted_catalog(env: dict[str, str]) -> dict[str, int]:
-    """Three sample images × two variants through the main job, labelled like a studio would.
+def converted_catalog(env: dict[str, str], folder: Path) -> dict[str, int]:
+    """Three sample images and a four-view set × two variants through the main job, labelled like a studio would.
 
-    duck and soccer ball: collection toys, tag demo; mug: collection kitchen; duck also tagged approved.
+    duck and soccer ball: collection toys, tag demo; mug: collection kitchen; duck also tagged approved;
+    rubber-duck (front, left, back, right, given with --views): collection turnarounds.
     Returns the source ids by file name."""
     meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "1200", "--texture-size", "512")
     meshmill(env, "variant", "add", "desktop", "--faces", "3000", "--texture-size", "512")
     meshmill(env, "convert", str(SAMPLES / "duck.png"), str(SAMPLES / "soccer_ball.png"), "-c", "toys", "-t", "demo")
     meshmill(env, "convert", str(SAMPLES / "mug.jpg"), "-c", "kitchen")
+    views = write_view_set(folder, "rubber-duck", "folder")
+    given = ",".join(f"{view}={views / f'{view}.png'}" for view in ("front", "left", "back", "right"))
+    meshmill(env, "convert", "--views", f"{given},name=rubber-duck", "-c", "turnarounds")
     ids = {r["filename"]: r["id"] for r in find_json(env)}
     meshmill(env, "catalog", "tag", str(ids["duck.png"]), "--add", "approved")
     return ids
@@ -32,7 +37,7 @@ def web_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str
     """A converted catalog on the embedded defaults (SQLite + local blob folder)."""
     root = tmp_path_factory.mktemp("web")
     env = scrubbed_env(root / "home", DAGSTER_HOME=str(root / "dagster"))
-    return env, converted_catalog(env)
+    return env, converted_catalog(env, root / "views")
 
 
 @pytest.fixture(scope="package")
@@ -47,7 +52,7 @@ def production_catalog(tmp_path_factory: pytest.TempPathFactory, postgres_server
         **s3_server,
         MESHMILL_S3_BUCKET=f"web-{uuid.uuid4().hex[:12]}",
     )
-    return env, converted_catalog(env)
+    return env, converted_catalog(env, root / "views")
 
 
 @dataclass

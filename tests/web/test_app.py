@@ -30,18 +30,18 @@ def mobile_output(api: httpx.Client, source_id: int) -> dict:
 
 
 def test_search_filters_by_tag_collection_variant_and_status(api):
-    assert names(api) == ["duck.png", "mug.jpg", "soccer_ball.png"]
+    assert names(api) == ["duck.png", "mug.jpg", "rubber-duck", "soccer_ball.png"]
     assert names(api, tag="demo") == ["duck.png", "soccer_ball.png"]
     assert names(api, tag=["demo", "approved"]) == ["duck.png"]
     assert names(api, collection="kitchen") == ["mug.jpg"]
-    assert names(api, variant="mobile", status="succeeded") == ["duck.png", "mug.jpg", "soccer_ball.png"]
+    assert names(api, variant="mobile", status="succeeded") == ["duck.png", "mug.jpg", "rubber-duck", "soccer_ball.png"]
     assert names(api, tag="nobody-uses-this") == []
 
 
 def test_search_pages_by_id(api, served):
-    first = api.get("/api/search", params={"limit": 2}).json()
-    rest = api.get("/api/search", params={"limit": 2, "before": first["next_before"]}).json()
-    assert len(first["items"]) == 2 and len(rest["items"]) == 1 and rest["next_before"] is None
+    first = api.get("/api/search", params={"limit": 3}).json()
+    rest = api.get("/api/search", params={"limit": 3, "before": first["next_before"]}).json()
+    assert len(first["items"]) == 3 and len(rest["items"]) == 1 and rest["next_before"] is None
     assert {r["id"] for r in first["items"]} | {r["id"] for r in rest["items"]} == set(served.ids.values())
 
 
@@ -84,6 +84,28 @@ def test_image_stage_downloads(api, served):
     assert upscaled.width == upscaled.height >= 512  # the front view, framed for the 3D stages
 
 
+def test_a_view_set_shows_and_serves_every_view(api, served):
+    """The rubber duck was given as four views: the API lists them, each is served, and its outputs used them all."""
+    source_id = served.ids["rubber-duck"]
+    mobile = mobile_output(api, source_id)
+    detail = api.get(f"/api/outputs/{mobile['id']}").json()
+    assert [v["view"] for v in detail["source"]["views"]] == ["front", "left", "back", "right"]
+    assert [v["filename"] for v in detail["source"]["views"]] == ["front.png", "left.png", "back.png", "right.png"]
+    assert detail["output"]["views"] == ["front", "left", "back", "right"]
+    for view in ("front", "left", "back", "right"):
+        picture = api.get(f"/files/sources/{source_id}/image", params={"view": view})
+        assert picture.status_code == 200 and f'filename="rubber-duck_{view}.png"' in picture.headers["content-disposition"]
+        assert Image.open(io.BytesIO(picture.content)).size == (192, 192)
+        framed = Image.open(io.BytesIO(api.get(f"/files/sources/{source_id}/upscaled.png", params={"view": view}).content))
+        assert framed.mode == "RGBA" and framed.width == framed.height >= 512
+    page = api.get(f"/outputs/{mobile['id']}").text
+    assert page.count('class="source-image"') == 4 and "made from front, left, back, right" in page
+    missing = api.get(f"/files/sources/{source_id}/image", params={"view": "top"})
+    assert missing.status_code == 404 and f"source image {source_id} has no top view" in missing.json()["detail"]
+    single = api.get(f"/files/sources/{served.ids['mug.jpg']}/image", params={"view": "left"})
+    assert single.status_code == 404 and "has no left view" in single.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("path", "message"),
     [
@@ -122,7 +144,7 @@ def test_hostile_label_filters_are_refused_or_match_nothing(api):
         hostile = api.get("/api/search", params=params)
         assert hostile.status_code == 400 and "'" in hostile.json()["detail"], hostile.text
     assert names(api, variant="mobile' OR '1'='1") == []
-    assert names(api) == ["duck.png", "mug.jpg", "soccer_ball.png"]  # everything still there
+    assert names(api) == ["duck.png", "mug.jpg", "rubber-duck", "soccer_ball.png"]  # everything still there
 
 
 def test_edits_are_refused_unless_allowed(api, served, serve):

@@ -32,7 +32,19 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     duck_outputs = httpx.get(f"{base}/api/sources/{ids['duck.png']}/variants").json()
     mobile = next(o for o in duck_outputs if o["variant"] == "mobile")
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"tag": "demo", "collection": "kitchen", "output": mobile["id"], "compare_image": ids["duck.png"]}))
+    views_mobile = next(o for o in httpx.get(f"{base}/api/sources/{ids['rubber-duck']}/variants").json() if o["variant"] == "mobile")
+    plan.write_text(
+        json.dumps(
+            {
+                "tag": "demo",
+                "collection": "kitchen",
+                "output": mobile["id"],
+                "compare_image": ids["duck.png"],
+                "views_output": views_mobile["id"],
+                "views_collection": "turnarounds",
+            }
+        )
+    )
     shots = tmp_path / "shots"
     shots.mkdir()
     result = subprocess.run(
@@ -47,7 +59,7 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["errors"] == []
-    assert (seen["all"], seen["by_tag"], seen["by_collection"]) == (3, 2, 1)
+    assert (seen["all"], seen["by_tag"], seen["by_collection"]) == (4, 2, 1)
     assert abs(seen["faces"] - mobile["face_count"]) <= 2  # the page loaded this output's GLB
 
     shaded, wire, flat = (shots / f"viewer-{n}.png" for n in ("shaded", "wireframe", "flat"))
@@ -66,6 +78,10 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     assert seen["compare_viewers"] == len(duck_outputs) == 2
     for i in range(2):
         assert model_pixels(shots / f"compare-{i}.png").mean() > 0.03
+    # a view set's page shows each of its four views, loaded, all used; its search card shows the front
+    assert seen["views"] == [{"view": v, "width": 192, "used": True} for v in ("front", "left", "back", "right")]
+    assert seen["views_card"]["badge"] == "4 views" and seen["views_card"]["width"] == 192
+    assert seen["views_card"]["src"] == f"/files/sources/{ids['rubber-duck']}/image"  # the front, the default view
     first, second = (np.array(c) for c in seen["cameras"])
     assert np.allclose(first, second, atol=1e-6)  # dragging one view moved the other
     assert np.linalg.norm(first - np.array(seen["cameras_before"][0])) > 0.3  # ... away from where both started
