@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import typer
@@ -11,6 +12,13 @@ from inference.runtime.weights import MODELS_DIR_ENV, ModelUnavailable, models_d
 from orchestration.cli.common import fail, print_json, say
 
 app = typer.Typer(help="Shape backends: what is installed, where weights are looked for, a test run.")
+
+
+def _param_range(declared: dict) -> str:
+    """A parameter's default and range (or choices), as `meshmill models` lists them."""
+    if "choices" in declared:
+        return f"{declared['default']} ({' | '.join(declared['choices'])})"
+    return f"{declared['default']:g} ({declared['low']:g}–{declared['high']:g})"
 
 
 def _licence(terms: dict) -> str:
@@ -24,7 +32,11 @@ def _licence(terms: dict) -> str:
 
 
 def _studio_use() -> str:
-    use = StudioUse.from_environment()
+    """The studio's licence setting as the listing states it; a setting that names no known territory ends the command."""
+    try:
+        use = StudioUse.from_environment()
+    except ValueError as exc:
+        fail(str(exc))
     return f"territory {use.territory or 'unset'}, commercial {'yes' if use.commercial else 'unset'}"
 
 
@@ -37,6 +49,7 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
     """Every backend: its package, its weights (and where they were looked for), its device and parameters."""
     if ctx.invoked_subcommand is not None:
         return
+    setting = _studio_use()  # a bad setting is told before anything is listed
     import torch
 
     from inference.diagnostics import backend_report, image_model_report  # loads the pipeline, and torch
@@ -47,7 +60,7 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
         return
     for r in rows:
         say(f"[bold]{r['name']}[/bold]  {_ready(r['ready'])}  {r['description']}")
-        params = "; ".join(f"{k} {v['default']:g} ({v['low']:g}–{v['high']:g})" for k, v in r["params"].items())
+        params = "; ".join(f"{k} {_param_range(v)}" for k, v in r["params"].items())
         for label, value in (
             ("package", r["package"]),
             ("weights", r["weights"]),
@@ -64,7 +77,7 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
         say(f"        licence: {_licence(r['licence'])}")
     say(
         f"licences as published, not legal advice; {TERRITORY_ENV} and {COMMERCIAL_ENV}=1 make Meshmill refuse a model "
-        f"whose licence excludes that use (now: {_studio_use()})"
+        f"whose licence excludes that use (now: {setting})"
     )
     say(f"models folder: {models_dir()} (set {MODELS_DIR_ENV})")
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none: learned backends run on the CPU, slowly"
@@ -98,14 +111,26 @@ def model_server(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
     port: int = typer.Option(8081),
     device: str | None = typer.Option(None, help="cuda, cpu, cuda:1 … (default: CUDA when present)."),
+    default: list[str] = typer.Option(
+        [], "--default", help="A default for a knob of the served model that requests leave out, e.g. octree_resolution=128 (repeatable)."
+    ),
 ) -> None:
     """Serve a backend over HTTP with Hunyuan3D-2's api_server protocol, for `--backend remote` elsewhere."""
     import uvicorn
 
     from orchestration.model_server import create_app
 
+    defaults = {}
+    for given in default:
+        name, sep, value = given.partition("=")
+        if not sep:
+            fail(f"--default {given!r}: give knob=value, e.g. octree_resolution=128")
+        try:
+            defaults[name.strip()] = json.loads(value)  # a number; a mode (pipeline_type) is a plain word
+        except ValueError:
+            defaults[name.strip()] = value.strip()
     try:
-        server = create_app(backend, device)
+        server = create_app(backend, device, defaults)
     except (ModelUnavailable, ValueError) as exc:
         fail(str(exc), 1)
     uvicorn.run(server, host=host, port=port, log_level="info")

@@ -112,7 +112,13 @@ def test_models_tells_what_is_ready_and_check_runs_one(models_env):
     assert "MESHMILL_REMOTE_URL" in rows["remote"]["weights"]
     assert rows["trellis"]["params"]["stage2_guidance"]["default"] == 3.0
     assert rows["hunyuan3d-2mv"]["licence"]["excluded_territories"] == ["EU", "KR", "UK"]
+    trellis2 = rows["trellis2"]
+    assert trellis2["params"]["pipeline_type"]["choices"] == ["512", "1024", "1024_cascade", "1536_cascade"]
+    assert trellis2["params"]["pipeline_type"]["default"] == "1024_cascade" and trellis2["params"]["stage3_guidance"]["default"] == 1.0
+    assert (trellis2["views"], trellis2["licence"]["commercial"], trellis2["licence"]["gated"]) == (["front"], True, True)
     assert all(r["licence"]["licence"] for r in rows.values())  # every backend, upscaler and remover has its row
+    bad = meshmill(bare_env(MESHMILL_TERRITORY="Atlantis"), "models", check=False)
+    assert bad.returncode == 2 and "MESHMILL_TERRITORY='ATLANTIS' is not a territory Meshmill knows" in bad.stderr and not bad.stdout
     check = meshmill(bare_env(MESHMILL_MODELS_DIR=str(models_env)), "models", "check", "hunyuan3d-2mini-turbo")
     assert "hunyuan3d-2mini-turbo ok:" in check.stdout
 
