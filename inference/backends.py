@@ -9,7 +9,7 @@ Kinds:
 - ``hunyuan``: Hunyuan3D-2 / 2mini / 2mv through the ``hy3dgen`` package, weights from the models folder.
 - ``shap-e``: OpenAI Shap-E image-to-3D through diffusers, weights from the models folder.
 - ``remote``: a model server over HTTP that speaks Hunyuan3D-2's ``api_server.py`` protocol; this is how
-  TRELLIS, Direct3D-S2 or Hunyuan3D-2.1 run on a GPU box whose Python stack cannot live beside ours.
+  TRELLIS, TRELLIS.2, Direct3D-S2 or Hunyuan3D-2.1 run on a GPU box whose Python stack cannot live beside ours.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from inference.licence_terms import (
     MIT_DIRECT3D_S2,
     MIT_SHAP_E,
     MIT_TRELLIS,
+    MIT_TRELLIS_2,
     SERVER_DEFINED,
     TENCENT_HUNYUAN_3D_2,
     TENCENT_HUNYUAN_3D_2_1,
@@ -36,7 +37,16 @@ from inference.views import VIEW_NAMES
 ALL_VIEWS = frozenset(VIEW_NAMES)
 FRONT_ONLY = frozenset({"front"})
 #: the GenerationParams fields that backends declare; a field a backend does not declare must be left unset
-BACKEND_FIELDS = ("steps", "guidance", "octree_resolution", "stage2_steps", "stage2_guidance")
+BACKEND_FIELDS = (
+    "steps",
+    "guidance",
+    "octree_resolution",
+    "stage2_steps",
+    "stage2_guidance",
+    "stage3_steps",
+    "stage3_guidance",
+    "pipeline_type",
+)
 
 
 class UnknownBackend(ValueError):
@@ -52,12 +62,21 @@ class ParamRange:
 
 
 @dataclass(frozen=True)
+class ParamChoice:
+    """A backend parameter that names one of a few modes."""
+
+    default: str
+    choices: tuple[str, ...]
+    meaning: str = ""
+
+
+@dataclass(frozen=True)
 class BackendSpec:
     name: str
     kind: str
     description: str
     views: frozenset[str]
-    params: dict[str, ParamRange]
+    params: dict[str, ParamRange | ParamChoice]
     device: str
     #: whether the seed decides the output (a sampler); False: the same mesh for every seed
     seeded: bool = True
@@ -125,7 +144,7 @@ def _hunyuan(
 
 
 def _remote(
-    name: str, what: str, params: dict[str, ParamRange], views: frozenset[str] = FRONT_ONLY, licence: Licence = SERVER_DEFINED
+    name: str, what: str, params: dict[str, ParamRange | ParamChoice], views: frozenset[str] = FRONT_ONLY, licence: Licence = SERVER_DEFINED
 ) -> BackendSpec:
     env = "MESHMILL_REMOTE_URL" if name == "remote" else f"MESHMILL_REMOTE_{re.sub(r'[^A-Z0-9]', '_', name.upper())}_URL"
     return BackendSpec(
@@ -218,6 +237,22 @@ _SPECS = [
         },
         views=ALL_VIEWS,
         licence=MIT_TRELLIS,
+    ),
+    _remote(
+        "trellis2",
+        "TRELLIS.2 (4B, O-Voxel, 512–1536³ cascades) on a model server; one image",
+        {
+            "pipeline_type": ParamChoice(
+                "1024_cascade", ("512", "1024", "1024_cascade", "1536_cascade"), "resolution: one stage, or cascaded from 512"
+            ),
+            "steps": ParamRange(12, 1, 50, "sparse-structure sampler steps"),
+            "guidance": ParamRange(7.5, 0.0, 10.0, "sparse-structure sampler guidance strength"),
+            "stage2_steps": ParamRange(12, 1, 50, "shape-latent sampler steps"),
+            "stage2_guidance": ParamRange(7.5, 0.0, 10.0, "shape-latent sampler guidance strength"),
+            "stage3_steps": ParamRange(12, 1, 50, "texture-latent sampler steps"),
+            "stage3_guidance": ParamRange(1.0, 0.0, 10.0, "texture-latent sampler guidance strength"),
+        },
+        licence=MIT_TRELLIS_2,
     ),
     _remote(
         "direct3d-s2",

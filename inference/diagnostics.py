@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from inference.backends import BACKENDS
+from inference.backends import BACKENDS, ParamChoice
 from inference.generators import ShapeGenerator
 from inference.images.models import LEARNED_UPSCALERS, REMBG_LICENCES, rembg_model_path
 from inference.params import GenerationParams
@@ -48,7 +48,7 @@ def backend_report() -> list[dict[str, Any]]:
                 "weights": weights,
                 "device": spec.device,
                 "views": sorted(spec.views, key=VIEW_NAMES.index),
-                "params": {k: {"default": r.default, "low": r.low, "high": r.high, "meaning": r.meaning} for k, r in spec.params.items()},
+                "params": {name: vars(declared) for name, declared in spec.params.items()},
                 "licence": spec.licence.as_dict(),
             }
         )
@@ -84,6 +84,8 @@ def check_generator(generator: ShapeGenerator) -> dict[str, Any]:
     spec = generator.spec
     quick: dict[str, Any] = {}  # few sampling steps and the coarsest volume: a check, not a result
     for name, declared in spec.params.items():
+        if isinstance(declared, ParamChoice):
+            continue  # the backend's default mode
         if name.endswith("steps"):
             quick[name] = min(declared.default, max(declared.low, 4))
         elif name == "octree_resolution":

@@ -58,6 +58,13 @@ MIT_TRELLIS = Licence(
     conditions="its image encoder is DINOv2 (Apache-2.0)",
     url="https://github.com/microsoft/TRELLIS/blob/main/LICENSE",
 )
+MIT_TRELLIS_2 = Licence(
+    "MIT (code and weights)",
+    True,
+    gated=True,
+    conditions="its image encoder, DINOv3, is gated: accept Meta's DINOv3 License on the hub (it allows commercial use on its terms)",
+    url="https://github.com/microsoft/TRELLIS.2/blob/main/LICENSE",
+)
 MIT_DIRECT3D_S2 = Licence("MIT", True, url="https://github.com/DreamTechAI/Direct3D-S2/blob/main/LICENSE")
 SERVER_DEFINED = Licence(
     "whatever the model server runs",

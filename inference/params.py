@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from inference.backends import BACKEND_FIELDS, BACKENDS, backend_spec
+from inference.backends import BACKEND_FIELDS, BACKENDS, ParamChoice, backend_spec
 from inference.images.models import REMOVERS, UPSCALE_FACTORS, UPSCALERS
 
 #: Presets follow common platform budgets for a single prop or character:
@@ -41,7 +41,7 @@ class ParameterError(ValueError):
 class GenerationParams(BaseModel):
     """Every knob of a generation, with its range. Backends read the fields they use.
 
-    ``steps``, ``guidance``, ``octree_resolution`` and the ``stage2_*`` fields belong to the backend:
+    ``steps``, ``guidance``, ``octree_resolution``, ``pipeline_type`` and the ``stage2_*`` / ``stage3_*`` fields belong to the backend:
     left unset, they take the backend's default; set, they must be within the backend's range; a
     backend that does not use one refuses it (``inference.backends`` declares them all).
     """
@@ -55,6 +55,11 @@ class GenerationParams(BaseModel):
     octree_resolution: int | None = Field(None, ge=64, le=1024, description="resolution of the decoded volume (Hunyuan, Direct3D-S2)")
     stage2_steps: int | None = Field(None, ge=1, le=100, description="second-stage sampler steps (TRELLIS)")
     stage2_guidance: float | None = Field(None, ge=0.0, le=10.0, description="second-stage guidance (TRELLIS)")
+    stage3_steps: int | None = Field(None, ge=1, le=100, description="third-stage (texture latent) sampler steps (TRELLIS.2)")
+    stage3_guidance: float | None = Field(None, ge=0.0, le=10.0, description="third-stage (texture latent) guidance (TRELLIS.2)")
+    pipeline_type: str | None = Field(
+        None, max_length=32, description="the model's resolution mode (TRELLIS.2: 512, 1024, 1024_cascade, 1536_cascade)"
+    )
     target_faces: int = Field(20_000, ge=500, le=200_000, description="triangle budget of the output mesh")
     seed: int = Field(
         0, ge=0, le=2**31 - 1, description="seed of the backend's sampler; the same seed gives the same mesh (builtin has no random stage)"
@@ -99,6 +104,13 @@ class GenerationParams(BaseModel):
                 continue
             if given is None:
                 values[name] = declared.default
+            elif isinstance(declared, ParamChoice):
+                if given not in declared.choices:
+                    raise ValueError(
+                        f"{name}={given!r} is not a mode of backend {spec.name!r}: choose one of {', '.join(declared.choices)}"
+                    )
+            elif isinstance(given, bool) or not isinstance(given, int | float):
+                raise ValueError(f"{name}={given!r} is not a number (backend {spec.name!r}: {declared.low:g}–{declared.high:g})")
             elif not declared.low <= given <= declared.high:
                 raise ValueError(f"{name}={given!r} is out of range for backend {spec.name!r} ({declared.low:g}–{declared.high:g})")
         return values
@@ -132,7 +144,7 @@ class GenerationParams(BaseModel):
 def knob_help(name: str) -> str:
     """A parameter's help, as the CLI and the Dagster config show it: what it does, its choices or range, its default.
 
-    ``steps``, ``guidance``, ``octree_resolution`` and ``stage2_*`` have a default and range per backend.
+    ``steps``, ``guidance``, ``octree_resolution``, ``pipeline_type``, ``stage2_*`` and ``stage3_*`` have a default and range per backend.
     """
     field = GenerationParams.model_fields[name]
     text = field.description or name
@@ -142,7 +154,7 @@ def knob_help(name: str) -> str:
     if name in CHOICES:
         text += f"; one of {', '.join(map(str, CHOICES[name]))}"
     elif name in BACKEND_FIELDS:
-        return f"{text}; default and range per backend (`meshmill models`)"
+        return f"{text}; default and {'choices' if name == 'pipeline_type' else 'range'} per backend (`meshmill models`)"
     else:
         low, high = _bounds(field)
         if low is not None and high is not None:

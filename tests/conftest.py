@@ -122,8 +122,10 @@ def _close_catalog_connections() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def model_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`meshmill model-server` serving the tiny Hunyuan3D-2 on the CPU; yields its address."""
+    """`meshmill model-server` serving the tiny Hunyuan3D-2 on the CPU (its coarsest volume unless a request asks); yields its address."""
     log = tmp_path_factory.mktemp("model-server") / "server.log"
     env = bare_env(MESHMILL_MODELS_DIR=str(tiny_models))
-    with meshmill_server("model-server", "--backend", "hunyuan3d-2", "--device", "cpu", env=env, log=log) as url:
+    with meshmill_server(
+        "model-server", "--backend", "hunyuan3d-2", "--device", "cpu", "--default", "octree_resolution=64", env=env, log=log
+    ) as url:
         yield url

@@ -5,7 +5,9 @@ The request and response follow Hunyuan3D-2's ``api_server.py``: ``POST /generat
 ``face_count``, ``texture``, ``type``) answered by the GLB file, or by JSON ``{"text", "error_code"}``
 on failure (``meshmill model-server`` answers 422 when the model decoded no surface, which this client
 raises as ``EmptySurface``). Meshmill adds keys such servers ignore: ``mv_images`` (base64 PNGs of the other views, by
-name) and ``stage2_steps`` / ``stage2_guidance_scale`` (TRELLIS's second sampler). ``meshmill
+name), ``stage2_steps`` / ``stage2_guidance_scale`` (TRELLIS's second sampler, TRELLIS.2's shape sampler),
+``stage3_steps`` / ``stage3_guidance_scale`` (TRELLIS.2's texture sampler) and ``pipeline_type`` (TRELLIS.2's
+resolution mode). ``meshmill
 model-server`` serves any in-process backend this way.
 
 The server returns a shape; Meshmill's own clean-up, UV unwrap and texture bake follow as for any backend.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import time
 
@@ -31,6 +34,8 @@ from inference.views import FramedViews, align_to_views
 
 #: our model server's answer when the model decoded no surface (``EmptySurface`` here; never retried)
 EMPTY_SURFACE_STATUS = 422
+#: the header in which `meshmill model-server` names the request's parameters its model does not use
+IGNORED_HEADER = "X-Meshmill-Ignored"
 #: seconds: to connect, and to wait for a whole generation
 CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 600.0
@@ -45,6 +50,9 @@ PARAMETER_KEYS = {
     "guidance_scale": "guidance",
     "stage2_steps": "stage2_steps",
     "stage2_guidance_scale": "stage2_guidance",
+    "stage3_steps": "stage3_steps",
+    "stage3_guidance_scale": "stage3_guidance",
+    "pipeline_type": "pipeline_type",
     "face_count": "target_faces",
 }
 
@@ -131,6 +139,10 @@ class RemoteGenerator:
                 problem = f"cannot connect ({exc})"
             else:
                 if response.status_code == 200:
+                    if response.headers.get(IGNORED_HEADER):
+                        logging.getLogger(__name__).warning(
+                            "model server %s does not use %s: its model's own defaults applied", self.url, response.headers[IGNORED_HEADER]
+                        )
                     return response.content
                 if response.status_code == EMPTY_SURFACE_STATUS:
                     raise EmptySurface(f"model server {endpoint}: {_error_text(response)}")

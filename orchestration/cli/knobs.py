@@ -24,6 +24,9 @@ Guidance = Annotated[float | None, _option("guidance", "--guidance")]
 OctreeResolution = Annotated[int | None, _option("octree_resolution", "--octree-resolution")]
 Stage2Steps = Annotated[int | None, _option("stage2_steps", "--stage2-steps")]
 Stage2Guidance = Annotated[float | None, _option("stage2_guidance", "--stage2-guidance")]
+Stage3Steps = Annotated[int | None, _option("stage3_steps", "--stage3-steps")]
+Stage3Guidance = Annotated[float | None, _option("stage3_guidance", "--stage3-guidance")]
+PipelineType = Annotated[str | None, _option("pipeline_type", "--pipeline-type")]
 Seed = Annotated[int | None, _option("seed", "--seed")]
 Upscale = Annotated[int | None, _option("upscale", "--upscale")]
 Upscaler = Annotated[str | None, _option("upscaler", "--upscaler")]
@@ -38,28 +41,7 @@ def image_knobs(upscale: int | None, upscaler: str | None, background: str | Non
     return {"upscale": upscale, "upscaler": upscaler, "background": background, "remove_background": False if keep_background else None}
 
 
-def shape_knobs(
-    backend: str | None,
-    faces: int | None,
-    texture_size: int | None,
-    texture_format: str | None,
-    steps: int | None,
-    guidance: float | None,
-    octree_resolution: int | None,
-    stage2_steps: int | None,
-    stage2_guidance: float | None,
-    seed: int | None,
-) -> dict:
-    """The 3D stages' GenerationParams fields from their options (None: not given)."""
-    return {
-        "backend": backend,
-        "target_faces": faces,
-        "texture_size": texture_size,
-        "texture_format": texture_format,
-        "steps": steps,
-        "guidance": guidance,
-        "octree_resolution": octree_resolution,
-        "stage2_steps": stage2_steps,
-        "stage2_guidance": stage2_guidance,
-        "seed": seed,
-    }
+def shape_knobs(faces: int | None, **options: object) -> dict:
+    """The 3D stages' GenerationParams fields from their options (None: not given); ``faces`` is ``target_faces``,
+    the other options are named as their fields."""
+    return {"target_faces": faces, **options}

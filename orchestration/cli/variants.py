@@ -46,12 +46,17 @@ def variant_add(
     octree_resolution: knobs.OctreeResolution = None,
     stage2_steps: knobs.Stage2Steps = None,
     stage2_guidance: knobs.Stage2Guidance = None,
+    stage3_steps: knobs.Stage3Steps = None,
+    stage3_guidance: knobs.Stage3Guidance = None,
+    pipeline_type: knobs.PipelineType = None,
     seed: knobs.Seed = None,
 ) -> None:
     """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
     shape = knobs.shape_knobs(
-        backend, faces, texture_size, texture_format, steps, guidance, octree_resolution, stage2_steps, stage2_guidance, seed
-    )
+        faces, backend=backend, texture_size=texture_size, texture_format=texture_format, steps=steps, guidance=guidance,
+        octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
+        stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
+    )  # fmt: skip
     say(define(name, preset, **shape))
 
 

@@ -44,6 +44,14 @@ def test_each_backend_fills_its_own_defaults():
     trellis = GenerationParams(backend="trellis")
     assert (trellis.steps, trellis.guidance, trellis.stage2_steps, trellis.stage2_guidance) == (12, 7.5, 12, 3.0)
     assert GenerationParams(backend="trellis", steps=20).steps == 20  # explicit beats the backend's default
+    trellis2 = GenerationParams(backend="trellis2")
+    assert (trellis2.pipeline_type, trellis2.stage2_guidance, trellis2.stage3_steps, trellis2.stage3_guidance) == (
+        "1024_cascade",
+        7.5,
+        12,
+        1.0,
+    )
+    assert GenerationParams(backend="trellis2", pipeline_type="1536_cascade").pipeline_type == "1536_cascade"
 
 
 @pytest.mark.parametrize(
@@ -57,6 +65,13 @@ def test_each_backend_fills_its_own_defaults():
             "octree_resolution=128 is out of range for backend 'direct3d-s2' (256–1024)",
         ),
         ({"backend": "hunyuan9"}, "backend 'hunyuan9' is unknown: choose one of builtin, hunyuan3d-2,"),
+        (
+            {"backend": "trellis2", "pipeline_type": "2048"},
+            "pipeline_type='2048' is not a mode of backend 'trellis2': choose one of 512, 1024, 1024_cascade, 1536_cascade",
+        ),
+        ({"backend": "trellis", "pipeline_type": "512"}, "backend 'trellis' does not use pipeline_type"),
+        ({"backend": "hunyuan3d-2", "stage3_steps": 3}, "backend 'hunyuan3d-2' does not use stage3_steps"),
+        ({"backend": "hunyuan3d-2", "octree_resolution": "64"}, "octree_resolution='64' is not a number (backend 'hunyuan3d-2': 64–512)"),
     ],
 )
 def test_backend_ranges_and_unused_parameters_are_refused(overrides, message):

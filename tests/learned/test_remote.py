@@ -94,6 +94,19 @@ def test_generate_with_a_remote_preset_through_the_server(model_server, tmp_path
     assert abs(report["info"]["totalTriangleCount"] - 800) <= 40
 
 
+def test_trellis2_through_the_model_server_with_its_pipeline_type_and_three_samplers(model_server, tmp_path):
+    """The served tiny model takes the knobs it shares with TRELLIS.2 (steps, seed) and names the ones it does not use."""
+    out = tmp_path / "duck.glb"
+    env = bare_env(MESHMILL_REMOTE_TRELLIS2_URL=model_server)
+    knobs = ("--pipeline-type", "512", "--steps", "2", "--stage2-steps", "3", "--stage3-steps", "4", "--stage3-guidance", "2.5")
+    result = meshmill(env, "generate", str(SAMPLES / "duck.png"), "-o", str(out), "--backend", "trellis2", *knobs, "--faces", "800",
+                      "--texture-size", "512")  # fmt: skip
+    (report,) = validate_gltf(out)
+    assert (report["errors"], report["warnings"]) == (0, 0)
+    assert abs(report["info"]["totalTriangleCount"] - 800) <= 40
+    assert "does not use pipeline_type, stage2_guidance_scale, stage2_steps, stage3_guidance_scale, stage3_steps" in result.stderr
+
+
 def test_a_remote_backend_without_an_address_says_which_variable_to_set(tmp_path):
     result = meshmill(
         bare_env(), "generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--backend", "direct3d-s2", check=False
@@ -225,3 +238,16 @@ def test_trellis_gets_its_two_samplers_and_every_view(monkeypatch, fake_server):
     assert body["seed"] == 9 and body["type"] == "glb" and body["texture"] is False and "octree_resolution" not in body
     assert list(body["mv_images"]) == ["left"]
     assert Image.open(io.BytesIO(base64.b64decode(body["mv_images"]["left"]))).mode == "RGBA"
+
+
+def test_trellis2_sends_its_mode_and_its_three_samplers(monkeypatch, fake_server):
+    server = fake_server(lambda h, n: reply(h, 200, box_glb(), "model/gltf-binary"))
+    monkeypatch.setenv("MESHMILL_REMOTE_TRELLIS2_URL", server.url)
+    generator = get_generator("trellis2")
+    assert generator.accepts_views == {"front"}
+    params = GenerationParams(backend="trellis2", seed=5, stage3_steps=20)
+    generator.generate(front_views(), params)
+    (body,) = [json.loads(b) for b in server.bodies]
+    samplers = [body[k] for k in ("num_inference_steps", "guidance_scale", "stage2_steps", "stage2_guidance_scale")]
+    assert samplers == [12, 7.5, 12, 7.5] and (body["stage3_steps"], body["stage3_guidance_scale"]) == (20, 1.0)
+    assert (body["pipeline_type"], body["seed"]) == ("1024_cascade", 5) and "octree_resolution" not in body and "mv_images" not in body
