@@ -2,9 +2,9 @@
 
 For every texel: find the surface point behind it (rasterising the UV atlas), then for each view
 ask whether the camera sees that point (a depth buffer of the mesh in that view) and how squarely
-(the normal against the view direction). Colours are averaged with weights visibility × alpha ×
-cos²; points no view sees take the colour straight through from the views (a mirror guess: the
-back of a prop seen only from the front is coloured like its front). Finally every empty texel,
+(the normal against the view direction). Colours are averaged over the views that see the point,
+with weights alpha × cos²; points no view sees take the colour straight through from the views (a
+mirror guess: the back of a prop seen only from the front is coloured like its front). Finally every empty texel,
 inside charts or in the gutters between them, is filled by a push-pull pyramid from the baked
 ones, which also dilates the seams so mip-maps do not bleed background in.
 
@@ -24,8 +24,8 @@ from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
 from inference.views import VIEW_AXES, FramedViews, project
 
-THROUGH_WEIGHT = 1e-3  # weight of colour seen through the object, for points no view sees
 VISIBILITY_TOLERANCE = 0.02  # world units: surface points this close to the nearest depth count as seen
+MAX_SLOPE = 16.0  # ... plus, on a surface slanted away from the view, its depth change across one view pixel (up to this slope)
 SOLID = 0.95  # view pixels at least this opaque keep their colour; the rest take their solid neighbours' (no backdrop halo)
 TEXELS_PER_VIEW_PIXEL = 2  # across: a texture finer than this many texels per view pixel is baked at this and upsampled
 
@@ -85,20 +85,32 @@ def bake_texture(
     colour_sum = torch.zeros((len(texels), 3), device=device)
     weight_sum = torch.zeros(len(texels), device=device)
     seen = torch.zeros(len(texels), dtype=torch.bool, device=device)
+    through_sum, through_weight = torch.zeros_like(colour_sum), torch.zeros_like(weight_sum)
     for name, image in views.images.items():
         rgba = torch.as_tensor(image, dtype=torch.float32, device=device).permute(2, 0, 1)
         rgba = torch.cat([push_pull_fill(rgba[:3], rgba[3] >= SOLID), rgba[3:]])
         s = rgba.shape[-1]
         px, py, toward = project(position, name, s)
         depth = view_depth(vertices, faces, name, s)
-        visible = toward >= depth[py.long().clamp(0, s - 1), px.long().clamp(0, s - 1)] - VISIBILITY_TOLERANCE
+        cos = (normal @ torch.tensor(VIEW_AXES[name][1], dtype=torch.float32, device=device)).clamp(0.0, 1.0)
+        # the depth buffer holds a pixel's nearest depth: a slanted surface's own depth varies across the pixel
+        slope = ((1 - cos**2).clamp(min=0).sqrt() / cos.clamp(min=1 / MAX_SLOPE)).clamp(max=MAX_SLOPE)
+        tolerance = VISIBILITY_TOLERANCE + slope * (2.0 / s)
+        visible = toward >= depth[py.long().clamp(0, s - 1), px.long().clamp(0, s - 1)] - tolerance
         sample = _sample(rgba, px, py)
         alpha = ((sample[:, 3] - 0.25) / 0.5).clamp(0.0, 1.0)
-        facing = (normal @ torch.tensor(VIEW_AXES[name][1], dtype=torch.float32, device=device)).clamp(0.0, 1.0) ** 2
-        weight = alpha * torch.where(visible, facing, THROUGH_WEIGHT)
+        facing = cos**2
+        weight = alpha * facing * visible
         seen |= visible & (facing > 0.05) & (alpha > 0)
         colour_sum += weight[:, None] * sample[:, :3]
         weight_sum += weight
+        through = alpha * ~visible
+        through_sum += through[:, None] * sample[:, :3]
+        through_weight += through
+    # a point no view sees takes the colour straight through the object; where some view sees it, only
+    # those views count (a through colour weighed in beside a grazing view's was a visible error)
+    unseen = weight_sum <= 1e-6
+    colour_sum[unseen], weight_sum[unseen] = through_sum[unseen], through_weight[unseen]
     good = weight_sum > 1e-6
     if not bool(good.any()):
         raise ValueError("no view colours any part of the surface")

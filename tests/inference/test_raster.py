@@ -126,3 +126,30 @@ def test_a_texture_finer_than_the_views_is_baked_at_their_density_and_upsampled(
     assert texture.shape == (2048, 2048, 3) and coverage > 0.1
     reds = texture.reshape(-1, 3)
     assert np.median(reds[:, 0]) > 200 and np.median(reds[:, 1]) < 60  # seen and through colours are the square's red
+
+
+def test_a_point_some_view_sees_takes_no_colour_through_the_object_from_the_others() -> None:
+    """The top of a box tipped 5° towards the camera: the front view sees it at a grazing angle, the back view
+    not at all. Its colour is the front's; the back's colour, seen through the box, must not mix in."""
+    import trimesh
+
+    from inference.mesh.bake import bake_texture
+    from inference.mesh.cleanup import unit_vertex_normals
+    from inference.mesh.uv import unwrap
+    from inference.views import FramedViews
+
+    box = trimesh.creation.box((1.0, 0.5, 1.0))
+    box.apply_transform(trimesh.transformations.rotation_matrix(np.radians(5), [1, 0, 0]))
+    box.unmerge_vertices()  # flat faces: every point of the top faces the same way
+    green, blue = np.zeros((256, 256, 4), np.float32), np.zeros((256, 256, 4), np.float32)
+    green[...] = (0.1, 0.9, 0.1, 1.0)
+    blue[...] = (0.1, 0.1, 0.9, 1.0)
+    unwrapped = unwrap(box.vertices, box.faces, 512)
+    normals = unit_vertex_normals(box.vertices, box.faces)[unwrapped.source_vertex]
+    texture, _ = bake_texture(unwrapped, normals, FramedViews({"front": green, "back": blue}), 512, "cpu")
+    corners = unwrapped.vertices[unwrapped.faces]
+    up = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    top = up[:, 1] / np.linalg.norm(up, axis=1) > 0.9
+    uv = unwrapped.uvs[unwrapped.faces[top]].mean(axis=1)  # the top faces' centres in the texture
+    colours = texture[((1 - uv[:, 1]) * 512).astype(int), (uv[:, 0] * 512).astype(int)]
+    assert len(colours) and colours[:, 1].min() > 200 and colours[:, 2].max() < 40, colours
