@@ -61,7 +61,7 @@ await page.screenshot({ path: `${out}/compare.png` });
 for (let i = 0; i < seen.compare_viewers; i++) {
   await page.locator(".viewer canvas").nth(i).screenshot({ path: `${out}/compare-${i}.png` });
 }
-// a view set's output: every view shown, each picture loaded; its search card shows the front
+// a view set's output: every view shown, each picture loaded; its search card (the newest in its collection) shows the front
 await page.goto(`${base}/outputs/${plan.views_output}?spin=0`);
 await page.waitForSelector("#viewer[data-ready='1']", { timeout: 60000 });
 await page.waitForFunction(() => [...document.querySelectorAll("#source-views img")].every((i) => i.complete), null, { timeout: 30000 });

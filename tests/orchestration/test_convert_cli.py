@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import trimesh
 from dagster._core.instance.ref import InstanceRef
 from PIL import Image, ImageDraw
@@ -82,6 +83,10 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     assert abs(four[2] - one[2]) > 0.05, (four, one)  # depth relative to size: from the side views, not a lathe of the front
 
 
+#: refusals before any work, and what an output records, do not depend on where it is stored: the embedded defaults only
+EMBEDDED_ONLY = pytest.mark.parametrize("meshmill_env", ["sqlite+local"], indirect=True)
+
+
 def test_a_variant_keeps_the_knobs_without_a_column_of_their_own(meshmill_env, monkeypatch):
     """`variant add --texture-format webp` is stored (in the variant's extra) and is what its outputs are made with."""
     meshmill(meshmill_env, "variant", "add", "web", "--preset", "mobile", "--texture-format", "webp")
@@ -93,6 +98,7 @@ def test_a_variant_keeps_the_knobs_without_a_column_of_their_own(meshmill_env, m
     assert (params.texture_format, params.target_faces) == ("webp", 5_000)
 
 
+@EMBEDDED_ONLY
 def test_every_output_records_the_image_stage_settings_that_made_it(meshmill_env, tmp_path):
     """`convert --upscale 2 --upscaler realesrgan-x2 --background u2net` (tiny models from the models folder):
     every output's parameters, and each attempt's, name those settings, with the variant's own."""
@@ -127,12 +133,14 @@ def test_every_output_records_the_image_stage_settings_that_made_it(meshmill_env
     assert framed["settings"] == {"remove_background": True, "background": "u2net", "upscale": 2, "upscaler": "realesrgan-x2"}
 
 
+@EMBEDDED_ONLY
 def test_convert_refuses_bad_image_settings_before_storing_anything(meshmill_env):
     result = meshmill(meshmill_env, "convert", str(SAMPLES / "duck.png"), "--upscaler", "waifu2x", check=False)
     assert result.returncode == 2 and "upscaler 'waifu2x' is unknown: choose one of builtin, realesrgan-x4" in result.stderr
     assert find_json(meshmill_env) == []
 
 
+@EMBEDDED_ONLY
 def test_convert_refuses_a_variant_whose_licence_the_studio_setting_forbids_before_any_work(meshmill_env):
     meshmill(meshmill_env, "variant", "add", "hy", "--backend", "hunyuan3d-2mini-turbo")
     env = {**meshmill_env, "MESHMILL_TERRITORY": "KR"}

@@ -17,16 +17,15 @@ from tests.support.servers import create_database, meshmill_server
 def converted_catalog(env: dict[str, str], folder: Path) -> dict[str, int]:
     """Three sample images and a four-view set × two variants through the main job, labelled like a studio would.
 
-    duck and soccer ball: collection toys, tag demo; mug: collection kitchen; duck also tagged approved;
-    rubber-duck (front, left, back, right, given with --views): collection turnarounds.
+    duck and soccer ball: collection toys, tag demo; mug and rubber-duck (front, left, back, right, given
+    with --views, after the mug): collection kitchen; duck also tagged approved.
     Returns the source ids by file name."""
     meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "1200", "--texture-size", "512")
     meshmill(env, "variant", "add", "desktop", "--faces", "3000", "--texture-size", "512")
     meshmill(env, "convert", str(SAMPLES / "duck.png"), str(SAMPLES / "soccer_ball.png"), "-c", "toys", "-t", "demo")
-    meshmill(env, "convert", str(SAMPLES / "mug.jpg"), "-c", "kitchen")
     views = write_view_set(folder, "rubber-duck", "folder")
     given = ",".join(f"{view}={views / f'{view}.png'}" for view in ("front", "left", "back", "right"))
-    meshmill(env, "convert", "--views", f"{given},name=rubber-duck", "-c", "turnarounds")
+    meshmill(env, "convert", str(SAMPLES / "mug.jpg"), "--views", f"{given},name=rubber-duck", "-c", "kitchen")
     ids = {r["filename"]: r["id"] for r in find_json(env)}
     meshmill(env, "catalog", "tag", str(ids["duck.png"]), "--add", "approved")
     return ids

@@ -33,7 +33,7 @@ def test_search_filters_by_tag_collection_variant_and_status(api):
     assert names(api) == ["duck.png", "mug.jpg", "rubber-duck", "soccer_ball.png"]
     assert names(api, tag="demo") == ["duck.png", "soccer_ball.png"]
     assert names(api, tag=["demo", "approved"]) == ["duck.png"]
-    assert names(api, collection="kitchen") == ["mug.jpg"]
+    assert names(api, collection="kitchen") == ["mug.jpg", "rubber-duck"]
     assert names(api, variant="mobile", status="succeeded") == ["duck.png", "mug.jpg", "rubber-duck", "soccer_ball.png"]
     assert names(api, tag="nobody-uses-this") == []
 

@@ -41,7 +41,7 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
                 "output": mobile["id"],
                 "compare_image": ids["duck.png"],
                 "views_output": views_mobile["id"],
-                "views_collection": "turnarounds",
+                "views_collection": "kitchen",
             }
         )
     )
@@ -59,7 +59,7 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["errors"] == []
-    assert (seen["all"], seen["by_tag"], seen["by_collection"]) == (4, 2, 1)
+    assert (seen["all"], seen["by_tag"], seen["by_collection"]) == (4, 2, 2)
     assert abs(seen["faces"] - mobile["face_count"]) <= 2  # the page loaded this output's GLB
 
     shaded, wire, flat = (shots / f"viewer-{n}.png" for n in ("shaded", "wireframe", "flat"))
