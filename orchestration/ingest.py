@@ -159,6 +159,14 @@ def ingest_sets(
         yield ingest_set(item, engine, blobs, collections=collections, tags=tags, origin=origin)
 
 
-def ingest_paths(paths: Iterable[Path], engine: Engine, blobs: BlobStore, **labels: object) -> Iterator[IngestResult]:
-    """Ingest every object under ``paths`` (``source_sets.discover_sets``); keyword arguments as for ``ingest_sets``."""
-    return ingest_sets(discover_sets(paths), engine, blobs, **labels)  # type: ignore[arg-type]
+def ingest_paths(
+    paths: Iterable[Path],
+    engine: Engine,
+    blobs: BlobStore,
+    *,
+    collections: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    origin: str | None = None,
+) -> Iterator[IngestResult]:
+    """Ingest every object under ``paths`` (found by ``source_sets.discover_sets``), as ``ingest_sets`` does."""
+    return ingest_sets(discover_sets(paths), engine, blobs, collections=collections, tags=tags, origin=origin)
