@@ -28,7 +28,7 @@ from catalog.keys import glb_key, mesh_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
 from inference.mesh.preview import preview_png
-from inference.pipeline import make_shape, texture_mesh, usable_views
+from inference.pipeline import make_shape, texture_mesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
 _FROM_UPSCALED = dg.AssetDep(UPSCALED, partition_mapping=by_image)
@@ -79,7 +79,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         framed = load_views(blobs, "framed", h)
         params = variant_params.replace(**framed.settings)
         # every view the object has that the backend can take: a single-view backend makes a view set from its front
-        views = usable_views(framed.framed(), backend_spec(params.backend).views)
+        views = framed.framed(backend_spec(params.backend).views)
         used = list(views.images)
         if len(used) < len(framed.pngs):
             context.log.info(f"{catalog.describe_image(key)}: {params.backend} takes the {', '.join(used)} of its {len(framed.pngs)} views")

@@ -9,6 +9,7 @@ image-stage settings that really made it, whichever run made them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +33,11 @@ class StoredViews:
     def images(self) -> dict[str, Image.Image]:
         return {view: decode_image(png, f"{view} view").image for view, png in self.pngs.items()}
 
-    def framed(self) -> FramedViews:
-        return FramedViews.from_pngs(self.pngs, self.warnings)
+    def framed(self, accepted: Iterable[str] | None = None) -> FramedViews:
+        """The views in the shared frame; ``accepted``: only these (a backend that takes fewer views), the rest never decoded."""
+        wanted = set(self.pngs if accepted is None else accepted)
+        pngs = {view: png for view, png in self.pngs.items() if view in wanted}
+        return FramedViews.from_pngs(pngs, self.warnings)
 
 
 def store_views(blobs: BlobStore, stage: str, content_hash: str, views: StoredViews) -> list[str]:

@@ -12,15 +12,15 @@ nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.orchestration_bench import fresh_env, timed  # noqa: E402
+
 VIEWS = ("front", "left", "back", "right")
 
 
@@ -47,14 +47,6 @@ def write_objects(folder: Path, count: int, size: int) -> None:
                 image.save(folder / "fronts" / f"object_{n:02d}.png")
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=10)
@@ -67,9 +59,7 @@ def main() -> None:
         write_objects(root, args.objects, args.size)
         rows = []
         for label, inputs in (("single images (fronts)", root / "fronts"), ("four-view sets", root / "sets")):
-            home = root / f"home-{len(rows)}"
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHMILL_", "DAGSTER_"))}
-            env.update(MESHMILL_HOME=str(home), DAGSTER_HOME=str(home / "dagster"))
+            env = fresh_env(root / f"run-{len(rows)}")
             timed([meshmill, "variant", "add", args.preset, "--preset", args.preset], env)
             ingest = timed([meshmill, "ingest", str(inputs)], env)
             convert = timed([meshmill, "convert", str(inputs), "--variant", args.preset], env)

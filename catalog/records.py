@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
@@ -37,7 +37,8 @@ class NewView:
     source_format: str | None = None
 
 
-_PICTURE_FIELDS = ("filename", "width", "height", "mode", "byte_size", "blob_key", "source_format")
+#: what a source row says of its (front) picture, as a view says it of its own
+_PICTURE_FIELDS = tuple(f.name for f in fields(NewView) if f.name not in ("view", "content_hash"))
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,14 @@ class NewSource:
     tags: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()
     views: tuple[NewView, ...] = ()
+
+    @classmethod
+    def of_views(cls, content_hash: str, name: str, views: Iterable[NewView], **said: Any) -> NewSource:
+        """An object of these views, front first: its picture fields are the front's, ``name`` names it;
+        ``said``: origin, tags, collections."""
+        views = tuple(views)
+        picture = {field: getattr(views[0], field) for field in _PICTURE_FIELDS if field != "filename"}
+        return cls(content_hash, name, **picture, views=views, **said)
 
     def view_rows(self) -> tuple[NewView, ...]:
         if self.views:

@@ -84,12 +84,6 @@ def check_views_accepted(generator: ShapeGenerator, views: Iterable[str]) -> Non
         raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
 
 
-def usable_views(views: FramedViews, accepted: Iterable[str]) -> FramedViews:
-    """The views a backend that takes fewer uses: those of ``views`` among ``accepted`` (the front always is)."""
-    accepted = set(accepted)
-    return FramedViews({name: image for name, image in views.images.items() if name in accepted}, list(views.warnings))
-
-
 def cut_out(image: Image.Image, view: str, *, remove: bool = True, remover: str = "builtin") -> Image.Image:
     """RGBA cut-out of one view, cropped to the object with a small margin.
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from catalog import BlobStore, NewView, label_source, record_source, source_id_by_hash, view_in_catalog
+from catalog import BlobStore, NewSource, NewView, label_source, record_sources, source_id_by_hash, view_in_catalog
 from catalog.keys import object_hash, source_key
 from catalog.labels import normalise_label
 from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png
@@ -51,24 +51,24 @@ def ingest_set(
     """Ingest one object; never raises for bad files, returns a ``failed`` result naming the set and the problem."""
     views = tuple(source_set.views)
 
-    def failed(view: str, detail: str, content_hash: str | None = None) -> IngestResult:
-        if len(views) > 1:
+    def failed(detail: str, view: str | None = None, content_hash: str | None = None) -> IngestResult:
+        if view is not None and len(views) > 1:
             detail = f"{view} view ({source_set.views[view].name}): {detail}"
         return IngestResult(source_set.where, "failed", detail=detail, content_hash=content_hash, name=source_set.name, views=views)
 
     try:
         labels = {
-            "tags": [normalise_label(t, "tag") for t in (*tags, *source_set.tags)],
-            "collections": [normalise_label(c, "collection") for c in (*collections, *source_set.collections)],
+            "tags": tuple(normalise_label(t, "tag") for t in (*tags, *source_set.tags)),
+            "collections": tuple(normalise_label(c, "collection") for c in (*collections, *source_set.collections)),
         }
     except ValueError as exc:
-        return IngestResult(source_set.where, "failed", detail=str(exc), name=source_set.name, views=views)
+        return failed(str(exc))
     data: dict[str, bytes] = {}
     for view, path in source_set.views.items():
         try:
             data[view] = path.read_bytes()
         except OSError as exc:
-            return failed(view, f"cannot read: {exc.strerror or exc}")
+            return failed(f"cannot read: {exc.strerror or exc}", view)
     hashes = {view: hashlib.sha256(content).hexdigest() for view, content in data.items()}
     content_hash = object_hash(hashes)
     existing = source_id_by_hash(engine, content_hash)
@@ -82,10 +82,10 @@ def ingest_set(
         try:
             decoded[view] = decode_image(data[view], path.name)
         except ImageError as exc:
-            return failed(view, str(exc).removeprefix(f"{path.name}: "), content_hash)
+            return failed(str(exc).removeprefix(f"{path.name}: "), view, content_hash)
     problem = aspect_problem({view: d.image.size for view, d in decoded.items()})
     if problem:
-        return IngestResult(source_set.where, "failed", detail=problem, content_hash=content_hash, name=source_set.name, views=views)
+        return failed(problem, content_hash=content_hash)
     stored = [
         NewView(view, hashes[view], path.name, decoded[view].image.width, decoded[view].image.height, decoded[view].image.mode,
                 len(data[view]), source_key(hashes[view]), decoded[view].source_format)
@@ -93,22 +93,9 @@ def ingest_set(
     ]  # fmt: skip
     for view in stored:
         blobs.put(view.blob_key, encode_png(decoded[view.view].image), "image/png")
-    front = stored[0]
     try:
-        record = record_source(
-            engine,
-            content_hash=content_hash,
-            filename=source_set.name,
-            origin=source_set.origin or origin,
-            width=front.width,
-            height=front.height,
-            mode=front.mode,
-            source_format=front.source_format,
-            byte_size=front.byte_size,
-            blob_key=front.blob_key,
-            views=stored,
-            **labels,
-        )
+        new = NewSource.of_views(content_hash, source_set.name, stored, origin=source_set.origin or origin, **labels)
+        (record,) = record_sources(engine, [new])
     except BaseException:
         if source_id_by_hash(engine, content_hash) is None:  # nobody else recorded it: leave no blob without its row
             for view in stored:

@@ -82,10 +82,10 @@ def create_app(allow_edits: bool = False) -> FastAPI:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
 
-    def found(lookup: Callable[..., dict[str, Any]], record_id: int) -> dict[str, Any]:
-        """``lookup(engine, record_id)``; an id the catalog does not know answers 404 with its message."""
+    def found(lookup: Callable[..., dict[str, Any]], record_id: int, *more: Any) -> dict[str, Any]:
+        """``lookup(engine, record_id, *more)``; an id the catalog does not know answers 404 with its message."""
         try:
-            return lookup(engine, record_id)
+            return lookup(engine, record_id, *more)
         except CatalogError as exc:
             raise _not_found(str(exc)) from None
 
@@ -180,16 +180,10 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     def file_preview(output_id: int) -> Response:
         return Response(blob(output_file(output_id)[0]["preview_key"], f"output {output_id}'s preview"), media_type="image/png")
 
-    def source_view(source_id: int, view: str) -> dict[str, Any]:
-        try:
-            return catalog.source_files(engine, source_id, view)
-        except CatalogError as exc:
-            raise _not_found(str(exc)) from None
-
     @app.get("/files/sources/{source_id}/image")
     def file_source(source_id: int, view: str = "front") -> Response:
         """One view of the source object as ingested (default: its front)."""
-        record = source_view(source_id, view)
+        record = found(catalog.source_files, source_id, view)
         stem = Path(record["object_name"]).stem
         name = f"{stem}.png" if record["filename"] == record["object_name"] else f"{stem}_{view}.png"
         return Response(
@@ -204,7 +198,7 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         stored = {"cleaned": "cleaned", "upscaled": "framed"}
         if stage not in stored:
             raise _not_found(f"no stage {stage!r}: use cleaned or upscaled")
-        key = view_key(stored[stage], source_view(source_id, view)["object_hash"], view)
+        key = view_key(stored[stage], found(catalog.source_files, source_id, view)["object_hash"], view)
         return Response(blob(key, f"source image {source_id}'s {stage} {view} view"), media_type="image/png")
 
     # --- pages ---------------------------------------------------------------------------------------
