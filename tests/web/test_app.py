@@ -12,6 +12,9 @@ from PIL import Image
 
 from tests.support.clients import validate_gltf
 
+# One xdist worker runs the web tests: they share the package's converted catalogs (tests/web/conftest.py).
+pytestmark = pytest.mark.xdist_group("web")
+
 
 @pytest.fixture
 def api(served) -> httpx.Client:  # noqa: ANN001

@@ -12,9 +12,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.support import ARTIFACTS, ROOT
+
+# One xdist worker runs the web tests: they share the package's converted catalogs (tests/web/conftest.py).
+pytestmark = pytest.mark.xdist_group("web")
 
 SHOTS = ARTIFACTS / "web"
 BACKGROUND = np.array([0x30, 0x34, 0x3B])  # the viewer's clear colour
