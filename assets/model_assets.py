@@ -23,12 +23,12 @@ from assets.image_assets import GROUP, UPSCALED
 from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
-from catalog import OutputStatus, finish_attempt, note_shape, start_attempt
-from catalog.keys import glb_key, mesh_key, preview_key
+from catalog import BlobStore, OutputStatus, finish_attempt, note_shape, start_attempt
+from catalog.keys import dense_mesh_key, glb_key, mesh_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
 from inference.mesh.preview import preview_png
-from inference.pipeline import make_shape, texture_mesh
+from inference.pipeline import Shape, make_shape, texture_mesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
 _FROM_UPSCALED = dg.AssetDep(UPSCALED, partition_mapping=by_image)
@@ -92,11 +92,15 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
             if MESH in selected:
                 generator = compute.generator(params.backend, context.log)
                 shape = make_shape(views, params, generator, timings)
-                blobs.put(mesh_key(h, variant), shape.export(file_type="ply"), "application/octet-stream")
+                for warning in shape.warnings:
+                    context.log.warning(f"{catalog.describe_image(key)} ({variant}): {warning}")
+                if shape.dense is not None:
+                    blobs.put(dense_mesh_key(h, variant), shape.dense.export(file_type="ply"), "application/octet-stream")
+                blobs.put(mesh_key(h, variant), shape.mesh.export(file_type="ply"), "application/octet-stream")
                 # which model made this shape, and its seconds, shown with the output's stats
                 note_shape(engine, output_id, attempt, model_name=generator.name, model_version=generator.version, timings=timings)
             else:  # re-texturing only: the stored shape, and no model
-                shape = trimesh.load(io.BytesIO(blobs.get(mesh_key(h, variant))), file_type="ply", process=False)
+                shape = stored_shape(blobs, h, variant, params.normal_map)
             if TEXTURED in selected:
                 stem = f"{record['filename'].rsplit('.', 1)[0]}_{variant}"
                 textured = texture_mesh(shape, views, params, stem, timings)
@@ -109,9 +113,9 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                 MESH,
                 partition=key,
                 metadata={
-                    "faces": len(shape.faces),
-                    "vertices": len(shape.vertices),
-                    "watertight": bool(shape.is_watertight),
+                    "faces": len(shape.mesh.faces),
+                    "vertices": len(shape.mesh.vertices),
+                    "watertight": bool(shape.mesh.is_watertight),
                     "seconds": timings["shape"] + timings["cleanup"],
                     "blob_key": mesh_key(h, variant),
                     "model": f"{generator.name} {generator.version}",
@@ -149,3 +153,18 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         yield from (e for e in glb_check_evaluations(textured.glb, params.target_faces, key) if e.check_name in checks)
 
     yield from each_partition(context, work, catalog.describe_image)
+
+
+def stored_shape(blobs: BlobStore, content_hash: str, variant: str, with_dense: bool) -> Shape:
+    """The shape ``mesh`` stored, for re-texturing without the model; with the dense surface a normal map needs."""
+
+    def load(key: str) -> trimesh.Trimesh:
+        return trimesh.load(io.BytesIO(blobs.get(key)), file_type="ply", process=False)
+
+    dense_key = dense_mesh_key(content_hash, variant)
+    if with_dense and not blobs.exists(dense_key):
+        raise ValueError(
+            "this variant bakes a normal map from the dense surface, which was not kept when its mesh was made: "
+            "materialise mesh and textured_glb together"
+        )
+    return Shape(load(mesh_key(content_hash, variant)), load(dense_key) if with_dense else None)

@@ -2,7 +2,7 @@
 finish of a learned-model-sized mesh.
 
     .venv/bin/python benchmarks/generate_bench.py [--runs 5] [--preset desktop] [--inputs DIR] [--finish-grid 380]
-                                                  [--devices cpu,cuda]
+                                                  [--devices cpu,cuda] [--uv-modes xatlas,box]
 
 Inputs are the pybullet duck rendered at 1024² in our four views (one view: the front alone).
 "finish" is what Meshmill does after any backend: a noisy marching-cubes surface of about 1.25 M faces
@@ -11,7 +11,8 @@ UVs, the bake (from the duck's front view) and export to the preset's GLB.
 Each case runs in a fresh process (so its peak RSS is its own) on each device asked for (default:
 the CPU, and CUDA beside it when torch sees a GPU), so CPU and GPU figures come from one run; the
 first run of each is a warm-up and is left out of the medians. The device is where torch works
-(shape field, bake); clean-up, xatlas and encoding run on the CPU either way.
+(shape field, bake); clean-up, xatlas and encoding run on the CPU either way. ``--uv-modes xatlas,box``
+runs every case in each UV mode, side by side.
 """
 
 from __future__ import annotations
@@ -77,23 +78,24 @@ def device_label(device: str) -> str:
     return torch.cuda.get_device_name(0) if device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
 
 
-def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str) -> dict:
+def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_mode: str) -> dict:
     """In this process: ``runs`` finishes of one dense surface; per-stage medians and peak RSS."""
     from PIL import Image
 
-    from inference.mesh.cleanup import clean_mesh
+    from inference.mesh.cleanup import budget_mesh, dense_surface
     from inference.params import GenerationParams
-    from inference.pipeline import clean_views, texture_mesh, upscale_views
+    from inference.pipeline import Shape, clean_views, texture_mesh, upscale_views
 
-    params = GenerationParams.resolve(preset)
+    params = GenerationParams.resolve(preset, uv_mode=uv_mode)
     views = upscale_views(clean_views({"front": Image.open(folder / "front.png").convert("RGBA")}, params), params, device)
     vertices, faces = noisy_surface(grid)
     timings: list[dict[str, float]] = []
     for _ in range(runs + 1):
         start = time.perf_counter()
-        mesh = clean_mesh(vertices, faces, params.target_faces)
+        dense = dense_surface(vertices, faces)
+        mesh = budget_mesh(dense, params.target_faces)
         times = {"cleanup": time.perf_counter() - start}
-        textured = texture_mesh(mesh, views, params, timings=times, device=device)
+        textured = texture_mesh(Shape(mesh, dense if params.normal_map else None), views, params, timings=times, device=device)
         times["wall"] = time.perf_counter() - start
         timings.append(times)
     timings = timings[1:]
@@ -109,7 +111,7 @@ def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str) -> 
     }
 
 
-def run_case(views: list[str], folder: Path, runs: int, preset: str, device: str) -> dict:
+def run_case(views: list[str], folder: Path, runs: int, preset: str, device: str, uv_mode: str) -> dict:
     """In this process: ``runs`` generations; returns per-stage medians and peak RSS."""
     from PIL import Image
 
@@ -117,7 +119,7 @@ def run_case(views: list[str], folder: Path, runs: int, preset: str, device: str
     from inference.pipeline import generate_asset
 
     images = {v: Image.open(folder / f"{v}.png").convert("RGBA") for v in views}
-    params = GenerationParams.resolve(preset)
+    params = GenerationParams.resolve(preset, uv_mode=uv_mode)
     timings: list[dict[str, float]] = []
     for _ in range(runs + 1):
         start = time.perf_counter()
@@ -142,17 +144,19 @@ def main() -> None:
     parser.add_argument("--preset", default="desktop")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    parser.add_argument("--uv-mode", default="xatlas", help=argparse.SUPPRESS)
+    parser.add_argument("--uv-modes", default="xatlas", help="comma-separated UV modes to run every case in (xatlas, box)")
     parser.add_argument("--devices", help="comma-separated torch devices to run every case on (default: cpu, and cuda when present)")
     parser.add_argument("--inputs", help="folder with front/left/back/right.png to use instead of rendering them")
     parser.add_argument("--write-inputs", help="render the inputs into this folder and stop")
     parser.add_argument("--finish-grid", type=int, default=380, help="grid of the dense surface the finish case starts from (0: skip)")
     args = parser.parse_args()
     if args.case == "finish":
-        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid, args.device)))
+        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid, args.device, args.uv_mode)))
         return
     if args.case:
         views = ["front"] if args.case == "one" else ["front", "left", "back", "right"]
-        print(json.dumps(run_case(views, Path(args.inputs), args.runs, args.preset, args.device)))
+        print(json.dumps(run_case(views, Path(args.inputs), args.runs, args.preset, args.device, args.uv_mode)))
         return
     if args.write_inputs:
         make_inputs(Path(args.write_inputs))
@@ -164,6 +168,7 @@ def main() -> None:
 
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     cases = ("one", "four", "finish")[: 3 if args.finish_grid else 2]
+    modes = args.uv_modes.split(",")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.inputs) if args.inputs else Path(tmp)
@@ -171,34 +176,42 @@ def main() -> None:
             make_inputs(folder)
         for case in cases:
             for device in devices:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs), "--preset", args.preset]
-                    + ["--finish-grid", str(args.finish_grid), "--device", device],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                results[case, device] = json.loads(out.stdout.strip().splitlines()[-1])
+                for mode in modes:
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs)]
+                        + ["--preset", args.preset, "--finish-grid", str(args.finish_grid), "--device", device, "--uv-mode", mode],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    results[case, device, mode] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"\ngenerate benchmark: preset {args.preset}, 1024² inputs, median of {args.runs} runs after a warm-up")
     for device in devices:
-        print(f"{device}: {results['one', device]['device']}")
-    stages = [s for s in results["one", devices[0]]["medians"] if s not in ("total", "wall")]
-    print(f"{'case':9}{'device':7}" + "".join(f"{s:>11}" for s in stages) + f"{'total':>9}{'peak RSS':>10}")
-    for case, label in (("one", "1 view"), ("four", "4 views"), ("finish", "finish")):
+        print(f"{device}: {results['one', device, modes[0]]['device']}")
+    stages = [s for s in results["one", devices[0], modes[0]]["medians"] if s not in ("total", "wall")]
+    print(f"{'case':9}{'device':7}{'uv':7}" + "".join(f"{s:>11}" for s in stages) + f"{'total':>9}{'peak RSS':>10}")
+    labels = (("one", "1 view"), ("four", "4 views"), ("finish", "finish"))
+    for case, label in labels:
         for device in devices:
-            if (case, device) not in results:
-                continue
-            r = results[case, device]
-            row = f"{label:9}{device:7}" + "".join(f"{r['medians'][s]:11.2f}" if s in r["medians"] else f"{'–':>11}" for s in stages)
-            source = f"from {r['input_faces']:,} faces, " if "input_faces" in r else ""
-            print(row + f"{r['medians']['wall']:9.2f}{r['peak_rss_mb']:8.0f} MB   ({source}{r['faces']} faces, {r['bytes']:,} bytes)")
-    if len(devices) > 1:
-        for case, label in (("one", "1 view"), ("four", "4 views"), ("finish", "finish")):
-            walls = [results[case, d]["medians"]["wall"] for d in devices if (case, d) in results]
-            if len(walls) == len(devices):
-                print(f"{label}: {devices[0]} / {devices[1]} = {walls[0] / walls[1]:.2f}×")
-    if ("finish", devices[0]) in results:
-        orient = results["finish", devices[0]]["orient"]
+            for mode in modes:
+                if (case, device, mode) not in results:
+                    continue
+                r = results[case, device, mode]
+                cells = (f"{r['medians'][s]:11.2f}" if s in r["medians"] else f"{'–':>11}" for s in stages)
+                row = f"{label:9}{device:7}{mode:7}" + "".join(cells)
+                source = f"from {r['input_faces']:,} faces, " if "input_faces" in r else ""
+                print(row + f"{r['medians']['wall']:9.2f}{r['peak_rss_mb']:8.0f} MB   ({source}{r['faces']} faces, {r['bytes']:,} bytes)")
+    for case, label in labels:
+        for mode in modes:
+            walls = [results[case, d, mode]["medians"]["wall"] for d in devices if (case, d, mode) in results]
+            if len(devices) > 1 and len(walls) == len(devices):
+                print(f"{label}, {mode}: {devices[0]} / {devices[1]} = {walls[0] / walls[1]:.2f}×")
+        for device in devices:
+            walls = [results[case, device, m]["medians"]["wall"] for m in modes if (case, device, m) in results]
+            if len(modes) > 1 and len(walls) == len(modes):
+                print(f"{label}, {device}: {modes[0]} / {modes[1]} = {walls[0] / walls[1]:.2f}×")
+    if ("finish", devices[0], modes[0]) in results:
+        orient = results["finish", devices[0], modes[0]]["orient"]
         print("winding the finished mesh: " + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in orient.items()))
 
 

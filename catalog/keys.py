@@ -68,6 +68,11 @@ def mesh_key(content_hash: str, variant: str) -> str:
     return f"meshes/{content_hash}/{variant}.ply"
 
 
+def dense_mesh_key(content_hash: str, variant: str) -> str:
+    """The surface before decimation, kept for a variant that bakes a normal map (so re-texturing can bake it again)."""
+    return f"meshes/{content_hash}/{variant}.dense.ply"
+
+
 def glb_key(content_hash: str, variant: str) -> str:
     return f"outputs/{content_hash}/{variant}/model.glb"
 

@@ -3,7 +3,7 @@
     clean_views    images → cut-outs                      (timing: preprocess)
     upscale_views  cut-outs → views in one shared frame   (upscale, frame)
     make_shape     views → a clean mesh within budget     (shape, cleanup)
-    texture_mesh   mesh + views → textured mesh and GLB   (uv, texture, export)
+    texture_mesh   shape + views → textured mesh and GLB  (uv, texture, normal map, export)
 
 These are exactly the boundaries the Dagster assets use: ``cleaned_image`` calls ``clean_views``,
 ``upscaled_image`` calls ``upscale_views`` and stores the framed views, so the 3D stages read them and
@@ -29,14 +29,22 @@ from inference.images.fill import bleed_colours
 from inference.images.upscale import upscale_image
 from inference.licences import check_licences
 from inference.mesh.bake import bake_texture
-from inference.mesh.cleanup import clean_mesh, unit_vertex_normals
+from inference.mesh.cleanup import budget_mesh, dense_surface, unit_vertex_normals
 from inference.mesh.export import glb_bytes, textured_mesh
+from inference.mesh.normal_map import bake_normal_map, vertex_tangents
 from inference.mesh.uv import unwrap
 from inference.params import GenerationParams
 from inference.views import EXTENT, FramedViews, ViewError, check_view_names, frame_views
 
 MAX_FRAME = 2048
 MIN_IMAGE_SIDE = 32
+
+
+@dataclass
+class Shape:
+    mesh: trimesh.Trimesh  # the clean mesh within the face budget
+    dense: trimesh.Trimesh | None = None  # the surface before decimation: kept when a normal map is baked from it
+    warnings: list[str] = field(default_factory=list)  # what the user should know (a face budget not met)
 
 
 @dataclass
@@ -136,35 +144,45 @@ def upscale_views(
         return frame_views(upscaled, frame_size(upscaled))
 
 
-def make_shape(
-    views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None
-) -> trimesh.Trimesh:
-    """Shape and clean-up: a watertight mesh of about ``params.target_faces`` faces in the views' frame."""
+def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None) -> Shape:
+    """Shape and clean-up: a watertight mesh of about ``params.target_faces`` faces in the views' frame, and
+    the dense surface it was decimated from when ``params.normal_map`` asks for it."""
     check_views_accepted(generator, views.images)
     with _timed(timings, "shape"):
         vertices, faces = generator.generate(views, params)
     with _timed(timings, "cleanup"):
-        return clean_mesh(vertices, faces, params.target_faces)
+        dense = dense_surface(vertices, faces)
+        mesh = budget_mesh(dense, params.target_faces)
+        return Shape(mesh, dense if params.normal_map else None, mesh.metadata.pop("warnings", []))
 
 
 def texture_mesh(
-    mesh: trimesh.Trimesh,
+    shape: Shape,
     views: FramedViews,
     params: GenerationParams,
     name: str = "meshmill",
     timings: dict[str, float] | None = None,
     device: str | None = None,
 ) -> TexturedMesh:
-    """UVs, the baked base-colour texture and the GLB (``name`` names its mesh and material).
+    """UVs, the baked base-colour texture (and normal map) and the GLB (``name`` names its mesh and material).
 
-    ``device``: where the bake runs (default: CUDA when there is one, else the CPU)."""
+    ``device``: where the bakes run (default: CUDA when there is one, else the CPU)."""
+    mesh = shape.mesh
+    if params.normal_map and shape.dense is None:
+        raise ValueError("a normal map is baked from the dense surface, and this shape was made without it")
     with _timed(timings, "uv"):
-        unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
+        unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size, params.uv_mode)
         normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     with _timed(timings, "texture"):
         texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size, device)
+    normal_texture = tangents = None
+    if params.normal_map:
+        with _timed(timings, "normal_map"):
+            tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
+            dense = shape.dense
+            normal_texture = bake_normal_map(unwrapped, normals, tangents, dense.vertices, dense.faces, params.texture_size, device)
     with _timed(timings, "export"):
-        result = textured_mesh(unwrapped, normals, texture, name, params.texture_format)
+        result = textured_mesh(unwrapped, normals, texture, name, params.texture_format, normal_texture, tangents)
         glb = glb_bytes(result)
     return TexturedMesh(result, glb, coverage)
 
@@ -186,8 +204,8 @@ def generate_asset(
     check_views_accepted(generator, images)  # before any work on the views
     timings: dict[str, float] = {}
     views = upscale_views(clean_views(images, params, timings), params, device, timings)
-    mesh = make_shape(views, params, generator, timings)
-    textured = texture_mesh(mesh, views, params, name, timings, device)
+    shape = make_shape(views, params, generator, timings)
+    textured = texture_mesh(shape, views, params, name, timings, device)
     timings["total"] = sum(timings.values())
     return GeneratedAsset(
         textured.mesh,
@@ -196,7 +214,7 @@ def generate_asset(
         generator.name,
         generator.version,
         timings,
-        list(views.warnings),
+        [*views.warnings, *shape.warnings],
         textured.texture_coverage,
-        mesh.is_watertight,
+        shape.mesh.is_watertight,
     )

@@ -83,7 +83,7 @@ def create_app(backend: str, device: str | None = None, defaults: dict[str, obje
                 warnings.simplefilter("ignore")
                 if texture:
                     return Response(generate_asset(images, params, generator).glb, media_type=GLB_TYPE, headers=_ignored(ignored))
-                mesh = make_shape(upscale_views(clean_views(images, params), params), params, generator)
+                mesh = make_shape(upscale_views(clean_views(images, params), params), params, generator).mesh
         except (ImageError, ParameterError, ViewError) as exc:
             return _error(400, str(exc))
         except EmptySurface as exc:  # the same request gives the same nothing: not worth a retry

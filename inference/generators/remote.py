@@ -57,6 +57,11 @@ PARAMETER_KEYS = {
 }
 
 
+#: a variant that bakes a normal map asks the server for this many faces (the most a request may): the
+#: surface the map is baked from; the client decimates to the variant's budget as after any backend
+NORMAL_MAP_SOURCE_FACES = 200_000
+
+
 class RemoteError(RuntimeError):
     """The model server is down, slow, failing or answered something that is not a mesh."""
 
@@ -83,6 +88,8 @@ def request_body(views: FramedViews, params: GenerationParams, texture: bool = F
         "type": "glb",
         "mv_images": pngs or None,
     }
+    if params.normal_map:
+        body["face_count"] = max(params.target_faces, NORMAL_MAP_SOURCE_FACES)
     return {k: v for k, v in body.items() if v is not None}
 
 

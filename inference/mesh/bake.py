@@ -40,15 +40,20 @@ def bake_size(texture_size: int, views: FramedViews) -> int:
     return size
 
 
+def texel_corners(faces: torch.Tensor, uvs: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each covered texel of a size² atlas: its flat index (row · size + col), its face's three vertices
+    (N, 3) and its barycentrics in that face (N, 3), by which any per-vertex value is interpolated."""
+    corners = torch.stack([uvs[faces][..., 0] * size, (1.0 - uvs[faces][..., 1]) * size], dim=-1)
+    face, bary = rasterize(corners, size, size)
+    texels = (face.view(-1) >= 0).nonzero().squeeze(1)
+    return texels, faces[face.view(-1)[texels]], bary.view(-1, 3)[texels]
+
+
 def texel_surface(
     vertices: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, normals: torch.Tensor, size: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For each covered texel: its flat index (row · size + col), surface position and unit normal."""
-    corners = torch.stack([uvs[faces][..., 0] * size, (1.0 - uvs[faces][..., 1]) * size], dim=-1)
-    face, bary = rasterize(corners, size, size)
-    texels = (face.view(-1) >= 0).nonzero().squeeze(1)
-    tri = faces[face.view(-1)[texels]]
-    b = bary.view(-1, 3)[texels]
+    texels, tri, b = texel_corners(faces, uvs, size)
     position = (b[:, :, None] * vertices[tri]).sum(dim=1)
     normal = F.normalize((b[:, :, None] * normals[tri]).sum(dim=1), dim=1, eps=1e-12)
     return texels, position, normal

@@ -39,6 +39,8 @@ def generate(
     faces: knobs.Faces = None,
     texture_size: knobs.TextureSize = None,
     texture_format: knobs.TextureFormat = None,
+    uv_mode: knobs.UvMode = None,
+    normal_map: knobs.NormalMap = None,
     steps: knobs.Steps = None,
     guidance: knobs.Guidance = None,
     octree_resolution: knobs.OctreeResolution = None,
@@ -61,7 +63,8 @@ def generate(
     from inference.pipeline import generate_asset
 
     shape = knobs.shape_knobs(
-        faces, backend=backend, texture_size=texture_size, texture_format=texture_format, steps=steps, guidance=guidance,
+        faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
+        steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
     )  # fmt: skip
@@ -98,10 +101,13 @@ def evaluate(
     make_reference_set: bool = typer.Option(False, help="First write the default set (meshes from pybullet_data) into MESH_DIR."),
     size: int = typer.Option(512, help="Render size of each view in pixels."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write every score as JSON here."),
+    preset: knobs.Preset = None,
+    uv_mode: knobs.UvMode = None,
 ) -> None:
     """Quality harness: reconstruct real meshes from their renders; Chamfer, F-score and PSNR against baselines."""
     from inference.quality.evaluation import evaluate_object, summarise, to_json, write_reference_set  # torch, as above
 
+    params = resolve_params(preset or DEFAULT_PRESET, uv_mode=uv_mode)
     if make_reference_set:
         write_reference_set(mesh_dir)
     objects = sorted(p for p in mesh_dir.rglob("*.obj"))
@@ -125,7 +131,7 @@ def evaluate(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                result = evaluate_object(obj, size=size)
+                result = evaluate_object(obj, size=size, params=params)
             except (ValueError, OSError) as exc:
                 err_console.print(f"[red]failed[/red] {obj}: {exc}", highlight=False)
                 continue

@@ -23,7 +23,7 @@ def define(name: str, preset: str | None = None, **shape: object) -> str:
 
     params = resolve_params(preset, **shape)
     fields = {k: getattr(params, k) for k in catalog.VARIANT_FIELDS if k != "backend"}
-    # the knobs given that have no column of their own (backend-only ones, texture_format) live in ``extra``
+    # the knobs given that have no column of their own (backend-only ones, texture_format, uv_mode) live in ``extra``
     extra = {k: getattr(params, k) for k, v in shape.items() if v is not None and k not in catalog.VARIANT_FIELDS}
     try:
         catalog.define_variant(open_engine(), name, backend=params.backend, extra=extra, **fields)
@@ -41,6 +41,8 @@ def variant_add(
     faces: knobs.Faces = None,
     texture_size: knobs.TextureSize = None,
     texture_format: knobs.TextureFormat = None,
+    uv_mode: knobs.UvMode = None,
+    normal_map: knobs.NormalMap = None,
     steps: knobs.Steps = None,
     guidance: knobs.Guidance = None,
     octree_resolution: knobs.OctreeResolution = None,
@@ -53,7 +55,8 @@ def variant_add(
 ) -> None:
     """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
     shape = knobs.shape_knobs(
-        faces, backend=backend, texture_size=texture_size, texture_format=texture_format, steps=steps, guidance=guidance,
+        faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
+        steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
     )  # fmt: skip

@@ -21,7 +21,7 @@ from inference.generators.base import EmptySurface
 from inference.mesh.audit import glb_problems
 from inference.mesh.cleanup import MeshError, clean_mesh, sound_faces, unit_vertex_normals
 from inference.mesh.export import obj_files
-from inference.params import GenerationParams
+from inference.params import UV_MODES, GenerationParams
 from inference.pipeline import generate_asset
 from inference.views import VIEW_NAMES
 from tests.support.clients import validate_gltf
@@ -79,10 +79,10 @@ def test_awkward_inputs_give_valid_glbs_or_a_clear_refusal(tmp_path):
     refused: list[str] = []
 
     @settings(max_examples=28, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    @given(view_sets())
-    def convert(images: dict[str, Image.Image]) -> None:
+    @given(view_sets(), st.sampled_from(UV_MODES))
+    def convert(images: dict[str, Image.Image], uv_mode: str) -> None:
         try:
-            asset = generate_asset(images, PARAMS, name="awkward")
+            asset = generate_asset(images, PARAMS.replace(uv_mode=uv_mode), name="awkward")
         except (ValueError, EmptySurface) as exc:  # refused: only for a reason the user can act on, named
             assert REFUSALS.search(str(exc)), repr(exc)
             refused.append(str(exc))

@@ -150,7 +150,7 @@ def test_views_it_cannot_use_are_refused_by_name(contract, ball_all_round):
         with pytest.raises(ViewError, match=rf"backend '{generator.name}' cannot use the {', '.join(refused)} view\(s\)"):
             make_shape(ball_all_round, params, generator)
     elif contract.surface:
-        mesh = make_shape(ball_all_round, params, generator)
+        mesh = make_shape(ball_all_round, params, generator).mesh
         assert abs(len(mesh.faces) - 800) <= 40
 
 

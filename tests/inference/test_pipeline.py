@@ -72,7 +72,7 @@ def test_blender_imports_the_glb_with_material_and_image(duck_single):
 def test_obj_export_writes_obj_mtl_and_texture(duck_single, tmp_path):
     asset, _ = duck_single
     paths = write_obj(asset.mesh, tmp_path, "duck")
-    assert sorted(p.suffix for p in paths) == [".mtl", ".obj", ".png"]
+    assert sorted(p.name for p in paths) == ["duck.mtl", "duck.obj", "duck_material.png", "duck_normal.png"]  # mobile: a normal map
     reloaded = trimesh.load(tmp_path / "duck.obj", force="mesh")
     assert len(reloaded.faces) == asset.faces and reloaded.visual.material.image is not None
 
@@ -128,7 +128,8 @@ def test_unusable_images_fail_with_a_clear_message(image, message):
 @pytest.mark.parametrize(("texture_format", "mime"), [("jpeg", "image/jpeg"), ("webp", "image/webp")])
 def test_a_variant_can_encode_its_texture_as_jpeg_or_webp(texture_format, mime, tmp_path):
     """The texture is stored in the chosen format (WebP declared as EXT_texture_webp), the GLB stays valid,
-    and the OBJ export still writes its texture."""
+    and the OBJ export still writes its texture. Mobile's normal map stays PNG beside a JPEG (JPEG's blocks
+    would show as dents) and is WebP in a WebP file."""
     params = MOBILE.replace(texture_format=texture_format)
     asset = generate_asset({"front": Image.open(SAMPLES / "duck.png")}, params, name="duck")
     path = tmp_path / "duck.glb"
@@ -136,8 +137,8 @@ def test_a_variant_can_encode_its_texture_as_jpeg_or_webp(texture_format, mime, 
     (report,) = validate_gltf(path)
     assert (report["errors"], report["warnings"]) == (0, 0), report["messages"]
     gltf = GLTF2.load_from_bytes(asset.glb)
-    assert [image.mimeType for image in gltf.images] == [mime]
+    assert [image.mimeType for image in gltf.images] == [mime, "image/png" if texture_format == "jpeg" else mime]
     assert (gltf.extensionsUsed or []) == (["EXT_texture_webp"] if texture_format == "webp" else [])
     assert trimesh.load(path, force="mesh").visual.material.baseColorTexture.size == (512, 512)
     paths = write_obj(asset.mesh, tmp_path / "obj", "duck")
-    assert len(paths) == 3 and trimesh.load(tmp_path / "obj" / "duck.obj", force="mesh").visual.material.image is not None
+    assert len(paths) == 4 and trimesh.load(tmp_path / "obj" / "duck.obj", force="mesh").visual.material.image is not None

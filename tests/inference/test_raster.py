@@ -98,7 +98,7 @@ def test_cuda_and_cpu_bake_the_same_texture() -> None:
 
     params = GenerationParams.resolve("mobile")
     views = upscale_views(clean_views({"front": Image.open(SAMPLES / "duck.png")}, params), params, "cpu")
-    mesh = make_shape(views, params, get_generator(params.backend, "cpu"))
+    mesh = make_shape(views, params, get_generator(params.backend, "cpu")).mesh
     unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
     normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     cpu, cpu_coverage = bake_texture(unwrapped, normals, views, params.texture_size, "cpu")

@@ -88,14 +88,14 @@ EMBEDDED_ONLY = pytest.mark.parametrize("meshmill_env", ["sqlite+local"], indire
 
 
 def test_a_variant_keeps_the_knobs_without_a_column_of_their_own(meshmill_env, monkeypatch):
-    """`variant add --texture-format webp` is stored (in the variant's extra) and is what its outputs are made with."""
-    meshmill(meshmill_env, "variant", "add", "web", "--preset", "mobile", "--texture-format", "webp")
+    """`variant add --texture-format webp --uv-mode box` is stored (in the variant's extra) and is what its outputs are made with."""
+    meshmill(meshmill_env, "variant", "add", "web", "--preset", "mobile", "--texture-format", "webp", "--uv-mode", "box")
     (variant,) = json.loads(meshmill(meshmill_env, "variant", "list", "--json").stdout)
-    assert variant["extra"] == {"texture_format": "webp"}
+    assert variant["extra"] == {"texture_format": "webp", "uv_mode": "box"}
     for name, value in meshmill_env.items():
         monkeypatch.setenv(name, value)
     _, params = CatalogResource().variant("web")
-    assert (params.texture_format, params.target_faces) == ("webp", 5_000)
+    assert (params.texture_format, params.uv_mode, params.target_faces) == ("webp", "box", 5_000)
 
 
 @EMBEDDED_ONLY

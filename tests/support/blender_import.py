@@ -1,6 +1,9 @@
 """Run inside Blender: import a GLB and print what Blender made of it as one JSON line.
 
-blender -b --factory-startup --python tests/blender_import.py -- model.glb
+blender -b --factory-startup --python tests/blender_import.py -- model.glb [--tangents]
+
+With ``--tangents``, also the MikkTSpace tangent Blender computes for every face corner (loop) of the first
+mesh, with the corner's position and UV (Blender's frame: Z up; UV v up).
 """
 
 import json
@@ -29,4 +32,17 @@ if mat and mat.use_nodes:
     out["base_color_from"] = link[0].from_node.type if link else None
     out["metallic"] = bsdf.inputs["Metallic"].default_value
     out["roughness"] = bsdf.inputs["Roughness"].default_value
+    normal = bsdf.inputs["Normal"].links
+    if normal:  # Normal Map node ← Image Texture node
+        node = normal[0].from_node
+        source = node.inputs["Color"].links if "Color" in node.inputs else []
+        out["normal_from"] = [node.type, source[0].from_node.type if source else None]
+        out["normal_space"] = getattr(node, "space", None)
+if "--tangents" in sys.argv and meshes:
+    data = meshes[0].data
+    data.calc_tangents()
+    uv = data.uv_layers.active.data
+    out["loops"] = [
+        [*data.vertices[loop.vertex_index].co, *uv[i].uv, *loop.tangent, loop.bitangent_sign] for i, loop in enumerate(data.loops)
+    ]
 print("MESHMILL_REPORT " + json.dumps(out))

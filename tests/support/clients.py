@@ -19,13 +19,14 @@ def validate_gltf(*paths: Path) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def blender_import(path: Path) -> dict:
-    """What Blender's own glTF importer makes of a file: meshes, faces, materials, images, UVs."""
+def blender_import(path: Path, *options: str) -> dict:
+    """What Blender's own glTF importer makes of a file: meshes, faces, materials, images, UVs (and the
+    options of ``blender_import.py``: ``--tangents``)."""
     blender = shutil.which("blender")
     if blender is None:
         raise RuntimeError("Blender is not installed: run `make system-deps` (Debian package blender)")
     result = subprocess.run(
-        [blender, "-b", "--factory-startup", "--python", str(Path(__file__).with_name("blender_import.py")), "--", str(path)],
+        [blender, "-b", "--factory-startup", "--python", str(Path(__file__).with_name("blender_import.py")), "--", str(path), *options],
         capture_output=True,
         text=True,
         timeout=300,
