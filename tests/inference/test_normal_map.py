@@ -80,6 +80,18 @@ def test_the_map_gives_a_shader_the_dense_surfaces_normals():
     assert np.median(with_map) < 0.5 and np.percentile(with_map, 99) < 1.0, (np.median(with_map), np.percentile(with_map, 99))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here; run on the GPU machine")
+def test_cuda_and_cpu_bake_the_same_normal_map():
+    dense = trimesh.creation.icosphere(subdivisions=5)
+    dense.vertices *= 1 + 0.03 * np.sin(9 * dense.vertices[:, :1])
+    low = trimesh.creation.icosphere(subdivisions=3)
+    unwrapped = unwrap(low.vertices, low.faces, 256, "box")
+    normals = unit_vertex_normals(low.vertices, low.faces)[unwrapped.source_vertex]
+    tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
+    cpu, gpu = (bake_normal_map(unwrapped, normals, tangents, dense.vertices, dense.faces, 256, device) for device in ("cpu", "cuda"))
+    assert np.abs(cpu.astype(int) - gpu.astype(int)).mean() < 0.5
+
+
 @pytest.fixture(scope="module")
 def duck_with_normal_map():
     params = GenerationParams.resolve("mobile", texture_size=512)
