@@ -6,6 +6,10 @@ The texture is a real bake: the bundled duck at the desktop preset (2048²), and
 resampled to 4096² for the hero size. Each format is encoded as `inference.mesh.export` does it (PNG at
 zlib level 3, JPEG and WebP at quality 90; trimesh's default PNG level 6 for comparison). Prints the best
 of ``--runs``; nothing is asserted.
+
+KTX2 (Basis Universal: ETC1S, and UASTC with zstd) is measured too where ``alktx2`` can be imported. It is
+not a dependency: its package declares no licence, so Meshmill cannot ship it (README, "Generation
+speed"). To measure: ``pip install --target /tmp/ktx alktx2`` and run with ``PYTHONPATH=/tmp/ktx``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,26 @@ ENCODINGS = {
 }
 
 
+def ktx2_encodings() -> dict:
+    """KTX2 encoders, where alktx2 is importable: label → function(RGB image) → bytes."""
+    try:
+        import alktx2
+    except ImportError:
+        return {}
+
+    def encoder(**options):  # noqa: ANN003, ANN202
+        def encode(image: Image.Image) -> bytes:
+            rgba = image.convert("RGBA")
+            return alktx2.encode_raw_rgba_to_ktx2(rgba.tobytes(), *rgba.size, False, **options)
+
+        return encode
+
+    return {
+        "ktx2 etc1s, quality 128, effort 2 (alktx2)": encoder(codec="etc1s", quality=128, effort=2),
+        "ktx2 uastc + zstd 9 (alktx2)": encoder(codec="uastc", zstd_supercompression_level=9, effort=2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -50,6 +74,13 @@ def main() -> None:
                 image.save(buffer, format=fmt, **options)
                 best = min(best, time.perf_counter() - start)
                 data = buffer.getvalue()
+            print(f"{size:>6}  {label:44} {best:8.2f} {len(data) / 1e6:7.2f}")
+        for label, encode in ktx2_encodings().items():
+            best = float("inf")
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                data = encode(image)
+                best = min(best, time.perf_counter() - start)
             print(f"{size:>6}  {label:44} {best:8.2f} {len(data) / 1e6:7.2f}")
 
 

@@ -25,10 +25,12 @@ def run(*args: str):  # noqa: ANN201
 def test_generate_one_image_prints_stats_and_writes_a_valid_glb(tmp_path):
     out = tmp_path / "mug.glb"
     result = run(
-        "generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512", "--texture-format", "jpeg"
-    )
+        "generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512", "--texture-format", "jpeg",
+        "--no-normal-map",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert [image.mimeType for image in GLTF2.load(str(out)).images] == ["image/jpeg"]
+    assert [image.mimeType for image in GLTF2.load(str(out)).images] == ["image/jpeg"]  # mobile's normal map turned off
+    assert "normal_map" not in result.stdout
     assert "faces" in result.stdout and "vertices" in result.stdout and "bytes" in result.stdout
     for stage in ("preprocess", "shape", "cleanup", "uv", "texture", "export", "total"):
         assert stage in result.stdout
@@ -59,13 +61,14 @@ def test_generate_four_views_with_obj_output(tmp_path):
         "--texture-size",
         "512",
         "--keep-background",
+        "--normal-map",
         "--obj",
         str(tmp_path / "obj"),
     )
     assert result.returncode == 0, result.stderr
     faces = int(re.search(r"(\d+) faces", result.stdout).group(1))
-    assert abs(faces - 3000) <= 150
-    assert sorted(p.suffix for p in (tmp_path / "obj").iterdir()) == [".mtl", ".obj", ".png"]
+    assert abs(faces - 3000) <= 150 and "normal_map" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "obj").iterdir()) == ["ring.mtl", "ring.obj", "ring_material.png", "ring_normal.png"]
     (report,) = validate_gltf(out)
     assert report["errors"] == 0 and report["warnings"] == 0
 
