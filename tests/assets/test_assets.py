@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 import trimesh
 from PIL import Image
+from pygltflib import GLTF2
 
 import assets.resources
 import catalog
@@ -16,7 +17,7 @@ from assets import ASSETS
 from assets.image_assets import ImageStagesConfig, cut_out_and_upscale, image_stage_config
 from assets.partitions import image_variants, images
 from assets.resources import CatalogResource, ComputeResource
-from catalog.keys import image_partition_key
+from catalog.keys import dense_mesh_key, image_partition_key
 from inference.params import GenerationParams
 from inference.pipeline import frame_size
 from orchestration.convert import materialise
@@ -170,6 +171,17 @@ def test_the_record_follows_the_image_stage_settings_that_made_the_views(home):
     assert (first["model_name"], first["model_version"]) == ("builtin", "1.0")  # the mesh stage made a shape
     assert second["model_name"] is None and second["parameters"]["upscale"] == 1  # re-texturing only
     assert (output["status"], output["model_name"], output["model_version"]) == ("succeeded", "builtin", "1.0")
+    # mobile bakes a normal map: re-texturing alone bakes it again, from the dense surface the mesh stage kept
+    blobs = catalog.blob_store_from_env()
+    dense = dense_mesh_key(catalog.show(engine, source_id)["content_hash"], "mobile")
+    assert blobs.exists(dense)
+    assert GLTF2.load_from_bytes(blobs.get(output["blob_keys"]["glb"])).materials[0].normalTexture is not None
+    # a mesh made without its dense surface (before normal maps): re-texturing alone says what to do instead
+    blobs.delete(dense)
+    alone = {"selection": ["textured_glb"], "partition_key": partition, "instance": instance, "resources": RESOURCES}
+    assert not dg.materialize(ASSETS, **alone, raise_on_error=False).success
+    (output,) = catalog.show(engine, source_id)["outputs"]
+    assert output["status"] == "failed" and "materialise mesh and textured_glb together" in output["error"]
 
 
 def test_transient_faults_are_retried_for_the_partition_and_bad_input_is_not(home, tmp_path, monkeypatch):
