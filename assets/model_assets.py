@@ -23,7 +23,7 @@ from assets.image_assets import GROUP, UPSCALED
 from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
-from catalog import BlobStore, OutputStatus, finish_attempt, note_shape, start_attempt
+from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, start_attempt
 from catalog.keys import dense_mesh_key, glb_key, mesh_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
@@ -161,10 +161,13 @@ def stored_shape(blobs: BlobStore, content_hash: str, variant: str, with_dense: 
     def load(key: str) -> trimesh.Trimesh:
         return trimesh.load(io.BytesIO(blobs.get(key)), file_type="ply", process=False)
 
-    dense_key = dense_mesh_key(content_hash, variant)
-    if with_dense and not blobs.exists(dense_key):
-        raise ValueError(
-            "this variant bakes a normal map from the dense surface, which was not kept when its mesh was made: "
-            "materialise mesh and textured_glb together"
-        )
-    return Shape(load(mesh_key(content_hash, variant)), load(dense_key) if with_dense else None)
+    dense = None
+    if with_dense:
+        try:
+            dense = load(dense_mesh_key(content_hash, variant))
+        except BlobNotFound:
+            raise ValueError(
+                "this variant bakes a normal map from the dense surface, which was not kept when its mesh was made: "
+                "materialise mesh and textured_glb together"
+            ) from None
+    return Shape(load(mesh_key(content_hash, variant)), dense)

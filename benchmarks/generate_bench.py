@@ -82,9 +82,8 @@ def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_
     """In this process: ``runs`` finishes of one dense surface; per-stage medians and peak RSS."""
     from PIL import Image
 
-    from inference.mesh.cleanup import budget_mesh, dense_surface
     from inference.params import GenerationParams
-    from inference.pipeline import Shape, clean_views, texture_mesh, upscale_views
+    from inference.pipeline import clean_shape, clean_views, texture_mesh, upscale_views
 
     params = GenerationParams.resolve(preset, uv_mode=uv_mode)
     views = upscale_views(clean_views({"front": Image.open(folder / "front.png").convert("RGBA")}, params), params, device)
@@ -92,15 +91,14 @@ def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_
     timings: list[dict[str, float]] = []
     for _ in range(runs + 1):
         start = time.perf_counter()
-        dense = dense_surface(vertices, faces)
-        mesh = budget_mesh(dense, params.target_faces)
+        shape = clean_shape(vertices, faces, params)
         times = {"cleanup": time.perf_counter() - start}
-        textured = texture_mesh(Shape(mesh, dense if params.normal_map else None), views, params, timings=times, device=device)
+        textured = texture_mesh(shape, views, params, timings=times, device=device)
         times["wall"] = time.perf_counter() - start
         timings.append(times)
     timings = timings[1:]
     return {
-        "orient": orient_comparison(mesh),
+        "orient": orient_comparison(shape.mesh),
         "views": 1,
         "input_faces": len(faces),
         "faces": len(textured.mesh.faces),

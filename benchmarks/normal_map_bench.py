@@ -82,7 +82,7 @@ def measure(name: str, dense, params, size: int) -> dict:  # noqa: ANN001
     normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     start = time.perf_counter()
     tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
-    normal_map = bake_normal_map(unwrapped, normals, tangents, dense.vertices, dense.faces, params.texture_size, "cpu")
+    normal_map = bake_normal_map(unwrapped, normals, tangents, dense, params.texture_size, "cpu")
     seconds = time.perf_counter() - start
     dense_normals = unit_vertex_normals(dense.vertices, dense.faces)
     row = {"object": name, "dense": len(dense.faces), "faces": len(mesh.faces), "seconds": seconds, "plain": [], "mapped": []}

@@ -29,7 +29,7 @@ from inference.images.fill import bleed_colours
 from inference.images.upscale import upscale_image
 from inference.licences import check_licences
 from inference.mesh.bake import bake_texture
-from inference.mesh.cleanup import budget_mesh, dense_surface, unit_vertex_normals
+from inference.mesh.cleanup import budget_mesh, budget_shortfall, dense_surface, unit_vertex_normals
 from inference.mesh.export import glb_bytes, textured_mesh
 from inference.mesh.normal_map import bake_normal_map, vertex_tangents
 from inference.mesh.uv import unwrap
@@ -151,9 +151,16 @@ def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGen
     with _timed(timings, "shape"):
         vertices, faces = generator.generate(views, params)
     with _timed(timings, "cleanup"):
-        dense = dense_surface(vertices, faces)
-        mesh = budget_mesh(dense, params.target_faces)
-        return Shape(mesh, dense if params.normal_map else None, mesh.metadata.pop("warnings", []))
+        return clean_shape(vertices, faces, params)
+
+
+def clean_shape(vertices: np.ndarray, faces: np.ndarray, params: GenerationParams) -> Shape:
+    """A generator's surface cleaned up and decimated to the budget, with the dense surface kept when
+    ``params.normal_map`` asks for it."""
+    dense = dense_surface(vertices, faces)
+    mesh = budget_mesh(dense, params.target_faces)
+    shortfall = budget_shortfall(len(mesh.faces), params.target_faces)
+    return Shape(mesh, dense if params.normal_map else None, [shortfall] if shortfall else [])
 
 
 def texture_mesh(
@@ -179,8 +186,7 @@ def texture_mesh(
     if params.normal_map:
         with _timed(timings, "normal_map"):
             tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
-            dense = shape.dense
-            normal_texture = bake_normal_map(unwrapped, normals, tangents, dense.vertices, dense.faces, params.texture_size, device)
+            normal_texture = bake_normal_map(unwrapped, normals, tangents, shape.dense, params.texture_size, device)
     with _timed(timings, "export"):
         result = textured_mesh(unwrapped, normals, texture, name, params.texture_format, normal_texture, tangents)
         glb = glb_bytes(result)

@@ -45,15 +45,16 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tupl
         return vertices, faces
     while len(faces) > target_faces * MAX_PASS_REDUCTION:
         vertices, faces = fast_simplification.simplify(vertices, faces, target_count=max(target_faces, len(faces) // MAX_PASS_REDUCTION))
-    aim, tries = target_faces, []
+    aim, best = target_faces, None
     for _ in range(4):  # the simplifier overshoots a little on some meshes; nudge the aim and retry
         reduction = 1.0 - aim / len(faces)
         out_v, out_f = fast_simplification.simplify(vertices, faces, target_reduction=reduction)
-        if abs(len(out_f) - target_faces) <= FACE_TOLERANCE * target_faces:
+        if within_budget(len(out_f), target_faces):
             return out_v, out_f
-        tries.append((abs(len(out_f) - target_faces), len(tries), out_v, out_f))
+        if best is None or abs(len(out_f) - target_faces) < abs(len(best[1]) - target_faces):
+            best = out_v, out_f
         aim = max(4, int(aim * target_faces / max(len(out_f), 1)))
-    return min(tries)[2:]
+    return best
 
 
 def _face_keys(faces: np.ndarray, vertex_count: int) -> np.ndarray:
@@ -129,17 +130,26 @@ def dense_surface(vertices: np.ndarray, faces: np.ndarray, smooth_iterations: in
     return mesh
 
 
+def within_budget(face_count: int, target_faces: int) -> bool:
+    return abs(face_count - target_faces) <= FACE_TOLERANCE * target_faces
+
+
+def budget_shortfall(face_count: int, target_faces: int) -> str | None:
+    """What to tell the user when a decimated mesh missed its budget (it is still made: the asset's face-budget
+    check flags it), else None."""
+    if within_budget(face_count, target_faces):
+        return None
+    return (
+        f"the surface could only be decimated to {face_count:,} faces of the {target_faces:,} asked: it has "
+        "non-manifold parts the simplifier will not collapse"
+    )
+
+
 def budget_mesh(dense: trimesh.Trimesh, target_faces: int) -> trimesh.Trimesh:
-    """``dense`` decimated to about ``target_faces``, consistently wound, with no unsound face left. Where the
-    budget could not be met, ``metadata["warnings"]`` says by how much (the output is still made: the asset's
-    face-budget check flags it)."""
+    """``dense`` decimated to about ``target_faces`` (``budget_shortfall`` says when it could not be),
+    consistently wound, with no unsound face left."""
     v, f = decimate(np.asarray(dense.vertices), np.asarray(dense.faces), target_faces)
     mesh = trimesh.Trimesh(v, f, process=True)
-    if abs(len(f) - target_faces) > FACE_TOLERANCE * target_faces:
-        mesh.metadata["warnings"] = [
-            f"the surface could only be decimated to {len(f):,} faces of the {target_faces:,} asked: it has "
-            "non-manifold parts the simplifier will not collapse"
-        ]
     mesh.update_faces(mesh.nondegenerate_faces())
     mesh.update_faces(sound_faces(mesh.vertices, mesh.faces))
     mesh.remove_unreferenced_vertices()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+import trimesh
 from scipy.spatial import cKDTree
 
 from inference.images.fill import push_pull_fill
@@ -117,8 +118,8 @@ class DenseSurface:
     vertex_faces: torch.Tensor  # (V, K) the faces around each vertex, -1 padded
 
     @classmethod
-    def of(cls, vertices: np.ndarray, faces: np.ndarray, device: torch.device) -> DenseSurface:
-        v, f = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    def of(cls, dense: trimesh.Trimesh, device: torch.device) -> DenseSurface:
+        v, f = np.asarray(dense.vertices, np.float64), np.asarray(dense.faces, np.int64)
         origin, b, c = v[f[:, 0]], v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]
         gram = np.stack([(b * b).sum(1), (b * c).sum(1), (c * c).sum(1)], axis=1)
 
@@ -127,7 +128,7 @@ class DenseSurface:
 
         return cls(
             torch.as_tensor(f, device=device), tensor(unit_vertex_normals(v, f)), tensor(origin), tensor(b), tensor(c), tensor(gram),
-            _vertex_faces(f, len(v), device),
+            torch.as_tensor(dense.vertex_faces[:, :MAX_VERTEX_FACES], device=device),
         )  # fmt: skip
 
 
@@ -135,8 +136,7 @@ def bake_normal_map(
     mesh: UnwrappedMesh,
     normals: np.ndarray,
     tangents: np.ndarray,
-    dense_vertices: np.ndarray,
-    dense_faces: np.ndarray,
+    dense: trimesh.Trimesh,
     size: int,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
@@ -155,9 +155,9 @@ def bake_normal_map(
     position, normal = at_texels(mesh.vertices), at_texels(normals)
     tangent, sign = at_texels(tangents[:, :3]), torch.as_tensor(tangents[:, 3], dtype=torch.float32, device=device)[tri[:, 0]]
     bitangent = sign[:, None] * torch.linalg.cross(normal, tangent)
-    nearest = cKDTree(np.asarray(dense_vertices, np.float64)).query(position.cpu().numpy(), k=[NEAREST_VERTICES], workers=-1)[1]
+    nearest = cKDTree(np.asarray(dense.vertices, np.float64)).query(position.cpu().numpy(), k=[NEAREST_VERTICES], workers=-1)[1]
     nearest = torch.as_tensor(nearest, dtype=torch.long, device=device)
-    surface = DenseSurface.of(dense_vertices, dense_faces, device)
+    surface = DenseSurface.of(dense, device)
     detail = torch.empty_like(position)
     for start in range(0, len(position), CHUNK):
         part = slice(start, start + CHUNK)
@@ -178,17 +178,3 @@ def bake_normal_map(
     known[texels] = True
     image = push_pull_fill(image.view(3, size, size), known.view(size, size))
     return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-
-def _vertex_faces(faces: np.ndarray, vertex_count: int, device: torch.device) -> torch.Tensor:
-    """(V, MAX_VERTEX_FACES) long: the faces around each vertex, -1 padded."""
-    corners = faces.ravel()
-    order = np.argsort(corners, kind="stable")
-    owner = order // 3
-    starts = np.searchsorted(corners[order], np.arange(vertex_count))
-    slot = np.arange(len(order)) - starts[corners[order]]
-    table = np.full((vertex_count, MAX_VERTEX_FACES), -1, np.int64)
-    keep = slot < MAX_VERTEX_FACES
-    table[corners[order][keep], slot[keep]] = owner[keep]
-    width = max(1, int(min(slot.max(initial=0) + 1, MAX_VERTEX_FACES)))
-    return torch.as_tensor(table[:, :width], device=device)

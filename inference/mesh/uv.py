@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse
 import trimesh
 import xatlas
-from scipy.sparse.csgraph import connected_components
 
 #: charts are packed on a grid of at most this many cells a side, whatever the texture size: xatlas's packing
 #: time grows with its resolution (hero, 60k faces: 4.0 s at 4096, 2.2 s at 1024) while the layout, in UV
@@ -44,6 +42,7 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, texture_size: int, mode: str
         atlas.add_uv_mesh(projected.astype(np.float32), chart_faces.astype(np.uint32))
     elif mode == "xatlas":
         atlas.add_mesh(np.asarray(vertices, np.float32), np.asarray(faces, np.uint32))
+        chart_vertex = np.arange(len(vertices))
         extent = float(np.ptp(vertices, axis=0).max()) or 1.0
         charts.max_chart_area = 0.02 * extent * extent
         charts.max_iterations = 1
@@ -57,7 +56,7 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, texture_size: int, mode: str
     packing.blockAlign = True
     atlas.generate(charts, packing)
     mapped, new_faces, uvs = atlas[0]
-    source_vertex = (chart_vertex[mapped] if mode == "box" else mapped).astype(np.int64)
+    source_vertex = chart_vertex[mapped].astype(np.int64)
     return UnwrappedMesh(np.asarray(vertices)[source_vertex], new_faces.astype(np.int64), uvs.astype(np.float64), source_vertex)
 
 
@@ -76,9 +75,7 @@ def box_charts(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.
     axis = np.abs(normals).argmax(axis=1)
     direction = 2 * axis + (normals[np.arange(len(f)), axis] < 0)
     pairs = trimesh.graph.face_adjacency(f)
-    pairs = pairs[direction[pairs[:, 0]] == direction[pairs[:, 1]]]
-    graph = scipy.sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(f), len(f)))
-    _, chart = connected_components(graph, directed=False)
+    chart = trimesh.graph.connected_component_labels(pairs[direction[pairs[:, 0]] == direction[pairs[:, 1]]], node_count=len(f))
     keys, chart_faces = np.unique((chart[:, None] * len(v) + f).ravel(), return_inverse=True)
     chart_vertex = keys % len(v)
     chart_direction = np.empty(chart.max() + 1, np.int64)

@@ -53,7 +53,7 @@ def test_the_map_gives_a_shader_the_dense_surfaces_normals():
     unwrapped = unwrap(low.vertices, low.faces, 512, "box")
     normals = unit_vertex_normals(low.vertices, low.faces)[unwrapped.source_vertex]
     tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
-    image = bake_normal_map(unwrapped, normals, tangents, dense.vertices, dense.faces, 512, "cpu")
+    image = bake_normal_map(unwrapped, normals, tangents, dense, 512, "cpu")
     assert image.shape == (512, 512, 3)
 
     texels, tri, bary = texel_corners(torch.as_tensor(unwrapped.faces), torch.as_tensor(unwrapped.uvs, dtype=torch.float32), 512)
@@ -88,7 +88,7 @@ def test_cuda_and_cpu_bake_the_same_normal_map():
     unwrapped = unwrap(low.vertices, low.faces, 256, "box")
     normals = unit_vertex_normals(low.vertices, low.faces)[unwrapped.source_vertex]
     tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
-    cpu, gpu = (bake_normal_map(unwrapped, normals, tangents, dense.vertices, dense.faces, 256, device) for device in ("cpu", "cuda"))
+    cpu, gpu = (bake_normal_map(unwrapped, normals, tangents, dense, 256, device) for device in ("cpu", "cuda"))
     assert np.abs(cpu.astype(int) - gpu.astype(int)).mean() < 0.5
 
 
