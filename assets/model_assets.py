@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 
 import dagster as dg
+import numpy as np
 import trimesh
 
 from assets.batch import Event, each_partition, run_id_of
@@ -24,10 +25,12 @@ from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, start_attempt
-from catalog.keys import dense_mesh_key, glb_key, mesh_key, preview_key
+from catalog.keys import dense_mesh_key, glb_key, mesh_key, obj_zip_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
+from inference.mesh.export import obj_zip
 from inference.mesh.preview import preview_png
+from inference.mesh.remesh import quad_count
 from inference.pipeline import Shape, make_shape, texture_mesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
@@ -96,7 +99,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                     context.log.warning(f"{catalog.describe_image(key)} ({variant}): {warning}")
                 if shape.dense is not None:
                     blobs.put(dense_mesh_key(h, variant), shape.dense.export(file_type="ply"), "application/octet-stream")
-                blobs.put(mesh_key(h, variant), shape.mesh.export(file_type="ply"), "application/octet-stream")
+                blobs.put(mesh_key(h, variant), shape_ply(shape), "application/octet-stream")
                 # which model made this shape, and its seconds, shown with the output's stats
                 note_shape(engine, output_id, attempt, model_name=generator.name, model_version=generator.version, timings=timings)
             else:  # re-texturing only: the stored shape, and no model
@@ -107,6 +110,10 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                 preview = preview_png(textured.mesh)
                 blobs.put(glb_key(h, variant), textured.glb, "model/gltf-binary")
                 blobs.put(preview_key(h, variant), preview, "image/png")
+                # quads and further levels are in no OBJ made from the GLB: the OBJ is kept with it
+                keeps_obj = shape.polygon is not None or bool(textured.lods)
+                if keeps_obj:
+                    blobs.put(obj_zip_key(h, variant), obj_zip(textured.mesh, stem, textured.lods, shape.polygon), "application/zip")
         common = {"catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "views": used, "parameters": params.model_dump()}
         if MESH in selected:
             yield dg.AssetMaterialization(
@@ -132,7 +139,9 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         finish_attempt(
             engine, output_id, attempt, status=OutputStatus.succeeded, face_count=faces, vertex_count=vertices,
             byte_size=len(textured.glb), glb_key=glb_key(h, variant), preview_key=preview_key(h, variant), timings=timings,
-            licences=licence_record(params), views=used,
+            licences=licence_record(params), views=used, obj_key=obj_zip_key(h, variant) if keeps_obj else None,
+            lod_face_counts=[len(level.faces) for level in textured.lods] or None,
+            quad_count=None if shape.polygon is None else quad_count(shape.polygon),
         )  # fmt: skip
         encoded = base64.b64encode(preview).decode()
         yield dg.AssetMaterialization(
@@ -155,6 +164,15 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
     yield from each_partition(context, work, catalog.describe_image)
 
 
+def shape_ply(shape: Shape) -> bytes:
+    """The budget mesh as PLY, with each face's ``polygon`` where quad retopology made it."""
+    if shape.polygon is None:
+        return shape.mesh.export(file_type="ply")
+    mesh = shape.mesh.copy()
+    mesh.face_attributes["polygon"] = shape.polygon
+    return mesh.export(file_type="ply", include_attributes=True)
+
+
 def stored_shape(blobs: BlobStore, content_hash: str, variant: str, with_dense: bool) -> Shape:
     """The shape ``mesh`` stored, for re-texturing without the model; with the dense surface a normal map needs."""
 
@@ -170,4 +188,7 @@ def stored_shape(blobs: BlobStore, content_hash: str, variant: str, with_dense: 
                 "this variant bakes a normal map from the dense surface, which was not kept when its mesh was made: "
                 "materialise mesh and textured_glb together"
             ) from None
-    return Shape(load(mesh_key(content_hash, variant)), dense)
+    mesh = load(mesh_key(content_hash, variant))
+    faces = mesh.metadata.get("_ply_raw", {}).get("face", {}).get("data")
+    polygon = faces["polygon"].astype(np.int64) if faces is not None and "polygon" in (faces.dtype.names or ()) else None
+    return Shape(mesh, dense, polygon=polygon)

@@ -12,6 +12,7 @@ always lands in the same place. Each view of a source object is stored under its
     framed/<h>/views.json                    which views, the settings of both image stages, framing warnings
     meshes/<h>/<variant>.ply                 the variant's shape, cleaned and within budget
     outputs/<h>/<variant>/model.glb          the textured GLB
+    outputs/<h>/<variant>/obj.zip            OBJ + MTL + textures, kept where the GLB cannot give them back (quads, LODs)
     outputs/<h>/<variant>/preview.png        its preview render
 """
 
@@ -75,6 +76,10 @@ def dense_mesh_key(content_hash: str, variant: str) -> str:
 
 def glb_key(content_hash: str, variant: str) -> str:
     return f"outputs/{content_hash}/{variant}/model.glb"
+
+
+def obj_zip_key(content_hash: str, variant: str) -> str:
+    return f"outputs/{content_hash}/{variant}/obj.zip"
 
 
 def preview_key(content_hash: str, variant: str) -> str:

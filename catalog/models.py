@@ -137,6 +137,10 @@ class Output(SQLModel, table=True):
     licences: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     #: the views the output was made from (a backend takes the ones it can use); NULL until one is made
     views: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: faces of each further level of detail (the GLB's MSFT_lod levels 1 …); NULL where the variant has none
+    lod_face_counts: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: quads of a quad retopology (``face_count`` counts its triangles); NULL where the mesh is triangles
+    quad_count: int | None = None
     dagster_run_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()

@@ -41,6 +41,8 @@ _OUTPUT_FIELDS = (
     "timings",
     "licences",
     "views",
+    "lod_face_counts",
+    "quad_count",
     "dagster_run_id",
 )
 #: what a record says of each view of its object
@@ -252,7 +254,7 @@ def output_detail(engine: Engine, output_id: int) -> dict[str, Any]:
 def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
     """What serving an output's files needs, in one query: its blob keys, variant and source file name."""
     query = (
-        select(_out.c.glb_key, _out.c.preview_key, _var.c.name.label("variant"), _src.c.filename)
+        select(_out.c.glb_key, _out.c.obj_key, _out.c.preview_key, _var.c.name.label("variant"), _src.c.filename)
         .join(_var, _var.c.id == _out.c.variant_id)
         .join(_src, _src.c.id == _out.c.source_image_id)
         .where(_out.c.id == output_id)

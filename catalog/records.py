@@ -186,6 +186,8 @@ OUTPUT_FIELDS = (
     "timings",
     "licences",
     "views",
+    "lod_face_counts",
+    "quad_count",
     "dagster_run_id",
 )
 

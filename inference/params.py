@@ -23,6 +23,10 @@ DEFAULT_PRESET = "desktop"
 TEXTURE_FORMATS = ("png", "jpeg", "webp")
 #: how UV charts are cut (inference.mesh.uv.unwrap; README, "Generation speed": time of each)
 UV_MODES = ("xatlas", "box")
+#: how the budget surface is made from the dense one (inference.mesh.remesh; README, "Game-ready output")
+REMESH_MODES = ("none", "quad")
+#: LOD n has 2⁻ⁿ of the budget's faces (inference.mesh.lod)
+MAX_LODS = 4
 
 #: the fields the image stages read; the 3D stages read the rest
 IMAGE_STAGE_FIELDS = ("remove_background", "background", "upscale", "upscaler")
@@ -35,6 +39,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "background": REMOVERS,
     "texture_format": TEXTURE_FORMATS,
     "uv_mode": UV_MODES,
+    "remesh": REMESH_MODES,
 }
 
 
@@ -82,12 +87,24 @@ class GenerationParams(BaseModel):
     normal_map: bool = Field(
         False, description="bake a tangent-space normal map from the dense surface onto the budget mesh (on for the mobile preset)"
     )
+    lods: int = Field(
+        0,
+        ge=0,
+        le=MAX_LODS,
+        description="extra levels of detail after the budget mesh, each with half the faces of the one before, "
+        "sharing its texture atlas (MSFT_lod in the GLB, one OBJ per level)",
+    )
+    remesh: str = Field(
+        "none",
+        description="budget surface: none (decimated triangles) or quad (quad retopology of the dense surface with "
+        "Instant Meshes; the OBJ keeps the quads, the GLB stores them as two triangles each)",
+    )
     upscale: int = Field(1, description="upscale the cut-out views before texturing")
     upscaler: str = Field("builtin", description="upscaler: builtin (Lanczos + unsharp mask) or a learned one from the models folder")
     remove_background: bool = Field(True, description="cut the object out (an image's own meaningful alpha is kept)")
     background: str = Field("builtin", description="background remover: builtin or a rembg ONNX model from the models folder")
 
-    @field_validator("preset", "upscale", "upscaler", "background", "texture_format", "uv_mode")
+    @field_validator("preset", "upscale", "upscaler", "background", "texture_format", "uv_mode", "remesh")
     @classmethod
     def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
         choices = CHOICES[info.field_name]

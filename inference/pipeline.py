@@ -30,8 +30,10 @@ from inference.images.upscale import upscale_image
 from inference.licences import check_licences
 from inference.mesh.bake import bake_texture
 from inference.mesh.cleanup import budget_mesh, budget_shortfall, dense_surface, unit_vertex_normals
-from inference.mesh.export import glb_bytes, textured_mesh
+from inference.mesh.export import glb_bytes, pbr_material, textured_mesh
+from inference.mesh.lod import lod_levels
 from inference.mesh.normal_map import bake_normal_map, vertex_tangents
+from inference.mesh.remesh import quad_remesh, quad_shortfall
 from inference.mesh.uv import unwrap
 from inference.params import GenerationParams
 from inference.views import EXTENT, FramedViews, ViewError, check_view_names, frame_views
@@ -45,6 +47,7 @@ class Shape:
     mesh: trimesh.Trimesh  # the clean mesh within the face budget
     dense: trimesh.Trimesh | None = None  # the surface before decimation: kept when a normal map is baked from it
     warnings: list[str] = field(default_factory=list)  # what the user should know (a face budget not met)
+    polygon: np.ndarray | None = None  # (F,) the polygon of each face of a quad retopology (a quad's two triangles share one)
 
 
 @dataclass
@@ -52,6 +55,7 @@ class TexturedMesh:
     mesh: trimesh.Trimesh  # with UVs, unit normals and the PBR material
     glb: bytes
     texture_coverage: float  # fraction of surface texels some view saw
+    lods: list[trimesh.Trimesh] = field(default_factory=list)  # levels 1 …, sharing ``mesh``'s material
 
 
 @dataclass
@@ -65,6 +69,8 @@ class GeneratedAsset:
     warnings: list[str] = field(default_factory=list)
     texture_coverage: float = 0.0
     watertight: bool = False  # of the welded surface; the exported mesh splits vertices along UV seams
+    lods: list[trimesh.Trimesh] = field(default_factory=list)  # levels of detail 1 …, sharing ``mesh``'s material
+    polygon: np.ndarray | None = None  # per face of ``mesh``: its polygon, where quad retopology made it
 
     @property
     def faces(self) -> int:
@@ -155,12 +161,18 @@ def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGen
 
 
 def clean_shape(vertices: np.ndarray, faces: np.ndarray, params: GenerationParams) -> Shape:
-    """A generator's surface cleaned up and decimated to the budget, with the dense surface kept when
-    ``params.normal_map`` asks for it."""
+    """A generator's surface cleaned up and brought to the budget — decimated, or remeshed into quads when
+    ``params.remesh`` asks — with the dense surface kept when ``params.normal_map`` asks for it."""
     dense = dense_surface(vertices, faces)
-    mesh = budget_mesh(dense, params.target_faces)
-    shortfall = budget_shortfall(len(mesh.faces), params.target_faces)
-    return Shape(mesh, dense if params.normal_map else None, [shortfall] if shortfall else [])
+    polygon = None
+    if params.remesh == "quad":
+        quads = quad_remesh(dense, params.target_faces)
+        mesh, polygon = quads.mesh, quads.polygon
+        shortfall = quad_shortfall(len(mesh.faces), params.target_faces)
+    else:
+        mesh = budget_mesh(dense, params.target_faces)
+        shortfall = budget_shortfall(len(mesh.faces), params.target_faces)
+    return Shape(mesh, dense if params.normal_map else None, [shortfall] if shortfall else [], polygon)
 
 
 def texture_mesh(
@@ -171,14 +183,15 @@ def texture_mesh(
     timings: dict[str, float] | None = None,
     device: str | None = None,
 ) -> TexturedMesh:
-    """UVs, the baked base-colour texture (and normal map) and the GLB (``name`` names its mesh and material).
+    """UVs, the baked base-colour texture (and normal map), the levels of detail ``params.lods`` asks for, and
+    the GLB (``name`` names its mesh and material).
 
     ``device``: where the bakes run (default: CUDA when there is one, else the CPU)."""
     mesh = shape.mesh
     if params.normal_map and shape.dense is None:
         raise ValueError("a normal map is baked from the dense surface, and this shape was made without it")
     with _timed(timings, "uv"):
-        unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size, params.uv_mode)
+        unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size, params.uv_mode, shape.polygon)
         normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     with _timed(timings, "texture"):
         texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size, device)
@@ -188,9 +201,19 @@ def texture_mesh(
             tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
             normal_texture = bake_normal_map(unwrapped, normals, tangents, shape.dense, params.texture_size, device)
     with _timed(timings, "export"):
-        result = textured_mesh(unwrapped, normals, texture, name, params.texture_format, normal_texture, tangents)
-        glb = glb_bytes(result)
-    return TexturedMesh(result, glb, coverage)
+        material = pbr_material(texture, name, params.texture_format, normal_texture)
+        result = textured_mesh(unwrapped, normals, material, name, params.texture_format, tangents)
+    lods = []
+    if params.lods:
+        with _timed(timings, "lods"):
+            for level in lod_levels(unwrapped, params.lods):
+                welded = level.source_vertex[level.faces]  # the level's faces on the budget mesh's welded vertices
+                level_normals = unit_vertex_normals(mesh.vertices, welded)[level.source_vertex]
+                level_tangents = None if tangents is None else vertex_tangents(level.vertices, level.faces, level.uvs, level_normals)
+                lods.append(textured_mesh(level, level_normals, material, name, params.texture_format, level_tangents))
+    with _timed(timings, "export"):
+        glb = glb_bytes(result, lods)
+    return TexturedMesh(result, glb, coverage, lods)
 
 
 def generate_asset(
@@ -223,4 +246,6 @@ def generate_asset(
         [*views.warnings, *shape.warnings],
         textured.texture_coverage,
         shape.mesh.is_watertight,
+        textured.lods,
+        shape.polygon,
     )

@@ -41,6 +41,16 @@ await page.click("#wireframe");
 await page.click("#lighting");
 await settle();
 await page.locator("#viewer canvas").screenshot({ path: `${out}/viewer-flat.png` });
+await page.click("#lighting");
+// levels of detail: the page lists them, and picking one shows its faces alone
+seen.lod_options = await page.locator("#lod option").count();
+if (seen.lod_options) {
+  await page.selectOption("#lod", String(seen.lod_options - 1));
+  await settle();
+  seen.lod_faces = await page.evaluate(() => window.meshmill.viewers[0].faces);
+  await page.locator("#viewer canvas").screenshot({ path: `${out}/viewer-last-lod.png` });
+  await page.selectOption("#lod", "0");
+}
 seen.dagster_asset = await page.getAttribute("#dagster-asset", "href");
 seen.dagster_run = await page.getAttribute("#dagster-run", "href").catch(() => null);
 

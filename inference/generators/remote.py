@@ -88,7 +88,7 @@ def request_body(views: FramedViews, params: GenerationParams, texture: bool = F
         "type": "glb",
         "mv_images": pngs or None,
     }
-    if params.normal_map:
+    if params.normal_map or params.remesh == "quad":  # both work from the dense surface
         body["face_count"] = max(params.target_faces, NORMAL_MAP_SOURCE_FACES)
     return {k: v for k, v in body.items() if v is not None}
 

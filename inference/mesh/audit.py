@@ -29,11 +29,38 @@ def _accessor(gltf: GLTF2, blob: bytes, index: int) -> np.ndarray:
 class GlbAudit:
     """One parse of a GLB: what it holds, and what a validating importer would reject in it."""
 
-    faces: int
+    faces: int  # of the meshes the scene shows: level 0 where there are levels of detail
     vertices: int
     has_uv: bool  # every primitive has TEXCOORD_0
     has_texture: bool  # a material has a base-colour texture
     problems: list[str]
+    lod_faces: list[int]  # faces of each further level of detail (MSFT_lod), in order
+
+
+def _scene_meshes(gltf: GLTF2) -> list[int]:
+    """The meshes the default scene's node trees show (MSFT_lod's further levels hang outside them)."""
+    if not gltf.scenes:
+        return list(range(len(gltf.meshes)))
+    stack, meshes = list(gltf.scenes[gltf.scene or 0].nodes or []), []
+    while stack:
+        node = gltf.nodes[stack.pop()]
+        if node.mesh is not None:
+            meshes.append(node.mesh)
+        stack.extend(node.children or [])
+    return meshes
+
+
+def _lod_meshes(gltf: GLTF2) -> list[int]:
+    """The mesh of each further level of detail a node lists under MSFT_lod."""
+    return [gltf.nodes[i].mesh for node in gltf.nodes for i in (node.extensions or {}).get("MSFT_lod", {}).get("ids", [])]
+
+
+def _face_count(gltf: GLTF2, mesh: int) -> int:
+    count = 0
+    for primitive in gltf.meshes[mesh].primitives:
+        index = primitive.indices if primitive.indices is not None else primitive.attributes.POSITION
+        count += gltf.accessors[index].count // 3
+    return count
 
 
 def _attributes(gltf: GLTF2) -> dict[str, np.ndarray]:
@@ -61,14 +88,16 @@ def audit_glb(glb: bytes) -> GlbAudit:
     gltf = GLTF2.load_from_bytes(glb)
     found = _attributes(gltf)
     primitives = [primitive for mesh in gltf.meshes for primitive in mesh.primitives]
-    vertices = len(found.get("POSITION", ()))
-    faces = len(found["indices"]) if "indices" in found else vertices // 3
+    shown = _scene_meshes(gltf)
+    vertices = sum(gltf.accessors[p.attributes.POSITION].count for i in shown for p in gltf.meshes[i].primitives)
+    faces = sum(_face_count(gltf, i) for i in shown)
     return GlbAudit(
         faces=faces,
         vertices=vertices,
         has_uv=bool(primitives) and all(p.attributes.TEXCOORD_0 is not None for p in primitives),
         has_texture=any(m.pbrMetallicRoughness and m.pbrMetallicRoughness.baseColorTexture for m in gltf.materials),
         problems=_problems(found),
+        lod_faces=[_face_count(gltf, i) for i in _lod_meshes(gltf)],
     )
 
 

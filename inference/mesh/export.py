@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import struct
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from inference.mesh.audit import attribute_problems
 from inference.mesh.cleanup import MeshError
 from inference.mesh.uv import UnwrappedMesh
 
-ROUGHNESS = 0.8  # matte: style-model renders carry their lighting in the colours already
+ROUGHNESS = 0.8  # matte: no view tells how glossy the object is, and a shiny highlight on a guess looks worse than none
 PNG_LEVEL = 3  # zlib level for the texture: level 6 (trimesh's default) costs ~3× the time for ~5 % size
 JPEG_QUALITY = 90  # at 4096²: 0.07 s and 0.8 MB against PNG's 0.7 s and 2.9 MB (README, "Generation speed")
 WEBP_QUALITY = 90
@@ -51,32 +53,36 @@ def encoded_texture(texture: np.ndarray, texture_format: str = "png") -> Image.I
     return image
 
 
-def textured_mesh(
-    mesh: UnwrappedMesh,
-    normals: np.ndarray,
-    texture: np.ndarray,
-    name: str = "meshmill",
-    texture_format: str = "png",
-    normal_texture: np.ndarray | None = None,
-    tangents: np.ndarray | None = None,
-) -> trimesh.Trimesh:
-    """A trimesh with UVs, unit normals (``cleanup.unit_vertex_normals``) and a PBR material: base-colour
-    texture (encoded as ``texture_format``: png, jpeg or webp), metallic 0, and the tangent-space normal
-    map when there is one (``normal_map``; PNG whatever the colour's format, or WebP in a WebP file: a
-    lossy JPEG's blocks would show as dents) with the tangents it was baked in (``normal_map.vertex_tangents``,
-    (V, 4)), which the GLB stores as TANGENT so that no client has to guess them."""
-    unit, uvs = checked_attributes(mesh, normals)
-    image = encoded_texture(texture, texture_format)
+def pbr_material(
+    texture: np.ndarray, name: str = "meshmill", texture_format: str = "png", normal_texture: np.ndarray | None = None
+) -> PBRMaterial:
+    """The PBR material: base-colour texture (encoded as ``texture_format``: png, jpeg or webp), metallic 0,
+    and the tangent-space normal map when there is one (PNG whatever the colour's format, or WebP in a WebP
+    file: a lossy JPEG's blocks would show as dents)."""
     bumps = None if normal_texture is None else encoded_texture(normal_texture, "webp" if texture_format == "webp" else "png")
-    material = PBRMaterial(
+    return PBRMaterial(
         name=f"{name}_material",
-        baseColorTexture=image,
+        baseColorTexture=encoded_texture(texture, texture_format),
         normalTexture=bumps,
         baseColorFactor=[255, 255, 255, 255],
         metallicFactor=0.0,
         roughnessFactor=ROUGHNESS,
         doubleSided=False,
     )
+
+
+def textured_mesh(
+    mesh: UnwrappedMesh,
+    normals: np.ndarray,
+    material: PBRMaterial,
+    name: str = "meshmill",
+    texture_format: str = "png",
+    tangents: np.ndarray | None = None,
+) -> trimesh.Trimesh:
+    """A trimesh with UVs, unit normals (``cleanup.unit_vertex_normals``) and ``material`` (``pbr_material``;
+    the levels of detail share one), with the tangents a normal map was baked in (``normal_map.vertex_tangents``,
+    (V, 4)), which the GLB stores as TANGENT so that no client has to guess them."""
+    unit, uvs = checked_attributes(mesh, normals)
     result = trimesh.Trimesh(
         vertices=mesh.vertices,
         faces=mesh.faces,
@@ -91,16 +97,33 @@ def textured_mesh(
     return result
 
 
-def glb_bytes(mesh: trimesh.Trimesh) -> bytes:
-    """The GLB; a WebP texture is declared with EXT_texture_webp."""
+def lod_name(name: str, level: int) -> str:
+    """The node and mesh name of a level of detail: the ``_LOD0`` … suffixes Unity's and Unreal's importers
+    group into a LOD group."""
+    return f"{name}_LOD{level}"
+
+
+def glb_bytes(mesh: trimesh.Trimesh, lods: Sequence[trimesh.Trimesh] = ()) -> bytes:
+    """The GLB; a WebP texture is declared with EXT_texture_webp. With ``lods`` (levels 1 …, sharing
+    ``mesh``'s material), the levels follow the MSFT_lod extension: the scene holds level 0's node, which
+    lists the others' nodes, so a viewer without the extension shows level 0 alone; every node and mesh is
+    named ``name_LODn``."""
     webp = mesh.metadata.get("texture_format") == "webp"
-    glb = mesh.export(file_type="glb", include_normals=True, extension_webp=webp)
-    return _named_tangents(glb) if TANGENT_ATTRIBUTE in mesh.vertex_attributes else glb
+    if not lods:
+        glb = mesh.export(file_type="glb", include_normals=True, extension_webp=webp)
+        return _rewritten(glb, {}) if TANGENT_ATTRIBUTE in mesh.vertex_attributes else glb
+    scene = trimesh.Scene()
+    name = mesh.metadata.get("name", "meshmill")
+    for level, part in enumerate([mesh, *lods]):
+        scene.add_geometry(part, geom_name=lod_name(name, level), node_name=lod_name(name, level))
+    glb = scene.export(file_type="glb", include_normals=True, extension_webp=webp)
+    return _rewritten(glb, {lod_name(name, level): level for level in range(len(lods) + 1)})
 
 
-def _named_tangents(glb: bytes) -> bytes:
-    """The GLB with its tangents' attribute renamed from ``TANGENT_ATTRIBUTE`` to TANGENT (the JSON chunk
-    rewritten and re-padded, the binary chunk as it was)."""
+def _rewritten(glb: bytes, levels: dict[str, int]) -> bytes:
+    """The GLB with its tangents' attribute renamed from ``TANGENT_ATTRIBUTE`` to TANGENT and, given the
+    node names of its ``levels`` of detail, those written as MSFT_lod (the JSON chunk rewritten and re-padded,
+    the binary chunk as it was)."""
     json_length = struct.unpack_from("<I", glb, 12)[0]
     document = json.loads(glb[20 : 20 + json_length])
     for mesh in document.get("meshes", []):
@@ -108,6 +131,13 @@ def _named_tangents(glb: bytes) -> bytes:
             attributes = primitive["attributes"]
             if TANGENT_ATTRIBUTE in attributes:
                 attributes["TANGENT"] = attributes.pop(TANGENT_ATTRIBUTE)
+    if levels:
+        node_of = {node.get("name"): index for index, node in enumerate(document["nodes"])}
+        order = [node_of[name] for name in sorted(levels, key=levels.get)]
+        document["nodes"][order[0]].setdefault("extensions", {})["MSFT_lod"] = {"ids": order[1:]}
+        scene = document["scenes"][document.get("scene", 0)]
+        scene["nodes"] = [n for n in scene["nodes"] if n not in order[1:]]
+        document["extensionsUsed"] = sorted({*document.get("extensionsUsed", []), "MSFT_lod"})
     text = json.dumps(document, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 4)
     rest = glb[20 + json_length :]
@@ -115,25 +145,30 @@ def _named_tangents(glb: bytes) -> bytes:
     return head + text + rest
 
 
-def write_obj(mesh: trimesh.Trimesh, folder: Path, stem: str) -> list[Path]:
-    """``stem.obj``, ``stem.mtl`` and the texture PNG in ``folder``; returns the paths written."""
+def write_obj(
+    mesh: trimesh.Trimesh, folder: Path, stem: str, lods: Sequence[trimesh.Trimesh] = (), polygon: np.ndarray | None = None
+) -> list[Path]:
+    """``obj_files`` written into ``folder``; returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = obj_files(mesh, stem)
     paths = []
-    for name, data in files.items():
+    for name, data in obj_files(mesh, stem, lods, polygon).items():
         path = folder / name
         path.write_bytes(data)
         paths.append(path)
     return paths
 
 
-def obj_files(mesh: trimesh.Trimesh, stem: str) -> dict[str, bytes]:
+def obj_files(
+    mesh: trimesh.Trimesh, stem: str, lods: Sequence[trimesh.Trimesh] = (), polygon: np.ndarray | None = None
+) -> dict[str, bytes]:
     """The OBJ, its MTL and its textures as {file name: bytes}. A normal map is written beside the colour
     and named in the MTL twice: ``norm`` (the MTL extension for PBR) and ``map_Bump -bm 1`` (what Blender's
-    and most importers read as a tangent-space normal map)."""
-    obj_text, extra = trimesh.exchange.obj.export_obj(
-        mesh, include_normals=True, include_texture=True, return_texture=True, mtl_name=f"{stem}.mtl"
-    )
+    and most importers read as a tangent-space normal map). ``polygon`` (the polygon of each face, from quad
+    retopology) makes the OBJ's faces quads where a quad's two triangles share their UVs; each of ``lods`` is
+    ``stem_LODn.obj`` beside it, sharing the MTL and the textures."""
+    obj_text, extra = _obj_text(mesh, stem)
+    if polygon is not None:
+        obj_text = obj_text[: obj_text.index("\nf ") + 1] + _polygon_lines(np.asarray(mesh.faces), np.asarray(polygon))
     files = {f"{stem}.obj": obj_text.encode()}
     files.update(extra)
     bumps = getattr(getattr(mesh.visual, "material", None), "normalTexture", None)
@@ -143,4 +178,51 @@ def obj_files(mesh: trimesh.Trimesh, stem: str) -> dict[str, bytes]:
         bumps.save(buffer, format="PNG", compress_level=PNG_LEVEL)
         files[name] = buffer.getvalue()
         files[f"{stem}.mtl"] = files[f"{stem}.mtl"].rstrip(b"\n") + f"\nnorm {name}\nmap_Bump -bm 1 {name}\n".encode()
+    for level, part in enumerate(lods, 1):
+        files[f"{lod_name(stem, level)}.obj"] = _obj_text(part, stem, with_texture=False)[0].encode()
     return files
+
+
+def obj_zip(mesh: trimesh.Trimesh, stem: str, lods: Sequence[trimesh.Trimesh] = (), polygon: np.ndarray | None = None) -> bytes:
+    """``obj_files`` in one zip archive, as the web app serves them."""
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in obj_files(mesh, stem, lods, polygon).items():
+            archive.writestr(name, data)
+    return packed.getvalue()
+
+
+def _obj_text(mesh: trimesh.Trimesh, stem: str, with_texture: bool = True) -> tuple[str, dict[str, bytes]]:
+    """trimesh's OBJ text (one index per corner for v, vt and vn) naming ``stem.mtl``, with the MTL and
+    texture files unless only the text is wanted."""
+    return trimesh.exchange.obj.export_obj(
+        mesh, include_normals=True, include_texture=True, return_texture=True, mtl_name=f"{stem}.mtl", write_texture=with_texture
+    )
+
+
+def _polygon_lines(faces: np.ndarray, polygon: np.ndarray) -> str:
+    """OBJ face lines: a quad for two triangles of one polygon that share an edge, wound alike (x y z and
+    its neighbour w z y make x y w z); a triangle for the others, and for a quad cut by a UV seam along its
+    diagonal (its two triangles then name different corners there)."""
+    order = np.argsort(polygon, kind="stable")
+    grouped = polygon[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    sizes = np.diff(np.r_[starts, len(grouped)])
+    pairs = starts[sizes == 2]
+    first, second = faces[order[pairs]], faces[order[pairs + 1]]
+    lone = ~(first[:, :, None] == second[:, None, :]).any(axis=2)  # corners of the first not in the second
+    other = ~(second[:, :, None] == first[:, None, :]).any(axis=2)
+    quads = np.zeros((0, 4), np.int64)
+    merged = (lone.sum(axis=1) == 1) & (other.sum(axis=1) == 1)
+    if merged.any():
+        turn = (lone[merged].argmax(axis=1)[:, None] + np.arange(3)) % 3
+        x, y, z = np.take_along_axis(first[merged], turn, axis=1).T
+        turn = (other[merged].argmax(axis=1)[:, None] + np.arange(3)) % 3
+        w, z2, y2 = np.take_along_axis(second[merged], turn, axis=1).T
+        alike = (z2 == z) & (y2 == y)
+        merged[np.flatnonzero(merged)[~alike]] = False
+        quads = np.stack([x, y, w, z], axis=1)[alike]
+    triangles = np.concatenate([faces[order[np.repeat(sizes, sizes) != 2]], first[~merged], second[~merged]])
+    lines = [" ".join(f"{i}/{i}/{i}" for i in row) for row in (quads + 1).tolist()]
+    lines += [" ".join(f"{i}/{i}/{i}" for i in row) for row in (triangles + 1).tolist()]
+    return "".join(f"f {line}\n" for line in lines)

@@ -128,7 +128,7 @@ class DenseSurface:
 
         return cls(
             torch.as_tensor(f, device=device), tensor(unit_vertex_normals(v, f)), tensor(origin), tensor(b), tensor(c), tensor(gram),
-            torch.as_tensor(dense.vertex_faces[:, :MAX_VERTEX_FACES], device=device),
+            torch.as_tensor(dense.vertex_faces[:, :MAX_VERTEX_FACES].copy(), device=device),  # trimesh caches it read-only
         )  # fmt: skip
 
 

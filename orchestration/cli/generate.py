@@ -41,6 +41,8 @@ def generate(
     texture_format: knobs.TextureFormat = None,
     uv_mode: knobs.UvMode = None,
     normal_map: knobs.NormalMap = None,
+    lods: knobs.Lods = None,
+    remesh: knobs.Remesh = None,
     steps: knobs.Steps = None,
     guidance: knobs.Guidance = None,
     octree_resolution: knobs.OctreeResolution = None,
@@ -60,10 +62,12 @@ def generate(
     from inference.generators import get_generator
     from inference.licences import check_licences
     from inference.mesh.export import write_obj
+    from inference.mesh.remesh import quad_count
     from inference.pipeline import generate_asset
 
     shape = knobs.shape_knobs(
         faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
+        lods=lods, remesh=remesh,
         steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
@@ -87,9 +91,13 @@ def generate(
     write_atomically(output, asset.glb)
     say(f"wrote {output}")
     if obj is not None:
-        for path in write_obj(asset.mesh, obj, output.stem):
+        for path in write_obj(asset.mesh, obj, output.stem, asset.lods, asset.polygon):
             say(f"wrote {path}")
     title = f"{asset.model_name} {asset.model_version}: {asset.faces} faces, {asset.vertices} vertices, {len(asset.glb):,} bytes"
+    if asset.polygon is not None:
+        title += f"; {quad_count(asset.polygon):,} quads"
+    if asset.lods:
+        title += f"; LODs {', '.join(f'{len(level.faces):,}' for level in asset.lods)} faces"
     table = Table("stage", "seconds", title=title)
     for stage, seconds in asset.timings.items():
         table.add_row(stage, f"{seconds:.2f}")

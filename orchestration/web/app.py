@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from pydantic import BaseModel
 import catalog
 from catalog import BlobNotFound, CatalogError, LabelError, OutputStatus
 from catalog.keys import image_partition_key, view_key
-from inference.mesh.export import obj_files
+from inference.mesh.export import obj_zip
 
 HERE = Path(__file__).resolve().parent
 THREE = Path(os.environ.get("MESHMILL_THREE_DIR") or HERE.parents[1] / "node_modules" / "three")
@@ -166,15 +165,12 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     @app.get("/files/outputs/{output_id}/obj.zip")
     def file_obj_zip(output_id: int) -> Response:
         files, stem = output_file(output_id)
-        scene = trimesh.load(io.BytesIO(blob(files["glb_key"], f"output {output_id}'s GLB")), file_type="glb")
-        mesh = next(iter(scene.geometry.values())) if isinstance(scene, trimesh.Scene) else scene
-        packed = io.BytesIO()
-        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in obj_files(mesh, stem).items():
-                archive.writestr(name, data)
-        return Response(
-            packed.getvalue(), media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{stem}_obj.zip"'}
-        )
+        if files["obj_key"]:  # stored with the GLB where the GLB cannot give it back (quads, levels of detail)
+            packed = blob(files["obj_key"], f"output {output_id}'s OBJ")
+        else:
+            scene = trimesh.load(io.BytesIO(blob(files["glb_key"], f"output {output_id}'s GLB")), file_type="glb")
+            packed = obj_zip(next(iter(scene.geometry.values())) if isinstance(scene, trimesh.Scene) else scene, stem)
+        return Response(packed, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{stem}_obj.zip"'})
 
     @app.get("/files/outputs/{output_id}/preview.png")
     def file_preview(output_id: int) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +19,7 @@ from assets.image_assets import ImageStagesConfig, cut_out_and_upscale, image_st
 from assets.partitions import image_variants, images
 from assets.resources import CatalogResource, ComputeResource
 from catalog.keys import dense_mesh_key, image_partition_key
+from inference.mesh.audit import audit_glb
 from inference.params import GenerationParams
 from inference.pipeline import frame_size
 from orchestration.convert import materialise
@@ -249,3 +251,34 @@ def test_a_licence_the_studio_setting_forbids_fails_the_output_at_once_with_why(
     assert not any("trying again" in (e.message or "") for e in instance.all_logs(result.run_id))
     (output,) = catalog.show(catalog.get_engine(), source_id)["outputs"]
     assert output["status"] == "failed" and "hunyuan3d-2mini-turbo: its licence" in output["error"] and "excludes UK" in output["error"]
+
+
+def test_quads_and_levels_of_detail_are_recorded_and_survive_re_texturing(home):
+    """A variant with quad retopology and two further levels: the catalog records their counts, the OBJ zip is
+    kept with the GLB (which cannot give the quads back), and re-texturing alone keeps the quads it reads
+    back from the stored shape."""
+    ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
+    engine = catalog.get_engine()
+    extra = {"lods": 2, "remesh": "quad", "uv_mode": "box"}
+    catalog.define_variant(engine, "game", backend="builtin", preset="mobile", target_faces=1000, texture_size=512, extra=extra)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(instance, [key], ["game"]).failures == []
+    (output,) = catalog.show(engine, source_id)["outputs"]
+    blobs = catalog.blob_store_from_env()
+
+    def quads_in_zip() -> int:
+        archive = zipfile.ZipFile(io.BytesIO(blobs.get(output["blob_keys"]["obj"])))
+        assert {"soccer_ball_game_LOD1.obj", "soccer_ball_game_LOD2.obj"} <= set(archive.namelist())
+        text = archive.read("soccer_ball_game.obj").decode()
+        return sum(len(line.split()) == 5 for line in text.splitlines() if line.startswith("f "))
+
+    assert output["parameters"]["remesh"] == "quad" and output["parameters"]["lods"] == 2
+    assert 450 <= output["quad_count"] <= 550 and abs(output["face_count"] - 1000) <= 50
+    assert len(output["lod_face_counts"]) == 2 and output["lod_face_counts"][0] < output["face_count"]
+    assert audit_glb(blobs.get(output["blob_keys"]["glb"])).lod_faces == output["lod_face_counts"]  # its MSFT_lod levels
+    first = quads_in_zip()
+    assert first >= 0.99 * output["quad_count"]
+    partition = dg.MultiPartitionKey({"image": key, "variant": "game"})
+    assert dg.materialize(ASSETS, selection=["textured_glb"], partition_key=partition, instance=instance, resources=RESOURCES).success
+    (output,) = catalog.show(engine, source_id)["outputs"]
+    assert quads_in_zip() == first and output["quad_count"] >= first

@@ -31,7 +31,9 @@ BACKDROPS = [(255, 255, 255, 255), (0, 0, 0, 0), (236, 238, 240, 255)]
 colours = st.tuples(st.integers(0, 200), st.integers(0, 200), st.integers(0, 200)).map(lambda c: (*c, 255))
 fraction = st.floats(0.0, 1.0)
 #: the refusals a user may get for a drawing: a view or object too small, nothing found, no surface
-REFUSALS = re.compile(r"^(front|left|back|right) view: (the object is only|image is|no object found)|leave no volume")
+REFUSALS = re.compile(
+    r"^(front|left|back|right) view: (the object is only|image is|no object found)|leave no volume|^quad retopology failed"
+)
 
 
 @st.composite
@@ -79,10 +81,10 @@ def test_awkward_inputs_give_valid_glbs_or_a_clear_refusal(tmp_path):
     refused: list[str] = []
 
     @settings(max_examples=28, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    @given(view_sets(), st.sampled_from(UV_MODES))
-    def convert(images: dict[str, Image.Image], uv_mode: str) -> None:
+    @given(view_sets(), st.sampled_from(UV_MODES), st.integers(0, 2), st.sampled_from(["none", "none", "none", "quad"]))
+    def convert(images: dict[str, Image.Image], uv_mode: str, lods: int, remesh: str) -> None:
         try:
-            asset = generate_asset(images, PARAMS.replace(uv_mode=uv_mode), name="awkward")
+            asset = generate_asset(images, PARAMS.replace(uv_mode=uv_mode, lods=lods, remesh=remesh), name="awkward")
         except (ValueError, EmptySurface) as exc:  # refused: only for a reason the user can act on, named
             assert REFUSALS.search(str(exc)), repr(exc)
             refused.append(str(exc))
@@ -92,7 +94,8 @@ def test_awkward_inputs_give_valid_glbs_or_a_clear_refusal(tmp_path):
         (report,) = validate_gltf(path)
         assert (report["errors"], report["warnings"]) == (0, 0), report["messages"]
         assert glb_problems(asset.glb) == []
-        obj = obj_files(asset.mesh, "awkward")["awkward.obj"].decode()
+        assert len(asset.lods) == lods
+        obj = obj_files(asset.mesh, "awkward", asset.lods, asset.polygon)["awkward.obj"].decode()
         normals = np.array([line.split()[1:] for line in obj.splitlines() if line.startswith("vn ")], float)
         assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-4)
         made.append(path.name)

@@ -62,13 +62,24 @@ def test_generate_four_views_with_obj_output(tmp_path):
         "512",
         "--keep-background",
         "--normal-map",
+        "--remesh",
+        "quad",
+        "--uv-mode",
+        "box",
+        "--lods",
+        "1",
         "--obj",
         str(tmp_path / "obj"),
     )
     assert result.returncode == 0, result.stderr
-    faces = int(re.search(r"(\d+) faces", result.stdout).group(1))
-    assert abs(faces - 3000) <= 150 and "normal_map" in result.stdout
-    assert sorted(p.name for p in (tmp_path / "obj").iterdir()) == ["ring.mtl", "ring.obj", "ring_material.png", "ring_normal.png"]
+    faces = int(re.search(r"([\d,]+) faces", result.stdout).group(1).replace(",", ""))
+    quads = int(re.search(r"([\d,]+) quads", result.stdout).group(1).replace(",", ""))
+    assert abs(faces - 3000) <= 150 and 0.48 * faces <= quads <= faces / 2 and "normal_map" in result.stdout
+    assert re.search(r"LODs [\d,]+ faces", result.stdout)
+    files = ["ring.mtl", "ring.obj", "ring_LOD1.obj", "ring_material.png", "ring_normal.png"]
+    assert sorted(p.name for p in (tmp_path / "obj").iterdir()) == files
+    obj_faces = [line.split() for line in (tmp_path / "obj" / "ring.obj").read_text().splitlines() if line.startswith("f ")]
+    assert sum(len(face) == 5 for face in obj_faces) >= 0.99 * quads  # the OBJ keeps the quads
     (report,) = validate_gltf(out)
     assert report["errors"] == 0 and report["warnings"] == 0
 

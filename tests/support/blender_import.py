@@ -1,4 +1,4 @@
-"""Run inside Blender: import a GLB and print what Blender made of it as one JSON line.
+"""Run inside Blender: import a GLB (or an OBJ) and print what Blender made of it as one JSON line.
 
 blender -b --factory-startup --python tests/blender_import.py -- model.glb [--tangents]
 
@@ -16,7 +16,10 @@ if not hasattr(numpy, "bool"):  # Debian 12: Blender 3.4 importer vs numpy 1.24
     numpy.bool = bool
 path = sys.argv[sys.argv.index("--") + 1]
 bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.import_scene.gltf(filepath=path)
+if path.endswith(".obj"):
+    bpy.ops.wm.obj_import(filepath=path)
+else:
+    bpy.ops.import_scene.gltf(filepath=path)
 meshes = [o for o in bpy.data.objects if o.type == "MESH"]
 out = {
     "meshes": len(meshes),
@@ -24,6 +27,8 @@ out = {
     "materials": [m.name for m in bpy.data.materials],
     "images": [(i.name, list(i.size)) for i in bpy.data.images],
     "uv_layers": [len(o.data.uv_layers) for o in meshes],
+    "objects": sorted(o.name for o in meshes),
+    "quads": sum(1 for o in meshes for p in o.data.polygons if p.loop_total == 4),
 }
 mat = bpy.data.materials[0] if bpy.data.materials else None
 if mat and mat.use_nodes:

@@ -65,6 +65,9 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     assert seen["errors"] == []
     assert (seen["all"], seen["by_tag"], seen["by_collection"]) == (4, 2, 2)
     assert abs(seen["faces"] - mobile["face_count"]) <= 2  # the page loaded this output's GLB
+    # its two further levels of detail (MSFT_lod): listed, and the last one shown alone when picked
+    assert seen["lod_options"] == 3 and seen["lod_faces"] == mobile["lod_face_counts"][-1] <= 1.05 * mobile["face_count"] / 4
+    assert model_pixels(shots / "viewer-last-lod.png").mean() > 0.03
 
     shaded, wire, flat = (shots / f"viewer-{n}.png" for n in ("shaded", "wireframe", "flat"))
     drawn = model_pixels(shaded)

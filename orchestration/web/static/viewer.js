@@ -45,12 +45,16 @@ export async function createViewer(element, url, { spin = true } = {}) {
   camera.position.copy(home.position);
   controls.update();
 
+  const levels = await levelsOfDetail(gltf);
   const meshes = [];
   model.traverse((o) => { if (o.isMesh) meshes.push(o); });
   let frames = 0;
   const viewer = {
     element, renderer, scene, camera, controls, model,
-    faces: meshes.reduce((n, m) => n + (m.geometry.index ? m.geometry.index.count : m.geometry.attributes.position.count) / 3, 0),
+    // the faces on show: level 0's where the GLB has levels of detail
+    get faces() { return countFaces(model, true); },
+    lods: levels.map((o, level) => ({ level, faces: countFaces(o, false) })),
+    setLod(level) { levels.forEach((o, i) => { o.visible = i === level; }); },
     setWireframe(on) { meshes.forEach((m) => { m.material.wireframe = on; }); },
     setFlatLight(on) { flat.visible = on; studio.visible = !on; },
     setSpin(on) { controls.autoRotate = on; },
@@ -68,6 +72,38 @@ export async function createViewer(element, url, { spin = true } = {}) {
     if (w && h) { renderer.setSize(w, h); camera.aspect = w / h; camera.updateProjectionMatrix(); }
   }).observe(element);
   return viewer;
+}
+
+function countFaces(root, visibleOnly) {
+  let faces = 0;
+  root.traverse((o) => {
+    if (!o.isMesh) return;
+    for (let p = o; visibleOnly && p; p = p.parent) if (!p.visible) return;
+    faces += (o.geometry.index ? o.geometry.index.count : o.geometry.attributes.position.count) / 3;
+  });
+  return faces;
+}
+
+// MSFT_lod: the scene holds level 0's node, whose extension lists the nodes of the further levels. They are
+// loaded beside it, hidden; [] when the GLB has no levels.
+async function levelsOfDetail(gltf) {
+  const json = gltf.parser.json;
+  for (const index of json.scenes?.[json.scene ?? 0]?.nodes ?? []) {
+    const ids = json.nodes[index].extensions?.MSFT_lod?.ids;
+    if (!ids) continue;
+    let base = null;
+    gltf.scene.traverse((o) => { if (gltf.parser.associations.get(o)?.nodes === index) base = o; });
+    if (!base) continue;
+    const levels = [base];
+    for (const id of ids) {
+      const node = (await gltf.parser.getDependency("node", id)).clone();
+      node.visible = false;
+      base.parent.add(node);
+      levels.push(node);
+    }
+    return levels;
+  }
+  return [];
 }
 
 // Move one viewer's camera and the others follow (the compare page).
