@@ -87,6 +87,11 @@ class GenerationParams(BaseModel):
     normal_map: bool = Field(
         False, description="bake a tangent-space normal map from the dense surface onto the budget mesh (on for the mobile preset)"
     )
+    keep_lighting: bool = Field(
+        False,
+        description="keep the light the views were drawn under in the base colour (default: estimate it from the "
+        "surface normals and divide it out, so that an engine does not light the asset twice)",
+    )
     lods: int = Field(
         0,
         ge=0,

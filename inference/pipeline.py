@@ -194,7 +194,7 @@ def texture_mesh(
         unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size, params.uv_mode, shape.polygon)
         normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     with _timed(timings, "texture"):
-        texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size, device)
+        texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size, device, not params.keep_lighting)
     normal_texture = tangents = None
     if params.normal_map:
         with _timed(timings, "normal_map"):

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from inference.images.fill import push_pull_fill
+from inference.mesh.delight import delit
 from inference.mesh.raster import depth_buffer, rasterize
 from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
@@ -73,9 +74,15 @@ def _sample(image: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Te
 
 
 def bake_texture(
-    mesh: UnwrappedMesh, normals: np.ndarray, views: FramedViews, size: int, device: str | torch.device | None = None
+    mesh: UnwrappedMesh,
+    normals: np.ndarray,
+    views: FramedViews,
+    size: int,
+    device: str | torch.device | None = None,
+    delight: bool = False,
 ) -> tuple[np.ndarray, float]:
-    """An RGB uint8 texture (size × size) and the fraction of surface texels some view saw.
+    """An RGB uint8 texture (size × size) and the fraction of surface texels some view saw; with ``delight``,
+    the views' light is estimated from the texels some view saw and divided out of every texel (``delight``).
 
     ``device``: where the bake runs (default: CUDA when there is one, else the CPU). The bake runs at
     ``bake_size`` and is upsampled to ``size``: finer texels than the views hold add time, not detail.
@@ -121,7 +128,10 @@ def bake_texture(
         raise ValueError("no view colours any part of the surface")
     texture = torch.zeros((3, size * size), device=device)
     known = torch.zeros(size * size, dtype=torch.bool, device=device)
-    texture[:, texels[good]] = (colour_sum[good] / weight_sum[good, None]).T
+    colour = colour_sum[good] / weight_sum[good, None]
+    if delight and bool(seen.any()):
+        colour = delit(colour, normal[good], seen[good])[0]
+    texture[:, texels[good]] = colour.T
     known[texels[good]] = True
     texture = push_pull_fill(texture.view(3, size, size), known.view(size, size))
     if size != output_size:

@@ -6,9 +6,11 @@ kept for looking at), reconstruct from the front view alone and from all four, a
 - Chamfer distance (mean of both directions' nearest-neighbour distances) and F-score at
   τ = 0.05 and 0.1, on 20,000 points sampled from each surface after centring each mesh at its
   bounding-box centre and scaling it so the larger of its X and Y extents is 2;
-- masked PSNR of our textured result re-rendered (unlit: the texture already carries the light)
-  in each input view, against the ground-truth render, where both renders show the object (so it
-  measures the texture; the outline's agreement is what the F-score measures).
+- masked PSNR of our textured result re-rendered in each input view, against the ground-truth render,
+  where both renders show the object (so it measures the texture; the outline's agreement is what the
+  F-score measures): ``psnr_<view>`` re-rendered unlit (the texture's colours as they are, right for a
+  texture that carries the views' light), and ``psnr_lit_<view>`` lit like the ground truth (right for a
+  base colour that holds albedo, as an engine lights it: a texture that kept the views' light shows it twice).
 
 Baselines on the same inputs: the front silhouette extruded to a slab (depth half its smaller
 extent), an ellipsoid fitted to the front silhouette, and the plain four-view visual hull.
@@ -172,10 +174,11 @@ def evaluate_object(obj: Path, size: int = 512, params: GenerationParams | None 
             # re-render our result from the same cameras, in the ground truth's frame
             placed = _align_to(asset.mesh, truth)
             out = write_obj(placed, Path(tmp) / method, method)[0]
-            again = render_views(out, views, size=size, half_extent=half, lit=False, texture=obj_texture(out))
-            for view in views:
-                both = (renders[view][..., 3] > 0) & (again[view][..., 3] > 0)
-                scores[method][f"psnr_{view}"] = masked_psnr(again[view], renders[view], both)
+            for lit, prefix in ((False, "psnr"), (True, "psnr_lit")):
+                again = render_views(out, views, size=size, half_extent=half, lit=lit, texture=obj_texture(out))
+                for view in views:
+                    both = (renders[view][..., 3] > 0) & (again[view][..., 3] > 0)
+                    scores[method][f"{prefix}_{view}"] = masked_psnr(again[view], renders[view], both)
         hull_params = params.model_copy(update={"guidance": 0.0})
         hull = generate_asset(images, hull_params, name="hull")
         scores["visual_hull"] = surface_scores(hull.mesh, truth)

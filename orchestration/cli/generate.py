@@ -41,6 +41,7 @@ def generate(
     texture_format: knobs.TextureFormat = None,
     uv_mode: knobs.UvMode = None,
     normal_map: knobs.NormalMap = None,
+    keep_lighting: knobs.KeepLighting = False,
     lods: knobs.Lods = None,
     remesh: knobs.Remesh = None,
     steps: knobs.Steps = None,
@@ -67,7 +68,7 @@ def generate(
 
     shape = knobs.shape_knobs(
         faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
-        lods=lods, remesh=remesh,
+        keep_lighting=keep_lighting or None, lods=lods, remesh=remesh,
         steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
@@ -111,27 +112,33 @@ def evaluate(
     json_out: Path | None = typer.Option(None, "--json", help="Also write every score as JSON here."),
     preset: knobs.Preset = None,
     uv_mode: knobs.UvMode = None,
+    keep_lighting: knobs.KeepLighting = False,
+    lit: bool = typer.Option(
+        False, "--lit", help="Show the PSNR of the results re-rendered lit like the references (as an engine lights a base colour)."
+    ),
 ) -> None:
     """Quality harness: reconstruct real meshes from their renders; Chamfer, F-score and PSNR against baselines."""
     from inference.quality.evaluation import evaluate_object, summarise, to_json, write_reference_set  # torch, as above
 
-    params = resolve_params(preset or DEFAULT_PRESET, uv_mode=uv_mode)
+    params = resolve_params(preset or DEFAULT_PRESET, uv_mode=uv_mode, keep_lighting=keep_lighting or None)
     if make_reference_set:
         write_reference_set(mesh_dir)
     objects = sorted(p for p in mesh_dir.rglob("*.obj"))
     if not objects:
         fail(f"{mesh_dir}: no .obj files found (use --make-reference-set for the default set)")
     methods = ("single", "four", "visual_hull", "slab", "ellipsoid")
-    columns = ["single f@0.1", "four f@0.1", "hull f@0.1", "slab f@0.1", "ellipsoid f@0.1", "single psnr", "four psnr"]
-    table = Table("object", "single CD", *columns, title="quality harness (F-score at τ; CD = Chamfer; PSNR dB, front view)")
+    psnr = "psnr_lit" if lit else "psnr"
+    columns = ["single f@0.1", "four f@0.1", "hull f@0.1", "slab f@0.1", "ellipsoid f@0.1", f"single {psnr}", f"four {psnr}"]
+    shown = "re-rendered lit" if lit else "re-rendered unlit"
+    table = Table("object", "single CD", *columns, title=f"quality harness (F-score at τ; CD = Chamfer; PSNR dB, front view, {shown})")
 
     def row(name: str, scores: dict) -> None:
         table.add_row(
             name,
             f"{scores['single']['chamfer']:.3f}",
             *(f"{scores[m]['f@0.1']:.3f}" for m in methods),
-            f"{scores['single']['psnr_front']:.1f}",
-            f"{scores['four']['psnr_front']:.1f}",
+            f"{scores['single'][f'{psnr}_front']:.1f}",
+            f"{scores['four'][f'{psnr}_front']:.1f}",
         )
 
     results = []

@@ -77,16 +77,25 @@ def test_obj_export_writes_obj_mtl_and_texture(duck_single, tmp_path):
     assert len(reloaded.faces) == asset.faces and reloaded.visual.material.image is not None
 
 
-def test_texture_reproduces_the_front_view(duck_views, tmp_path):
-    asset = generate_asset({"front": duck_views["front"]}, MOBILE, name="front")
-    truth = trimesh.load(duck_views["obj"], force="mesh")
+def test_the_texture_reproduces_the_front_view_and_its_base_colour_is_de_lit(duck_views, tmp_path):
+    """The reference is rendered lit. Kept as drawn (--keep-lighting), the texture reproduces it re-rendered
+    unlit, and lit again shows the light twice; de-lit (the default), the base colour lit like the reference
+    reproduces it, several dB closer than the texture that kept the light."""
     from inference.quality.evaluation import _align_to, masked_psnr
 
-    out = write_obj(_align_to(asset.mesh, truth), tmp_path, "front")[0]
-    again = render_views(out, ("front",), size=384, half_extent=1.3, lit=False, texture=obj_texture(out))["front"]
+    truth = trimesh.load(duck_views["obj"], force="mesh")
     reference = np.asarray(duck_views["front"])
-    psnr = masked_psnr(again, reference, (reference[..., 3] > 0) & (again[..., 3] > 0))
-    assert psnr > 28, f"front-view PSNR {psnr:.1f} dB"
+
+    def psnr(params: GenerationParams, lit: bool, name: str) -> float:
+        asset = generate_asset({"front": duck_views["front"]}, params, name=name)
+        out = write_obj(_align_to(asset.mesh, truth), tmp_path / name, name)[0]
+        again = render_views(out, ("front",), size=384, half_extent=1.3, lit=lit, texture=obj_texture(out))["front"]
+        return masked_psnr(again, reference, (reference[..., 3] > 0) & (again[..., 3] > 0))
+
+    kept = MOBILE.replace(keep_lighting=True)
+    as_drawn, kept_lit, delit_lit = psnr(kept, False, "kept"), psnr(kept, True, "kept_lit"), psnr(MOBILE, True, "delit")
+    assert as_drawn > 28, f"front-view PSNR {as_drawn:.1f} dB"
+    assert delit_lit > 28 and delit_lit > kept_lit + 3, (delit_lit, kept_lit)
 
 
 def test_four_views_beat_the_visual_hull_and_the_single_view(duck_views):

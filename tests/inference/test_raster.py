@@ -86,7 +86,8 @@ def test_push_pull_keeps_known_pixels_and_fills_the_rest_from_them() -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here; run on the GPU machine")
-def test_cuda_and_cpu_bake_the_same_texture() -> None:
+@pytest.mark.parametrize("delight", [False, True])
+def test_cuda_and_cpu_bake_the_same_texture(delight: bool) -> None:
     from PIL import Image
 
     from inference.generators import get_generator
@@ -101,8 +102,8 @@ def test_cuda_and_cpu_bake_the_same_texture() -> None:
     mesh = make_shape(views, params, get_generator(params.backend, "cpu")).mesh
     unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size)
     normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
-    cpu, cpu_coverage = bake_texture(unwrapped, normals, views, params.texture_size, "cpu")
-    gpu, gpu_coverage = bake_texture(unwrapped, normals, views, params.texture_size, "cuda")
+    cpu, cpu_coverage = bake_texture(unwrapped, normals, views, params.texture_size, "cpu", delight)
+    gpu, gpu_coverage = bake_texture(unwrapped, normals, views, params.texture_size, "cuda", delight)
     assert abs(cpu_coverage - gpu_coverage) < 1e-3
     assert np.abs(cpu.astype(int) - gpu.astype(int)).mean() < 0.5
 

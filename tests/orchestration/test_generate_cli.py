@@ -26,7 +26,7 @@ def test_generate_one_image_prints_stats_and_writes_a_valid_glb(tmp_path):
     out = tmp_path / "mug.glb"
     result = run(
         "generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512", "--texture-format", "jpeg",
-        "--no-normal-map",
+        "--no-normal-map", "--keep-lighting",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert [image.mimeType for image in GLTF2.load(str(out)).images] == ["image/jpeg"]  # mobile's normal map turned off
@@ -125,11 +125,12 @@ def test_eval_scores_a_mesh_folder(tmp_path):
 
     data = Path(pybullet_data.getDataPath())
     write_reference("ball", data / "soccerball.obj", None, "y", 0, tmp_path / "meshes")
-    result = run("eval", str(tmp_path / "meshes"), "--size", "256", "--json", str(tmp_path / "scores.json"))
+    result = run("eval", str(tmp_path / "meshes"), "--size", "256", "--lit", "--json", str(tmp_path / "scores.json"))
     assert result.returncode == 0, result.stderr
+    assert "re-rendered lit" in result.stdout
     scores = json.loads((tmp_path / "scores.json").read_text())
     ball = scores["objects"]["ball"]
     assert set(ball) == {"single", "four", "visual_hull", "slab", "ellipsoid"}
     assert ball["single"]["f@0.1"] > 0.95 and ball["four"]["f@0.1"] > 0.95  # a ball is what both should get right
     assert ball["single"]["f@0.1"] > ball["slab"]["f@0.1"]
-    assert np.isfinite(ball["single"]["psnr_front"])
+    assert np.isfinite(ball["single"]["psnr_front"]) and np.isfinite(ball["single"]["psnr_lit_front"])

@@ -1,0 +1,64 @@
+"""De-lighting: the light the views were drawn under, estimated and divided out of the baked colours.
+
+A base-colour map must hold albedo: an engine lights the asset itself, and light already painted into the
+texture is then applied twice. The views' light is modelled as diffuse shading that depends on the surface
+normal alone — second-order spherical harmonics, which hold a clamped-cosine light plus ambient to a few
+per cent (Ramamoorthi and Hanrahan, 2001) — fitted to the luminance of the baked texels against their
+normals by iteratively reweighted least squares, so that the texture's own patterns count as outliers
+rather than light. Dividing by the fitted shading, scaled so that the most lit surface keeps its colour,
+leaves the albedo. Where the fit finds no light (flat-shaded art), the shading is nearly constant and the
+colours barely change.
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: Rec. 709 luma weights: the light is fitted to brightness, not hue (a white light)
+LUMA = (0.2126, 0.7152, 0.0722)
+#: reweighting rounds (Tukey's biweight on the residuals, scaled by their median absolute deviation)
+ROUNDS = 6
+TUKEY = 4.685
+#: shading is never taken below this share of its most lit value: a surface in the views' shadow would
+#: otherwise be brightened from little more than noise
+MIN_SHADING = 0.35
+#: the most lit value is this percentile of the fitted shading over the texels (not its maximum: a few
+#: texels where the fit runs high must not darken the whole texture)
+LIT_PERCENTILE = 0.99
+
+
+def sh_basis(normals: torch.Tensor) -> torch.Tensor:
+    """The nine real spherical harmonics of bands 0–2 at unit ``normals`` (N, 3) → (N, 9), unnormalised
+    (the fit absorbs the constants)."""
+    x, y, z = normals.unbind(dim=1)
+    return torch.stack([torch.ones_like(x), x, y, z, x * y, y * z, x * z, x * x - y * y, 3 * z * z - 1], dim=1)
+
+
+def fit_shading(colours: torch.Tensor, normals: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The coefficients (9,) of the shading that best explains the luminance of ``colours`` (N, 3,
+    0–1 as stored) at ``normals`` (N, 3), robust to the texture's own variation; ``weights`` (N,) count each sample."""
+    luminance = colours @ torch.tensor(LUMA, dtype=colours.dtype, device=colours.device)
+    basis = sh_basis(normals)
+    base = torch.ones_like(luminance) if weights is None else weights
+    robust = torch.ones_like(luminance)
+    coefficients = torch.zeros(9, dtype=colours.dtype, device=colours.device)
+    for _ in range(ROUNDS):
+        w = (base * robust).sqrt()[:, None]
+        coefficients = torch.linalg.lstsq(basis * w, luminance[:, None] * w).solution[:, 0]
+        residual = luminance - basis @ coefficients
+        scale = 1.4826 * (residual - residual.median()).abs().median().clamp(min=1e-4)
+        robust = (1 - (residual / (TUKEY * scale)).square()).clamp(min=0).square()
+    return coefficients
+
+
+def delit(colours: torch.Tensor, normals: torch.Tensor, fit_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``colours`` (N, 3, 0–1) with the shading fitted on the ``fit_mask`` samples (default: all) divided
+    out, and that shading (N,) as divided (1 on the most lit surface)."""
+    fit_on = slice(None) if fit_mask is None else fit_mask
+    coefficients = fit_shading(colours[fit_on], normals[fit_on])
+    shading = sh_basis(normals) @ coefficients
+    lit = torch.quantile(shading[fit_on], LIT_PERCENTILE) if shading[fit_on].numel() else shading.new_tensor(1.0)
+    if not bool(lit > 1e-3):  # no light to speak of: leave the colours as they are
+        return colours, torch.ones_like(shading)
+    shading = (shading / lit).clamp(MIN_SHADING, 1.0)
+    return (colours / shading[:, None]).clamp(0.0, 1.0), shading
