@@ -2,7 +2,7 @@
 finish of a learned-model-sized mesh.
 
     .venv/bin/python benchmarks/generate_bench.py [--runs 5] [--preset desktop] [--inputs DIR] [--finish-grid 380]
-                                                  [--devices cpu,cuda] [--uv-modes xatlas,box]
+                                                  [--devices cpu,cuda] [--uv-modes xatlas,box] [--set lods=3 ...]
 
 Inputs are the pybullet duck rendered at 1024² in our four views (one view: the front alone).
 "finish" is what Meshmill does after any backend: a noisy marching-cubes surface of about 1.25 M faces
@@ -12,7 +12,8 @@ Each case runs in a fresh process (so its peak RSS is its own) on each device as
 the CPU, and CUDA beside it when torch sees a GPU), so CPU and GPU figures come from one run; the
 first run of each is a warm-up and is left out of the medians. The device is where torch works
 (shape field, bake); clean-up, xatlas and encoding run on the CPU either way. ``--uv-modes xatlas,box``
-runs every case in each UV mode, side by side.
+runs every case in each UV mode, side by side; ``--set name=value`` sets any other parameter for every
+case (``--set lods=3 --set remesh=quad --set keep_lighting=true``).
 """
 
 from __future__ import annotations
@@ -78,14 +79,23 @@ def device_label(device: str) -> str:
     return torch.cuda.get_device_name(0) if device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
 
 
-def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_mode: str) -> dict:
+def settings(pairs: list[str]) -> dict:
+    """``name=value`` pairs as GenerationParams fields: whole numbers as ints, true/false as booleans."""
+    values = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        values[name] = {"true": True, "false": False}.get(text.lower(), int(text) if text.isdigit() else text)
+    return values
+
+
+def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_mode: str, extra: dict) -> dict:
     """In this process: ``runs`` finishes of one dense surface; per-stage medians and peak RSS."""
     from PIL import Image
 
     from inference.params import GenerationParams
     from inference.pipeline import clean_shape, clean_views, texture_mesh, upscale_views
 
-    params = GenerationParams.resolve(preset, uv_mode=uv_mode)
+    params = GenerationParams.resolve(preset, uv_mode=uv_mode, **extra)
     views = upscale_views(clean_views({"front": Image.open(folder / "front.png").convert("RGBA")}, params), params, device)
     vertices, faces = noisy_surface(grid)
     timings: list[dict[str, float]] = []
@@ -109,7 +119,7 @@ def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_
     }
 
 
-def run_case(views: list[str], folder: Path, runs: int, preset: str, device: str, uv_mode: str) -> dict:
+def run_case(views: list[str], folder: Path, runs: int, preset: str, device: str, uv_mode: str, extra: dict) -> dict:
     """In this process: ``runs`` generations; returns per-stage medians and peak RSS."""
     from PIL import Image
 
@@ -117,7 +127,7 @@ def run_case(views: list[str], folder: Path, runs: int, preset: str, device: str
     from inference.pipeline import generate_asset
 
     images = {v: Image.open(folder / f"{v}.png").convert("RGBA") for v in views}
-    params = GenerationParams.resolve(preset, uv_mode=uv_mode)
+    params = GenerationParams.resolve(preset, uv_mode=uv_mode, **extra)
     timings: list[dict[str, float]] = []
     for _ in range(runs + 1):
         start = time.perf_counter()
@@ -148,13 +158,15 @@ def main() -> None:
     parser.add_argument("--inputs", help="folder with front/left/back/right.png to use instead of rendering them")
     parser.add_argument("--write-inputs", help="render the inputs into this folder and stop")
     parser.add_argument("--finish-grid", type=int, default=380, help="grid of the dense surface the finish case starts from (0: skip)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another parameter for every case (repeatable)")
     args = parser.parse_args()
+    extra = settings(args.set)
     if args.case == "finish":
-        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid, args.device, args.uv_mode)))
+        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid, args.device, args.uv_mode, extra)))
         return
     if args.case:
         views = ["front"] if args.case == "one" else ["front", "left", "back", "right"]
-        print(json.dumps(run_case(views, Path(args.inputs), args.runs, args.preset, args.device, args.uv_mode)))
+        print(json.dumps(run_case(views, Path(args.inputs), args.runs, args.preset, args.device, args.uv_mode, extra)))
         return
     if args.write_inputs:
         make_inputs(Path(args.write_inputs))
@@ -177,13 +189,14 @@ def main() -> None:
                 for mode in modes:
                     out = subprocess.run(
                         [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs)]
-                        + ["--preset", args.preset, "--finish-grid", str(args.finish_grid), "--device", device, "--uv-mode", mode],
+                        + ["--preset", args.preset, "--finish-grid", str(args.finish_grid), "--device", device, "--uv-mode", mode]
+                        + [f"--set={pair}" for pair in args.set],
                         capture_output=True,
                         text=True,
                         check=True,
                     )
                     results[case, device, mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\ngenerate benchmark: preset {args.preset}, 1024² inputs, median of {args.runs} runs after a warm-up")
+    print(f"\ngenerate benchmark: preset {args.preset} {' '.join(args.set)}, 1024² inputs, median of {args.runs} runs after a warm-up")
     for device in devices:
         print(f"{device}: {results['one', device, modes[0]]['device']}")
     stages = [s for s in results["one", devices[0], modes[0]]["medians"] if s not in ("total", "wall")]

@@ -71,14 +71,16 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return 10 * np.log10(1.0 / max(mse, 1e-12))
 
 
-def measure(name: str, dense, params, size: int) -> dict:  # noqa: ANN001
+def measure(name: str, dense, params, size: int, mesh=None, polygon=None) -> dict:  # noqa: ANN001
+    """Shading PSNR per view without and with the map; ``mesh`` (default: ``dense`` decimated to the budget) is
+    the budget mesh, with its ``polygon`` map where quad retopology made it."""
     from inference.mesh.cleanup import budget_mesh, unit_vertex_normals
     from inference.mesh.normal_map import bake_normal_map, vertex_tangents
     from inference.mesh.uv import unwrap
     from inference.views import VIEW_NAMES
 
-    mesh = budget_mesh(dense, params.target_faces)
-    unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size, params.uv_mode)
+    mesh = budget_mesh(dense, params.target_faces) if mesh is None else mesh
+    unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size, params.uv_mode, polygon)
     normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
     start = time.perf_counter()
     tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
