@@ -102,6 +102,7 @@ def test_the_obj_keeps_the_quads_and_writes_a_file_per_level(duck, tmp_path):
     assert 2 * quads + sum(len(line) == 4 for line in lines) == len(textured.mesh.faces)
     blender = blender_import(tmp_path / "duck.obj")
     assert blender["quads"] == quads and blender["faces"] == len(lines)
+    assert len(trimesh.load(tmp_path / "duck.obj", force="mesh").faces) == len(textured.mesh.faces)  # trimesh splits each quad
     assert blender["normal_from"] == ["NORMAL_MAP", "TEX_IMAGE"]
     for number, level in enumerate(textured.lods, 1):
         loaded = trimesh.load(tmp_path / f"duck_LOD{number}.obj", force="mesh")
