@@ -3,7 +3,7 @@
 from catalog.blobs import BlobError, BlobNotFound, BlobStore, LocalBlobStore, S3BlobStore, blob_store_from_env
 from catalog.db import dispose_engines, get_engine, make_engine, migrate
 from catalog.labels import LabelError, normalise_label
-from catalog.models import OutputStatus
+from catalog.models import MAX_ID, OutputStatus
 from catalog.queries import (
     edit_labels,
     find,
@@ -48,6 +48,7 @@ __all__ = [
     "start_attempt",
     "LabelError",
     "LocalBlobStore",
+    "MAX_ID",
     "OutputStatus",
     "S3BlobStore",
     "blob_store_from_env",

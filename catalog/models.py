@@ -23,6 +23,11 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False, **kwargs)
 
 
+#: the largest id the catalog's keys hold: they are SQL INTEGER, 32-bit on PostgreSQL (64 on SQLite, which never
+#: gets that far), so a larger id names nothing, and asking PostgreSQL for one would be an error, not "not found"
+MAX_ID = 2**31 - 1
+
+
 class OutputStatus(str, enum.Enum):
     pending = "pending"
     running = "running"

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
+import fastapi
 import trimesh
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import catalog
-from catalog import BlobNotFound, CatalogError, LabelError, OutputStatus
+from catalog import MAX_ID, BlobNotFound, CatalogError, LabelError, OutputStatus
 from catalog.keys import image_partition_key, view_key
 from inference.mesh.export import obj_zip
 
@@ -31,6 +36,16 @@ HERE = Path(__file__).resolve().parent
 THREE = Path(os.environ.get("MESHMILL_THREE_DIR") or HERE.parents[1] / "node_modules" / "three")
 PAGE = 24
 STATUSES = tuple(s.value for s in OutputStatus)
+CatalogId = Annotated[int, fastapi.Path(ge=0, le=MAX_ID)]
+#: the most labels one request may add or remove, and the largest request body (the label edits are the only ones)
+MAX_LABELS = 100
+MAX_BODY = 64 * 1024
+#: compare shows this many outputs at most
+MAX_COMPARED = 4
+#: the names a browser may reach the app by unless the operator names more (`meshmill serve --allowed-host`): a
+#: Host header outside them is refused, so a page of another site cannot reach the app through DNS rebinding
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+WILDCARD_BINDS = ("0.0.0.0", "::", "")
 
 
 def dagster_url() -> str:
@@ -39,16 +54,55 @@ def dagster_url() -> str:
 
 class LabelEdit(BaseModel):
     kind: str  # tag | collection
-    add: list[str] = []
-    remove: list[str] = []
+    add: list[str] = Field(default_factory=list, max_length=MAX_LABELS)
+    remove: list[str] = Field(default_factory=list, max_length=MAX_LABELS)
     variant: str | None = None  # label the variant's output instead of the image
+
+
+def allowed_hosts(bind: str = "127.0.0.1", named: Sequence[str] = ()) -> list[str]:
+    """The Host names the app answers: loopback, the interface it is bound to, the ones ``named`` (and in
+    ``MESHMILL_ALLOWED_HOSTS``, comma-separated), and on a wildcard bind this machine's own name and addresses."""
+    hosts = [*LOOPBACK_HOSTS, *named, *(h.strip() for h in os.environ.get("MESHMILL_ALLOWED_HOSTS", "").split(",") if h.strip())]
+    if bind in WILDCARD_BINDS:
+        name = socket.gethostname()
+        hosts += [name, socket.getfqdn()]
+        try:
+            hosts += socket.gethostbyname_ex(name)[2]
+        except OSError:  # a name this machine cannot resolve: its loopback and named hosts still answer
+            pass
+    else:
+        hosts.append(bind)
+    return list(dict.fromkeys(hosts))
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """An RFC 6266 Content-Disposition: an ASCII ``filename`` (anything else, quotes and backslashes as ``_``)
+    for old clients and the exact name as ``filename*`` in UTF-8; control characters are dropped from both."""
+    name = "".join(c for c in filename if c.isprintable())
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def security_headers(nonce: str, path: str) -> dict[str, str]:
+    """What every response carries: no sniffing, no framing, no referrer off the site, and a Content-Security-Policy
+    that runs only this app's scripts (inline ones by ``nonce``). The API docs page loads Swagger UI from its CDN,
+    so it goes without the policy."""
+    headers = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+    if not path.startswith("/api/docs"):
+        headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; connect-src 'self' data: blob:; worker-src 'self' blob:; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+    return headers
 
 
 def _not_found(message: str) -> HTTPException:
     return HTTPException(status_code=404, detail=message)
 
 
-def create_app(allow_edits: bool = False) -> FastAPI:
+def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) -> FastAPI:
+    """The app; ``hosts``: the Host names it answers (default: ``allowed_hosts()``, loopback)."""
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     app = FastAPI(title="Meshmill catalog", docs_url="/api/docs", openapi_url="/api/openapi.json")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -58,11 +112,27 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         app.mount("/vendor/three", StaticFiles(directory=THREE), name="three")
 
     @app.middleware("http")
-    async def server_timing(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def guarded(request: Request, call_next):  # noqa: ANN001, ANN202
         start = time.perf_counter()
-        response = await call_next(request)
+        request.state.nonce = secrets.token_urlsafe(16)
+        response = refused_body(request) or await call_next(request)
+        response.headers.update(security_headers(request.state.nonce, request.url.path))
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
         return response
+
+    def refused_body(request: Request) -> Response | None:
+        """413 for a body over MAX_BODY, 411 for a body of unstated length (the app reads none it cannot size)."""
+        if request.method not in ("POST", "PUT", "PATCH"):
+            return None
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            return JSONResponse({"detail": "a request body needs a Content-Length"}, status_code=411)
+        if int(length) > MAX_BODY:
+            return JSONResponse({"detail": f"the request body is {int(length):,} bytes; at most {MAX_BODY:,} are read"}, status_code=413)
+        return None
+
+    # outermost: a request for another Host never reaches the app
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts) if hosts is not None else allowed_hosts())
 
     def search(
         tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int
@@ -123,22 +193,22 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         collection: str | None = None,
         variant: str | None = None,
         status: str | None = None,
-        before: int | None = None,
+        before: int | None = Query(None, ge=0, le=MAX_ID),
         limit: int = Query(PAGE, ge=1, le=200),
     ) -> dict[str, Any]:
         return search(tag, collection, variant, status, before, limit)
 
     @app.get("/api/outputs/{output_id}")
-    def api_output(output_id: int) -> dict[str, Any]:
+    def api_output(output_id: CatalogId) -> dict[str, Any]:
         detail = output(output_id)
         return {**detail, "links": links(detail), "attempts": catalog.attempts_of(engine, output_id)}
 
     @app.get("/api/sources/{source_id}/variants")
-    def api_variants(source_id: int) -> list[dict[str, Any]]:
+    def api_variants(source_id: CatalogId) -> list[dict[str, Any]]:
         return source(source_id)["outputs"]
 
     @app.post("/api/sources/{source_id}/labels")
-    def api_edit_labels(source_id: int, edit: LabelEdit) -> dict[str, Any]:
+    def api_edit_labels(source_id: CatalogId, edit: LabelEdit) -> dict[str, Any]:
         if not allow_edits:
             raise HTTPException(status_code=403, detail="this server is read-only: start it with `meshmill serve --allow-edits`")
         if edit.kind not in ("tag", "collection"):
@@ -154,30 +224,31 @@ def create_app(allow_edits: bool = False) -> FastAPI:
     # --- files: by catalog id only -------------------------------------------------------------------
 
     @app.get("/files/outputs/{output_id}/model.glb")
-    def file_glb(output_id: int) -> Response:
+    def file_glb(output_id: CatalogId) -> Response:
         files, stem = output_file(output_id)
         return Response(
             blob(files["glb_key"], f"output {output_id}'s GLB"),
             media_type="model/gltf-binary",
-            headers={"Content-Disposition": f'attachment; filename="{stem}.glb"'},
+            headers={"Content-Disposition": content_disposition("attachment", f"{stem}.glb")},
         )
 
     @app.get("/files/outputs/{output_id}/obj.zip")
-    def file_obj_zip(output_id: int) -> Response:
+    def file_obj_zip(output_id: CatalogId) -> Response:
         files, stem = output_file(output_id)
         if files["obj_key"]:  # stored with the GLB where the GLB cannot give it back (quads, levels of detail)
             packed = blob(files["obj_key"], f"output {output_id}'s OBJ")
         else:
             scene = trimesh.load(io.BytesIO(blob(files["glb_key"], f"output {output_id}'s GLB")), file_type="glb")
             packed = obj_zip(next(iter(scene.geometry.values())) if isinstance(scene, trimesh.Scene) else scene, stem)
-        return Response(packed, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{stem}_obj.zip"'})
+        named = {"Content-Disposition": content_disposition("attachment", f"{stem}_obj.zip")}
+        return Response(packed, media_type="application/zip", headers=named)
 
     @app.get("/files/outputs/{output_id}/preview.png")
-    def file_preview(output_id: int) -> Response:
+    def file_preview(output_id: CatalogId) -> Response:
         return Response(blob(output_file(output_id)[0]["preview_key"], f"output {output_id}'s preview"), media_type="image/png")
 
     @app.get("/files/sources/{source_id}/image")
-    def file_source(source_id: int, view: str = "front") -> Response:
+    def file_source(source_id: CatalogId, view: str = "front") -> Response:
         """One view of the source object as ingested (default: its front)."""
         record = found(catalog.source_files, source_id, view)
         stem = Path(record["object_name"]).stem
@@ -185,11 +256,11 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         return Response(
             blob(record["blob_key"], f"source image {source_id}'s {view} view"),
             media_type="image/png",
-            headers={"Content-Disposition": f'inline; filename="{name}"'},
+            headers={"Content-Disposition": content_disposition("inline", name)},
         )
 
     @app.get("/files/sources/{source_id}/{stage}.png")
-    def file_stage(source_id: int, stage: str, view: str = "front") -> Response:
+    def file_stage(source_id: CatalogId, stage: str, view: str = "front") -> Response:
         """A view as an image stage stored it: ``cleaned`` (cut out) or ``upscaled`` (upscaled and framed)."""
         stored = {"cleaned": "cleaned", "upscaled": "framed"}
         if stage not in stored:
@@ -226,7 +297,7 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         collection: str | None = None,
         variant: str | None = None,
         status: str | None = None,
-        before: int | None = None,
+        before: int | None = Query(None, ge=0, le=MAX_ID),
     ) -> HTMLResponse:
         result = search(tag, collection, variant, status, before, PAGE)
         filters = {"tag": ", ".join(t for t in tag if t), "collection": collection or "", "variant": variant or "", "status": status or ""}
@@ -241,22 +312,23 @@ def create_app(allow_edits: bool = False) -> FastAPI:
         )
 
     @app.get("/outputs/{output_id}", response_class=HTMLResponse)
-    def output_page(request: Request, output_id: int) -> HTMLResponse:
+    def output_page(request: Request, output_id: CatalogId) -> HTMLResponse:
         detail = output(output_id)
         return page(request, "output.html", detail=detail, links=links(detail), attempts=catalog.attempts_of(engine, output_id))
 
     @app.get("/compare", response_class=HTMLResponse)
-    def compare_page(request: Request, ids: str = "", image: int | None = None) -> HTMLResponse:
+    def compare_page(request: Request, ids: str = "", image: int | None = Query(None, ge=0, le=MAX_ID)) -> HTMLResponse:
         if image is not None:  # every finished variant of one source image
             record = source(image)
             chosen = [{"source": record, "output": o} for o in record["outputs"] if o["status"] == "succeeded"][:4]
         else:
-            try:
-                wanted = [int(i) for i in ids.split(",") if i.strip()]
-            except ValueError:
-                raise HTTPException(status_code=400, detail=f"ids={ids!r}: give output ids separated by commas") from None
-            chosen = [output(i) for i in wanted]
-        if not 1 <= len(chosen) <= 4:
+            given = [i.strip() for i in ids.split(",") if i.strip()]
+            if len(given) > MAX_COMPARED:  # before any is looked up
+                raise HTTPException(status_code=400, detail=f"compare shows one to {MAX_COMPARED} outputs; {len(given):,} ids were given")
+            if not all(i.isdigit() and int(i) <= MAX_ID for i in given):
+                raise HTTPException(status_code=400, detail=f"ids={ids[:100]!r}: give output ids separated by commas")
+            chosen = [output(int(i)) for i in given]
+        if not 1 <= len(chosen) <= MAX_COMPARED:
             raise HTTPException(status_code=400, detail="compare shows one to four outputs: give ids=1,2 or image=<source image id>")
         return page(request, "compare.html", outputs=chosen)
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
+import socket
 import zipfile
 
 import httpx
 import pytest
+import schemathesis
 import trimesh
+from fastapi.responses import Response
+from hypothesis import HealthCheck, given, settings
 from PIL import Image
+from schemathesis.checks import not_a_server_error
 
+from orchestration.web.app import MAX_BODY, MAX_LABELS, allowed_hosts, content_disposition
 from tests.support.clients import validate_gltf
 
 # One xdist worker runs the web tests: they share the package's converted catalogs (tests/web/conftest.py).
@@ -165,3 +172,87 @@ def test_edits_are_refused_unless_allowed(api, served, serve):
     added = editable.post(f"/api/sources/{mug}/labels", json=edit)
     assert added.status_code == 200 and added.json()["labels"] == ["approved"]
     assert names(api, tag="approved") == ["duck.png", "mug.jpg"]
+
+
+# --- hardening: what any browser or script may send -----------------------------------------------------
+
+
+def inline_scripts_without(nonce: str, page: str) -> list[str]:
+    """The page's inline <script> tags that do not carry ``nonce`` (a script with a src is the app's own file)."""
+    return [tag for tag in re.findall(r"<script\b[^>]*>", page) if "src=" not in tag and f'nonce="{nonce}"' not in tag]
+
+
+def test_every_response_carries_security_headers_and_pages_run_only_their_own_scripts(api, served):
+    output = mobile_output(api, served.ids["duck.png"])
+    nonces = set()
+    for path in ("/", f"/outputs/{output['id']}", f"/compare?image={served.ids['duck.png']}"):
+        page = api.get(path)
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy and "default-src 'self'" in policy
+        nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+        assert inline_scripts_without(nonce, page.text) == [] and f'nonce="{nonce}"' in page.text
+        nonces.add(nonce)
+    assert len(nonces) == 3  # a new one per response
+    for path in ("/api/search", f"/files/outputs/{output['id']}/model.glb", "/static/viewer.js"):
+        headers = api.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+
+
+def test_a_request_naming_another_host_is_refused(api):
+    """DNS rebinding: a page of another site that resolves its own name to 127.0.0.1 sends its own Host."""
+    assert api.get("/api/search", headers={"host": "rebind.example"}).status_code == 400
+    port = httpx.URL(str(api.base_url)).port
+    assert api.get("/api/search", headers={"host": f"localhost:{port}"}).status_code == 200
+
+
+def test_allowed_hosts_add_the_bind_and_on_a_wildcard_this_machines_names():
+    assert allowed_hosts("10.1.2.3", ["assets.studio"])[-2:] == ["assets.studio", "10.1.2.3"]
+    wildcard = allowed_hosts("0.0.0.0")
+    assert socket.gethostname() in wildcard and "0.0.0.0" not in wildcard and "127.0.0.1" in wildcard
+
+
+@pytest.mark.parametrize(
+    "path", [f"/outputs/{2**31}", f"/api/outputs/{2**64}", f"/files/outputs/{2**63}/model.glb", f"/api/sources/{10**30}/variants"]
+)
+def test_an_id_past_the_catalogs_ids_names_nothing(api, path):
+    """The ids are SQL INTEGER: PostgreSQL would answer an error, not "none", for one past 2³¹ − 1."""
+    response = api.get(path)
+    assert response.status_code == 404, response.text
+
+
+def test_oversized_requests_are_refused_before_any_work(api, served):
+    assert api.get("/api/search", params={"before": 2**31}).status_code == 400
+    many = api.get("/compare", params={"ids": ",".join(map(str, range(1, 6001)))})
+    assert many.status_code == 400 and "6,000 ids were given" in many.text
+    source = served.ids["duck.png"]
+    too_many = api.post(f"/api/sources/{source}/labels", json={"kind": "tag", "add": [f"t{i}" for i in range(MAX_LABELS + 1)]})
+    assert too_many.status_code == 400 and "add" in too_many.json()["detail"]
+    huge = api.post(f"/api/sources/{source}/labels", json={"kind": "tag", "add": ["x" * (MAX_BODY + 1)]})
+    assert huge.status_code == 413
+
+
+def test_download_names_follow_rfc_6266():
+    value = content_disposition("attachment", 'Ente "gelb"\n鸭子.glb')
+    assert value == "attachment; filename=\"Ente _gelb___.glb\"; filename*=UTF-8''Ente%20%22gelb%22%E9%B8%AD%E5%AD%90.glb"
+    assert Response(headers={"Content-Disposition": value}).headers["content-disposition"] == value  # Latin-1 safe
+
+
+def test_no_request_the_openapi_schema_allows_gets_a_server_error(served):
+    """schemathesis draws requests for every operation of the app's own schema (ids, limits, labels, files)."""
+    schema = schemathesis.openapi.from_url(f"{served.url}/api/openapi.json")
+    failures, operations = [], []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations.append(operation.label)
+
+        @given(operation.as_strategy())
+        @settings(max_examples=20, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+        def call(case: schemathesis.Case) -> None:
+            case.call_and_validate(checks=[not_a_server_error])
+
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - every operation is tried; the failures are reported together
+            failures.append(f"{operation.label}: {str(exc)[:600]}")
+    assert len(operations) >= 12 and failures == [], failures
