@@ -65,6 +65,12 @@ class BlobStore(Protocol):
     def describe(self) -> str: ...
 
 
+#: a stored file's mode before the process umask, as ``open()`` would make it
+FILE_MODE = 0o666
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class LocalBlobStore:
     """Blobs as files under ``root``; content types follow the key's extension."""
 
@@ -87,6 +93,7 @@ class LocalBlobStore:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, FILE_MODE & ~_UMASK)  # mkstemp makes it 0600: a blob is for everyone the umask allows
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

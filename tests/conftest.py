@@ -12,7 +12,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+# rembg imports pymatting, whose numba functions compile at import (70–95 s on two cores, once per fresh
+# install); Meshmill never calls them (no alpha matting), so the tests, and the CLI runs they start, skip the JIT
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
+import pytest  # noqa: E402
 
 from catalog import LocalBlobStore, S3BlobStore, dispose_engines, get_engine
 from tests.support import bare_env, scrubbed_env

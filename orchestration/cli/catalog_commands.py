@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 import catalog
-from catalog import CatalogError, LabelError
+from catalog import MAX_ID, CatalogError, LabelError
 from orchestration.cli.common import console, fail, open_engine, print_json, say
 
 app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
@@ -26,7 +26,7 @@ def catalog_find(
     variant: str | None = typer.Option(None, help="Only images with an output of this variant."),
     status: catalog.OutputStatus | None = typer.Option(None, help="Only outputs in this state."),
     limit: int = typer.Option(50, min=1, max=1000, help="Page size."),
-    before: int | None = typer.Option(None, help="Next page: the last id of the previous one."),
+    before: int | None = typer.Option(None, min=0, max=MAX_ID, help="Next page: the last id of the previous one."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per source image."),
 ) -> None:
     """Find source images (newest first) by tags, collection, variant and output status."""
@@ -64,7 +64,7 @@ def catalog_find(
 
 @app.command("show")
 def catalog_show(
-    source_id: int = typer.Argument(..., metavar="ID", help="Source image id."),
+    source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Everything the catalog knows about one source image and its outputs."""
@@ -111,7 +111,7 @@ def _edit(kind: str, source_id: int, add: list[str], remove: list[str], variant:
 
 @app.command("tag")
 def catalog_tag(
-    source_id: int = typer.Argument(..., metavar="ID", help="Source image id."),
+    source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
     add: list[str] = typer.Option([], "--add", "-a"),
     remove: list[str] = typer.Option([], "--remove", "-r"),
     variant: str | None = typer.Option(None, help="Tag the image's output for this variant instead."),
@@ -122,7 +122,7 @@ def catalog_tag(
 
 @app.command("collect")
 def catalog_collect(
-    source_id: int = typer.Argument(..., metavar="ID", help="Source image id."),
+    source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
     add: list[str] = typer.Option([], "--add", "-a"),
     remove: list[str] = typer.Option([], "--remove", "-r"),
     variant: str | None = typer.Option(None, help="Change the collections of this variant's output instead."),

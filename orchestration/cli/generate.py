@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,23 @@ from inference.params import DEFAULT_PRESET
 from inference.runtime.weights import ModelUnavailable
 from orchestration.cli import knobs
 from orchestration.cli.common import console, err_console, fail, resolve_params, say, write_atomically
+
+
+def _check_view_file(path: Path, view: str) -> None:
+    """A view must be a regular file: reading a pipe or a device would wait for ever."""
+    if path.exists() and not path.is_file():
+        fail(f"{view} view {path}: not a regular file (a folder, a pipe or a device)")
+
+
+def _check_output(path: Path) -> None:
+    """Before any work: the GLB can be written where asked (not a folder; a folder that exists or can be made, writable)."""
+    if path.is_dir():
+        fail(f"-o {path}: is a folder; give the GLB's file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"-o {path}: cannot write into {folder}")
 
 
 def _read_view(path: Path, view: str) -> Image.Image:
@@ -59,6 +77,13 @@ def generate(
     keep_background: knobs.KeepBackground = False,
 ) -> None:
     """Turn one image (or up to four views) into a textured GLB. No catalog, no Dagster."""
+    paths = {"front": front, "left": left, "back": back, "right": right}
+    for view, path in paths.items():
+        if path is not None:
+            _check_view_file(path, view)
+    _check_output(output)
+    if obj is not None:
+        _check_output(obj / f"{output.stem}.obj")
     # torch and trimesh take seconds to import: only this command needs them
     from inference.generators import get_generator
     from inference.licences import check_licences
@@ -73,13 +98,13 @@ def generate(
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
     )  # fmt: skip
-    params = resolve_params(preset or DEFAULT_PRESET, **shape, **knobs.image_knobs(upscale, upscaler, background, keep_background))
+    image = knobs.image_knobs(upscale, upscaler, background, keep_background)
+    params = resolve_params(DEFAULT_PRESET if preset is None else preset, **shape, **image)
     try:
         check_licences(params)  # before the model is loaded: its weights may not even be here
         generator = get_generator(params.backend)
     except (ModelUnavailable, ValueError) as exc:
         fail(str(exc), 1)
-    paths = {"front": front, "left": left, "back": back, "right": right}
     images = {view: _read_view(path, view) for view, path in paths.items() if path is not None}
     try:
         with warnings.catch_warnings():
@@ -120,7 +145,7 @@ def evaluate(
     """Quality harness: reconstruct real meshes from their renders; Chamfer, F-score and PSNR against baselines."""
     from inference.quality.evaluation import evaluate_object, summarise, to_json, write_reference_set  # torch, as above
 
-    params = resolve_params(preset or DEFAULT_PRESET, uv_mode=uv_mode, keep_lighting=keep_lighting or None)
+    params = resolve_params(DEFAULT_PRESET if preset is None else preset, uv_mode=uv_mode, keep_lighting=keep_lighting or None)
     if make_reference_set:
         write_reference_set(mesh_dir)
     objects = sorted(p for p in mesh_dir.rglob("*.obj"))

@@ -1,3 +1,5 @@
+import os
+import stat
 import urllib.request
 
 import pytest
@@ -84,3 +86,12 @@ def test_store_is_chosen_from_the_environment(monkeypatch, tmp_path, s3_settings
     monkeypatch.delenv("MESHMILL_S3_SECRET_KEY")
     with pytest.raises(Exception, match="MESHMILL_S3_SECRET_KEY"):
         blob_store_from_env()
+
+
+def test_a_stored_blob_is_readable_as_the_umask_allows(tmp_path):
+    """mkstemp makes its file 0600; a studio's other accounts (the web app, a render farm) must read blobs."""
+    store = LocalBlobStore(tmp_path)
+    store.put("outputs/a/model.glb", b"glTF")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "outputs/a/model.glb").stat().st_mode) == 0o666 & ~umask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -108,6 +109,27 @@ def test_generate_refuses_out_of_range_parameters(tmp_path):
     assert result.returncode == 2 and "steps=500" in result.stderr and "out of range for backend 'builtin' (1–100)" in result.stderr
     result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--texture-format", "gif")
     assert result.returncode == 2 and "texture_format 'gif' is unknown: choose one of png, jpeg, webp" in result.stderr
+    result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--preset", "")  # not desktop in silence
+    assert result.returncode == 2 and "preset '' is unknown: choose one of mobile, desktop, hero" in result.stderr
+
+
+def test_generate_refuses_a_pipe_and_an_output_it_cannot_write_before_any_work(tmp_path):
+    """Each refused at once, in one line: a FIFO as the image (reading it would wait for ever), a folder as the
+    output, an output under a file, and an OBJ folder that cannot be made. Nothing is left behind."""
+    fifo = tmp_path / "views.fifo"
+    os.mkfifo(fifo)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    cases = [
+        ((str(fifo), "-o", str(tmp_path / "x.glb")), f"front view {fifo}: not a regular file"),
+        ((str(SAMPLES / "duck.png"), "-o", str(tmp_path)), f"-o {tmp_path}: is a folder"),
+        ((str(SAMPLES / "duck.png"), "-o", str(blocker / "x.glb")), f"cannot write into {blocker}"),
+        ((str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--obj", str(blocker / "obj")), f"cannot write into {blocker}"),
+    ]
+    for args, message in cases:
+        result = run("generate", *args)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "views.fifo"]
 
 
 def test_a_model_the_studio_licence_setting_forbids_is_refused_before_it_loads(tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 
 from sqlalchemy import create_engine, text
 
+from catalog import MAX_ID
 from tests.support import MESHMILL, blob_store, catalog_url, find_json, meshmill
 from tests.support.images import prop_image, write_bad_images, write_odd_good_images
 
@@ -86,6 +87,9 @@ def test_catalog_commands(meshmill_env, tmp_path):
     assert bad_tag.returncode == 2 and "tag 'no spaces' is not valid" in bad_tag.stderr
     bad_status = meshmill(meshmill_env, "catalog", "find", "--status", "exploded", check=False)
     assert bad_status.returncode == 2
+    for args in (["show", str(2**31)], ["tag", str(2**64), "--add", "x"], ["find", "--before", str(2**63)]):  # past any id
+        huge = meshmill(meshmill_env, "catalog", *args, check=False)
+        assert huge.returncode == 2 and "Traceback" not in huge.stderr and str(MAX_ID) in huge.stderr, huge.stderr
 
 
 def test_four_processes_ingesting_the_same_200_images_record_each_once(meshmill_env, tmp_path):
