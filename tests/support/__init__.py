@@ -21,8 +21,9 @@ MESHMILL = str(Path(sys.executable).with_name("meshmill"))  # the venv's command
 
 
 def bare_env(**extra: str) -> dict[str, str]:
-    """A minimal environment: no MESHMILL_* or DAGSTER_* settings from the developer's shell, wide output."""
-    return {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "COLUMNS": "200", **extra}
+    """A minimal environment: no MESHMILL_* or DAGSTER_* settings from the developer's shell, wide output (and
+    no numba JIT, as in the tests' own process: tests/conftest.py says why)."""
+    return {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "COLUMNS": "200", "NUMBA_DISABLE_JIT": "1", **extra}
 
 
 def scrubbed_env(home: Path, **extra: str) -> dict[str, str]:

@@ -31,17 +31,26 @@ def converted_catalog(env: dict[str, str], folder: Path) -> dict[str, int]:
     return ids
 
 
+#: each catalog once per worker process: an xdist worker tears package fixtures down whenever its queue of
+#: tests runs dry, and each build is ~95 s; what a build leaves (its folder, its database) lasts the session
+_BUILT: dict[str, tuple[dict[str, str], dict[str, int]]] = {}
+
+
 @pytest.fixture(scope="package")
 def web_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], dict[str, int]]:
     """A converted catalog on the embedded defaults (SQLite + local blob folder)."""
-    root = tmp_path_factory.mktemp("web")
-    env = scrubbed_env(root / "home", DAGSTER_HOME=str(root / "dagster"))
-    return env, converted_catalog(env, root / "views")
+    if "web" not in _BUILT:
+        root = tmp_path_factory.mktemp("web")
+        env = scrubbed_env(root / "home", DAGSTER_HOME=str(root / "dagster"))
+        _BUILT["web"] = env, converted_catalog(env, root / "views")
+    return _BUILT["web"]
 
 
 @pytest.fixture(scope="package")
 def production_catalog(tmp_path_factory: pytest.TempPathFactory, postgres_server: str, s3_server: dict[str, str]):  # noqa: ANN201
     """The same converted catalog on PostgreSQL + S3."""
+    if "production" in _BUILT:
+        return _BUILT["production"]
     root = tmp_path_factory.mktemp("web-production")
     database = create_database(postgres_server, f"web_{uuid.uuid4().hex[:12]}")
     env = scrubbed_env(
@@ -51,7 +60,8 @@ def production_catalog(tmp_path_factory: pytest.TempPathFactory, postgres_server
         **s3_server,
         MESHMILL_S3_BUCKET=f"web-{uuid.uuid4().hex[:12]}",
     )
-    return env, converted_catalog(env, root / "views")
+    _BUILT["production"] = env, converted_catalog(env, root / "views")
+    return _BUILT["production"]
 
 
 @dataclass
