@@ -10,7 +10,7 @@ import io
 import mimetypes
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -65,12 +65,6 @@ class BlobStore(Protocol):
     def describe(self) -> str: ...
 
 
-#: a stored file's mode before the process umask, as ``open()`` would make it
-FILE_MODE = 0o666
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
 class LocalBlobStore:
     """Blobs as files under ``root``; content types follow the key's extension."""
 
@@ -87,16 +81,16 @@ class LocalBlobStore:
     def put(self, key: str, data: bytes, content_type: str | None = None) -> BlobInfo:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        # a name of our own rather than mkstemp's, whose file is 0600: a blob gets the mode the umask allows
+        tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
         try:
-            with os.fdopen(fd, "wb") as f:
+            with open(tmp, "xb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, FILE_MODE & ~_UMASK)  # mkstemp makes it 0600: a blob is for everyone the umask allows
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return BlobInfo(key, len(data), content_type or guess_content_type(key))
 

@@ -37,16 +37,14 @@ def sh_basis(normals: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.ones_like(x), x, y, z, x * y, y * z, x * z, x * x - y * y, 3 * z * z - 1], dim=1)
 
 
-def fit_shading(colours: torch.Tensor, normals: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def fit_shading(colours: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
     """The coefficients (9,) of the shading that best explains the luminance of ``colours`` (N, 3,
-    0–1 as stored) at ``normals`` (N, 3), robust to the texture's own variation; ``weights`` (N,) count each sample."""
+    0–1 as stored) at ``normals`` (N, 3), robust to the texture's own variation."""
     luminance = colours @ torch.tensor(LUMA, dtype=colours.dtype, device=colours.device)
     basis = sh_basis(normals)
-    base = torch.ones_like(luminance) if weights is None else weights
     robust = torch.ones_like(luminance)
-    coefficients = torch.zeros(9, dtype=colours.dtype, device=colours.device)
     for _ in range(ROUNDS):
-        w = (base * robust).sqrt()[:, None]
+        w = robust.sqrt()[:, None]
         coefficients = torch.linalg.lstsq(basis * w, luminance[:, None] * w).solution[:, 0]
         residual = luminance - basis @ coefficients
         scale = 1.4826 * (residual - residual.median()).abs().median().clamp(min=1e-4)

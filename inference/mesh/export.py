@@ -212,16 +212,14 @@ def _polygon_lines(faces: np.ndarray, polygon: np.ndarray) -> str:
     first, second = faces[order[pairs]], faces[order[pairs + 1]]
     lone = ~(first[:, :, None] == second[:, None, :]).any(axis=2)  # corners of the first not in the second
     other = ~(second[:, :, None] == first[:, None, :]).any(axis=2)
-    quads = np.zeros((0, 4), np.int64)
     merged = (lone.sum(axis=1) == 1) & (other.sum(axis=1) == 1)
-    if merged.any():
-        turn = (lone[merged].argmax(axis=1)[:, None] + np.arange(3)) % 3
-        x, y, z = np.take_along_axis(first[merged], turn, axis=1).T
-        turn = (other[merged].argmax(axis=1)[:, None] + np.arange(3)) % 3
-        w, z2, y2 = np.take_along_axis(second[merged], turn, axis=1).T
-        alike = (z2 == z) & (y2 == y)
-        merged[np.flatnonzero(merged)[~alike]] = False
-        quads = np.stack([x, y, w, z], axis=1)[alike]
+    turn = (lone[merged].argmax(axis=1)[:, None] + np.arange(3)) % 3
+    x, y, z = np.take_along_axis(first[merged], turn, axis=1).T
+    turn = (other[merged].argmax(axis=1)[:, None] + np.arange(3)) % 3
+    w, z2, y2 = np.take_along_axis(second[merged], turn, axis=1).T
+    alike = (z2 == z) & (y2 == y)
+    merged[np.flatnonzero(merged)[~alike]] = False
+    quads = np.stack([x, y, w, z], axis=1)[alike]
     triangles = np.concatenate([faces[order[np.repeat(sizes, sizes) != 2]], first[~merged], second[~merged]])
     lines = [" ".join(f"{i}/{i}/{i}" for i in row) for row in (quads + 1).tolist()]
     lines += [" ".join(f"{i}/{i}/{i}" for i in row) for row in (triangles + 1).tolist()]

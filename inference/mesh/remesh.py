@@ -39,18 +39,15 @@ def quad_count(polygon: np.ndarray) -> int:
 def quad_remesh(dense: trimesh.Trimesh, target_faces: int) -> QuadSurface:
     """A quad mesh of the dense surface with about ``target_faces`` triangles (``target_faces / 2`` quads),
     wound outward. Raises ``MeshError`` when Instant Meshes makes nothing usable of the surface."""
-    proxies = iter((dense, _subdivided_proxy(dense)))
-    proxy = next(proxies)
+    proxy, subdivided = dense, False
     ask, best = max(4, round(target_faces / 2 / QUADS_PER_VERTEX)), None
     for _ in range(STEERING_TRIES):
         surface = _remesh_once(proxy, ask)
-        if surface is None:
-            proxy = next(proxies, None)
-            if proxy is None:
-                break
+        if surface is None and not subdivided:  # the proxy is made only when the dense surface fails
+            proxy, subdivided = _subdivided_proxy(dense), True
             surface = _remesh_once(proxy, ask)
-            if surface is None:
-                break
+        if surface is None:
+            break
         faces = len(surface.mesh.faces)
         if best is None or abs(faces - target_faces) < abs(len(best.mesh.faces) - target_faces):
             best = surface

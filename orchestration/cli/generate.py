@@ -23,15 +23,16 @@ def _check_view_file(path: Path, view: str) -> None:
         fail(f"{view} view {path}: not a regular file (a folder, a pipe or a device)")
 
 
-def _check_output(path: Path) -> None:
-    """Before any work: the GLB can be written where asked (not a folder; a folder that exists or can be made, writable)."""
+def _check_output(path: Path, option: str) -> None:
+    """Before any work: ``option``'s file can be written where asked (not a folder; a folder that exists or can be
+    made, writable)."""
     if path.is_dir():
-        fail(f"-o {path}: is a folder; give the GLB's file name")
+        fail(f"{option} {path}: is a folder; give the file's name")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        fail(f"-o {path}: cannot write into {folder}")
+        fail(f"{option} {path}: cannot write into {folder}")
 
 
 def _read_view(path: Path, view: str) -> Image.Image:
@@ -81,9 +82,9 @@ def generate(
     for view, path in paths.items():
         if path is not None:
             _check_view_file(path, view)
-    _check_output(output)
+    _check_output(output, "-o")
     if obj is not None:
-        _check_output(obj / f"{output.stem}.obj")
+        _check_output(obj / f"{output.stem}.obj", "--obj")
     # torch and trimesh take seconds to import: only this command needs them
     from inference.generators import get_generator
     from inference.licences import check_licences

@@ -109,17 +109,15 @@ def test_the_obj_keeps_the_quads_and_writes_a_file_per_level(duck, tmp_path):
         assert len(loaded.faces) == len(level.faces) and loaded.visual.material.image is not None
 
 
-def quad_grid(rows: int, columns: int, torus: bool) -> QuadSurface:
-    """A rows × columns grid of quads, closed into a torus (every vertex regular) or open (a boundary)."""
-    u, v = np.meshgrid(np.arange(columns + (not torus)), np.arange(rows + (not torus)))
-    width = columns + (not torus)
+def quad_torus(rows: int, columns: int) -> QuadSurface:
+    """A rows × columns grid of quads closed into a torus: every vertex joins four quads."""
+    u, v = np.meshgrid(np.arange(columns), np.arange(rows))
     angle_u, angle_v = 2 * np.pi * u.ravel() / columns, 2 * np.pi * v.ravel() / rows
     vertices = np.stack([(2 + np.cos(angle_v)) * np.cos(angle_u), (2 + np.cos(angle_v)) * np.sin(angle_u), np.sin(angle_v)], 1)
-    r, c = np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij")
-    r, c = r.ravel(), c.ravel()
+    r, c = (index.ravel() for index in np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij"))
 
     def at(rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
-        return (rr % (rows + (not torus))) * width + cc % width
+        return (rr % rows) * columns + cc % columns
 
     quads = np.stack([at(r, c), at(r, c + 1), at(r + 1, c + 1), at(r + 1, c)], axis=1)
     triangles = quads[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)
@@ -127,7 +125,7 @@ def quad_grid(rows: int, columns: int, torus: bool) -> QuadSurface:
 
 
 def test_regularity_counts_quads_and_four_edge_interior_vertices():
-    assert regularity(quad_grid(8, 12, torus=True)) == {"quad_fraction": 1.0, "regular_vertex_fraction": 1.0}
+    assert regularity(quad_torus(8, 12)) == {"quad_fraction": 1.0, "regular_vertex_fraction": 1.0}
     cube = trimesh.creation.box()  # its triangles paired into six quads: every corner has three edges
     pairs = np.argsort(np.argmax(np.abs(cube.face_normals), axis=1) * 2 + (cube.face_normals.sum(axis=1) > 0), kind="stable")
     polygon = np.empty(12, np.int64)
