@@ -22,7 +22,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.errors import DagsterInvalidPropertyError
 
-from assets.faults import BAD_INPUT
+from assets.faults import BAD_INPUT, NOT_RETRIED
 
 #: tries per partition for faults that are not bad input, and the first pause between them (doubling)
 TRIES = 3
@@ -84,13 +84,13 @@ def each_partition(
             continue
         for attempt in range(1, TRIES + 1):
             events, error = _one_try(work, key)
-            if error is None or isinstance(error, BAD_INPUT) or attempt == TRIES:
+            if error is None or isinstance(error, (*BAD_INPUT, *NOT_RETRIED)) or attempt == TRIES:
                 break
             context.log.warning(f"{describe(key)}: {error!r}; trying again ({attempt} of {TRIES})")
             time.sleep(FIRST_PAUSE * 2 ** (attempt - 1))
         yield from events  # what it made before failing (e.g. the cut-out of an image whose upscale failed)
         if error is not None:
-            failures[key] = f"{type(error).__name__}: {error}" if not isinstance(error, BAD_INPUT) else str(error)
+            failures[key] = describe_error(error)
             context.log.error(f"{describe(key)}: {failures[key]}")
     if failures:
         listing = "\n".join(f"- {describe(key)}: {error}" for key, error in failures.items())
@@ -99,6 +99,14 @@ def each_partition(
             metadata={"failed": dg.MetadataValue.json(failures)},
             allow_retries=False,
         )
+
+
+def describe_error(error: Exception) -> str:
+    """One line for a partition's failure: bad input says it all; other faults are named by their type."""
+    if isinstance(error, BAD_INPUT):
+        return str(error)
+    said = next((text for kind, text in NOT_RETRIED.items() if isinstance(error, kind)), "")
+    return f"{type(error).__name__}: {said or error}"
 
 
 def failed_partitions(failure_metadata: dict[str, Any]) -> dict[str, str]:

@@ -21,6 +21,8 @@ from inference.views import ViewError
 #: bad input, a missing model and a licence the studio's setting forbids fail a partition at once; anything
 #: else is tried again (assets.batch)
 BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, ModelUnavailable, EmptySurface, LicenceRefused)
+#: faults of the machine that trying again at once does not mend: failed at once, named (a MemoryError has no message)
+NOT_RETRIED = {MemoryError: "out of memory (the machine had too little for this image at these settings)"}
 #: a step that fails outside any one partition (a resource that cannot start, the database away) is run again
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
-from PIL import Image
+from PIL import Image, ImageOps
 
 from inference.generators import ShapeGenerator, get_generator
 from inference.images.background import remove_background
@@ -40,6 +40,9 @@ from inference.views import EXTENT, FramedViews, ViewError, check_view_names, fr
 
 MAX_FRAME = 2048
 MIN_IMAGE_SIDE = 32
+#: longest side a view is worked on at: twice the largest frame, so an object filling half the picture still fills
+#: its frame, while an 8000² picture is no longer cut out at full size (9 GB of memory for a 265 KB PNG)
+MAX_WORK_SIDE = 2 * MAX_FRAME
 
 
 @dataclass
@@ -106,6 +109,8 @@ def cut_out(image: Image.Image, view: str, *, remove: bool = True, remover: str 
     """
     if min(image.size) < MIN_IMAGE_SIDE:
         raise ViewError(f"{view} view: image is {image.width}×{image.height}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed")
+    if max(image.size) > MAX_WORK_SIDE:
+        image = ImageOps.contain(image, (MAX_WORK_SIDE, MAX_WORK_SIDE), Image.Resampling.LANCZOS)
     if image.mode == "RGBA":
         alpha = np.asarray(image.getchannel("A"))
         if alpha.max() < 16:

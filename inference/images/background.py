@@ -13,12 +13,16 @@ import os
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from scipy import ndimage
 from skimage.segmentation import watershed
 
 from inference.images.models import REMOVERS, rembg_model_path
 from inference.runtime.weights import WeightsMissing, import_module
+
+#: longest side a mask is computed at: the built-in remover holds ~12 float copies of the picture (3 GB at 4096²),
+#: and a larger picture's mask is scaled up, its outline staying within a pixel or two
+MAX_MASK_SIDE = 2048
 
 
 class BackgroundModelMissing(WeightsMissing):
@@ -128,6 +132,9 @@ def remove_background(image: Image.Image, method: str = "builtin") -> Image.Imag
         raise ValueError(f"background remover {method!r} is unknown: choose one of {', '.join(REMOVERS)}")
     if has_meaningful_alpha(image):
         return image.convert("RGBA")
-    alpha = builtin_mask(image) if method == "builtin" else rembg_mask(image, method)
+    small = image if max(image.size) <= MAX_MASK_SIDE else ImageOps.contain(image, (MAX_MASK_SIDE, MAX_MASK_SIDE), Image.Resampling.BOX)
+    alpha = builtin_mask(small) if method == "builtin" else rembg_mask(small, method)
+    if small.size != image.size:
+        alpha = np.asarray(Image.fromarray(alpha.astype(np.float32), "F").resize(image.size, Image.Resampling.BILINEAR))
     rgba = np.dstack([np.asarray(image.convert("RGB")), np.round(alpha * 255).astype(np.uint8)])
     return Image.fromarray(rgba, "RGBA")

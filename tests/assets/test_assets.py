@@ -219,6 +219,16 @@ def test_transient_faults_are_retried_for_the_partition_and_bad_input_is_not(hom
     messages = [e.message or "" for e in instance.all_logs(failed.run_id)]
     assert not any("trying again" in m for m in messages) and not any(e.event_type_value == "STEP_UP_FOR_RETRY" for e in failed.all_events)
 
+    def out_of_memory(self, blob_key):  # noqa: ANN001, ANN202
+        raise MemoryError
+
+    monkeypatch.setattr(catalog.LocalBlobStore, "get", out_of_memory)  # a MemoryError is failed at once, named
+    oom = dg.materialize(ASSETS, selection=["source_image", "cleaned_image", "upscaled_image"], partition_key=key,
+                         instance=instance, resources=RESOURCES, raise_on_error=False)  # fmt: skip
+    messages = [e.message or "" for e in instance.all_logs(oom.run_id)]
+    assert not oom.success and not any("trying again" in m for m in messages)
+    assert any("MemoryError: out of memory" in m for m in messages)
+
 
 @pytest.mark.parametrize("selection", [["mesh"], ["mesh", "textured_glb"]])
 def test_a_new_shape_without_its_glb_leaves_the_output_pending(home, selection):

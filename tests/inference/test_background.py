@@ -44,3 +44,31 @@ def test_missing_rembg_model_names_the_file_expected(tmp_path, monkeypatch):
     monkeypatch.setenv("REMBG_HOME", str(tmp_path))
     with pytest.raises(BackgroundModelMissing, match=f"{tmp_path}/u2net.onnx"):
         remove_background(Image.open(SAMPLES / "duck.png"), method="u2net")
+
+
+def test_a_picture_larger_than_the_working_size_is_cut_out_at_a_bounded_size():
+    """An 8000² picture used to be cut out at full size (9 GB of memory); now the mask is made at MAX_MASK_SIDE
+    and the view is worked on at MAX_WORK_SIDE, with the object's outline where it was drawn."""
+    from PIL import ImageDraw
+
+    from inference.images.background import MAX_MASK_SIDE
+    from inference.pipeline import MAX_WORK_SIDE, cut_out
+
+    width, height = MAX_WORK_SIDE + 904, (MAX_WORK_SIDE + 904) // 2  # wider than the working size and the mask size
+    image = Image.new("RGB", (width, height), (240, 240, 236))
+    box = (width // 4, height // 4, 3 * width // 4, 3 * height // 4)
+    ImageDraw.Draw(image).ellipse(box, fill=(180, 40, 30))
+    alpha = np.asarray(remove_background(image).getchannel("A")) > 127
+    truth = _ellipse_mask(image.size, box)
+    assert alpha.shape == truth.shape and max(image.size) > MAX_MASK_SIDE
+    assert (alpha & truth).sum() / (alpha | truth).sum() > 0.99
+    cut = cut_out(image, "front")
+    assert max(cut.size) <= MAX_WORK_SIDE
+    scale = MAX_WORK_SIDE / width  # the ellipse, scaled into the working size, with the cut-out's small margin
+    assert abs(cut.width - (box[2] - box[0]) * scale * 1.06) < 12
+
+
+def _ellipse_mask(size: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]]
+    cx, cy, rx, ry = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, (box[2] - box[0]) / 2, (box[3] - box[1]) / 2
+    return ((xs + 0.5 - cx) / rx) ** 2 + ((ys + 0.5 - cy) / ry) ** 2 <= 1
