@@ -10,6 +10,7 @@ import dagster as dg
 from sqlalchemy import Engine
 
 from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt
+from catalog.blobs import BlobStoreRefused
 from inference.generators import EmptySurface
 from inference.images.decode import ImageError
 from inference.licences import LicenceRefused
@@ -18,9 +19,12 @@ from inference.params import ParameterError
 from inference.runtime.weights import ModelUnavailable
 from inference.views import ViewError
 
-#: bad input, a missing model and a licence the studio's setting forbids fail a partition at once; anything
-#: else is tried again (assets.batch)
-BAD_INPUT = (ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, ModelUnavailable, EmptySurface, LicenceRefused)
+#: bad input, a missing model, a licence the studio's setting forbids and credentials the blob store refuses fail a
+#: partition at once; anything else is tried again (assets.batch)
+BAD_INPUT = (
+    ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, ModelUnavailable, EmptySurface, LicenceRefused,
+    BlobStoreRefused,
+)  # fmt: skip
 #: faults of the machine that trying again at once does not mend: failed at once, named (a MemoryError has no message)
 NOT_RETRIED = {MemoryError: "out of memory (the machine had too little for this image at these settings)"}
 #: a step that fails outside any one partition (a resource that cannot start, the database away) is run again

@@ -1,7 +1,7 @@
 """The Meshmill catalog: what was ingested and generated, with labels, parameters and blob keys."""
 
 from catalog.blobs import BlobError, BlobNotFound, BlobStore, LocalBlobStore, S3BlobStore, blob_store_from_env
-from catalog.db import dispose_engines, get_engine, make_engine, migrate
+from catalog.db import describe_database, dispose_engines, get_engine, make_engine, migrate
 from catalog.labels import LabelError, normalise_label
 from catalog.models import MAX_ID, OutputStatus
 from catalog.queries import (
@@ -9,6 +9,7 @@ from catalog.queries import (
     find,
     list_collections,
     list_variants,
+    made_outputs,
     output_detail,
     output_files,
     show,
@@ -22,6 +23,8 @@ from catalog.records import (
     NewSource,
     NewView,
     attempts_of,
+    close_open_attempt,
+    close_run_attempts,
     define_variant,
     finish_attempt,
     label_source,
@@ -36,6 +39,7 @@ from catalog.records import (
 )
 
 __all__ = [
+    "describe_database",
     "VARIANT_FIELDS",
     "BlobError",
     "BlobNotFound",
@@ -44,6 +48,9 @@ __all__ = [
     "NewSource",
     "NewView",
     "attempts_of",
+    "close_open_attempt",
+    "made_outputs",
+    "close_run_attempts",
     "finish_attempt",
     "start_attempt",
     "LabelError",

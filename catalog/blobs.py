@@ -12,11 +12,13 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 
@@ -33,6 +35,19 @@ class BlobError(Exception):
 
 class BlobNotFound(BlobError, KeyError):
     pass
+
+
+class BlobStoreUnreachable(BlobError, ConnectionError):
+    """The store did not answer (down, or the network): transient, worth trying again."""
+
+
+class BlobStoreRefused(BlobError, PermissionError):
+    """The store answered no: wrong credentials, no access to the bucket. Trying again does not help."""
+
+
+#: S3 error codes that mean "these credentials may not do that"
+_REFUSED = {"SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "ExpiredToken", "AllAccessDisabled"}
+_NOT_FOUND = {"NoSuchKey", "NoSuchObject", "NotFound"}
 
 
 def check_key(key: str) -> str:
@@ -52,6 +67,7 @@ class BlobInfo:
     key: str
     size: int
     content_type: str
+    modified: float | None = None  # seconds since the epoch, where the store said
 
 
 class BlobStore(Protocol):
@@ -61,6 +77,7 @@ class BlobStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
+    def scan(self, prefix: str = "", *, unfinished: bool = False) -> Iterator[BlobInfo]: ...
     def url(self, key: str) -> str: ...
     def describe(self) -> str: ...
 
@@ -114,11 +131,18 @@ class LocalBlobStore:
         self.path(key).unlink(missing_ok=True)
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        return (info.key for info in self.scan(prefix))
+
+    def scan(self, prefix: str = "", *, unfinished: bool = False) -> Iterator[BlobInfo]:
+        """Every blob under ``prefix`` with its size and time; ``unfinished``: also the temporary files of writes
+        that never ended (a process killed mid-write), which only ``delete`` should be given."""
         for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith(".tmp-"):
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    yield key
+            if not path.is_file() or (path.name.startswith(".tmp-") and not unfinished):
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                info = path.stat()
+                yield BlobInfo(key, info.st_size, guess_content_type(key), info.st_mtime)
 
     def url(self, key: str) -> str:
         return self.path(key).as_uri()
@@ -143,12 +167,16 @@ class S3BlobStore:
         self.endpoint = endpoint
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        if create_bucket and not self.client.bucket_exists(bucket):
-            try:
-                self.client.make_bucket(bucket)
-            except S3Error as exc:  # another process may have made it a moment ago
-                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise
+        if create_bucket:
+            with self._answering("opening the bucket"):
+                exists = self.client.bucket_exists(bucket)
+            if not exists:
+                try:
+                    self.client.make_bucket(bucket)
+                except S3Error as exc:  # another process may have made it a moment ago
+                    if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        with self._answering("making the bucket"):
+                            raise
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix} at {self.endpoint}"
@@ -159,32 +187,46 @@ class S3BlobStore:
     def _missing(self, key: str) -> BlobNotFound:
         return BlobNotFound(f"blob {key!r} not found in {self.describe()}")
 
+    @contextmanager
+    def _answering(self, doing: str, key: str = "") -> Iterator[None]:
+        """S3 and network errors as BlobErrors that say what was being done, where, and whether to try again.
+        (minio's S3Error also refuses attributes that other libraries set on an exception in flight.)"""
+        what = f"{doing} {key!r} in " if key else f"{doing} "
+        try:
+            yield
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND and key:
+                raise self._missing(key) from None
+            detail = f"{exc.code}: {exc.message}" if exc.message else str(exc.code)
+            if exc.code in _REFUSED:
+                raise BlobStoreRefused(
+                    f"{what}{self.describe()}: refused ({detail}); check MESHMILL_S3_ACCESS_KEY and MESHMILL_S3_SECRET_KEY"
+                ) from None
+            raise BlobError(f"{what}{self.describe()}: {detail}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise BlobStoreUnreachable(f"{what}{self.describe()}: the server did not answer ({_first_line(reason)})") from None
+
     def put(self, key: str, data: bytes, content_type: str | None = None) -> BlobInfo:
         content_type = content_type or guess_content_type(key)
-        self.client.put_object(self.bucket, self._name(key), io.BytesIO(data), len(data), content_type=content_type)
+        with self._answering("writing", key):
+            self.client.put_object(self.bucket, self._name(key), io.BytesIO(data), len(data), content_type=content_type)
         return BlobInfo(key, len(data), content_type)
 
     def get(self, key: str) -> bytes:
-        try:
+        with self._answering("reading", key):
             response = self.client.get_object(self.bucket, self._name(key))
-        except S3Error as exc:
-            if exc.code == "NoSuchKey":
-                raise self._missing(key) from None
-            raise
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
 
     def stat(self, key: str) -> BlobInfo:
-        try:
+        with self._answering("looking up", key):
             obj = self.client.stat_object(self.bucket, self._name(key))
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
-                raise self._missing(key) from None
-            raise
-        return BlobInfo(key, obj.size or 0, obj.content_type or guess_content_type(key))
+        modified = obj.last_modified.timestamp() if obj.last_modified else None
+        return BlobInfo(key, obj.size or 0, obj.content_type or guess_content_type(key), modified)
 
     def exists(self, key: str) -> bool:
         try:
@@ -194,15 +236,28 @@ class S3BlobStore:
         return True
 
     def delete(self, key: str) -> None:
-        self.client.remove_object(self.bucket, self._name(key))
+        with self._answering("removing", key):
+            self.client.remove_object(self.bucket, self._name(key))
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        for obj in self.client.list_objects(self.bucket, prefix=self.prefix + prefix, recursive=True):
-            yield obj.object_name[len(self.prefix) :]
+        return (info.key for info in self.scan(prefix))
+
+    def scan(self, prefix: str = "", *, unfinished: bool = False) -> Iterator[BlobInfo]:
+        """Every blob under ``prefix`` with its size and time (an S3 PUT is whole or absent: nothing is unfinished)."""
+        with self._answering("listing", prefix or "/"):
+            for obj in self.client.list_objects(self.bucket, prefix=self.prefix + prefix, recursive=True):
+                key = obj.object_name[len(self.prefix) :]
+                modified = obj.last_modified.timestamp() if obj.last_modified else None
+                yield BlobInfo(key, obj.size or 0, guess_content_type(key), modified)
 
     def url(self, key: str) -> str:
         """A presigned GET URL, valid for a day, that a browser or viewer can load."""
         return self.client.presigned_get_object(self.bucket, self._name(key), expires=timedelta(days=1))
+
+
+def _first_line(reason: object) -> str:
+    text = str(reason).strip().splitlines()
+    return text[0][:200] if text else type(reason).__name__
 
 
 def _env_flag(name: str, default: bool) -> bool:

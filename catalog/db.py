@@ -10,6 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 
 from catalog.config import database_url
 
@@ -91,6 +92,14 @@ def get_engine(url: str | None = None) -> Engine:
             migrate(engine)
             _engines[url] = engine
         return engine
+
+
+def describe_database(url: str | None = None) -> str:
+    """The catalog's address for messages, its password hidden."""
+    try:
+        return make_url(url or database_url()).render_as_string(hide_password=True)
+    except Exception:  # a malformed URL is reported where it is used
+        return "the catalog database"
 
 
 def dispose_engines() -> None:

@@ -1,4 +1,4 @@
-"""Tags and collections: validated names, get-or-create, and links to images or outputs."""
+"""Tags and collections: validated names, get-or-create, and links to images or outputs; and the origin's check."""
 
 from __future__ import annotations
 
@@ -24,6 +24,22 @@ def normalise_label(name: str, kind: str = "tag") -> str:
     value = name.strip().lower()
     if not _NAME.match(value):
         raise LabelError(f"{kind} {name!r} is not valid: use 1-64 characters a-z 0-9 . _ : / -, starting with a letter or digit")
+    return value
+
+
+#: the longest origin (the style model or tool that made an image) the catalog keeps: ``source_image.origin``'s width
+MAX_ORIGIN = 200
+
+
+def normalise_origin(origin: str | None) -> str | None:
+    """``origin`` stripped (None when blank), or LabelError when it is too long or holds a control character."""
+    if origin is None or not origin.strip():
+        return None
+    value = origin.strip()
+    if len(value) > MAX_ORIGIN:
+        raise LabelError(f"origin is {len(value)} characters long: at most {MAX_ORIGIN}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise LabelError(f"origin {value[:40]!r} holds a control character (a newline, a tab): give one line of text")
     return value
 
 

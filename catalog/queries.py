@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, sel
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
+from catalog.keys import IMAGE_KEY_LENGTH
 from catalog.labels import LabelKind, attach_labels, detach_labels, label_tables, labels_of, normalise_label
 from catalog.models import Collection, Output, OutputStatus, SourceImage, SourceView, Tag, Variant, collection_member
 from catalog.records import CatalogError
@@ -355,3 +356,23 @@ def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:
     if row is None:
         raise CatalogError(f"variant {name!r} does not exist (see `meshmill variant list`)")
     return dict(row._mapping)
+
+
+def made_outputs(engine: Engine, image_keys: Iterable[str], variant_names: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(image partition key, variant) → the parameters of each output already made (``succeeded``) of these
+    images × variants: what a convert run again may skip."""
+    sources, outputs, variants = SourceImage.__table__, Output.__table__, Variant.__table__
+    keys, names = sorted(set(image_keys)), sorted(set(variant_names))
+    prefix = func.substr(sources.c.content_hash, 1, IMAGE_KEY_LENGTH)
+    made: dict[tuple[str, str], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 1000):
+            rows = conn.execute(
+                select(prefix.label("key"), variants.c.name, outputs.c.parameters)
+                .join(outputs, outputs.c.source_image_id == sources.c.id)
+                .join(variants, variants.c.id == outputs.c.variant_id)
+                .where(prefix.in_(keys[start : start + 1000]), variants.c.name.in_(names),
+                       outputs.c.status == OutputStatus.succeeded.value)
+            )  # fmt: skip
+            made.update({(row.key, row.name): row.parameters for row in rows})
+    return made

@@ -294,6 +294,39 @@ def finish_attempt(
         )
 
 
+def close_run_attempts(engine: Engine, dagster_run_id: str, error: str) -> int:
+    """Close as failed, with ``error``, the attempts a run left running (its process died); returns how many."""
+    attempts = OutputAttempt.__table__
+    with engine.connect() as conn:
+        open_ = conn.execute(
+            select(attempts.c.output_id, attempts.c.attempt).where(
+                attempts.c.dagster_run_id == dagster_run_id, attempts.c.status == OutputStatus.running.value
+            )
+        ).all()
+    for output_id, attempt in open_:
+        close_open_attempt(engine, output_id, attempt, error)
+    return len(open_)
+
+
+def close_open_attempt(engine: Engine, output_id: int, attempt: int, error: str) -> None:
+    """Close a still-running attempt as failed, with ``error``; its output too, when it is the output's latest attempt."""
+    attempts, outputs = OutputAttempt.__table__, Output.__table__
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            update(attempts)
+            .where(_attempt(output_id, attempt), attempts.c.status == OutputStatus.running.value)
+            .values(status=OutputStatus.failed.value, error=error, finished_at=now)
+        )
+        latest = conn.execute(select(func.max(attempts.c.attempt)).where(attempts.c.output_id == output_id)).scalar()
+        if latest == attempt:
+            conn.execute(
+                update(outputs)
+                .where(outputs.c.id == output_id, outputs.c.status == OutputStatus.running.value)
+                .values(status=OutputStatus.failed.value, error=error, updated_at=now)
+            )
+
+
 def note_shape(engine: Engine, output_id: int, attempt: int, *, model_name: str, model_version: str, timings: dict[str, float]) -> None:
     """The shape stage's part of a running attempt: the model that made the shape (on the attempt, and on the
     output at once) and the stage's seconds, which ``finish_attempt`` carries to the output with its own."""

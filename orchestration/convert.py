@@ -16,43 +16,27 @@ open are closed, their pool slots freed, so no dead process holds a slot or a pa
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
+import catalog
 from assets.batch import failed_partitions
 from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
 from catalog import OutputStatus, finish_attempt, start_attempt
-from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
+from orchestration.instance import COORDINATOR_TAG, coordinator, dagster_instance, release_orphaned_runs
 from orchestration.workers import DEFAULT_BATCH_SIZE, run_in_workers
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-#: who runs a run: the host and process that coordinate it, to find runs a dead process left open
-COORDINATOR_TAG = "meshmill/coordinator"
 EXECUTORS = ("in_process", "celery")
 GPU_POOL = "gpu"
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # convert prints its own summary; the UI keeps every event
-
-
-def dagster_instance() -> dg.DagsterInstance:
-    """The persistent instance: ``$DAGSTER_HOME``, default ``$MESHMILL_HOME/dagster`` with our dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or meshmill_home() / "dagster").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists() and (REPO_ROOT / "dagster.yaml").exists():
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
 
 
 @dataclass
@@ -62,6 +46,7 @@ class PartitionOutcome:
     success: bool
     run_id: str
     error: str = ""
+    skipped: bool = False  # made before, with the same settings: not made again (``--force`` makes it again)
 
 
 @dataclass
@@ -80,6 +65,7 @@ class BatchSettings:
     variants: tuple[str, ...]
     image_params: GenerationParams
     executor: str = "in_process"
+    made: frozenset[str] = frozenset()  # 3D partitions ("image|variant") already made with these settings: skipped
 
 
 def contiguous_ranges(order: Iterable[str], wanted: Iterable[str], max_size: int | None = None) -> list[list[str]]:
@@ -98,10 +84,6 @@ def contiguous_ranges(order: Iterable[str], wanted: Iterable[str], max_size: int
     if current:
         ranges.append(current)
     return ranges
-
-
-def coordinator() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_range(instance: dg.DagsterInstance, stages: str, keys: list[str], run_config: dict, executor: str) -> tuple[str, dict[str, str]]:
@@ -145,7 +127,13 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
     # the 3D partitions in Dagster's order (image after image, each with its variants in the order they were added)
     all_variants = instance.get_dynamic_partitions(variants.name)
     order = [f"{key}|{variant}" for key in chunk for variant in all_variants]
-    wanted = [f"{key}|{variant}" for key in chunk if key not in failed for variant in all_variants if variant in settings.variants]
+    wanted = [
+        f"{key}|{variant}"
+        for key in chunk
+        if key not in failed
+        for variant in all_variants
+        if variant in settings.variants and f"{key}|{variant}" not in settings.made
+    ]
     for keys in contiguous_ranges(order, wanted):
         run_id, failed_models = run_range(instance, "model_stages", keys, {}, settings.executor)
         for key in keys:
@@ -158,6 +146,14 @@ def _variant_params(variant: str, image_params: GenerationParams) -> tuple[int, 
     """The variant's id and the parameters its outputs are made with: its own, and this convert's image-stage settings."""
     variant_id, params = definitions.RESOURCES["catalog"].variant(variant)
     return variant_id, params.replace(**image_params.image_settings())
+
+
+def already_made(image_keys: Iterable[str], variant_names: Iterable[str], image_params: GenerationParams) -> set[str]:
+    """The 3D partitions ("image|variant") whose output the catalog has as made, with the parameters this convert
+    would make it with: a re-run of the same command skips them (a changed variant or image setting does not)."""
+    wanted = {name: json.loads(json.dumps(_variant_params(name, image_params)[1].model_dump())) for name in variant_names}
+    made = catalog.made_outputs(definitions.RESOURCES["catalog"].engine(), image_keys, wanted)
+    return {f"{key}|{variant}" for (key, variant), parameters in made.items() if parameters == wanted[variant]}
 
 
 def check_variant_licences(variants: Iterable[str], image_params: GenerationParams) -> None:
@@ -179,39 +175,12 @@ def _record_failed_output(key: str, variant: str, image_params: GenerationParams
     finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=error)
 
 
-def release_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Close the runs a dead process of this host left open (a `kill -9`, the OOM killer) and free the
-    pool slots they held; returns their run ids."""
-    host = socket.gethostname()
-    open_runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]))
-    released = []
-    for run in open_runs:
-        owner = run.tags.get(COORDINATOR_TAG, "")
-        run_host, _, pid = owner.rpartition(":")
-        if run_host != host or not pid.isdigit() or _alive(int(pid)):
-            continue
-        instance.report_run_failed(run, f"its process ({owner}) stopped before the run ended; closed by the next convert")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        released.append(run.run_id)
-    return released
-
-
 def size_gpu_pool(instance: dg.DagsterInstance, workers: int) -> None:
     """Let ``workers`` 3D steps run at once: the ``gpu`` pool's limit is raised to the number of GPU workers
     (never lowered, so a limit a studio set for a bigger cluster stays)."""
     info = instance.event_log_storage.get_concurrency_info(GPU_POOL)
     if info.slot_count < workers:
         instance.event_log_storage.set_concurrency_slots(GPU_POOL, workers)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def keys_for(content_hashes: Iterable[str]) -> list[str]:
@@ -232,19 +201,23 @@ def materialise(
     workers: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
     executor: str = "in_process",
+    force: bool = False,
     on_progress: Callable[[PartitionOutcome], None] | None = None,
 ) -> ConvertReport:
     """Run the image stages of each image (cut out and upscaled with ``image_params``' image settings,
-    default the GenerationParams defaults), then the 3D stages of each image × variant."""
+    default the GenerationParams defaults), then the 3D stages of each image × variant: those not made
+    before with the same settings, or every one with ``force``."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
     image_keys, variant_names = list(image_keys), list(variant_names)
-    release_orphaned_runs(instance)
+    image_params = image_params or GenerationParams()
+    engine = definitions.RESOURCES["catalog"].engine()
+    release_orphaned_runs(instance, engine)
     size_gpu_pool(instance, workers)
     instance.add_dynamic_partitions(images.name, image_keys)
     instance.add_dynamic_partitions(variants.name, variant_names)
-    settings = BatchSettings(tuple(variant_names), image_params or GenerationParams(), executor)
-    chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
+    made = frozenset() if force else frozenset(already_made(image_keys, variant_names, image_params))
+    settings = BatchSettings(tuple(variant_names), image_params, executor, made)
     report = ConvertReport()
 
     def record(outcomes: list[PartitionOutcome]) -> None:
@@ -253,12 +226,21 @@ def materialise(
             if on_progress:
                 on_progress(outcome)
 
+    # an image is left out only when every variant asked for was made (with none asked for: its image stages are)
+    todo = [key for key in image_keys if not variant_names or any(f"{key}|{variant}" not in made for variant in variant_names)]
+    record([PartitionOutcome(key, variant, True, "", skipped=True) for key in image_keys if key not in todo
+            for variant in (None, *variant_names)])  # fmt: skip
+    record([PartitionOutcome(key, variant, True, "", skipped=True) for key in todo for variant in variant_names
+            if f"{key}|{variant}" in made])  # fmt: skip
+    image_keys = todo
+    chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
+
     if workers <= 1 and executor == "in_process":
         for chunk in chunks:  # here: the models this process loads stay loaded for the whole batch
             record(convert_chunk(instance, chunk, settings))
     else:
         tasks = [(chunk, settings) for chunk in chunks]
-        run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance))
+        run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance, engine))
     return report
 
 

@@ -9,6 +9,7 @@ bytes to the same keys and one row wins.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 
 from catalog import BlobStore, NewSource, NewView, label_source, record_sources, source_id_by_hash, view_in_catalog
 from catalog.keys import object_hash, source_key
-from catalog.labels import normalise_label
+from catalog.labels import normalise_label, normalise_origin
 from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png
 from orchestration.source_sets import SetProblem, SourceSet, discover_sets
 
@@ -61,6 +62,7 @@ def ingest_set(
             "tags": tuple(normalise_label(t, "tag") for t in (*tags, *source_set.tags)),
             "collections": tuple(normalise_label(c, "collection") for c in (*collections, *source_set.collections)),
         }
+        origin = normalise_origin(source_set.origin or origin)
     except ValueError as exc:
         return failed(str(exc))
     data: dict[str, bytes] = {}
@@ -91,20 +93,28 @@ def ingest_set(
                 len(data[view]), source_key(hashes[view]), decoded[view].source_format)
         for view, path in source_set.views.items()
     ]  # fmt: skip
-    for view in stored:
-        blobs.put(view.blob_key, encode_png(decoded[view.view].image), "image/png")
     try:
-        new = NewSource.of_views(content_hash, source_set.name, stored, origin=source_set.origin or origin, **labels)
+        for view in stored:
+            blobs.put(view.blob_key, encode_png(decoded[view.view].image), "image/png")
+        new = NewSource.of_views(content_hash, source_set.name, stored, origin=origin, **labels)
         (record,) = record_sources(engine, [new])
     except BaseException:
-        if source_id_by_hash(engine, content_hash) is None:  # nobody else recorded it: leave no blob without its row
-            for view in stored:
-                if not view_in_catalog(engine, view.content_hash):
-                    blobs.delete(view.blob_key)
+        _remove_unrecorded(engine, blobs, content_hash, stored)
         raise
     return IngestResult(
         source_set.where, "added" if record.created else "duplicate", record.id, describe(decoded), content_hash, source_set.name, views
     )
+
+
+def _remove_unrecorded(engine: Engine, blobs: BlobStore, content_hash: str, stored: list[NewView]) -> None:
+    """Leave no blob without its row, unless another object records the same picture. Best effort: when the
+    database or the store is what failed, this may fail too, and ``meshmill catalog check --repair`` removes the
+    orphans later; the first error is the one reported."""
+    with contextlib.suppress(Exception):
+        if source_id_by_hash(engine, content_hash) is None:
+            for view in stored:
+                if not view_in_catalog(engine, view.content_hash):
+                    blobs.delete(view.blob_key)
 
 
 def describe(decoded: dict[str, DecodedImage]) -> str:

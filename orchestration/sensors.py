@@ -6,7 +6,9 @@ is): the first sub-folder names the collection, and a sidecar ``<image>.json`` m
 ``{"tags": [...], "collection": "...", "origin": "..."}`` to a single image. It adds image partitions and requests
 the image stages with run keys. ``variants_sensor`` then requests ``mesh`` + ``textured_glb`` for
 every variant of each image whose ``upscaled_image`` was materialised. Both keep a cursor, and run
-keys make a repeated request a no-op, so restarts neither skip nor repeat work.
+keys make a repeated request a no-op, so restarts neither skip nor repeat work. ``orphaned_runs_sensor``
+(on by default) is run monitoring for the runs ``convert`` launches itself: it fails those whose process
+died and frees their pool slots.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from catalog import list_variants
 from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
 from orchestration.ingest import ingest_set
+from orchestration.instance import release_orphaned_runs
 from orchestration.jobs import image_job, model_job
 from orchestration.source_sets import IMAGE_SUFFIXES, SetProblem, SourceSet, discover_sets
 
@@ -60,7 +63,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) 
     if not inbox.is_dir():
         return dg.SensorResult(skip_reason=f"inbox {inbox} does not exist", cursor=json.dumps(seen))
     candidates = []
-    for found in discover_sets([inbox]):
+    for found in discover_sets([inbox], report_empty=False):
         try:
             mtime = _newest(found)
         except OSError:  # gone while we looked: the next tick sees what is there
@@ -113,3 +116,15 @@ def variants_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResourc
         dynamic_partitions_requests=[variants.build_add_request(names)] if names else [],
         cursor=cursor,
     )
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fails the runs whose `meshmill convert` process died (kill -9, the OOM killer), freeing their gpu pool slots.",
+)
+def orphaned_runs_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) -> dg.SkipReason:
+    released = release_orphaned_runs(context.instance, catalog.engine())
+    for run_id in released:
+        context.log.warning(f"run {run_id}: its process is gone; failed, its pool slots freed and its attempts closed")
+    return dg.SkipReason(f"closed {len(released)} run(s) left open by dead processes" if released else "no run left open by a dead process")

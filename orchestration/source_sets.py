@@ -9,13 +9,19 @@ right). Three layouts give them:
                                           relative to it, and optionally "name", "tags", "collections", "origin"
 
 Any other image file is an object of one view, its front. A bad set (two fronts, an unknown view name,
-no front, an unreadable sidecar) is reported with the set named, and the other objects go on.
+no front, an unreadable sidecar) is reported with the set named, and the other objects go on. So is
+whatever in a folder looks like a picture but cannot be one: a format Meshmill does not read (HEIC, SVG,
+PSD, …), a pipe or device, a dangling link, a link loop, a folder it may not read, and a folder with no
+picture at all. Links to files and folders are followed; other files (prompts, notes) are passed over.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +29,25 @@ from typing import Any
 
 from inference.views import VIEW_NAMES
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".tga"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jfif", ".webp", ".avif", ".bmp", ".tif", ".tiff", ".gif", ".tga"}
+#: picture formats Meshmill does not read, and what to do instead: a file of one is reported, never passed over
+UNREAD_FORMATS = {
+    ".heic": "HEIC is not read (its decoders are GPL/LGPL): export PNG or JPEG",
+    ".heif": "HEIF is not read (its decoders are GPL/LGPL): export PNG or JPEG",
+    ".svg": "an SVG vector drawing: render it to PNG first",
+    ".svgz": "an SVG vector drawing: render it to PNG first",
+    ".pdf": "a PDF document: export the picture as PNG",
+    ".eps": "an EPS drawing: render it to PNG first",
+    ".psd": "a Photoshop document: export the flattened picture as PNG",
+    ".psb": "a Photoshop document: export the flattened picture as PNG",
+    ".kra": "a Krita document: export the picture as PNG",
+    ".xcf": "a GIMP document: export the picture as PNG",
+    ".exr": "an OpenEXR image: tone-map it to an 8- or 16-bit PNG",
+    ".hdr": "a Radiance HDR image: tone-map it to an 8- or 16-bit PNG",
+    ".jxl": "JPEG XL is not read: export PNG",
+    ".raw": "a camera raw file: develop it to PNG or JPEG",
+    ".dng": "a camera raw file: develop it to PNG or JPEG",
+}
 SIDECAR_SUFFIX = ".views.json"
 _SUFFIXED = re.compile(rf"(?P<name>.+)[_-](?P<view>{'|'.join(VIEW_NAMES)})", re.IGNORECASE)
 _USE = f"use {', '.join(VIEW_NAMES)}"
@@ -58,21 +82,73 @@ def is_sidecar(path: Path) -> bool:
     return path.name.lower().endswith(SIDECAR_SUFFIX)
 
 
-def discover_sets(paths: Iterable[Path]) -> Iterator[SourceSet | SetProblem]:
-    """The objects under ``paths`` (files, and folders searched recursively), folder after folder."""
+def discover_sets(paths: Iterable[Path], *, report_empty: bool = True) -> Iterator[SourceSet | SetProblem]:
+    """The objects under ``paths`` (files, and folders searched recursively), folder after folder, and the problems
+    found on the way; ``report_empty``: a folder without a picture is a problem (not for an inbox that waits)."""
     by_folder: dict[Path, list[Path]] = {}
     for path in paths:
         if path.is_dir():
-            for found in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
-                if found.is_file() and not hidden and (found.suffix.lower() in IMAGE_SUFFIXES or is_sidecar(found)):
+            found_any = False
+            for found in _pictures_under(path, {_identity(path)}, (_identity(path),)):
+                found_any = True
+                if isinstance(found, SetProblem):
+                    yield found
+                else:
                     by_folder.setdefault(found.parent, []).append(found)
+            if not found_any and report_empty:
+                yield SetProblem(path, f"no pictures in this folder (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         elif path.is_file():
             by_folder.setdefault(path.parent, []).append(path)
+        elif path.is_symlink():
+            yield SetProblem(path, f"a dangling link (to {os.readlink(path)}, which does not exist)")
         else:
             yield SetProblem(path, "not a regular file or folder" if path.exists() else "no such file or folder")
     for folder, files in by_folder.items():
         yield from _sets_in_folder(folder, sorted(set(files)))
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+def _pictures_under(folder: Path, searched: set[tuple[int, int]], holding: tuple[tuple[int, int], ...]) -> Iterator[Path | SetProblem]:
+    """Picture files and sidecars under ``folder`` (hidden names skipped, links followed, each folder searched once),
+    and the problems: a folder that cannot be read, a link loop, a dangling link, a pipe or device, a picture
+    format not read. ``holding``: the folders that hold this one, to tell a loop from a second way in."""
+    try:  # real entries before links, so that a folder is found under its own name
+        entries = sorted(os.scandir(folder), key=lambda e: (e.is_symlink(), e.name))
+    except OSError as exc:
+        yield SetProblem(folder, f"cannot read this folder: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            info = path.stat()  # follows links
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                yield SetProblem(path, "a link loop: the link leads back to itself")
+            elif entry.is_symlink():
+                yield SetProblem(path, f"a dangling link (to {os.readlink(path)}, which does not exist)")
+            else:
+                yield SetProblem(path, f"cannot read: {exc.strerror or exc}")
+            continue
+        suffix = path.suffix.lower()
+        if stat.S_ISDIR(info.st_mode):
+            identity = (info.st_dev, info.st_ino)
+            if identity in holding:
+                yield SetProblem(path, "a link loop: it leads back to a folder that holds it, which is already searched")
+            elif identity not in searched:  # else: a second way into a folder searched already
+                searched.add(identity)
+                yield from _pictures_under(path, searched, (*holding, identity))
+        elif not stat.S_ISREG(info.st_mode):
+            yield SetProblem(path, "not a regular file (a pipe, socket or device): not read")
+        elif suffix in IMAGE_SUFFIXES or is_sidecar(path):
+            yield path
+        elif suffix in UNREAD_FORMATS:
+            yield SetProblem(path, UNREAD_FORMATS[suffix])
 
 
 def _sets_in_folder(folder: Path, files: list[Path]) -> Iterator[SourceSet | SetProblem]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,7 +51,21 @@ def worker_environment(index: int, count: int) -> dict[str, str]:
     return env
 
 
-def _serve(work: Callable[[Any], Any], tasks: multiprocessing.Queue, results: multiprocessing.Queue) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the process that started it is gone (a `kill -9` of `meshmill convert`): an orphan
+    would go on running steps and hold pool slots with nobody to report to. Its open run is then closed by the
+    next convert, ``catalog check --repair`` or the daemon (``orchestration.instance``)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_POLL)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="meshmill-parent-watch", daemon=True).start()
+
+
+def _serve(work: Callable[[Any], Any], tasks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int) -> None:
+    _exit_with_parent(parent)
     pid = os.getpid()
     while (item := tasks.get()) is not None:
         number, task = item
@@ -79,7 +95,7 @@ def run_in_workers(
         saved = {k: os.environ.get(k) for k in worker_environment(index, count)}
         os.environ.update(worker_environment(index, count))
         try:
-            process = context.Process(target=_serve, args=(work, todo, results), daemon=True, name=f"meshmill-worker-{index}")
+            process = context.Process(target=_serve, args=(work, todo, results, os.getpid()), daemon=True, name=f"meshmill-worker-{index}")
             process.start()
         finally:
             for key, value in saved.items():

@@ -8,6 +8,7 @@ expects, or raises ``ImageError`` saying what is wrong with it.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 
@@ -55,20 +56,79 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, 1, CMYK (Pillow undoes Adobe's inversion on decode), YCbCr, LAB, HSV
 
 
+#: what a file's first bytes say when it is a format Pillow does not read, and what to do instead
+_UNREAD_SIGNATURES = (
+    (lambda d: d[4:12] in (b"ftypheic", b"ftypheix", b"ftyphevc", b"ftypmif1", b"ftypmsf1", b"ftypheim", b"ftypheis"),
+     "a HEIC/HEIF picture, which Meshmill does not read (its decoders are GPL/LGPL): export PNG or JPEG"),
+    (lambda d: d.lstrip()[:5] == b"<?xml" or b"<svg" in d[:1024], "an SVG vector drawing or other XML: render it to PNG first"),
+    (lambda d: d[:5] == b"%PDF-", "a PDF document: export the picture as PNG"),
+    (lambda d: d[:4] == b"8BPS", "a Photoshop document: export the flattened picture as PNG"),
+    (lambda d: d[:4] == b"\x76\x2f\x31\x01", "an OpenEXR image: tone-map it to an 8- or 16-bit PNG"),
+)  # fmt: skip
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _read_tiff(data: bytes, name: str) -> DecodedImage:
+    """A TIFF Pillow cannot read (float or half-float colour, many samples): its first picture through tifffile,
+    scaled to 8 bits (floats in [0, 1], or by their largest value when brighter)."""
+    import tifffile  # only for the TIFFs that need it
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages.first
+            height, width = page.shape[0], page.shape[1]
+            if width * height > MAX_PIXELS:
+                raise ImageError(f"{name}: {width}×{height} is {width * height / 1e6:.0f} Mpx, over the {MAX_PIXELS / 1e6:.0f} Mpx limit")
+            values = page.asarray()
+    except ImageError:
+        raise
+    except Exception:  # tifffile raises many kinds for a corrupt file, some with no message
+        raise ImageError(f"{name}: a TIFF whose data cannot be read (corrupt or truncated)") from None
+    if values.ndim == 2:
+        values = values[..., None]
+    if values.ndim != 3 or values.shape[2] not in (1, 2, 3, 4):
+        raise ImageError(f"{name}: a TIFF of shape {values.shape}: expected grey, grey+alpha, RGB or RGBA")
+    stored = f"{values.dtype.kind}{values.dtype.itemsize * 8}x{values.shape[2]}"  # e.g. f32x3: float RGB
+    if np.issubdtype(values.dtype, np.floating):
+        floats = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+        scaled = np.clip(floats / max(1.0, float(floats.max(initial=0))), 0, 1) * 255
+    else:
+        scaled = values.astype(np.float64) * 255.0 / max(1, np.iinfo(values.dtype).max)
+    pixels = np.rint(scaled).astype(np.uint8)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]]
+    image = Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode)
+    return DecodedImage(_normalise_mode(image), "TIFF", stored)
+
+
 def decode_image(data: bytes, name: str = "image") -> DecodedImage:
-    """Decode ``data``; ``name`` is only used in error messages."""
+    """Decode ``data``; ``name`` is only used in error messages. The decoders' own complaints (corrupt EXIF, a
+    TIFF's bad offsets) are not printed: the file is decoded, or refused with one ``ImageError`` that says why."""
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise ImageError(f"{name}: not a recognised image file (unknown format or corrupt header)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError(f"{name}: image too large to decode safely ({exc})") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(f"{name}: cannot read image header: {exc}") from None
+    tiff_log = logging.getLogger("tifffile")
+    level = tiff_log.level
+    tiff_log.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _decode(data, name)
+    finally:
+        tiff_log.setLevel(level)
+
+
+def _decode(data: bytes, name: str) -> DecodedImage:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        if data[:4] in _TIFF_MAGIC:
+            return _read_tiff(data, name)
+        said = next((what for test, what in _UNREAD_SIGNATURES if test(data)), "")
+        raise ImageError(f"{name}: {said or 'not a recognised image file (unknown format or corrupt header)'}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: image too large to decode safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name}: cannot read image header: {exc}") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageError(f"{name}: {width}×{height} is {width * height / 1e6:.0f} Mpx, over the {MAX_PIXELS / 1e6:.0f} Mpx limit")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from orchestration.cli import catalog_commands, models, variants
+from orchestration.cli.common import err_console, unreachable
 from orchestration.cli.convert import convert, ui, worker
 from orchestration.cli.generate import evaluate, generate
 from orchestration.cli.ingest import ingest
@@ -23,3 +26,16 @@ app.command()(worker)
 app.add_typer(models.app, name="models")
 app.command("model-server")(model_server)
 app.command()(serve)
+
+
+def main() -> None:
+    """The ``meshmill`` command. A fault of what it depends on (the database, the blob store, a full disk) ends
+    it with one line naming what failed, not a traceback; what was stored before stays whole."""
+    try:
+        app()
+    except Exception as exc:
+        said = unreachable(exc)
+        if said is None:
+            raise
+        err_console.print(f"[red]error:[/red] {said}", highlight=False)
+        sys.exit(1)

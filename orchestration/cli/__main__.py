@@ -1,5 +1,5 @@
 """`python -m orchestration.cli`: the `meshmill` command where its console script is not installed."""
 
-from orchestration.cli import app
+from orchestration.cli import main
 
-app()
+main()

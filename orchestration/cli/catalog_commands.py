@@ -9,7 +9,7 @@ from rich.table import Table
 
 import catalog
 from catalog import MAX_ID, CatalogError, LabelError
-from orchestration.cli.common import console, fail, open_engine, print_json, say
+from orchestration.cli.common import console, fail, open_blobs, open_engine, print_json, say
 
 app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
 
@@ -142,3 +142,38 @@ def catalog_collections(as_json: bool = typer.Option(False, "--json")) -> None:
     for row in rows:
         table.add_row(row["name"], str(row["images"]), str(row["outputs"]), row["created_at"][:19])
     console.print(table)
+
+
+@app.command("check")
+def catalog_check(
+    repair: bool = typer.Option(False, "--repair", help="Mend what can be mended: see each finding's repair."),
+    grace: float = typer.Option(
+        3600.0, min=0, help="Seconds a blob must be old before it counts as an orphan (younger ones may be writes in flight)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: the findings and the count of objects not yet converted."),
+) -> None:
+    """Check that the catalog, the blob store and the Dagster instance agree; with --repair, mend them.
+
+    Finds blobs no object owns, rows whose blobs are missing, attempts left running by runs that are gone,
+    runs whose process died (holding pool slots) and partitions no object has. Exits 1 while problems remain."""
+    from orchestration.consistency import check  # Dagster: seconds to import
+    from orchestration.instance import dagster_instance
+
+    report = check(dagster_instance(), open_engine(), open_blobs(), repair=repair, grace=grace)
+    if as_json:
+        print_json({"findings": [f.as_dict() for f in report.findings], "not_converted": report.not_converted})
+    else:
+        table = Table("problem", "what", "detail", "repair", title=f"{len(report.findings)} finding(s)")
+        for f in report.findings:
+            table.add_row(f.kind, f.subject, f.detail, ("[green]done:[/green] " if f.repaired else "") + (f.repair or "-"))
+        if report.findings:
+            console.print(table)
+        left = len(report.problems)
+        verdict = f"{left} problem(s) left" if left else "clean"
+        say(f"{verdict}; {report.not_converted} catalogued object(s) not yet converted")
+        if any(f.repaired and f.kind in ("open_attempt", "missing_blob") for f in report.findings):
+            say("run the same `meshmill convert` again: it makes what failed and skips what was made")
+        elif left and not repair:
+            say("`meshmill catalog check --repair` mends them")
+    if report.problems:
+        raise typer.Exit(1)

@@ -6,6 +6,7 @@ to import, and ``meshmill catalog find`` should answer in well under one.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 import catalog
 from catalog import LabelError
 from catalog.blobs import BlobError
+from catalog.labels import normalise_origin
 from inference.params import GenerationParams, ParameterError
 
 console = Console(soft_wrap=True)
@@ -28,6 +30,29 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print one line naming the problem and end the command (2: bad usage or input, 1: it could not be done)."""
     err_console.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """One line for a fault of what the command depends on (the catalog database, the blob store, the disk), or
+    None for any other error: those are bugs, and keep their traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, BlobError):
+        return str(exc)
+    if isinstance(exc, DBAPIError):
+        detail = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+        where = catalog.describe_database()
+        if "full" in detail.lower() or "no space" in detail.lower():
+            return f"the catalog database ({where}) could not be written: {detail} (free some space and run the command again)"
+        return f"the catalog database ({where}) failed: {detail}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"no space left on the device{f' writing {exc.filename}' if exc.filename else ''}: free some space and run the command again"
+    return None
+
+
+def _first_line(value: object) -> str:
+    lines = str(value).strip().splitlines()
+    return lines[0] if lines else type(value).__name__
 
 
 def say(message: str) -> None:
@@ -44,14 +69,20 @@ def open_engine() -> Engine:
 def open_blobs() -> catalog.BlobStore:
     try:
         return catalog.blob_store_from_env()
-    except (BlobError, ValueError) as exc:
+    except BlobError as exc:  # the store is away or refuses: nothing wrong with the command itself
+        fail(str(exc), 1)
+    except ValueError as exc:
         fail(str(exc))
 
 
-def label_options(collections: list[str], tags: list[str]) -> tuple[list[str], list[str]]:
-    """Validated --collection and --tag values; a bad one ends the command before anything is stored."""
+def label_options(collections: list[str], tags: list[str], origin: str | None = None) -> tuple[list[str], list[str], str | None]:
+    """Validated --collection, --tag and --origin values; a bad one ends the command before anything is stored."""
     try:
-        return [catalog.normalise_label(c, "collection") for c in collections], [catalog.normalise_label(t, "tag") for t in tags]
+        return (
+            [catalog.normalise_label(c, "collection") for c in collections],
+            [catalog.normalise_label(t, "tag") for t in tags],
+            normalise_origin(origin),
+        )
     except LabelError as exc:
         fail(str(exc))
 

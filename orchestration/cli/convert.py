@@ -48,18 +48,22 @@ def convert(
         "in_process",
         help="in_process (the workers run the steps) or celery (steps run on `meshmill worker` processes; needs MESHMILL_CELERY_BROKER).",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Make every output again, also those already made with the same settings (skipped by default)."
+    ),
 ) -> None:
     """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
     from orchestration.celery_config import BROKER_ENV, broker_url
 
     # Dagster and torch: seconds to import
-    from orchestration.convert import EXECUTORS, check_variant_licences, dagster_instance, keys_for, materialise
+    from orchestration.convert import EXECUTORS, check_variant_licences, keys_for, materialise
+    from orchestration.instance import dagster_instance
 
     if executor not in EXECUTORS:
         fail(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
     if executor == "celery" and not broker_url():
         fail(f"--executor celery needs the broker's address in {BROKER_ENV}, e.g. redis://127.0.0.1:6379/0")
-    collections, tags = label_options(collection, tag)
+    collections, tags, origin = label_options(collection, tag, origin)
     found = objects(paths, views)
     image_params = resolve_params(None, **knobs.image_knobs(upscale, upscaler, background, keep_background))
     engine, blobs = open_engine(), open_blobs()
@@ -91,18 +95,20 @@ def convert(
         task = progress.add_task("converting", total=len(keys) * (1 + len(wanted)))
         report = materialise(
             instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
-            on_progress=lambda o: progress.advance(task),
+            force=force, on_progress=lambda o: progress.advance(task),
         )  # fmt: skip
     table = Table("object", "partition", "stage", "result", "run", title=f"{len(keys)} objects × {len(wanted)} variants")
     for o in report.outcomes:
-        result = "[green]ok[/green]" if o.success else f"[red]{o.error}[/red]"
+        result = "[green]ok[/green]" if o.success and not o.skipped else "made before" if o.skipped else f"[red]{o.error}[/red]"
         table.add_row(names.get(o.image, "-"), o.image, o.variant or "images", result, o.run_id[:8])
     console.print(table)
-    made = sum(o.success for o in report.outcomes if o.variant)
+    made = sum(o.success and not o.skipped for o in report.outcomes if o.variant)
+    skipped = sum(o.skipped for o in report.outcomes if o.variant)
     runs = len({o.run_id for o in report.outcomes if o.run_id})
+    before = f" ({skipped} made before with the same settings: skipped; --force makes them again)" if skipped else ""
     say(
-        f"{made} of {len(keys) * len(wanted)} GLBs made; {len(bad)} files or sets refused at ingest; {runs} Dagster runs on {workers} "
-        f"worker(s) ({executor}); Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
+        f"{made} of {len(keys) * len(wanted)} GLBs made{before}; {len(bad)} files or sets refused at ingest; {runs} Dagster runs on "
+        f"{workers} worker(s) ({executor}); Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
     )
     if report.failures or bad:
         for o in report.failures:
@@ -112,7 +118,7 @@ def convert(
 
 def ui(port: int = typer.Option(3000), host: str = typer.Option("127.0.0.1")) -> None:
     """Start the Dagster webserver and daemon for this project on 127.0.0.1."""
-    from orchestration.convert import REPO_ROOT, dagster_instance
+    from orchestration.instance import REPO_ROOT, dagster_instance
 
     dagster_instance()  # makes DAGSTER_HOME and its dagster.yaml
     beside = Path(sys.executable).with_name("dagster")

@@ -111,8 +111,10 @@ def generate(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             asset = generate_asset(images, params, generator, name=output.stem)
-    except (ValueError, RuntimeError) as exc:  # ViewError, MeshError, EmptySurface, a model server's error …
+    except (ValueError, RuntimeError, ModelUnavailable) as exc:  # ViewError, MeshError, a remover's or upscaler's weights …
         fail(str(exc), 1)
+    except MemoryError:
+        fail(f"out of memory making {output.name}: try a smaller picture, --texture-size or --faces", 1)
     for note in asset.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
     write_atomically(output, asset.glb)

@@ -44,7 +44,7 @@ def ingest(
     origin: str | None = typer.Option(None, help="Style model or tool that made the images."),
 ) -> None:
     """Store images and view sets and record each object in the catalog, skipping exact duplicates."""
-    collections, tags = label_options(collection, tag)
+    collections, tags, origin = label_options(collection, tag, origin)
     found = objects(paths, views)
     engine, blobs = open_engine(), open_blobs()
     counts = {"added": 0, "duplicate": 0, "failed": 0}

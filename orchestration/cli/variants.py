@@ -19,7 +19,7 @@ DEFAULT_VARIANT = "desktop"
 def define(name: str, preset: str | None = None, **shape: object) -> str:
     """Store the variant ``name`` (validated like any GenerationParams) and add its Dagster partition; returns its summary."""
     from assets.partitions import variants  # Dagster: only when a variant is stored
-    from orchestration.convert import dagster_instance
+    from orchestration.instance import dagster_instance
 
     params = resolve_params(preset, **shape)
     fields = {k: getattr(params, k) for k in catalog.VARIANT_FIELDS if k != "backend"}

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import create_engine, text
 
 from assets.resources import CatalogResource
-from orchestration.convert import COORDINATOR_TAG
+from orchestration.instance import COORDINATOR_TAG
 from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env
 from tests.support.images import write_bad_images, write_view_set
 from tests.support.tiny_diffusers import build_realesrgan, build_rembg_onnx
@@ -196,24 +196,50 @@ def wait_for_running_attempt(env: dict[str, str], timeout: float = 300) -> None:
 
 
 def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_running(tmp_path):
+    """`kill -9` of the convert process alone (as the OOM killer does): its two worker processes end with it;
+    `catalog check` names the dead run and the open attempt and `--repair` mends them; the same command again
+    makes only what was not made, `--force` makes an output again, and the checker ends clean."""
     env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
     meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
-    first = subprocess.Popen([MESHMILL, "convert", str(SAMPLES), "--batch-size", "4"], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    command = [MESHMILL, "convert", str(SAMPLES), "--workers", "2", "--batch-size", "2"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     killed_run = wait_for_run(env["DAGSTER_HOME"], "model_stages")
-    wait_for_running_attempt(env)  # inside its 3D step, holding the gpu pool slot, an output half made
-    os.killpg(first.pid, signal.SIGKILL)
+    wait_for_running_attempt(env)  # inside a 3D step, holding a gpu pool slot, an output half made
+    os.kill(first.pid, signal.SIGKILL)  # the parent only: its workers must not go on as orphans
     first.wait()
+    deadline = time.monotonic() + 30
+    while _group_alive(first.pid):
+        assert time.monotonic() < deadline, "the worker processes outlived the convert that started them"
+        time.sleep(0.2)
 
-    again = meshmill(env, "convert", str(SAMPLES), "--batch-size", "4", timeout=300)  # before the fix: blocked for ever
-    assert "4 of 4 GLBs made" in again.stdout
+    found = json.loads(meshmill(env, "catalog", "check", "--json", check=False).stdout)["findings"]
+    assert {"dead_run", "open_attempt"} <= {f["kind"] for f in found} and killed_run in {f["subject"] for f in found}
+    repaired = meshmill(env, "catalog", "check", "--repair")
+    assert "0 problem(s) left" in repaired.stdout and "run the same `meshmill convert` again" in repaired.stdout
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"]))
-    killed = instance.get_run_by_id(killed_run)
-    assert killed.status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
     assert instance.event_log_storage.get_concurrency_info("gpu").claimed_slots == []
     statuses = attempt_statuses(env)
     assert "running" not in {s.status for s in statuses}
     assert any("its process stopped" in (s.error or "") for s in statuses if s.status == "failed")
+    made_before = sum(s.status == "succeeded" for s in statuses)
+
+    again = meshmill(env, *command[1:], timeout=300)  # before the fixes: blocked for ever, then made everything again
+    assert f"{4 - made_before} of 4 GLBs made" in again.stdout
+    assert made_before == 0 or f"({made_before} made before with the same settings: skipped" in again.stdout
+    assert {o["status"] for r in find_json(env) for o in r["outputs"]} == {"succeeded"}
+    forced = meshmill(env, "convert", str(SAMPLES / "duck.png"), "--force")
+    assert "1 of 1 GLBs made" in forced.stdout
+    clean = meshmill(env, "catalog", "check", "--grace", "0")
+    assert clean.stdout.startswith("clean; 0 catalogued object(s) not yet converted")
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_worker_process_that_dies_has_its_chunk_done_by_another(tmp_path):

@@ -104,6 +104,13 @@ def test_generate_refuses_bad_input_with_one_clear_line(tmp_path, make, message)
     assert not out.exists()
 
 
+def test_a_background_remover_without_its_weights_is_one_line(tmp_path):
+    env = bare_env(MESHMILL_MODELS_DIR=str(tmp_path / "models"))
+    result = meshmill(env, "generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--background", "u2net", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "╭" not in result.stderr
+    assert result.stderr.startswith("error: rembg model 'u2net' not found: expected the file") and len(result.stderr.splitlines()) == 1
+
+
 def test_generate_refuses_out_of_range_parameters(tmp_path):
     result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--steps", "500")
     assert result.returncode == 2 and "steps=500" in result.stderr and "out of range for backend 'builtin' (1–100)" in result.stderr

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from catalog import MAX_ID
 from tests.support import MESHMILL, blob_store, catalog_url, find_json, meshmill
-from tests.support.images import prop_image, write_bad_images, write_odd_good_images
+from tests.support.images import prop_image, write_bad_images, write_input_corpus, write_odd_good_images
 
 
 def stored_rows_and_blobs(env: dict[str, str]) -> tuple[set[str], set[str]]:
@@ -122,3 +124,25 @@ def test_four_processes_ingesting_the_same_200_images_record_each_once(meshmill_
     engine.dispose()
     rows, blobs = stored_rows_and_blobs(meshmill_env)
     assert rows == blobs and len(rows) == 200
+
+
+@pytest.mark.parametrize("meshmill_env", ["sqlite+local"], indirect=True)  # reading files does not depend on the store
+def test_a_corpus_of_awkward_files_gets_one_line_each_and_the_good_ones_are_ingested(meshmill_env, tmp_path):
+    good, bad = write_input_corpus(tmp_path / "corpus")
+    assert len(good) + len(bad) >= 60
+    result = meshmill(meshmill_env, "ingest", str(tmp_path / "corpus"), check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert len(refusals) == len(bad) == len(result.stderr.splitlines()), result.stderr  # one line each, nothing else
+    for name, reason in bad.items():
+        (line,) = [r for r in refusals if r.split(maxsplit=1)[1].startswith(f"{tmp_path / 'corpus' / name}:")]
+        assert reason.lower() in line.lower(), line
+    # every good file once: the link to plain.png is the same picture (a duplicate), the folder link adds nothing
+    assert f"{len(good) - 1} added, 1 duplicate, {len(bad)} failed" in result.stdout
+    names = {r["filename"] for r in find_json(meshmill_env, "--limit", "1000")}
+    assert names == {Path(n).name for n in good if n != "link-to-plain.png"}
+
+    (tmp_path / "empty").mkdir()
+    empty = meshmill(meshmill_env, "ingest", str(tmp_path / "empty"), check=False)
+    assert empty.returncode == 1 and "no pictures in this folder" in empty.stderr

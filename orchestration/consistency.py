@@ -1,0 +1,84 @@
+"""``meshmill catalog check``'s Dagster half: which runs are alive, and whether partitions and catalog agree.
+
+``catalog.consistency`` compares the catalog with the blob store and asks here whether a run is alive.
+This module adds what only the Dagster instance knows:
+
+- ``dead_run``: a run still ``STARTED`` whose process on this host is gone (a `kill -9`, the OOM killer);
+  it may hold a ``gpu`` pool slot. Repair: the run is failed and its slots are freed (``release_orphaned_runs``,
+  what the next ``convert`` and the daemon's ``orphaned_runs_sensor`` do too);
+- ``partition_without_source``: an image partition no catalogued object has, or a variant partition no
+  variant has. Repair: the partition is removed.
+
+Catalogued objects without a partition are not a problem: they were ingested and not yet converted; the
+report counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+from sqlalchemy import Engine, select
+
+from assets.partitions import images, variants
+from catalog import BlobStore
+from catalog.consistency import DEFAULT_GRACE, Finding, check_catalog, repair_catalog
+from catalog.keys import image_partition_key
+from catalog.models import SourceImage, Variant
+from orchestration.instance import orphaned_runs, release_orphaned_runs
+
+_ALIVE = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+          dg.DagsterRunStatus.CANCELING}  # fmt: skip
+
+
+@dataclass
+class CheckReport:
+    findings: list[Finding] = field(default_factory=list)
+    not_converted: int = 0  # catalogued objects without an image partition yet
+
+    @property
+    def problems(self) -> list[Finding]:
+        """What is still wrong: findings not repaired. Unknown blobs are only reported: a shared bucket may hold others' files."""
+        return [f for f in self.findings if not f.repaired and f.kind != "unknown_blob"]
+
+
+def check(
+    instance: dg.DagsterInstance, engine: Engine, blobs: BlobStore, *, repair: bool = False, grace: float = DEFAULT_GRACE
+) -> CheckReport:
+    """Every disagreement between the Dagster instance, the catalog and the blob store; with ``repair``, mended."""
+    dead = {run.run_id for run in orphaned_runs(instance)}
+
+    def run_alive(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and run.status in _ALIVE and run_id not in dead
+
+    report = CheckReport(
+        [Finding("dead_run", run_id, "still STARTED, but the process running it is gone", "fail the run, free its pool slots")
+         for run_id in sorted(dead)]
+    )  # fmt: skip
+    report.findings += check_catalog(engine, blobs, run_alive=run_alive, grace=grace)
+    with engine.connect() as conn:
+        hashes = list(conn.execute(select(SourceImage.__table__.c.content_hash)).scalars())
+        variant_names = set(conn.execute(select(Variant.__table__.c.name)).scalars())
+    catalogued = {image_partition_key(h) for h in hashes}
+    partitions = set(instance.get_dynamic_partitions(images.name))
+    for key in sorted(partitions - catalogued):
+        report.findings.append(Finding("partition_without_source", f"images/{key}", "no catalogued object has it", "remove the partition"))
+    for name in sorted(set(instance.get_dynamic_partitions(variants.name)) - variant_names):
+        report.findings.append(Finding("partition_without_source", f"variants/{name}", "no variant has this name", "remove the partition"))
+    report.not_converted = len(catalogued - partitions)
+    if repair:
+        _repair(instance, engine, blobs, report.findings)
+    return report
+
+
+def _repair(instance: dg.DagsterInstance, engine: Engine, blobs: BlobStore, findings: list[Finding]) -> None:
+    released = set(release_orphaned_runs(instance))  # first: the attempts of these runs are then closed as dead
+    for finding in findings:
+        if finding.kind == "dead_run":
+            finding.repaired = finding.subject in released
+        elif finding.kind == "partition_without_source":
+            definition, key = finding.subject.split("/", 1)
+            instance.delete_dynamic_partition(definition, key)
+            finding.repaired = True
+    repair_catalog(engine, blobs, findings)

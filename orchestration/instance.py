@@ -1,0 +1,75 @@
+"""The persistent Dagster instance; which process owns a run on it, and closing the runs whose process is gone.
+
+``meshmill convert`` launches its runs in its own (worker) processes and tags each with the host and pid
+that coordinate it. A process killed with `kill -9` or by the OOM killer leaves its run ``STARTED``,
+holding any ``gpu`` pool slot it claimed, for ever: Dagster's run monitoring only watches runs its run
+launcher started. So the next convert, ``meshmill catalog check --repair`` and the daemon's
+``orphaned_runs_sensor`` (under ``meshmill ui``) fail such runs and free their slots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy import Engine
+
+from catalog import close_run_attempts
+from catalog.config import meshmill_home
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: who runs a run: the host and process that coordinate it, to find runs a dead process left open
+COORDINATOR_TAG = "meshmill/coordinator"
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """The persistent instance: ``$DAGSTER_HOME``, default ``$MESHMILL_HOME/dagster`` with our dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or meshmill_home() / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and (REPO_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def coordinator() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def orphaned_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """The runs still open whose coordinating process on this host is gone (a `kill -9`, the OOM killer)."""
+    host = socket.gethostname()
+    found = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])):
+        run_host, _, pid = run.tags.get(COORDINATOR_TAG, "").rpartition(":")
+        if run_host == host and pid.isdigit() and not _alive(int(pid)):
+            found.append(run)
+    return found
+
+
+def release_orphaned_runs(instance: dg.DagsterInstance, engine: Engine | None = None) -> list[str]:
+    """Fail the runs a dead process of this host left open, free the pool slots they held and, given the
+    catalog's ``engine``, close the attempts they left running; returns their run ids."""
+    released = []
+    for run in orphaned_runs(instance):
+        why = f"its process ({run.tags[COORDINATOR_TAG]}) stopped before the run ended"
+        instance.report_run_failed(run, why)
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        if engine is not None:
+            close_run_attempts(engine, run.run_id, f"its process stopped: {why}")
+        released.append(run.run_id)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,138 @@
+"""What an overnight batch meets, with real processes and real servers: the database restarted, the S3 server
+away, two converts on overlapping folders, a full disk, wrong credentials. After each, every output is made
+once, nothing is half-written, and `meshmill catalog check` is clean. (`kill -9` of convert and of a worker:
+test_convert_cli.py and test_celery.py.)"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.support import MESHMILL, SAMPLES, find_json, meshmill, scrubbed_env
+from tests.support.servers import create_database, restart_postgres, running_s3, throwaway_postgres
+
+
+def write_batch(folder: Path, copies: int = 2) -> int:
+    """``copies`` distinct pictures of each bundled PNG sample (one pixel differs); returns how many."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for sample in sorted(SAMPLES.glob("*.png")):
+        for copy in range(copies):
+            image = Image.open(sample).convert("RGBA")
+            image.putpixel((0, 0), (copy, copy, copy, 255))
+            image.save(folder / f"{copy}-{sample.name}")
+            count += 1
+    return count
+
+
+def add_variant(env: dict[str, str]) -> None:
+    meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "256", "--no-normal-map")
+
+
+def start_convert(env: dict[str, str], *paths: Path, log: Path) -> subprocess.Popen:
+    with open(log, "w") as out:
+        return subprocess.Popen([MESHMILL, "convert", *map(str, paths)], env={**env, "COLUMNS": "200"}, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def wait_until_made(env: dict[str, str], count: int, process: subprocess.Popen, timeout: float = 300) -> None:
+    """Until ``count`` outputs are made: the batch is under way, with more to come."""
+    deadline = time.monotonic() + timeout
+    while sum(o["status"] == "succeeded" for r in find_json(env) for o in r["outputs"]) < count:
+        assert process.poll() is None, "the convert ended before the fault"
+        assert time.monotonic() < deadline, "no output was made"
+        time.sleep(0.5)
+
+
+def assert_all_made_once(env: dict[str, str], images: int) -> None:
+    records = find_json(env, "--limit", "1000")
+    assert len(records) == images
+    assert [[o["status"] for o in r["outputs"]] for r in records] == [["succeeded"]] * images
+    check = meshmill(env, "catalog", "check", "--grace", "0", "--json", check=False)
+    assert check.returncode == 0, check.stdout
+
+
+def test_the_catalog_database_restarted_mid_batch_is_retried_through(tmp_path):
+    with throwaway_postgres() as server:
+        env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
+        env["MESHMILL_DATABASE_URL"] = create_database(server, "catalog")
+        images = write_batch(tmp_path / "batch")
+        add_variant(env)
+        convert = start_convert(env, tmp_path / "batch", log=tmp_path / "convert.log")
+        wait_until_made(env, 1, convert)
+        restart_postgres(server, down_for=2.0)  # every pooled connection is cut; new ones are refused for 2 s
+        assert convert.wait(timeout=300) == 0, (tmp_path / "convert.log").read_text()
+        assert f"{images} of {images} GLBs made" in (tmp_path / "convert.log").read_text()
+        assert_all_made_once(env, images)
+
+
+def test_the_s3_server_away_for_ten_seconds_mid_batch_is_retried_through(tmp_path):
+    with running_s3() as s3:
+        env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"), **s3.settings)
+        images = write_batch(tmp_path / "batch")
+        add_variant(env)
+        convert = start_convert(env, tmp_path / "batch", log=tmp_path / "convert.log")
+        wait_until_made(env, 1, convert)
+        s3.stop()
+        time.sleep(10)
+        s3.start()
+        assert convert.wait(timeout=300) == 0, (tmp_path / "convert.log").read_text()
+        assert f"{images} of {images} GLBs made" in (tmp_path / "convert.log").read_text()
+        assert_all_made_once(env, images)
+
+        s3.stop()  # away for good: one line naming what was unreachable, no traceback
+        away = meshmill(env, "convert", str(tmp_path / "batch"), check=False, timeout=120)
+        assert away.returncode == 1 and "Traceback" not in away.stderr
+        assert f"s3://meshmill/ at {s3.settings['MESHMILL_S3_ENDPOINT']}: the server did not answer" in away.stderr
+        s3.start()
+        wrong = {**env, "MESHMILL_S3_SECRET_KEY": "not-the-secret"}
+        refused = meshmill(wrong, "ingest", str(SAMPLES / "duck.png"), check=False)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr and "frozen" not in refused.stderr
+        assert "refused (SignatureDoesNotMatch" in refused.stderr and "MESHMILL_S3_SECRET_KEY" in refused.stderr
+
+
+def test_two_converts_of_overlapping_folders_at_once_make_each_output_once(tmp_path):
+    env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
+    write_batch(tmp_path / "all")
+    pictures = sorted((tmp_path / "all").iterdir())
+    for folder, chosen in (("a", pictures[:4]), ("b", pictures[2:])):  # two pictures in both
+        (tmp_path / folder).mkdir()
+        for picture in chosen:
+            shutil.copy(picture, tmp_path / folder / picture.name)
+    add_variant(env)
+    first = start_convert(env, tmp_path / "a", log=tmp_path / "a.log")
+    second = start_convert(env, tmp_path / "b", log=tmp_path / "b.log")
+    assert first.wait(timeout=400) == 0, (tmp_path / "a.log").read_text()
+    assert second.wait(timeout=400) == 0, (tmp_path / "b.log").read_text()
+    assert_all_made_once(env, len(pictures))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_a_full_disk_ends_the_command_with_one_line_and_nothing_half_written(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        env = scrubbed_env(disk / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
+        (tmp_path / "noise").mkdir()
+        rng = __import__("numpy").random.default_rng(0)
+        for i in range(8):  # ~0.5 MB each as PNG: the disk is full before the last
+            Image.fromarray(rng.integers(0, 256, (420, 420, 3), dtype="uint8")).save(tmp_path / "noise" / f"{i}.png")
+        full = meshmill(env, "ingest", str(tmp_path / "noise"), check=False)
+        assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+        assert "no space left on the device" in full.stderr or "could not be written" in full.stderr, full.stderr
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        check = meshmill(env, "catalog", "check", "--grace", "0", "--repair", check=False)
+        assert "missing_blob" not in check.stdout, check.stdout  # no row was written without its blob
+        again = meshmill(env, "ingest", str(tmp_path / "noise"))
+        assert "8 failed" not in again.stdout and len(find_json(env, "--limit", "100")) == 8
+        assert meshmill(env, "catalog", "check", "--grace", "0").stdout.startswith("clean")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
