@@ -73,7 +73,7 @@ def check(
 
 
 def _repair(instance: dg.DagsterInstance, engine: Engine, blobs: BlobStore, findings: list[Finding]) -> None:
-    released = set(release_orphaned_runs(instance))  # first: the attempts of these runs are then closed as dead
+    released = set(release_orphaned_runs(instance, engine))  # with the attempts these runs left open
     for finding in findings:
         if finding.kind == "dead_run":
             finding.repaired = finding.subject in released

@@ -169,7 +169,7 @@ def catalog_check(
         if report.findings:
             console.print(table)
         left = len(report.problems)
-        verdict = f"{left} problem(s) left" if left else "clean"
+        verdict = f"{left} problem(s) left" if left else "mended" if any(f.repaired for f in report.findings) else "clean"
         say(f"{verdict}; {report.not_converted} catalogued object(s) not yet converted")
         if any(f.repaired and f.kind in ("open_attempt", "missing_blob") for f in report.findings):
             say("run the same `meshmill convert` again: it makes what failed and skips what was made")

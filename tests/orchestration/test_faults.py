@@ -32,7 +32,7 @@ def write_batch(folder: Path, copies: int = 2) -> int:
 
 
 def add_variant(env: dict[str, str]) -> None:
-    meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "256", "--no-normal-map")
+    meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512", "--no-normal-map")
 
 
 def start_convert(env: dict[str, str], *paths: Path, log: Path) -> subprocess.Popen:
@@ -62,7 +62,7 @@ def test_the_catalog_database_restarted_mid_batch_is_retried_through(tmp_path):
     with throwaway_postgres() as server:
         env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
         env["MESHMILL_DATABASE_URL"] = create_database(server, "catalog")
-        images = write_batch(tmp_path / "batch")
+        images = write_batch(tmp_path / "batch", copies=1)
         add_variant(env)
         convert = start_convert(env, tmp_path / "batch", log=tmp_path / "convert.log")
         wait_until_made(env, 1, convert)
@@ -75,7 +75,7 @@ def test_the_catalog_database_restarted_mid_batch_is_retried_through(tmp_path):
 def test_the_s3_server_away_for_ten_seconds_mid_batch_is_retried_through(tmp_path):
     with running_s3() as s3:
         env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"), **s3.settings)
-        images = write_batch(tmp_path / "batch")
+        images = write_batch(tmp_path / "batch", copies=1)
         add_variant(env)
         convert = start_convert(env, tmp_path / "batch", log=tmp_path / "convert.log")
         wait_until_made(env, 1, convert)

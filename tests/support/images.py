@@ -206,7 +206,7 @@ def write_input_corpus(folder: Path) -> tuple[set[str], dict[str, str]]:
     write("truncated.png", clean[: len(clean) // 2], "truncated")
     write("bad-crc.png", clean[:40] + bytes([clean[40] ^ 0xFF]) + clean[41:], "corrupt header")
     write("bomb.png", decompression_bomb_png(), "too large")
-    write("wide-bomb.png", decompression_bomb_png(200_000, 400), "too large")
+    write("wide-bomb.png", decompression_bomb_png(200_000, 400), "Mpx limit")
     jpeg = io.BytesIO()
     picture(51).save(jpeg, format="JPEG")
     sof = jpeg.getvalue().index(b"\xff\xc0")
