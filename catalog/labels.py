@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from sqlalchemy import Column, Connection, Table, and_, delete, literal, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, and_, delete, literal, select, union_all
 
+from catalog.bulk import insert_ignoring_duplicates
 from catalog.models import Collection, Tag, collection_member, image_tag
 
 LabelKind = Literal["tag", "collection"]
@@ -43,26 +43,6 @@ def normalise_origin(origin: str | None) -> str | None:
     return value
 
 
-def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
-    if not rows:
-        return
-    conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
-
-
-def insert_returning_new(conn: Connection, table: Table, rows: list[dict], key: Column) -> dict:
-    """Insert the rows that collide with no unique key; maps ``key`` to id for those actually inserted."""
-    if not rows:
-        return {}
-    # executemany: compiled once, sent in multi-row batches ("insertmanyvalues"), RETURNING kept
-    statement = _insert(conn, table).on_conflict_do_nothing().returning(key, table.c.id)
-    return dict(conn.execute(statement, rows).all())
-
-
-def _insert(conn: Connection, table: Table):  # noqa: ANN202
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
 def label_tables(kind: LabelKind) -> tuple[Table, Table, str]:
     """The label table, its link table, and the link's label column name."""
     if kind == "tag":
@@ -92,8 +72,7 @@ def label_many(conn: Connection, kind: LabelKind, targets: list[tuple[int, Itera
     ids = label_ids(conn, kind, [n for _, names in targets for n in names], create=True)
     _, link, column = label_tables(kind)
     rows = [{column: ids[name], "source_image_id": source_id, "output_id": output_id} for source_id, names in targets for name in names]
-    for start in range(0, len(rows), 5000):
-        insert_ignoring_duplicates(conn, link, rows[start : start + 5000])
+    insert_ignoring_duplicates(conn, link, rows)
 
 
 def detach_labels(conn: Connection, kind: LabelKind, names: Iterable[str], source_image_id: int, output_id: int | None = None) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 
-from catalog.labels import attach_labels, insert_ignoring_duplicates, insert_returning_new, label_many, normalise_label
+from catalog.bulk import insert_all, insert_ignoring_duplicates, insert_returning_new
+from catalog.labels import attach_labels, label_many, normalise_label
 from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 
 
@@ -75,7 +76,7 @@ class NewSource:
         return (NewView("front", self.content_hash, **{name: getattr(self, name) for name in _PICTURE_FIELDS}),)
 
 
-_BATCH = 1000  # rows per INSERT: well under PostgreSQL's 65,535 bound parameters
+_BATCH = 1000  # hashes per IN list: well under PostgreSQL's 65,535 bound parameters
 
 
 def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceRecord]:
@@ -89,31 +90,29 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
     now = utcnow()
     ids: dict[str, int] = {}
     with engine.begin() as conn:
-        for start in range(0, len(sources), _BATCH):
-            rows = [
-                {
-                    "content_hash": s.content_hash,
-                    "filename": s.filename[-512:],
-                    "origin": s.origin,
-                    "width": s.width,
-                    "height": s.height,
-                    "mode": s.mode,
-                    "source_format": s.source_format,
-                    "byte_size": s.byte_size,
-                    "blob_key": s.blob_key,
-                    "created_at": now,
-                }
-                for s in sources[start : start + _BATCH]
-            ]
-            ids.update(insert_returning_new(conn, table, rows, table.c.content_hash))
+        rows = [
+            {
+                "content_hash": s.content_hash,
+                "filename": s.filename[-512:],
+                "origin": s.origin,
+                "width": s.width,
+                "height": s.height,
+                "mode": s.mode,
+                "source_format": s.source_format,
+                "byte_size": s.byte_size,
+                "blob_key": s.blob_key,
+                "created_at": now,
+            }
+            for s in sources
+        ]
+        ids.update(insert_returning_new(conn, table, rows, table.c.content_hash))
         created = set(ids)
         views, recorded = [], set()
         for s in sources:
             if s.content_hash in created and s.content_hash not in recorded:  # the views of the objects this call created
                 recorded.add(s.content_hash)
                 views += [{"source_image_id": ids[s.content_hash], **vars(v)} for v in s.view_rows()]
-        for start in range(0, len(views), _BATCH):
-            conn.execute(insert(SourceView.__table__), views[start : start + _BATCH])
+        insert_all(conn, SourceView.__table__, views)
         hashes = list({s.content_hash for s in sources} - created)  # already catalogued
         for start in range(0, len(hashes), _BATCH):
             chunk = hashes[start : start + _BATCH]
