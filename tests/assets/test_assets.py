@@ -115,8 +115,11 @@ def test_a_batch_is_two_runs_and_every_partition_its_own_materialisation(home, t
     assert len(checks) == 3
     assert set(status(instance, "textured_glb", partitions).values()) == {"MATERIALIZED"}
 
-    # re-materialising keeps the earlier attempt
-    assert materialise(instance, [sorted(keys)[0]], ["mobile"]).failures == []
+    # made before with the same settings: skipped; forced, made again, keeping the earlier attempt
+    again = materialise(instance, [sorted(keys)[0]], ["mobile"])
+    assert {(o.variant, o.skipped) for o in again.outcomes} == {(None, True), ("mobile", True)}
+    assert len(instance.get_runs()) == 2
+    assert materialise(instance, [sorted(keys)[0]], ["mobile"], force=True).failures == []
     output = next(o for o in catalog.show(engine, keys[sorted(keys)[0]])["outputs"] if o["variant"] == "mobile")
     assert [a["status"] for a in catalog.attempts_of(engine, output["id"])] == ["succeeded", "succeeded"]
 
