@@ -1,20 +1,23 @@
 """Worker processes on one machine: one per GPU, each pinned to its GPU, kept for the whole batch.
 
-Tasks go to the workers through a queue, so a fast worker takes more of them. Each worker is a fresh
-process (spawned, not forked: CUDA does not survive a fork) started with ``CUDA_VISIBLE_DEVICES`` set
-to its GPU and its share of the CPU threads; whatever it loads (a model, a session) stays loaded for
+The parent hands each worker one task at a time over a pipe of its own, so a fast worker takes more of
+them. Each worker is a fresh process (spawned, not forked: CUDA does not survive a fork) started with
+``CUDA_VISIBLE_DEVICES`` set to its GPU and its share of the CPU threads; whatever it loads (a model, a session) stays loaded for
 every task it takes. A worker that dies (the OOM killer, a `kill -9`) has its task handed to a new
 worker, and ``on_lost(pid)`` lets the caller clean up after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 #: seconds between checks that every worker is still alive
@@ -64,13 +67,18 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="meshmill-parent-watch", daemon=True).start()
 
 
-def _serve(work: Callable[[Any], Any], tasks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int) -> None:
+def _serve(work: Callable[[Any], Any], channel: Connection, parent: int) -> None:
     _exit_with_parent(parent)
-    pid = os.getpid()
-    while (item := tasks.get()) is not None:
+    while (item := channel.recv()) is not None:
         number, task = item
-        results.put(("start", pid, number, None))
-        results.put(("done", pid, number, work(task)))
+        channel.send((number, work(task)))
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing's SpawnProcess
+    channel: Connection  # the parent's end of this worker's own pipe
+    task: int | None = None  # the task it is on
 
 
 def run_in_workers(
@@ -83,56 +91,69 @@ def run_in_workers(
     """``on_result(work(task))`` for every task, ``work`` running in ``count`` worker processes.
 
     ``work`` must be a module-level function (it travels to the workers by name) that never raises for a
-    task's own problems: it returns them as results.
+    task's own problems: it returns them as results. Each worker has a pipe of its own, and the parent hands
+    it one task at a time: a worker killed at any moment takes no lock with it (a queue shared by the
+    workers stays locked for ever when one dies holding its lock, and the batch would hang).
     """
     context = multiprocessing.get_context("spawn")
-    todo: multiprocessing.Queue = context.Queue()
-    results: multiprocessing.Queue = context.Queue()
-    workers: dict[int, Any] = {}
-    running: dict[int, int] = {}  # pid -> task number
+    todo = deque(range(len(tasks)))
+    workers: dict[int, _Worker] = {}
+    done: set[int] = set()
 
     def start(index: int) -> None:
         saved = {k: os.environ.get(k) for k in worker_environment(index, count)}
         os.environ.update(worker_environment(index, count))
+        ours, theirs = context.Pipe()
         try:
-            process = context.Process(target=_serve, args=(work, todo, results, os.getpid()), daemon=True, name=f"meshmill-worker-{index}")
+            process = context.Process(target=_serve, args=(work, theirs, os.getpid()), daemon=True, name=f"meshmill-worker-{index}")
             process.start()
         finally:
+            theirs.close()
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-        workers[index] = process
+        workers[index] = _Worker(process, ours)
+        hand_out(index)
 
-    for number, task in enumerate(tasks):
-        todo.put((number, task))
+    def hand_out(index: int) -> None:
+        worker = workers[index]
+        worker.task = todo.popleft() if todo else None
+        if worker.task is not None:
+            with contextlib.suppress(OSError):  # it died a moment ago: its task goes back when that is seen
+                worker.channel.send((worker.task, tasks[worker.task]))
+
     for index in range(max(1, min(count, len(tasks)))):
         start(index)
-    done: set[int] = set()
     try:
         while len(done) < len(tasks):
-            try:
-                kind, pid, number, result = results.get(timeout=_POLL)
-            except queue.Empty:
-                for index, process in list(workers.items()):
-                    if not process.is_alive():  # died with a task in hand: hand it to a new worker
-                        lost = running.pop(process.pid, None)
-                        on_lost(process.pid)
-                        if lost is not None and lost not in done:
-                            todo.put((lost, tasks[lost]))
-                        start(index)
-                continue
-            if kind == "start":
-                running[pid] = number
-            elif number not in done:
-                running.pop(pid, None)
-                done.add(number)
-                on_result(result)
+            by_channel = {worker.channel: index for index, worker in workers.items()}
+            for channel in wait(list(by_channel), timeout=_POLL):
+                index = by_channel[channel]
+                try:
+                    number, result = channel.recv()
+                except (EOFError, OSError):  # it died: seen below
+                    continue
+                if number not in done:
+                    done.add(number)
+                    on_result(result)
+                hand_out(index)
+            for index, worker in list(workers.items()):
+                if worker.process.is_alive():
+                    continue
+                on_lost(worker.process.pid)  # died with its task in hand: the task goes to a new worker
+                worker.channel.close()
+                del workers[index]
+                if worker.task is not None and worker.task not in done:
+                    todo.appendleft(worker.task)
+                if todo:
+                    start(index)
     finally:
-        for _ in workers:
-            todo.put(None)
-        for process in workers.values():
-            process.join(timeout=30)
-            if process.is_alive():
-                process.terminate()
+        for worker in workers.values():
+            with contextlib.suppress(OSError):
+                worker.channel.send(None)
+        for worker in workers.values():
+            worker.process.join(timeout=30)
+            if worker.process.is_alive():
+                worker.process.terminate()

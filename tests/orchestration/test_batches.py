@@ -1,8 +1,17 @@
-"""How `convert` cuts a batch into runs: ranges of consecutive partitions (what one Dagster run targets)."""
+"""How `convert` cuts a batch into runs (ranges of consecutive partitions: what one Dagster run targets), and
+hands them to worker processes that may die."""
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
 from orchestration.convert import contiguous_ranges
+from orchestration.workers import run_in_workers
+from tests.support import square_after
 
 
 def test_wanted_keys_become_runs_of_consecutive_keys_at_most_the_batch_size():
@@ -19,3 +28,30 @@ def test_3d_ranges_leave_out_failed_images_and_variants_not_asked_for():
     assert contiguous_ranges(order, every) == [["a|mobile", "a|desktop"], ["c|mobile", "c|desktop"]]
     mobile = [key for key in order if key.endswith("|mobile")]  # one variant of two: a range per image
     assert contiguous_ranges(order, mobile) == [["a|mobile"], ["b|mobile"], ["c|mobile"]]
+
+
+@pytest.mark.timeout(60)
+def test_workers_killed_busy_or_idle_lose_no_task_and_never_hang_the_batch():
+    """Every worker killed at once: two waiting for a task (with a queue shared by the workers, one of them died
+    holding the queue's lock and the batch hung for ever) and one in the middle of the long task, which must be
+    done again by a new worker."""
+    results: list[tuple[int, int]] = []
+    lost: list[int] = []
+    killed: list[int] = []
+
+    def on_result(result: tuple[int, int]) -> None:
+        results.append(result)
+        if len(results) == 3:  # the short tasks are done: two workers wait, one is in task 0
+            killed.extend(_children())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    run_in_workers([(0, 2.0), (1, 0.05), (2, 0.05), (3, 0.05)], square_after, 3, on_result, on_lost=lost.append)
+    assert sorted(square for _, square in results) == [0, 1, 4, 9]  # each task's result once, task 0's from a new worker
+    assert len(killed) == 3 and set(lost) >= set(killed)
+
+
+def _children() -> list[int]:
+    pid = os.getpid()
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if b"multiprocessing.spawn" in Path(f"/proc/{p}/cmdline").read_bytes()]  # fmt: skip

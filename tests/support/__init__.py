@@ -62,3 +62,12 @@ def blob_store(env: dict[str, str]):  # noqa: ANN201
             secure=False,
         )
     return LocalBlobStore(Path(env["MESHMILL_HOME"]) / "blobs")
+
+
+def square_after(task: tuple[int, float]) -> tuple[int, int]:
+    """A worker's task for tests of ``orchestration.workers``: (its pid, n²) after ``seconds``."""
+    import time
+
+    number, seconds = task
+    time.sleep(seconds)
+    return os.getpid(), number * number
