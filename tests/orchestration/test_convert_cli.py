@@ -48,6 +48,7 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     result = meshmill(meshmill_env, "convert", str(inbox), "--collection", "toybox", "--tag", "batch1", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "5 of 6 GLBs made; 6 files or sets refused at ingest" in result.stdout
+    assert "Traceback" not in result.stderr  # one line per bad file or image, no Dagster stack traces
     for name in bad:
         assert f"/{name}:" in result.stderr
     assert "twofronts: two front views: twofronts-front.png and twofronts_front.png" in result.stderr

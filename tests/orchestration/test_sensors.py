@@ -1,19 +1,24 @@
-"""The inbox and variants sensors, evaluated against a real folder and a real Dagster instance."""
+"""The inbox, variants and orphaned-runs sensors, evaluated against a real folder and a real Dagster instance."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import socket
+import subprocess
 
 import dagster as dg
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.utils import make_new_run_id
 
 import catalog
 from assets.resources import CatalogResource
 from catalog.keys import image_partition_key
 from orchestration.convert import materialise
 from orchestration.ingest import ingest_paths
-from orchestration.sensors import inbox_sensor, variants_sensor
+from orchestration.instance import COORDINATOR_TAG
+from orchestration.sensors import inbox_sensor, orphaned_runs_sensor, variants_sensor
 from tests.support import SAMPLES
 from tests.support.images import write_view_set
 
@@ -67,3 +72,28 @@ def test_variants_sensor_requests_every_variant_after_the_image_stages(home):
     tick = evaluate(variants_sensor, instance)
     assert sorted(str(r.partition_key) for r in tick.run_requests) == sorted([f"{key}|hero", f"{key}|mobile"])
     assert evaluate(variants_sensor, instance, tick.cursor).run_requests == []
+
+
+def test_orphaned_runs_sensor_fails_a_run_whose_process_died_and_frees_its_slot(home):
+    """Run monitoring for the runs convert executes itself: a run left STARTED by a killed process, holding the
+    only gpu slot and an attempt, is failed by the daemon's next tick; its slot is freed and its attempt closed."""
+    engine = catalog.get_engine()
+    (result,) = ingest_paths([SAMPLES / "duck.png"], engine, catalog.blob_store_from_env())
+    variant_id = catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    instance = dg.DagsterInstance.ephemeral()
+    run = DagsterRun(job_name="model_stages", run_id=make_new_run_id(), status=dg.DagsterRunStatus.STARTED,
+                     tags={COORDINATOR_TAG: f"{socket.gethostname()}:{gone.pid}"})  # fmt: skip
+    instance.add_run(run)
+    instance.event_log_storage.set_concurrency_slots("gpu", 1)
+    assert instance.event_log_storage.claim_concurrency_slot("gpu", run.run_id, "shape_and_texture").is_claimed
+    output_id, _ = catalog.start_attempt(engine, result.source_id, variant_id, parameters={}, dagster_run_id=run.run_id)
+
+    skipped = evaluate(orphaned_runs_sensor, instance)
+    assert "closed 1 run(s)" in skipped.skip_message
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.event_log_storage.get_concurrency_info("gpu").claimed_slots == []
+    (attempt,) = catalog.attempts_of(engine, output_id)
+    assert attempt["status"] == "failed" and "its process stopped" in attempt["error"]
+    assert "no run left open" in evaluate(orphaned_runs_sensor, instance).skip_message
