@@ -106,7 +106,8 @@ def describe_error(error: Exception) -> str:
     if isinstance(error, BAD_INPUT):
         return str(error)
     said = next((text for kind, text in NOT_RETRIED.items() if isinstance(error, kind)), "")
-    return f"{type(error).__name__}: {said or error}"
+    lines = str(error).strip().splitlines()  # a database error goes on with its SQL and parameters: not for people
+    return f"{type(error).__name__}: {said or (lines[0] if lines else '')}"
 
 
 def failed_partitions(failure_metadata: dict[str, Any]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import zipfile
 from pathlib import Path
 
@@ -231,6 +232,15 @@ def test_transient_faults_are_retried_for_the_partition_and_bad_input_is_not(hom
     messages = [e.message or "" for e in instance.all_logs(oom.run_id)]
     assert not oom.success and not any("trying again" in m for m in messages)
     assert any("MemoryError: out of memory" in m for m in messages)
+
+    def disk_full(self, blob_key):  # noqa: ANN001, ANN202
+        raise OSError("database or disk is full\n[SQL: UPDATE output SET status=? …]\n[parameters: (…)]")
+
+    monkeypatch.setattr(catalog.LocalBlobStore, "get", disk_full)  # tried again, then named in one line
+    full = dg.materialize(ASSETS, selection=["source_image", "cleaned_image", "upscaled_image"], partition_key=key,
+                          instance=instance, resources=RESOURCES, raise_on_error=False)  # fmt: skip
+    errors = [e.message or "" for e in instance.all_logs(full.run_id) if e.level == logging.ERROR]
+    assert any(m.endswith("OSError: database or disk is full") for m in errors), errors
 
 
 @pytest.mark.parametrize("selection", [["mesh"], ["mesh", "textured_glb"]])
