@@ -213,10 +213,9 @@ def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_runnin
         assert time.monotonic() < deadline, "the worker processes outlived the convert that started them"
         time.sleep(0.2)
 
-    found = json.loads(meshmill(env, "catalog", "check", "--json", check=False).stdout)["findings"]
+    found = json.loads(meshmill(env, "catalog", "check", "--repair", "--json").stdout)["findings"]
     assert {"dead_run", "open_attempt"} <= {f["kind"] for f in found} and killed_run in {f["subject"] for f in found}
-    repaired = meshmill(env, "catalog", "check", "--repair")
-    assert "mended; " in repaired.stdout and "run the same `meshmill convert` again" in repaired.stdout
+    assert all(f["repaired"] for f in found)
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"]))
     assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
     assert instance.event_log_storage.get_concurrency_info("gpu").claimed_slots == []
