@@ -205,7 +205,7 @@ class S3BlobStore:
             raise BlobError(f"{what}{self.describe()}: {detail}") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise BlobStoreUnreachable(f"{what}{self.describe()}: the server did not answer ({_first_line(reason)})") from None
+            raise BlobStoreUnreachable(f"{what}{self.describe()}: the server did not answer ({first_line(reason)[:200]})") from None
 
     def put(self, key: str, data: bytes, content_type: str | None = None) -> BlobInfo:
         content_type = content_type or guess_content_type(key)
@@ -255,9 +255,10 @@ class S3BlobStore:
         return self.client.presigned_get_object(self.bucket, self._name(key), expires=timedelta(days=1))
 
 
-def _first_line(reason: object) -> str:
-    text = str(reason).strip().splitlines()
-    return text[0][:200] if text else type(reason).__name__
+def first_line(error: object) -> str:
+    """The first line of an error's message (drivers go on with SQL, parameters, request dumps), or its type's name."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _env_flag(name: str, default: bool) -> bool:

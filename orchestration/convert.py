@@ -228,10 +228,10 @@ def materialise(
 
     # an image is left out only when every variant asked for was made (with none asked for: its image stages are)
     todo = [key for key in image_keys if not variant_names or any(f"{key}|{variant}" not in made for variant in variant_names)]
-    record([PartitionOutcome(key, variant, True, "", skipped=True) for key in image_keys if key not in todo
-            for variant in (None, *variant_names)])  # fmt: skip
-    record([PartitionOutcome(key, variant, True, "", skipped=True) for key in todo for variant in variant_names
-            if f"{key}|{variant}" in made])  # fmt: skip
+    for key in image_keys:  # what is not made again: the image stages of an image left out, the variants made
+        skipped = [None] if key not in todo else []
+        skipped += [variant for variant in variant_names if f"{key}|{variant}" in made]
+        record([PartitionOutcome(key, variant, True, "", skipped=True) for variant in skipped])
     image_keys = todo
     chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
 

@@ -68,6 +68,11 @@ _UNREAD_SIGNATURES = (
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
+def _check_size(name: str, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name}: {width}×{height} is {width * height / 1e6:.0f} Mpx, over the {MAX_PIXELS / 1e6:.0f} Mpx limit")
+
+
 def _read_tiff(data: bytes, name: str) -> DecodedImage:
     """A TIFF Pillow cannot read (float or half-float colour, many samples): its first picture through tifffile,
     scaled to 8 bits (floats in [0, 1], or by their largest value when brighter)."""
@@ -77,8 +82,7 @@ def _read_tiff(data: bytes, name: str) -> DecodedImage:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             page = tiff.pages.first
             height, width = page.shape[0], page.shape[1]
-            if width * height > MAX_PIXELS:
-                raise ImageError(f"{name}: {width}×{height} is {width * height / 1e6:.0f} Mpx, over the {MAX_PIXELS / 1e6:.0f} Mpx limit")
+            _check_size(name, width, height)
             values = page.asarray()
     except ImageError:
         raise
@@ -130,8 +134,7 @@ def _decode(data: bytes, name: str) -> DecodedImage:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: cannot read image header: {exc}") from None
     width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"{name}: {width}×{height} is {width * height / 1e6:.0f} Mpx, over the {MAX_PIXELS / 1e6:.0f} Mpx limit")
+    _check_size(name, width, height)
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         raise ImageError(f"{name}: animated image with {frames} frames; export the frame you want as a still image")

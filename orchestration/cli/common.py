@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 import catalog
 from catalog import LabelError
-from catalog.blobs import BlobError
+from catalog.blobs import BlobError, first_line
 from catalog.labels import normalise_origin
 from inference.params import GenerationParams, ParameterError
 
@@ -40,7 +40,7 @@ def unreachable(exc: BaseException) -> str | None:
     if isinstance(exc, BlobError):
         return str(exc)
     if isinstance(exc, DBAPIError):
-        detail = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+        detail = first_line(exc.orig if exc.orig is not None else exc)
         where = catalog.describe_database()
         if "full" in detail.lower() or "no space" in detail.lower():
             return f"the catalog database ({where}) could not be written: {detail} (free some space and run the command again)"
@@ -48,11 +48,6 @@ def unreachable(exc: BaseException) -> str | None:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return f"no space left on the device{f' writing {exc.filename}' if exc.filename else ''}: free some space and run the command again"
     return None
-
-
-def _first_line(value: object) -> str:
-    lines = str(value).strip().splitlines()
-    return lines[0] if lines else type(value).__name__
 
 
 def say(message: str) -> None:
