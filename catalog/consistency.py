@@ -20,7 +20,6 @@ them. A source whose picture is gone cannot be made again from the catalog: it i
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -30,21 +29,12 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from catalog.blobs import BlobStore
+from catalog.keys import key_owner
 from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 from catalog.records import close_open_attempt
 
 #: seconds a blob must be old before it may be called an orphan (a write in flight is younger)
 DEFAULT_GRACE = 3600.0
-
-_HASH = r"[0-9a-f]{64}"
-_NAME = r"[A-Za-z0-9._=+-]+"
-#: (pattern, owner): what a key belongs to; ``view`` keys are owned by a picture, the rest by an object (and a variant)
-_LAYOUT = (
-    (re.compile(rf"sources/[0-9a-f]{{2}}/(?P<view>{_HASH})\.png"), "view"),
-    (re.compile(rf"(cleaned|framed)/(?P<object>{_HASH})/{_NAME}"), "object"),
-    (re.compile(rf"meshes/(?P<object>{_HASH})/(?P<variant>[^/]+?)(\.dense)?\.ply"), "variant"),
-    (re.compile(rf"outputs/(?P<object>{_HASH})/(?P<variant>[^/]+)/{_NAME}"), "variant"),
-)
 
 
 @dataclass
@@ -67,7 +57,7 @@ class _Catalogued:
     objects: set[str]
     views: set[str]
     outputs: set[tuple[str, str]]  # (object hash, variant name)
-    referenced: dict[str, str]  # blob key -> what refers to it
+    referenced: dict[str, tuple[str, int]]  # blob key -> the row that refers to it: ("source" or "output", its id)
 
 
 def _catalogued(engine: Engine) -> _Catalogued:
@@ -82,28 +72,26 @@ def _catalogued(engine: Engine) -> _Catalogued:
             .join(sources, sources.c.id == outputs.c.source_image_id)
             .join(variants, variants.c.id == outputs.c.variant_id)
         ).all()  # fmt: skip
-    referenced = {key: f"source {sid}" for sid, key in source_rows}
-    referenced.update({key: f"source {sid}" for _, key, sid in view_rows})
+    referenced = {key: ("source", sid) for sid, key in source_rows}
+    referenced.update({key: ("source", sid) for _, key, sid in view_rows})
     for row in output_rows:
         if row.status == OutputStatus.succeeded.value:  # a made output's files must be there
-            referenced.update({key: f"output {row.id}" for key in (row.glb_key, row.obj_key, row.preview_key) if key})
+            referenced.update({key: ("output", row.id) for key in (row.glb_key, row.obj_key, row.preview_key) if key})
     return _Catalogued(objects, {h for h, _, _ in view_rows} | objects, {(row.content_hash, row.name) for row in output_rows}, referenced)
 
 
 def _owner_gone(key: str, known: _Catalogued) -> str | None:
     """Why no catalogued object owns ``key`` (None: one does); raises LookupError for a key outside the layout."""
-    for pattern, kind in _LAYOUT:
-        match = pattern.fullmatch(key)
-        if match is None:
-            continue
-        if kind == "view":
-            return None if match["view"] in known.views else "no catalogued object has this picture"
-        if match["object"] not in known.objects:
-            return "its object is not in the catalog"
-        if kind == "variant" and (match["object"], match["variant"]) not in known.outputs:
-            return f"the catalog has no output of variant {match['variant']!r} for its object"
-        return None
-    raise LookupError(key)
+    owner = key_owner(key)
+    if owner is None:
+        raise LookupError(key)
+    if owner.view is not None:
+        return None if owner.view in known.views else "no catalogued object has this picture"
+    if owner.object not in known.objects:
+        return "its object is not in the catalog"
+    if owner.variant is not None and (owner.object, owner.variant) not in known.outputs:
+        return f"the catalog has no output of variant {owner.variant!r} for its object"
+    return None
 
 
 def check_catalog(
@@ -133,11 +121,11 @@ def check_catalog(
             continue
         if why and old:
             findings.append(Finding("orphan_blob", info.key, why, "remove it"))
-    for key, owner in sorted(known.referenced.items()):
+    for key, (table, row_id) in sorted(known.referenced.items()):
         if key not in stored:
-            output_id = int(owner.split()[1]) if owner.startswith("output") else None
+            output_id = row_id if table == "output" else None
             repair = "mark the output failed, so the next convert makes it again" if output_id else ""
-            detail = f"{owner} refers to it" + ("" if output_id else ": ingest the picture again")
+            detail = f"{table} {row_id} refers to it" + ("" if output_id else ": ingest the picture again")
             findings.append(Finding("missing_blob", key, detail, repair, output_id=output_id))
     findings += _open_attempts(engine, run_alive, grace, now)
     return findings

@@ -19,7 +19,9 @@ always lands in the same place. Each view of a source object is stored under its
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 #: the image partition key is this many hex digits of the content hash (64 bits: no collision in practice)
 IMAGE_KEY_LENGTH = 16
@@ -84,3 +86,33 @@ def obj_zip_key(content_hash: str, variant: str) -> str:
 
 def preview_key(content_hash: str, variant: str) -> str:
     return f"outputs/{content_hash}/{variant}/preview.png"
+
+
+_HASH = r"[0-9a-f]{64}"
+_PART = r"[A-Za-z0-9._=+-]+"
+#: the layout above, read backwards: each pattern names what owns a key
+_OWNED_BY = (
+    re.compile(rf"sources/[0-9a-f]{{2}}/(?P<view>{_HASH})\.png"),
+    re.compile(rf"(cleaned|framed)/(?P<object>{_HASH})/{_PART}"),
+    re.compile(rf"meshes/(?P<object>{_HASH})/(?P<variant>[^/]+?)(\.dense)?\.ply"),
+    re.compile(rf"outputs/(?P<object>{_HASH})/(?P<variant>[^/]+)/{_PART}"),
+)
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """What a blob key belongs to: a picture (``view``: its hash), or an object's stage (``object``), and for the
+    3D stages the variant too."""
+
+    view: str | None = None
+    object: str | None = None
+    variant: str | None = None
+
+
+def key_owner(key: str) -> KeyOwner | None:
+    """Who owns ``key`` in the layout above; None for a key outside it."""
+    for pattern in _OWNED_BY:
+        match = pattern.fullmatch(key)
+        if match:
+            return KeyOwner(**match.groupdict())
+    return None
