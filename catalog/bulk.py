@@ -78,8 +78,7 @@ def _copy_and_insert(conn: Connection, table: Table, rows: list[dict], returning
         else:
             cursor.execute(f'{statement} RETURNING "{returning.name}", id')
             found = cursor.fetchall()
-        cursor.execute(f'DROP TABLE "{stage}"')
-        return found
+        return found  # the staging table goes with the transaction (ON COMMIT DROP)
     finally:
         cursor.close()
 

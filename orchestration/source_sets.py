@@ -89,7 +89,8 @@ def discover_sets(paths: Iterable[Path], *, report_empty: bool = True) -> Iterat
     for path in paths:
         if path.is_dir():
             found_any = False
-            for found in _pictures_under(path, {_identity(path)}, (_identity(path),)):
+            root = _identity(path)
+            for found in _pictures_under(path, {root}, (root,)):
                 found_any = True
                 if isinstance(found, SetProblem):
                     yield found
