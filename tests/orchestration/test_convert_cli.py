@@ -242,7 +242,7 @@ def _group_alive(group: int) -> bool:
     return True
 
 
-@pytest.mark.skip(reason="hangs intermittently in the full suite (600 s) after the worker is killed: open bug, see the closing note of 2026-11-29")
+@pytest.mark.skip(reason="hangs at times in the full suite (600 s) once the worker is killed: open bug, closing note of 2026-11-29")
 def test_a_worker_process_that_dies_has_its_chunk_done_by_another(tmp_path):
     env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
     meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
