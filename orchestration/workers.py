@@ -5,6 +5,11 @@ them. Each worker is a fresh process (spawned, not forked: CUDA does not survive
 ``CUDA_VISIBLE_DEVICES`` set to its GPU and its share of the CPU threads; whatever it loads (a model, a session) stays loaded for
 every task it takes. A worker that dies (the OOM killer, a `kill -9`) has its task handed to a new
 worker, and ``on_lost(pid)`` lets the caller clean up after it.
+
+Each worker leads a process group of its own, and a worker that ends takes its group with it: what it
+started lives on otherwise. Dagster mirrors a step's output through a ``tail -F`` child whose own watcher
+can miss a parent killed at the wrong moment; such a ``tail`` ran on for ever, holding convert's stdout,
+so that a caller reading it to the end (a script, a CI job) waited for ever after convert had finished.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -62,12 +68,20 @@ def _exit_with_parent(parent: int) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(_POLL)
-        os._exit(70)
+        os.killpg(0, signal.SIGKILL)  # this worker and everything it started
 
     threading.Thread(target=watch, name="meshmill-parent-watch", daemon=True).start()
 
 
+def _end_group(worker: int) -> None:
+    """Kill what is left of a worker's process group (the worker itself may be gone already: its children stay
+    in the group, and Linux hands out no new process that number while the group has members)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(worker, signal.SIGKILL)
+
+
 def _serve(work: Callable[[Any], Any], channel: Connection, parent: int) -> None:
+    os.setpgrp()  # a group of its own, which ends with it (module docstring)
     _exit_with_parent(parent)
     while (item := channel.recv()) is not None:
         number, task = item
@@ -142,6 +156,7 @@ def run_in_workers(
             for index, worker in list(workers.items()):
                 if worker.process.is_alive():
                     continue
+                _end_group(worker.process.pid)
                 on_lost(worker.process.pid)  # died with its task in hand: the task goes to a new worker
                 worker.channel.close()
                 del workers[index]
@@ -155,5 +170,4 @@ def run_in_workers(
                 worker.channel.send(None)
         for worker in workers.values():
             worker.process.join(timeout=30)
-            if worker.process.is_alive():
-                worker.process.terminate()
+            _end_group(worker.process.pid)

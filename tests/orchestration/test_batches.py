@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from orchestration.convert import contiguous_ranges
 from orchestration.workers import run_in_workers
-from tests.support import square_after
+from tests.support import square_after, square_after_starting_a_child
 
 
 def test_wanted_keys_become_runs_of_consecutive_keys_at_most_the_batch_size():
@@ -49,6 +51,40 @@ def test_workers_killed_busy_or_idle_lose_no_task_and_never_hang_the_batch():
     run_in_workers([(0, 2.0), (1, 0.05), (2, 0.05), (3, 0.05)], square_after, 3, on_result, on_lost=lost.append)
     assert sorted(square for _, square in results) == [0, 1, 4, 9]  # each task's result once, task 0's from a new worker
     assert len(killed) == 3 and set(lost) >= set(killed)
+
+
+@pytest.mark.timeout(60)
+def test_what_a_killed_worker_started_does_not_outlive_the_batch(tmp_path):
+    """A worker killed in a task that had started a child process: the child ends too (Dagster's `tail -F` lived
+    on in that case, holding convert's stdout, so that a caller reading it to the end hung), and so does what a
+    worker that ends normally left behind."""
+    pids = tmp_path / "children"
+
+    def kill_the_busy_worker() -> None:
+        while not pids.exists() or not pids.read_text():
+            time.sleep(0.05)
+        child = int(pids.read_text().split()[0])
+        os.kill(int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1]), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_busy_worker)
+    killer.start()
+    results: list[tuple[int, int]] = []
+    run_in_workers([(3, 1.0, str(pids))], square_after_starting_a_child, 1, results.append)
+    killer.join()
+    assert [square for _, square in results] == [9]
+    children = [int(pid) for pid in pids.read_text().split()]
+    assert len(children) == 2  # the killed worker's, and its replacement's
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in children):
+        assert time.monotonic() < deadline, "a worker's child outlived the batch"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _children() -> list[int]:

@@ -64,6 +64,18 @@ def blob_store(env: dict[str, str]):  # noqa: ANN201
     return LocalBlobStore(Path(env["MESHMILL_HOME"]) / "blobs")
 
 
+def square_after_starting_a_child(task: tuple[int, float, str]) -> tuple[int, int]:
+    """``square_after``, having first started a long-lived child (a ``sleep``, standing for the ``tail -F`` Dagster
+    starts in a step) whose pid it appends to the file ``task[2]``; the child is left for the worker's end to stop."""
+    import subprocess
+
+    number, seconds, pids = task
+    child = subprocess.Popen(["sleep", "600"])
+    with open(pids, "a") as out:
+        out.write(f"{child.pid}\n")
+    return square_after((number, seconds))
+
+
 def square_after(task: tuple[int, float]) -> tuple[int, int]:
     """A worker's task for tests of ``orchestration.workers``: (its pid, n²) after ``seconds``."""
     import time
