@@ -31,7 +31,7 @@ from catalog.keys import image_partition_key
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
-from orchestration.instance import COORDINATOR_TAG, coordinator, dagster_instance, release_orphaned_runs
+from orchestration.instance import COORDINATOR_TAG, add_partitions, coordinator, dagster_instance, release_orphaned_runs
 from orchestration.workers import DEFAULT_BATCH_SIZE, run_in_workers
 
 EXECUTORS = ("in_process", "celery")
@@ -214,8 +214,8 @@ def materialise(
     engine = definitions.RESOURCES["catalog"].engine()
     release_orphaned_runs(instance, engine)
     size_gpu_pool(instance, workers)
-    instance.add_dynamic_partitions(images.name, image_keys)
-    instance.add_dynamic_partitions(variants.name, variant_names)
+    add_partitions(instance, images.name, image_keys)
+    add_partitions(instance, variants.name, variant_names)
     made = frozenset() if force else frozenset(already_made(image_keys, variant_names, image_params))
     settings = BatchSettings(tuple(variant_names), image_params, executor, made)
     report = ConvertReport()

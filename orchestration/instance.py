@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from catalog import close_run_attempts
 from catalog.config import meshmill_home
@@ -34,6 +35,19 @@ def dagster_instance() -> dg.DagsterInstance:
         shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
+
+
+def add_partitions(instance: dg.DagsterInstance, name: str, keys: list[str]) -> None:
+    """Add dynamic partitions, any of which another process may be adding at the same moment: Dagster checks
+    which exist and then inserts the rest, so two converts of overlapping folders could both insert a key and
+    the second failed on the unique constraint. Asked again, it finds the key there and adds only the rest."""
+    for attempt in range(3):
+        try:
+            instance.add_dynamic_partitions(name, keys)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 def coordinator() -> str:

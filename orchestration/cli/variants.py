@@ -19,7 +19,7 @@ DEFAULT_VARIANT = "desktop"
 def define(name: str, preset: str | None = None, **shape: object) -> str:
     """Store the variant ``name`` (validated like any GenerationParams) and add its Dagster partition; returns its summary."""
     from assets.partitions import variants  # Dagster: only when a variant is stored
-    from orchestration.instance import dagster_instance
+    from orchestration.instance import add_partitions, dagster_instance
 
     params = resolve_params(preset, **shape)
     fields = {k: getattr(params, k) for k in catalog.VARIANT_FIELDS if k != "backend"}
@@ -29,7 +29,7 @@ def define(name: str, preset: str | None = None, **shape: object) -> str:
         catalog.define_variant(open_engine(), name, backend=params.backend, extra=extra, **fields)
     except LabelError as exc:
         fail(str(exc))
-    dagster_instance().add_dynamic_partitions(variants.name, [name.lower()])
+    add_partitions(dagster_instance(), variants.name, [name.lower()])
     return f"variant {name.lower()}: {params.backend}, {params.target_faces} faces, texture {params.texture_size}"
 
 
