@@ -156,6 +156,7 @@ def test_processes_adding_the_same_partitions_at_once_all_succeed(tmp_path):
             except Exception as exc:  # noqa: BLE001  # every failure is the finding
                 failures.append(exc)
 
+    dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))).get_dynamic_partitions("images")  # the storage made first
     threads = [threading.Thread(target=add_rounds) for _ in range(4)]
     for thread in threads:
         thread.start()
