@@ -150,7 +150,7 @@ def test_processes_adding_the_same_partitions_at_once_all_succeed(tmp_path):
 
     def add_rounds() -> None:
         instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path)))
-        for round_ in range(20):
+        for round_ in range(40):
             try:
                 add_partitions(instance, "images", [f"image-{round_}-{i}" for i in range(20)])
             except Exception as exc:  # noqa: BLE001  # every failure is the finding
@@ -164,4 +164,4 @@ def test_processes_adding_the_same_partitions_at_once_all_succeed(tmp_path):
         thread.join()
     assert failures == []
     keys = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))).get_dynamic_partitions("images")
-    assert sorted(keys) == sorted(f"image-{r}-{i}" for r in range(20) for i in range(20))
+    assert sorted(keys) == sorted(f"image-{r}-{i}" for r in range(40) for i in range(20))
