@@ -60,16 +60,16 @@ def exponent(guidance: float) -> float:
 
 
 def runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each pixel of a (rows × cols) mask: centre and half-length of the row run it lies in,
+    """For each pixel of a (… × rows × cols) mask: centre and half-length of the row run it lies in,
     in pixel units (half-length 0 outside the mask)."""
-    rows, cols = mask.shape
-    index = torch.arange(cols, device=mask.device).expand(rows, cols)
-    previous = F.pad(mask[:, :-1], (1, 0), value=False)
-    following = F.pad(mask[:, 1:], (0, 1), value=False)
+    cols = mask.shape[-1]
+    index = torch.arange(cols, device=mask.device).expand_as(mask)
+    previous = F.pad(mask[..., :-1], (1, 0), value=False)
+    following = F.pad(mask[..., 1:], (0, 1), value=False)
     starts = torch.where(mask & ~previous, index, torch.full_like(index, -1))
-    start = torch.cummax(starts, dim=1).values
+    start = torch.cummax(starts, dim=-1).values
     ends = torch.where(mask & ~following, index, torch.full_like(index, cols))
-    end = torch.flip(torch.cummin(torch.flip(ends, [1]), dim=1).values, [1])
+    end = torch.flip(torch.cummin(torch.flip(ends, [-1]), dim=-1).values, [-1])
     centre = (start + end).float() / 2
     half = torch.where(mask, (end - start + 1).float() / 2, torch.zeros_like(centre))
     return centre, half

@@ -38,11 +38,13 @@ def render_mesh(
     up: tuple[float, float, float] = (0.0, 1.0, 0.0),
     lit: bool = True,
     texture: Path | None = None,
+    field_of_view: float = FIELD_OF_VIEW,
 ) -> np.ndarray:
     """RGBA uint8 render of an OBJ (in glTF convention) seen from ``direction``.
 
     The square [-half_extent, half_extent]² around the origin, across the view, fills the image.
     ``lit=False`` draws the texture's colours as they are (no shading), for comparing textures.
+    ``field_of_view`` (degrees): the default is near-orthographic; 35 is a perspective like concept art's.
     """
     pb = _pybullet()
     client = pb.connect(pb.DIRECT)
@@ -54,10 +56,10 @@ def render_mesh(
             pb.changeVisualShape(body, -1, textureUniqueId=texture_id, physicsClientId=client)
         d = np.asarray(direction, np.float64)
         d /= np.linalg.norm(d)
-        distance = half_extent / np.tan(np.radians(FIELD_OF_VIEW / 2))
+        distance = half_extent / np.tan(np.radians(field_of_view / 2))
         depth_range = 4.0 * half_extent
         view = pb.computeViewMatrix((d * distance).tolist(), [0.0, 0.0, 0.0], list(up))
-        projection = pb.computeProjectionMatrixFOV(FIELD_OF_VIEW, 1.0, distance - depth_range, distance + depth_range)
+        projection = pb.computeProjectionMatrixFOV(field_of_view, 1.0, max(distance - depth_range, 0.01), distance + depth_range)
         light = {} if lit else {"lightAmbientCoeff": 1.0, "lightDiffuseCoeff": 0.0, "lightSpecularCoeff": 0.0}
         _, _, rgb, _, seg = pb.getCameraImage(
             size,
