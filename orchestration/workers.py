@@ -140,6 +140,7 @@ def run_in_workers(
 
     for index in range(max(1, min(count, len(tasks)))):
         start(index)
+    finished = False
     try:
         while len(done) < len(tasks):
             by_channel = {worker.channel: index for index, worker in workers.items()}
@@ -164,10 +165,13 @@ def run_in_workers(
                     todo.appendleft(worker.task)
                 if todo:
                     start(index)
+        finished = True
     finally:
+        # done: each worker is told to stop and given time to close what it holds. Left early (Ctrl-C, an error in
+        # on_result): the workers are in groups of their own, out of reach of the terminal's Ctrl-C, and stopped here.
         for worker in workers.values():
             with contextlib.suppress(OSError):
                 worker.channel.send(None)
         for worker in workers.values():
-            worker.process.join(timeout=30)
+            worker.process.join(timeout=30 if finished else 0)
             _end_group(worker.process.pid)

@@ -80,6 +80,25 @@ def test_what_a_killed_worker_started_does_not_outlive_the_batch(tmp_path):
         time.sleep(0.1)
 
 
+@pytest.mark.timeout(25)
+def test_a_batch_left_early_stops_its_busy_workers_at_once():
+    """Ctrl-C in `convert` (here: an error while a result is recorded) stops workers that are in the middle of a
+    long task at once: in process groups of their own they no longer get the terminal's Ctrl-C themselves."""
+    busy: list[int] = []
+
+    def on_result(result: tuple[int, int]) -> None:
+        busy.extend(pid for pid in _children() if pid != result[0])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_in_workers([(0, 0.05), (1, 60.0)], square_after, 2, on_result)
+    assert len(busy) == 1
+    deadline = time.monotonic() + 5
+    while _running(busy[0]):
+        assert time.monotonic() < deadline, "the worker in the long task outlived the batch"
+        time.sleep(0.1)
+
+
 def _running(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
