@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -41,13 +42,27 @@ def unreachable(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, DBAPIError):
         detail = first_line(exc.orig if exc.orig is not None else exc)
-        where = catalog.describe_database()
+        which = _dagster_storage() if _raised_in_dagster_storage(exc) else f"the catalog database ({catalog.describe_database()})"
         if "full" in detail.lower() or "no space" in detail.lower():
-            return f"the catalog database ({where}) could not be written: {detail} (free some space and run the command again)"
-        return f"the catalog database ({where}) failed: {detail}"
+            return f"{which} could not be written: {detail} (free some space and run the command again)"
+        return f"{which} failed: {detail}"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return f"no space left on the device{f' writing {exc.filename}' if exc.filename else ''}: free some space and run the command again"
     return None
+
+
+def _raised_in_dagster_storage(exc: BaseException) -> bool:
+    """Whether a database error came from Dagster's own storage (runs, events, partitions), not the catalog."""
+    frame = exc.__traceback__
+    while frame is not None:
+        if f"{os.sep}dagster{os.sep}_core{os.sep}storage{os.sep}" in frame.tb_frame.f_code.co_filename:
+            return True
+        frame = frame.tb_next
+    return False
+
+
+def _dagster_storage() -> str:
+    return f"Dagster's storage ({os.environ['DAGSTER_HOME']})" if os.environ.get("DAGSTER_HOME") else "Dagster's storage"
 
 
 def say(message: str) -> None:

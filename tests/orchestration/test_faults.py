@@ -165,3 +165,27 @@ def test_processes_adding_the_same_partitions_at_once_all_succeed(tmp_path):
     assert failures == []
     keys = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))).get_dynamic_partitions("images")
     assert sorted(keys) == sorted(f"image-{r}-{i}" for r in range(40) for i in range(20))
+
+
+def test_a_database_error_is_named_after_the_storage_it_came_from(tmp_path, monkeypatch):
+    """An error of Dagster's own storage is not reported as the catalog's (the overlapping converts' unique-constraint
+    failure on Dagster's partitions table read "the catalog database (…catalog.db) failed")."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from orchestration.cli.common import unreachable
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "dagster")))
+    instance.get_dynamic_partitions("images")  # the storage made
+    with sqlite3.connect(tmp_path / "dagster" / "history" / "runs" / "index.db") as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON dynamic_partitions BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    with pytest.raises(DBAPIError) as dagster_error:
+        instance.add_dynamic_partitions("images", ["a"])
+    assert unreachable(dagster_error.value) == f"Dagster's storage ({tmp_path / 'dagster'}) failed: refused by the test"
+    with pytest.raises(DBAPIError) as catalog_error, create_engine(f"sqlite:///{tmp_path / 'catalog.db'}").connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    assert unreachable(catalog_error.value).startswith("the catalog database (")
