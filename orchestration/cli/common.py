@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -53,12 +54,8 @@ def unreachable(exc: BaseException) -> str | None:
 
 def _raised_in_dagster_storage(exc: BaseException) -> bool:
     """Whether a database error came from Dagster's own storage (runs, events, partitions), not the catalog."""
-    frame = exc.__traceback__
-    while frame is not None:
-        if f"{os.sep}dagster{os.sep}_core{os.sep}storage{os.sep}" in frame.tb_frame.f_code.co_filename:
-            return True
-        frame = frame.tb_next
-    return False
+    storage = f"{os.sep}dagster{os.sep}_core{os.sep}storage{os.sep}"
+    return any(storage in frame.f_code.co_filename for frame, _ in traceback.walk_tb(exc.__traceback__))
 
 
 def _dagster_storage() -> str:

@@ -38,11 +38,10 @@ GRID = 112
 EXTENT = 1.6  # half the side of the carving grid, in picture units: room for depth beyond the picture's square
 
 
-def picture(obj: Path, azimuth: float, elevation: float, field_of_view: float) -> np.ndarray:
+def picture(obj: Path, truth: trimesh.Trimesh, azimuth: float, elevation: float, field_of_view: float) -> np.ndarray:
     a, e = math.radians(azimuth), math.radians(elevation)
     direction = (math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e))
-    bounds = trimesh.load(obj, force="mesh", process=False).bounds
-    half = 1.05 * float(np.abs(bounds).max()) * (1.0 if field_of_view < 2 else 1.3)
+    half = 1.05 * float(np.abs(truth.bounds).max()) * (1.0 if field_of_view < 2 else 1.3)
     rgba = render_mesh(obj, direction, size=SIZE, half_extent=half, field_of_view=field_of_view)
     return frame_views({"front": Image.fromarray(rgba)}, SIZE).images["front"]
 
@@ -68,8 +67,8 @@ def silhouette_shape(rgba: np.ndarray) -> trimesh.Trimesh:
 def score_object(model: DepthPrior, obj: Path) -> dict[str, float]:
     truth = trimesh.load(obj, force="mesh", process=False)
     azimuth, elevation = THREE_QUARTER
-    front = picture(obj, 0.0, 0.0, 1.0)
-    quarter = picture(obj, azimuth, elevation, 35.0)
+    front = picture(obj, truth, 0.0, 0.0, 1.0)
+    quarter = picture(obj, truth, azimuth, elevation, 35.0)
     silhouette = silhouette_shape(quarter)
     posed = silhouette.copy()
     posed.vertices = silhouette.vertices @ view_rotation(azimuth, elevation)  # the picture's frame → the object's

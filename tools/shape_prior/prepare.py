@@ -61,8 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     archive = zipfile.ZipFile(args.public_zip)
     names = sorted(n for n in archive.namelist() if n.endswith(".pmd") and n.startswith("art/meshes/") and n.split("/")[2] in FOLDERS)
-    vertices, faces, offsets, kept = [], [], [0], []
-    counts = {"train": 0, "heldout": 0, "skipped": 0}
+    triangles, offsets, kept = [], [0], []
+    counts = {"heldout": 0, "skipped": 0}
     for name in names:
         try:
             mesh = normalised(*read_pmd(archive.read(name), name))
@@ -78,18 +78,16 @@ def main() -> None:
             mesh.export(folder / f"{stem}.obj")
             counts["heldout"] += 1
             continue
-        vertices.append(mesh.vertices.astype(np.float32))
-        faces.append(mesh.faces.astype(np.int32) + 0)
+        triangles.append(mesh.vertices.astype(np.float32)[mesh.faces].astype(np.float16))
         offsets.append(offsets[-1] + len(mesh.faces))
         kept.append(name)
-        counts["train"] += 1
     np.savez_compressed(
         args.out / "train.npz",
-        triangles=np.concatenate([v[f] for v, f in zip(vertices, faces, strict=True)]).astype(np.float16),
+        triangles=np.concatenate(triangles),
         offsets=np.asarray(offsets, np.int64),
         names=np.asarray(kept),
     )
-    print(counts)
+    print({"train": len(kept), **counts})
 
 
 if __name__ == "__main__":

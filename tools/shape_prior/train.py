@@ -122,22 +122,22 @@ def render_batch(
     # close one-pixel holes the samples missed
     closed = -F.max_pool2d(-F.max_pool2d(mask, 3, 1, 1), 3, 1, 1)
     holes = closed - mask
-    front = front + holes * F.max_pool2d(front * mask - 9 * (1 - mask), 3, 1, 1)
-    back = back - holes * F.max_pool2d(-(back * mask) - 9 * (1 - mask), 3, 1, 1)
+    front = front + holes * _masked_max(front, mask, 3, 1, 1)
+    back = back - holes * _masked_max(-back, mask, 3, 1, 1)
     rgb = rgb + holes * F.avg_pool2d(rgb * mask, 3, 1, 1) / F.avg_pool2d(mask, 3, 1, 1).clamp(min=1e-6)
     mask = closed
     # down to the network's side: alpha and colour averaged, depths the extremes of each 2×2
     alpha = F.avg_pool2d(mask, 2)
     rgb = F.avg_pool2d(rgb * mask, 2)  # premultiplied
-    target_mask = alpha > 0.5
-    front_t = F.max_pool2d(front * mask - 9 * (1 - mask), 2)
-    back_t = -F.max_pool2d(-(back * mask) - 9 * (1 - mask), 2)
-    inputs, targets = torch.cat([rgb, alpha], 1), torch.cat([front_t, back_t], 1)
-    flip = rand(batch) < 0.5  # mirror images are objects too
-    inputs = torch.where(flip[:, None, None, None], inputs.flip(-1), inputs)
-    targets = torch.where(flip[:, None, None, None], targets.flip(-1), targets)
-    target_mask = torch.where(flip[:, None, None, None], target_mask.flip(-1), target_mask)
-    return inputs, targets, target_mask
+    inputs = torch.cat([rgb, alpha], 1)
+    targets = torch.cat([_masked_max(front, mask, 2, 2), -_masked_max(-back, mask, 2, 2)], 1)
+    flip = (rand(batch) < 0.5)[:, None, None, None]  # mirror images are objects too
+    return tuple(torch.where(flip, t.flip(-1), t) for t in (inputs, targets, alpha > 0.5))
+
+
+def _masked_max(values: torch.Tensor, mask: torch.Tensor, kernel: int, stride: int, padding: int = 0) -> torch.Tensor:
+    """The largest of ``values`` where ``mask`` is set, over each pooling window (pixels outside sit far below)."""
+    return F.max_pool2d(values * mask - 9 * (1 - mask), kernel, stride, padding)
 
 
 def depth_loss(predicted: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -153,24 +153,34 @@ def depth_loss(predicted: torch.Tensor, targets: torch.Tensor, mask: torch.Tenso
     return depth.mean() + thickness
 
 
-def _steps_that_fit(model, bank, args, generator, optimiser, started) -> int:  # noqa: ANN001
-    """Time a few steps on a copy of the model (the real one starts from its initial weights) and say how many fit."""
+def train_step(model: DepthPrior, optimiser: torch.optim.Optimizer, bank: MeshBank, batch: int, generator: torch.Generator) -> float:
+    """One batch rendered, one step taken; returns the batch's loss."""
+    with torch.no_grad():
+        inputs, targets, mask = render_batch(bank, batch, generator)
+    with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=inputs.device.type == "cuda"):
+        predicted = model(inputs)
+    loss = depth_loss(predicted.float(), targets, mask)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimiser.step()
+    return loss.item()
+
+
+def _steps_that_fit(model: DepthPrior, bank: MeshBank, args: argparse.Namespace, started: float) -> int:
+    """Time a few steps on a copy of the model, with random numbers of their own (so that the real run, from the
+    initial weights and the seed, is the one ``--steps N`` gives), and say how many steps fit."""
     import copy
 
     probe = copy.deepcopy(model)
-    trial = torch.optim.AdamW(probe.parameters(), lr=args.lr * 0.01)
+    optimiser = torch.optim.AdamW(probe.parameters(), lr=args.lr * 0.01)
+    generator = torch.Generator(bank.key.device).manual_seed(args.seed + 1)
     for i in range(12):
         if i == 2:
             torch.cuda.synchronize() if torch.cuda.is_available() else None
             t0 = time.monotonic()
-        inputs, targets, mask = render_batch(bank, args.batch, generator)
-        with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=inputs.device.type == "cuda"):
-            loss = depth_loss(probe(inputs).float(), targets, mask)
-        trial.zero_grad()
-        loss.backward()
-        trial.step()
-    torch.cuda.synchronize() if torch.cuda.is_available() else None
-    per_step = (time.monotonic() - t0) / 10
+        train_step(probe, optimiser, bank, args.batch, generator)
+    per_step = (time.monotonic() - t0) / 10  # .item() in each step waits for the GPU
     return max(1, int((args.minutes * 60 - (time.monotonic() - started)) / per_step))
 
 
@@ -196,25 +206,16 @@ def main() -> None:
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     started = time.monotonic()
     if args.minutes:
-        args.steps = _steps_that_fit(model, bank, args, generator, optimiser, started)
+        args.steps = _steps_that_fit(model, bank, args, started)
         print(f"{args.steps} steps fit in {args.minutes} minutes (train again with --steps {args.steps})", flush=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
-    running = 0.0
+    losses = []
     for step in range(1, args.steps + 1):
-        with torch.no_grad():
-            inputs, targets, mask = render_batch(bank, args.batch, generator)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            predicted = model(inputs)
-        loss = depth_loss(predicted.float(), targets, mask)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
+        losses.append(train_step(model, optimiser, bank, args.batch, generator))
         schedule.step()
-        running += loss.item() if step % 50 == 0 else 0.0
         if step % 500 == 0 or step == args.steps:
-            print(f"step {step}: L1 {running / 10:.4f} (picture units), {time.monotonic() - started:.0f} s", flush=True)
-            running = 0.0
+            print(f"step {step}: loss {np.mean(losses):.4f} (picture units), {time.monotonic() - started:.0f} s", flush=True)
+            losses = []
     save_prior(model.cpu(), args.out)
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) after {time.monotonic() - started:.0f} s")
     if args.samples:
