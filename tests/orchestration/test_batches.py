@@ -13,7 +13,7 @@ import pytest
 
 from orchestration.convert import contiguous_ranges
 from orchestration.workers import run_in_workers
-from tests.support import square_after, square_after_starting_a_child
+from tests.support import square_after, square_after_starting_a_child, worker_processes
 
 
 def test_wanted_keys_become_runs_of_consecutive_keys_at_most_the_batch_size():
@@ -44,7 +44,7 @@ def test_workers_killed_busy_or_idle_lose_no_task_and_never_hang_the_batch():
     def on_result(result: tuple[int, int]) -> None:
         results.append(result)
         if len(results) == 3:  # the short tasks are done: two workers wait, one is in task 0
-            killed.extend(_children())
+            killed.extend(worker_processes(os.getpid()))
             for pid in killed:
                 os.kill(pid, signal.SIGKILL)
 
@@ -64,7 +64,7 @@ def test_what_a_killed_worker_started_does_not_outlive_the_batch(tmp_path):
         while not pids.exists() or not pids.read_text():
             time.sleep(0.05)
         child = int(pids.read_text().split()[0])
-        os.kill(int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1]), signal.SIGKILL)
+        os.kill(int(_stat(child)[1]), signal.SIGKILL)  # its parent: the busy worker
 
     killer = threading.Thread(target=kill_the_busy_worker)
     killer.start()
@@ -87,7 +87,7 @@ def test_a_batch_left_early_stops_its_busy_workers_at_once():
     busy: list[int] = []
 
     def on_result(result: tuple[int, int]) -> None:
-        busy.extend(pid for pid in _children() if pid != result[0])
+        busy.extend(pid for pid in worker_processes(os.getpid()) if pid != result[0])
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -99,14 +99,13 @@ def test_a_batch_left_early_stops_its_busy_workers_at_once():
         time.sleep(0.1)
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name: state, parent, …"""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _running(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return _stat(pid)[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def _children() -> list[int]:
-    pid = os.getpid()
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if b"multiprocessing.spawn" in Path(f"/proc/{p}/cmdline").read_bytes()]  # fmt: skip

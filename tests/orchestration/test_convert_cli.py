@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from assets.resources import CatalogResource
 from orchestration.instance import COORDINATOR_TAG
-from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env
+from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env, worker_processes
 from tests.support.images import write_bad_images, write_view_set
 from tests.support.tiny_diffusers import build_realesrgan, build_rembg_onnx
 
@@ -206,7 +206,7 @@ def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_runnin
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     killed_run = wait_for_run(env["DAGSTER_HOME"], "model_stages")
     wait_for_running_attempt(env)  # inside a 3D step, holding a gpu pool slot, an output half made
-    workers = _workers_of(first.pid)
+    workers = worker_processes(first.pid)
     os.kill(first.pid, signal.SIGKILL)  # the parent only: its workers must not go on as orphans
     first.wait()
     deadline = time.monotonic() + 30
@@ -235,11 +235,6 @@ def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_runnin
     assert clean.stdout.startswith("clean; 0 catalogued object(s) not yet converted")
 
 
-def _workers_of(convert: int) -> list[int]:
-    spawned = [int(pid) for pid in Path(f"/proc/{convert}/task/{convert}/children").read_text().split()]
-    return [pid for pid in spawned if b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-
 def _group_alive(group: int) -> bool:
     try:
         os.killpg(group, 0)
@@ -257,7 +252,7 @@ def test_a_worker_process_that_dies_has_its_chunk_done_by_another(tmp_path):
     convert = subprocess.Popen([MESHMILL, "convert", str(SAMPLES), "--workers", "2", "--batch-size", "1"], env={**env, "COLUMNS": "200"},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for_run(env["DAGSTER_HOME"], "model_stages")
-    workers = _workers_of(convert.pid)
+    workers = worker_processes(convert.pid)
     assert len(workers) == 2
     os.kill(workers[0], signal.SIGKILL)
     stdout, stderr = convert.communicate(timeout=500)

@@ -64,6 +64,12 @@ def blob_store(env: dict[str, str]):  # noqa: ANN201
     return LocalBlobStore(Path(env["MESHMILL_HOME"]) / "blobs")
 
 
+def worker_processes(parent: int) -> list[int]:
+    """The worker processes (``orchestration.workers``, spawned by multiprocessing) that ``parent`` started."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children if b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
 def square_after_starting_a_child(task: tuple[int, float, str]) -> tuple[int, int]:
     """``square_after``, having first started a long-lived child (a ``sleep``, standing for the ``tail -F`` Dagster
     starts in a step) whose pid it appends to the file ``task[2]``; the child is left for the worker's end to stop."""
