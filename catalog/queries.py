@@ -1,6 +1,8 @@
 """Reading the catalog: find by tags, collections, variant and status; show one image; edit labels.
 
-``find`` returns one dict per matching source image, newest first, with its outputs. A label
+``find`` returns one dict per matching source image, newest first, with its outputs; ``summary=True``
+leaves out of each output what only its own page shows (parameters, timings, counts, licences…), which
+makes a listing page cheaper to read and to build. A label
 matches an image when it is on the image itself or on one of its outputs (only the outputs the
 variant/status filters select, when those are given). Results are paginated by id: pass the last
 id you saw as ``before_id`` to get the next page.
@@ -46,6 +48,8 @@ _OUTPUT_FIELDS = (
     "quad_count",
     "dagster_run_id",
 )
+#: what a summary (``find(summary=True)``) says of each output, besides its variant, blob keys and labels
+_SUMMARY_OUTPUT_FIELDS = ("id", "status")
 #: what a record says of each view of its object
 _VIEW_FIELDS = ("view", "content_hash", "filename", "blob_key", "width", "height", "mode", "source_format", "byte_size")
 
@@ -156,19 +160,30 @@ def views_of(conn: Connection, source_ids: list[int]) -> dict[int, list[dict[str
 
 
 def describe_sources(
-    conn: Connection, source_ids: list[int], *, variant: str | None = None, status: str | None = None, rows: list[Any] | None = None
+    conn: Connection,
+    source_ids: list[int],
+    *,
+    variant: str | None = None,
+    status: str | None = None,
+    rows: list[Any] | None = None,
+    summary: bool = False,
 ) -> list[dict[str, Any]]:
-    """Full records of the given source images, in the given order, with their (filtered) outputs.
+    """Records of the given source images, in the given order, with their (filtered) outputs.
 
-    ``rows``: the images' rows, when the caller has them already.
+    ``rows``: the images' rows, when the caller has them already. ``summary``: outputs carry only
+    `_SUMMARY_OUTPUT_FIELDS`, their variant, blob keys and labels.
     """
     if not source_ids:
         return []
     if rows is None:
         rows = conn.execute(select(_src).where(_src.c.id.in_(source_ids))).all()
     sources = {row.id: row for row in rows}
+    fields = _SUMMARY_OUTPUT_FIELDS if summary else _OUTPUT_FIELDS
+    columns = [_out.c[name] for name in (*fields, "source_image_id", "glb_key", "obj_key", "preview_key")]
+    if not summary:
+        columns += [_out.c.created_at, _out.c.updated_at]
     out_query = (
-        select(_out, _var.c.name.label("variant_name"))
+        select(*columns, _var.c.name.label("variant_name"))
         .join(_var, _var.c.id == _out.c.variant_id)
         .where(_out.c.source_image_id.in_(source_ids))
         .order_by(_var.c.name)
@@ -187,13 +202,14 @@ def describe_sources(
     def output_record(row: Any) -> dict[str, Any]:
         r = row._mapping
         key = (r["source_image_id"], r["id"])
-        record = {name: r[name] for name in _OUTPUT_FIELDS}
+        record = {name: r[name] for name in fields}
         record["variant"] = r["variant_name"]
         record["blob_keys"] = {"glb": r["glb_key"], "obj": r["obj_key"], "preview": r["preview_key"]}
         record["tags"] = tags.get(key, [])
         record["collections"] = collections.get(key, [])
-        record["created_at"] = _iso(r["created_at"])
-        record["updated_at"] = _iso(r["updated_at"])
+        if not summary:
+            record["created_at"] = _iso(r["created_at"])
+            record["updated_at"] = _iso(r["updated_at"])
         return record
 
     records = []
@@ -224,13 +240,14 @@ def describe_sources(
     return records
 
 
-def find(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
-    """Matching source images with their outputs (see the module docstring for the filters)."""
+def find(engine: Engine, *, summary: bool = False, **filters: Any) -> list[dict[str, Any]]:
+    """Matching source images with their outputs (see the module docstring for the filters and ``summary``)."""
     with engine.connect() as conn:
         query = _matching_sources(conn, **filters)
         rows = [] if query is None else conn.execute(query).all()
         ids = [row.id for row in rows]
-        return describe_sources(conn, ids, variant=filters.get("variant"), status=filters.get("status"), rows=rows)
+        variant, status = filters.get("variant"), filters.get("status")
+        return describe_sources(conn, ids, variant=variant, status=status, rows=rows, summary=summary)
 
 
 def show(engine: Engine, source_image_id: int) -> dict[str, Any]:

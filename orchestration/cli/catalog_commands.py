@@ -40,6 +40,7 @@ def catalog_find(
             status=status.value if status else None,
             limit=limit,
             before_id=before,
+            summary=not as_json,  # the table shows no more
         )
     except (LabelError, ValueError) as exc:
         fail(str(exc))

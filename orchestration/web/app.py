@@ -135,7 +135,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts) if hosts is not None else allowed_hosts())
 
     def search(
-        tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int
+        tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int, summary: bool
     ) -> dict[str, Any]:
         filters = {
             "tags": [t.strip() for value in tag for t in value.split(",") if t.strip()],
@@ -146,7 +146,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             "limit": limit,
         }
         try:
-            items = catalog.find(engine, **filters)
+            items = catalog.find(engine, summary=summary, **filters)
         except (LabelError, ValueError) as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
@@ -195,8 +195,9 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         status: str | None = None,
         before: int | None = Query(None, ge=0, le=MAX_ID),
         limit: int = Query(PAGE, ge=1, le=200),
+        summary: bool = Query(False, description="outputs without parameters, timings, counts and licences: a cheaper listing"),
     ) -> dict[str, Any]:
-        return search(tag, collection, variant, status, before, limit)
+        return search(tag, collection, variant, status, before, limit, summary)
 
     @app.get("/api/outputs/{output_id}")
     def api_output(output_id: CatalogId) -> dict[str, Any]:
@@ -299,7 +300,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         status: str | None = None,
         before: int | None = Query(None, ge=0, le=MAX_ID),
     ) -> HTMLResponse:
-        result = search(tag, collection, variant, status, before, PAGE)
+        result = search(tag, collection, variant, status, before, PAGE, summary=True)  # the page shows no more
         filters = {"tag": ", ".join(t for t in tag if t), "collection": collection or "", "variant": variant or "", "status": status or ""}
         return page(
             request,

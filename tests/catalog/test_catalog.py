@@ -103,6 +103,31 @@ def test_find_pages_through_results_by_id(engine):
         find(engine, limit=0)
 
 
+def test_a_summary_is_the_full_record_less_what_only_an_outputs_own_page_shows(engine):
+    a = add_image(engine, 1, tags=["hero"], collections=["toybox-v3"])
+    b = add_image(engine, 2, tags=["hero"])
+    mobile = define_variant(engine, "mobile", backend="builtin", target_faces=5000)
+    hero = define_variant(engine, "hero", backend="builtin")
+    record_output(engine, a, mobile, status="succeeded", face_count=4990, glb_key="outputs/a.glb", preview_key="previews/a.png",
+                  parameters={"seed": 7}, timings={"mesh": 1.5})  # fmt: skip
+    record_output(engine, a, hero, status="failed", error="out of memory")
+    record_output(engine, b, hero, status="running")
+    edit_labels(engine, "tag", a, add=["approved"], variant="mobile")
+
+    for filters in ({"tags": ["hero"]}, {"tags": ["hero"], "variant": "hero"}, {"status": "succeeded"}, {"collection": "toybox-v3"}):
+        full, summary = find(engine, **filters), find(engine, summary=True, **filters)
+        assert ids(summary) == ids(full) and ids(full)
+        for long, short in zip(full, summary, strict=True):
+            assert {k: v for k, v in long.items() if k != "outputs"} == {k: v for k, v in short.items() if k != "outputs"}
+            kept = ("id", "status", "variant", "blob_keys", "tags", "collections")
+            assert [{k: o[k] for k in kept} for o in long["outputs"]] == short["outputs"]
+    (record,) = find(engine, summary=True, tags=["approved"])
+    assert record["outputs"][1] == {
+        "id": record["outputs"][1]["id"], "status": "succeeded", "variant": "mobile", "tags": ["approved"], "collections": [],
+        "blob_keys": {"glb": "outputs/a.glb", "obj": None, "preview": "previews/a.png"},
+    }  # fmt: skip
+
+
 def test_labels_on_outputs_match_their_source_image(engine):
     a = add_image(engine, 1)
     b = add_image(engine, 2)

@@ -55,6 +55,17 @@ def test_search_pages_by_id(api, served):
     assert {r["id"] for r in first["items"]} | {r["id"] for r in rest["items"]} == set(served.ids.values())
 
 
+def test_a_summary_search_lists_the_same_outputs_without_their_details(api):
+    full = api.get("/api/search", params={"tag": "demo"}).json()["items"]
+    summary = api.get("/api/search", params={"tag": "demo", "summary": "true"}).json()["items"]
+    assert [r["id"] for r in summary] == [r["id"] for r in full] and len(full) == 2
+    for long, short in zip(full, summary, strict=True):
+        assert [(o["id"], o["variant"], o["status"], o["blob_keys"]) for o in long["outputs"]] == [
+            (o["id"], o["variant"], o["status"], o["blob_keys"]) for o in short["outputs"]
+        ]
+        assert all("parameters" in o for o in long["outputs"]) and not any("parameters" in o for o in short["outputs"])
+
+
 def test_output_detail_has_parameters_attempts_and_dagster_links(api, served):
     variants = api.get(f"/api/sources/{served.ids['duck.png']}/variants").json()
     assert sorted(o["variant"] for o in variants) == ["desktop", "mobile"]
