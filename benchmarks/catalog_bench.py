@@ -190,14 +190,16 @@ def main() -> None:
             },
         }
         print(f"\ncatalog benchmark on PostgreSQL: {n_images:,} source images, {n_outputs:,} outputs")
-        print(f"{'query (first page), ms':34} {'page 50: p50':>13} {'p95':>6} {'summary p50':>12} {'p95':>6}", end="")
-        print(f" {'page 100: p50':>14} {'p95':>6} {'summary p50':>12} {'p95':>6}")
+        pages = (50, 100)
+        columns = (f" {f'page {page}: p50':>14} {'p95':>6} {'summary p50':>12} {'p95':>6}" for page in pages)
+        print(f"{'query (first page), ms':34}" + "".join(columns))
         for name, make in kinds.items():
             row = f"{name:34}"
-            for page in (50, 100):
+            for page in pages:
                 timings = time_queries(engine, lambda make=make, page=page: {**make(), "limit": page}, args.queries)
-                (full50, full95), (short50, short95) = percentiles(timings["full"]), percentiles(timings["summary"])
-                row += f" {full50:{13 if page == 50 else 14}.2f} {full95:6.2f} {short50:12.2f} {short95:6.2f}"
+                for way, width in (("full", 14), ("summary", 12)):
+                    p50, p95 = percentiles(timings[way])
+                    row += f" {p50:{width}.2f} {p95:6.2f}"
             print(row, flush=True)
         print(f"{'bulk ingest (record_sources)':34} {n_images / ingest_s:8,.0f} rows/s")
         engine.dispose()

