@@ -144,38 +144,43 @@ def evaluate(
     lit: bool = typer.Option(
         False, "--lit", help="Show the PSNR of the results re-rendered lit like the references (as an engine lights a base colour)."
     ),
+    renderer: str = typer.Option(
+        "tinyrenderer", help="Who renders the references and results: tinyrenderer (pybullet, quick) or blender (Cycles; needs blender)."
+    ),
+    single_only: bool = typer.Option(False, "--single-only", help="Score the one-view result only (no four views, no baselines)."),
+    sheets: Path | None = typer.Option(None, help="Write a contact sheet per object here: the reference's four sides over each result's."),
 ) -> None:
-    """Quality harness: reconstruct real meshes from their renders; Chamfer, F-score and PSNR against baselines."""
-    from inference.quality.evaluation import evaluate_object, summarise, to_json, write_reference_set  # torch, as above
+    """Quality harness: reconstruct real meshes from their renders; F-score, and PSNR and silhouette IoU from all four sides."""
+    from inference.quality.evaluation import RENDERERS, VIEWS, evaluate_object, summarise, to_json, write_reference_set  # torch, as above
 
+    if renderer not in RENDERERS:
+        fail(f"--renderer {renderer!r}: choose one of {', '.join(RENDERERS)}")
     params = resolve_params(DEFAULT_PRESET if preset is None else preset, uv_mode=uv_mode, keep_lighting=keep_lighting or None)
     if make_reference_set:
         write_reference_set(mesh_dir)
     objects = sorted(p for p in mesh_dir.rglob("*.obj"))
     if not objects:
         fail(f"{mesh_dir}: no .obj files found (use --make-reference-set for the default set)")
-    methods = ("single", "four", "visual_hull", "slab", "ellipsoid")
+    methods = ("single",) if single_only else ("single", "four", "baselines")
+    f_methods = ("single",) if single_only else ("single", "four", "visual_hull", "slab", "ellipsoid")
     psnr = "psnr_lit" if lit else "psnr"
-    columns = ["single f@0.1", "four f@0.1", "hull f@0.1", "slab f@0.1", "ellipsoid f@0.1", f"single {psnr}", f"four {psnr}"]
-    shown = "re-rendered lit" if lit else "re-rendered unlit"
-    table = Table("object", "single CD", *columns, title=f"quality harness (F-score at τ; CD = Chamfer; PSNR dB, front view, {shown})")
+    shown = "lit" if lit else "unlit"
+    columns = [f"{m} f@0.1" for m in f_methods] + [f"single {view}" for view in VIEWS] + ([] if single_only else ["four front"])
+    table = Table("object", *columns, title=f"quality harness (F-score at τ 0.1; PSNR dB per side, re-rendered {shown} by {renderer})")
 
     def row(name: str, scores: dict) -> None:
-        table.add_row(
-            name,
-            f"{scores['single']['chamfer']:.3f}",
-            *(f"{scores[m]['f@0.1']:.3f}" for m in methods),
-            f"{scores['single'][f'{psnr}_front']:.1f}",
-            f"{scores['four'][f'{psnr}_front']:.1f}",
-        )
+        psnrs = [f"{scores['single'][f'{psnr}_{view}']:.1f}" for view in VIEWS]
+        four = [] if single_only else [f"{scores['four'][f'{psnr}_front']:.1f}"]
+        table.add_row(name, *(f"{scores[m]['f@0.1']:.3f}" for m in f_methods), *psnrs, *four)
 
     results = []
     for obj in objects:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                result = evaluate_object(obj, size=size, params=params)
-            except (ValueError, OSError) as exc:
+                sheet = None if sheets is None else sheets / f"{obj.stem}.png"
+                result = evaluate_object(obj, size=size, params=params, renderer=renderer, methods=methods, sheet=sheet)
+            except (ValueError, OSError, RuntimeError) as exc:
                 err_console.print(f"[red]failed[/red] {obj}: {exc}", highlight=False)
                 continue
         results.append(result)

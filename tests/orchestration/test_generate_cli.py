@@ -163,3 +163,37 @@ def test_eval_scores_a_mesh_folder(tmp_path):
     assert ball["single"]["f@0.1"] > 0.95 and ball["four"]["f@0.1"] > 0.95  # a ball is what both should get right
     assert ball["single"]["f@0.1"] > ball["slab"]["f@0.1"]
     assert np.isfinite(ball["single"]["psnr_front"]) and np.isfinite(ball["single"]["psnr_lit_front"])
+
+
+def test_eval_with_blender_scores_every_side_and_writes_a_contact_sheet(tmp_path):
+    """Blender's Cycles renders the references and the result from all four sides; every side is scored lit and
+    unlit, and the contact sheet shows the reference's four sides above the result's."""
+    import pybullet_data
+
+    data = Path(pybullet_data.getDataPath())
+    write_reference("duck", data / "duck.obj", data / "duckCM.png", "y", 90, tmp_path / "meshes")
+    result = run(
+        "eval", str(tmp_path / "meshes"), "--renderer", "blender", "--single-only", "--size", "128",
+        "--json", str(tmp_path / "scores.json"), "--sheets", str(tmp_path / "sheets"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    duck = json.loads((tmp_path / "scores.json").read_text())["objects"]["duck"]
+    assert set(duck) == {"single"}
+    for view in ("front", "left", "back", "right"):
+        for metric in ("psnr", "psnr_lit"):
+            assert 8 < duck["single"][f"{metric}_{view}"] < 60, (metric, view, duck["single"])
+    assert duck["single"]["iou_front"] > 0.9 and 0.3 < duck["single"]["iou_left"] < 0.95  # a lathe from the side
+    sheet = np.asarray(Image.open(tmp_path / "sheets" / "duck.png").convert("RGB"))
+    assert sheet.shape == (2 * 128, 4 * 128, 3)
+    # the duck is yellow from every side, in the reference and in the result
+    for row in range(2):
+        for col in range(4):
+            tile = sheet[row * 128 : (row + 1) * 128, col * 128 : (col + 1) * 128].reshape(-1, 3).astype(int)
+            duckish = tile[(tile[:, 0] > 150) & (tile[:, 1] > 120) & (tile[:, 2] < 90)]
+            assert len(duckish) > 0.1 * len(tile), (row, col)
+
+
+def test_eval_refuses_an_unknown_renderer(tmp_path):
+    (tmp_path / "meshes").mkdir()
+    result = run("eval", str(tmp_path / "meshes"), "--renderer", "povray")
+    assert result.returncode != 0 and "povray" in result.stderr and "blender" in result.stderr
