@@ -3,10 +3,13 @@
 For every texel: find the surface point behind it (rasterising the UV atlas), then for each view
 ask whether the camera sees that point (a depth buffer of the mesh in that view) and how squarely
 (the normal against the view direction). Colours are averaged over the views that see the point,
-with weights alpha × cos²; points no view sees take the colour straight through from the views (a
-mirror guess: the back of a prop seen only from the front is coloured like its front). Finally every empty texel,
-inside charts or in the gutters between them, is filled by a push-pull pyramid from the baked
-ones, which also dilates the seams so mip-maps do not bleed background in.
+with weights alpha × cos². Where no view sees a point squarely, its colour is carried over the surface from the
+points that are seen (``inference.mesh.unseen``): the back of a prop drawn from the front takes the colours of
+its rim and sides, never the front's features seen through the object. The fill is carried as albedo (the
+views' fitted light divided out, ``inference.mesh.delight``); a texture that keeps the views' light gets that
+light back on the fill, as the surface's normal (turned to face the views) would have caught it. Finally the
+gutters between charts are filled by a push-pull pyramid from the baked texels, which dilates the seams so
+mip-maps do not bleed background in.
 
 Everything from the UV raster to the filled texture stays on one device (CUDA in a GPU worker,
 else the CPU); the texture comes back to the host once, as 8-bit RGB.
@@ -19,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from inference.images.fill import push_pull_fill
-from inference.mesh.delight import delit
+from inference.mesh.delight import relative_shading
 from inference.mesh.raster import depth_buffer, rasterize
+from inference.mesh.unseen import fill_unseen, texel_confidence
 from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
 from inference.views import VIEW_AXES, FramedViews, project
@@ -28,6 +32,7 @@ from inference.views import VIEW_AXES, FramedViews, project
 VISIBILITY_TOLERANCE = 0.02  # world units: surface points this close to the nearest depth count as seen
 MAX_SLOPE = 16.0  # ... plus, on a surface slanted away from the view, its depth change across one view pixel (up to this slope)
 SOLID = 0.95  # view pixels at least this opaque keep their colour; the rest take their solid neighbours' (no backdrop halo)
+FACING_POWER = 2  # a view's weight on a surface point: alpha × cos^this of the angle between them
 TEXELS_PER_VIEW_PIXEL = 2  # across: a texture finer than this many texels per view pixel is baked at this and upsampled
 
 
@@ -50,16 +55,6 @@ def texel_corners(faces: torch.Tensor, uvs: torch.Tensor, size: int) -> tuple[to
     return texels, faces[face.view(-1)[texels]], bary.view(-1, 3)[texels]
 
 
-def texel_surface(
-    vertices: torch.Tensor, faces: torch.Tensor, uvs: torch.Tensor, normals: torch.Tensor, size: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For each covered texel: its flat index (row · size + col), surface position and unit normal."""
-    texels, tri, b = texel_corners(faces, uvs, size)
-    position = (b[:, :, None] * vertices[tri]).sum(dim=1)
-    normal = F.normalize((b[:, :, None] * normals[tri]).sum(dim=1), dim=1, eps=1e-12)
-    return texels, position, normal
-
-
 def view_depth(vertices: torch.Tensor, faces: torch.Tensor, view: str, size: int) -> torch.Tensor:
     """Depth buffer of the mesh in a view: the largest 'toward the camera' coordinate per pixel (-inf where empty)."""
     px, py, toward = project(vertices, view, size)
@@ -71,6 +66,14 @@ def _sample(image: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Te
     _, h, w = image.shape
     grid = torch.stack([px / w * 2 - 1, py / h * 2 - 1], dim=1)[None, None]
     return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, :, 0].T
+
+
+def facing_views(normal: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """``normal`` (N, 3) turned to face the front (z ≥ 0) when the seen surface barely faces backwards (the
+    views' light was fitted on one side only and says nothing of the other)."""
+    if bool((normal[seen, 2] < -0.3).float().mean() > 0.1):
+        return normal
+    return torch.cat([normal[:, :2], normal[:, 2:].abs()], dim=1)
 
 
 def bake_texture(
@@ -93,11 +96,12 @@ def bake_texture(
     faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
     uvs = torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device)
     vertex_normals = torch.as_tensor(normals, dtype=torch.float32, device=device)
-    texels, position, normal = texel_surface(vertices, faces, uvs, vertex_normals, size)
+    texels, corners, bary = texel_corners(faces, uvs, size)
+    position = (bary[:, :, None] * vertices[corners]).sum(dim=1)
+    normal = F.normalize((bary[:, :, None] * vertex_normals[corners]).sum(dim=1), dim=1, eps=1e-12)
     colour_sum = torch.zeros((len(texels), 3), device=device)
     weight_sum = torch.zeros(len(texels), device=device)
     seen = torch.zeros(len(texels), dtype=torch.bool, device=device)
-    through_sum, through_weight = torch.zeros_like(colour_sum), torch.zeros_like(weight_sum)
     for name, image in views.images.items():
         rgba = torch.as_tensor(image, dtype=torch.float32, device=device).permute(2, 0, 1)
         rgba = torch.cat([push_pull_fill(rgba[:3], rgba[3] >= SOLID), rgba[3:]])
@@ -111,28 +115,29 @@ def bake_texture(
         visible = toward >= depth[py.long().clamp(0, s - 1), px.long().clamp(0, s - 1)] - tolerance
         sample = _sample(rgba, px, py)
         alpha = ((sample[:, 3] - 0.25) / 0.5).clamp(0.0, 1.0)
-        facing = cos**2
+        facing = cos**FACING_POWER
         weight = alpha * facing * visible
         seen |= visible & (facing > 0.05) & (alpha > 0)
         colour_sum += weight[:, None] * sample[:, :3]
         weight_sum += weight
-        through = alpha * ~visible
-        through_sum += through[:, None] * sample[:, :3]
-        through_weight += through
-    # a point no view sees takes the colour straight through the object; where some view sees it, only
-    # those views count (a through colour weighed in beside a grazing view's was a visible error)
-    unseen = weight_sum <= 1e-6
-    colour_sum[unseen], weight_sum[unseen] = through_sum[unseen], through_weight[unseen]
-    good = weight_sum > 1e-6
-    if not bool(good.any()):
+    if not bool((weight_sum > 1e-6).any()):
         raise ValueError("no view colours any part of the surface")
+    colour = colour_sum / weight_sum.clamp(min=1e-6)[:, None]
+    confidence = texel_confidence(weight_sum)
+    shading = relative_shading(colour, normal, seen) if bool(seen.any()) else None
+    albedo = colour if shading is None else (colour / shading(normal)[:, None]).clamp(0.0, 1.0)
+    welded = torch.as_tensor(mesh.source_vertex, dtype=torch.long, device=device)
+    fill = fill_unseen(welded[corners], bary, albedo, confidence, mesh.source_vertex[mesh.faces], int(mesh.source_vertex.max()) + 1)
+    if delight or shading is None:
+        kept = albedo if delight else colour
+    else:  # the fill lit as the views light the surface: turned to face them, where they saw only one side
+        kept = colour
+        fill = fill * shading(facing_views(normal, seen))[:, None]
+    colour = confidence[:, None] * kept + (1 - confidence[:, None]) * fill
     texture = torch.zeros((3, size * size), device=device)
     known = torch.zeros(size * size, dtype=torch.bool, device=device)
-    colour = colour_sum[good] / weight_sum[good, None]
-    if delight and bool(seen.any()):
-        colour = delit(colour, normal[good], seen[good])[0]
-    texture[:, texels[good]] = colour.T
-    known[texels[good]] = True
+    texture[:, texels] = colour.T
+    known[texels] = True
     texture = push_pull_fill(texture.view(3, size, size), known.view(size, size))
     if size != output_size:
         texture = F.interpolate(texture[None], size=(output_size, output_size), mode="bilinear", align_corners=False)[0]
