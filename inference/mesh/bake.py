@@ -126,8 +126,11 @@ def bake_texture(
     confidence = texel_confidence(weight_sum)
     shading = relative_shading(colour, normal, seen) if bool(seen.any()) else None
     albedo = colour if shading is None else (colour / shading(normal)[:, None]).clamp(0.0, 1.0)
-    welded = torch.as_tensor(mesh.source_vertex, dtype=torch.long, device=device)
-    fill = fill_unseen(welded[corners], bary, albedo, confidence, mesh.source_vertex[mesh.faces], int(mesh.source_vertex.max()) + 1)
+    # the fill runs over the surface as one piece: vertices at one position are one, across UV seams and in
+    # meshes whose faces share no vertices at all
+    weld = np.unique(np.round(mesh.vertices, 6), axis=0, return_inverse=True)[1].reshape(-1)
+    welded = torch.as_tensor(weld, dtype=torch.long, device=device)
+    fill = fill_unseen(welded[corners], bary, albedo, confidence, weld[mesh.faces], int(weld.max()) + 1)
     if delight or shading is None:
         kept = albedo if delight else colour
     else:  # the fill lit as the views light the surface: turned to face them, where they saw only one side
