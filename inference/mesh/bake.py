@@ -68,10 +68,10 @@ def _sample(image: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Te
     return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, :, 0].T
 
 
-def facing_views(normal: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
-    """``normal`` (N, 3) turned to face the front (z ≥ 0) when the seen surface barely faces backwards (the
-    views' light was fitted on one side only and says nothing of the other)."""
-    if bool((normal[seen, 2] < -0.3).float().mean() > 0.1):
+def facing_views(normal: torch.Tensor, seen_normal: torch.Tensor) -> torch.Tensor:
+    """``normal`` (N, 3) turned to face the front (z ≥ 0) when the seen surface (``seen_normal``) barely faces
+    backwards (the views' light was fitted on one side only and says nothing of the other)."""
+    if bool((seen_normal[:, 2] < -0.3).float().mean() > 0.1):
         return normal
     return torch.cat([normal[:, :2], normal[:, 2:].abs()], dim=1)
 
@@ -129,14 +129,15 @@ def bake_texture(
     # the fill runs over the surface as one piece: vertices at one position are one, across UV seams and in
     # meshes whose faces share no vertices at all
     weld = np.unique(np.round(mesh.vertices, 6), axis=0, return_inverse=True)[1].reshape(-1)
-    welded = torch.as_tensor(weld, dtype=torch.long, device=device)
-    fill = fill_unseen(welded[corners], bary, albedo, confidence, weld[mesh.faces], int(weld.max()) + 1)
-    if delight or shading is None:
-        kept = albedo if delight else colour
-    else:  # the fill lit as the views light the surface: turned to face them, where they saw only one side
-        kept = colour
-        fill = fill * shading(facing_views(normal, seen))[:, None]
-    colour = confidence[:, None] * kept + (1 - confidence[:, None]) * fill
+    corners = torch.as_tensor(weld, dtype=torch.long, device=device)[corners]
+    vertex_fill = fill_unseen(corners, bary, albedo, confidence, weld[mesh.faces], int(weld.max()) + 1)
+    colour = albedo if delight or shading is None else colour
+    blend = (confidence < 1).nonzero().squeeze(1)  # only these texels take any of the fill
+    fill = (bary[blend, :, None] * vertex_fill[corners[blend]]).sum(dim=1)
+    if not delight and shading is not None:  # the fill lit as the views light the surface, turned to face them
+        fill = fill * shading(facing_views(normal[blend], normal[seen]))[:, None]
+    c = confidence[blend, None]
+    colour[blend] = c * colour[blend] + (1 - c) * fill
     texture = torch.zeros((3, size * size), device=device)
     known = torch.zeros(size * size, dtype=torch.bool, device=device)
     texture[:, texels] = colour.T

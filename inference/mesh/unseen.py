@@ -29,6 +29,9 @@ SEEN_VERTEX = 0.5
 #: about 6: the rim's colours fade into the dominant one over roughly sqrt(6 / PULL) edges (25 here, about a
 #: sixth of a 20k-face prop across); it also keeps a part of the mesh that touches no seen vertex solvable
 PULL = 0.01
+#: the vertices' colours are gathered from at most this many texels, evenly strided (they come in raster order,
+#: so they stay spread over the atlas): ten or more a vertex at a 20k-face budget, a quarter of a 1024² bake's
+GATHER_SAMPLES = 262_144
 #: the dominant colour is the fullest cell of the seen colours' histogram, with this many cells a channel
 DOMINANT_BINS = 6
 
@@ -82,13 +85,17 @@ def fill_unseen(
     faces: np.ndarray,
     vertex_count: int,
 ) -> torch.Tensor:
-    """The fill colour (N, C) for every texel: its views' colours gathered onto the welded vertices (where
-    ``confidence`` holds), carried over the surface to the rest (``harmonic_fill``), read back per texel.
+    """A colour (V, C) for every welded vertex: the texels' views' colours gathered onto the vertices (where
+    ``confidence`` holds), carried over the surface to the rest (``harmonic_fill``). A texel's fill is then
+    its face's corners' colours by its barycentrics.
 
     ``corner_vertex`` (N, 3): each texel's face's corners on the welded mesh (``faces``, ``vertex_count``
     vertices); ``bary`` (N, 3) its barycentrics; ``colours`` (N, C) its views' colours (anything where
-    ``confidence`` is 0)."""
+    ``confidence`` is 0). At most GATHER_SAMPLES texels, evenly strided, are gathered."""
     device = colours.device
+    if len(colours) > GATHER_SAMPLES:
+        step = torch.linspace(0, len(colours) - 1, GATHER_SAMPLES, device=device).long()
+        corner_vertex, bary, colours, confidence = corner_vertex[step], bary[step], colours[step], confidence[step]
     weight = bary * confidence[:, None]
     flat = corner_vertex.reshape(-1)
     total = torch.zeros(vertex_count, device=device).index_add_(0, flat, bary.reshape(-1))
@@ -101,6 +108,4 @@ def fill_unseen(
     values = (summed / trusted.clamp(min=1e-12)[:, None]).cpu().double().numpy()
     known_np, trusted_np = known.cpu().numpy(), trusted.cpu().double().numpy()
     target = dominant_colour(values[known_np], trusted_np[known_np])
-    filled = harmonic_fill(faces, values, known_np, target)
-    per_vertex = torch.as_tensor(filled, dtype=colours.dtype, device=device)
-    return (bary[:, :, None] * per_vertex[corner_vertex]).sum(dim=1)
+    return torch.as_tensor(harmonic_fill(faces, values, known_np, target), dtype=colours.dtype, device=device)
