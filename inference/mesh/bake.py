@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from inference.images.fill import push_pull_fill
 from inference.mesh.delight import relative_shading
 from inference.mesh.raster import depth_buffer, rasterize
-from inference.mesh.unseen import fill_unseen, texel_confidence
+from inference.mesh.unseen import fill_unseen, gather_samples, texel_confidence
 from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
 from inference.views import VIEW_AXES, FramedViews, project
@@ -125,13 +125,18 @@ def bake_texture(
     colour = colour_sum / weight_sum.clamp(min=1e-6)[:, None]
     confidence = texel_confidence(weight_sum)
     shading = relative_shading(colour, normal, seen) if bool(seen.any()) else None
-    albedo = colour if shading is None else (colour / shading(normal)[:, None]).clamp(0.0, 1.0)
+
+    def albedo(at: torch.Tensor | slice) -> torch.Tensor:
+        return colour[at] if shading is None else (colour[at] / shading(normal[at])[:, None]).clamp(0.0, 1.0)
+
     # the fill runs over the surface as one piece: vertices at one position are one, across UV seams and in
     # meshes whose faces share no vertices at all
     weld = np.unique(np.round(mesh.vertices, 6), axis=0, return_inverse=True)[1].reshape(-1)
     corners = torch.as_tensor(weld, dtype=torch.long, device=device)[corners]
-    vertex_fill = fill_unseen(corners, bary, albedo, confidence, weld[mesh.faces], int(weld.max()) + 1)
-    colour = albedo if delight or shading is None else colour
+    some = gather_samples(len(texels), device)
+    vertex_fill = fill_unseen(corners[some], bary[some], albedo(some), confidence[some], weld[mesh.faces], int(weld.max()) + 1)
+    if delight:
+        colour = albedo(slice(None))
     blend = (confidence < 1).nonzero().squeeze(1)  # only these texels take any of the fill
     fill = (bary[blend, :, None] * vertex_fill[corners[blend]]).sum(dim=1)
     if not delight and shading is not None:  # the fill lit as the views light the surface, turned to face them

@@ -77,6 +77,13 @@ def harmonic_fill(
     return out
 
 
+def gather_samples(count: int, device: torch.device) -> torch.Tensor:
+    """Indices of at most GATHER_SAMPLES of ``count`` texels, evenly strided."""
+    if count <= GATHER_SAMPLES:
+        return torch.arange(count, device=device)
+    return torch.linspace(0, count - 1, GATHER_SAMPLES, device=device).long()
+
+
 def fill_unseen(
     corner_vertex: torch.Tensor,
     bary: torch.Tensor,
@@ -91,11 +98,8 @@ def fill_unseen(
 
     ``corner_vertex`` (N, 3): each texel's face's corners on the welded mesh (``faces``, ``vertex_count``
     vertices); ``bary`` (N, 3) its barycentrics; ``colours`` (N, C) its views' colours (anything where
-    ``confidence`` is 0). At most GATHER_SAMPLES texels, evenly strided, are gathered."""
+    ``confidence`` is 0). Any subset of the texels will do (``gather_samples``)."""
     device = colours.device
-    if len(colours) > GATHER_SAMPLES:
-        step = torch.linspace(0, len(colours) - 1, GATHER_SAMPLES, device=device).long()
-        corner_vertex, bary, colours, confidence = corner_vertex[step], bary[step], colours[step], confidence[step]
     weight = bary * confidence[:, None]
     flat = corner_vertex.reshape(-1)
     total = torch.zeros(vertex_count, device=device).index_add_(0, flat, bary.reshape(-1))
