@@ -8,6 +8,7 @@ catalog ids — a URL never names a blob key or a path. Read-only unless started
 from __future__ import annotations
 
 import io
+import logging
 import os
 import secrets
 import socket
@@ -31,6 +32,8 @@ import catalog
 from catalog import MAX_ID, BlobNotFound, CatalogError, LabelError, OutputStatus
 from catalog.keys import image_partition_key, view_key
 from inference.mesh.export import obj_zip
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 THREE = Path(os.environ.get("MESHMILL_THREE_DIR") or HERE.parents[1] / "node_modules" / "three")
@@ -97,6 +100,11 @@ def security_headers(nonce: str, path: str) -> dict[str, str]:
     return headers
 
 
+def is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts '²' and '①', which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _not_found(message: str) -> HTTPException:
     return HTTPException(status_code=404, detail=message)
 
@@ -111,11 +119,19 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
     if has_three:
         app.mount("/vendor/three", StaticFiles(directory=THREE), name="three")
 
+    # a request for another Host never reaches the app; added first, so that `guarded` (added after it, so
+    # around it) puts the security headers on its refusal too
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts) if hosts is not None else allowed_hosts())
+
     @app.middleware("http")
     async def guarded(request: Request, call_next):  # noqa: ANN001, ANN202
         start = time.perf_counter()
         request.state.nonce = secrets.token_urlsafe(16)
-        response = refused_body(request) or await call_next(request)
+        try:
+            response = refused_body(request) or await call_next(request)
+        except Exception:  # an answer, with the headers every response carries, rather than Starlette's bare 500
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = JSONResponse({"detail": "the server failed to answer this request (see its log)"}, status_code=500)
         response.headers.update(security_headers(request.state.nonce, request.url.path))
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
         return response
@@ -125,14 +141,11 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         if request.method not in ("POST", "PUT", "PATCH"):
             return None
         length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
+        if length is None or not is_decimal(length):
             return JSONResponse({"detail": "a request body needs a Content-Length"}, status_code=411)
         if int(length) > MAX_BODY:
             return JSONResponse({"detail": f"the request body is {int(length):,} bytes; at most {MAX_BODY:,} are read"}, status_code=413)
         return None
-
-    # outermost: a request for another Host never reaches the app
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts) if hosts is not None else allowed_hosts())
 
     def search(
         tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int, summary: bool
@@ -326,7 +339,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             given = [i.strip() for i in ids.split(",") if i.strip()]
             if len(given) > MAX_COMPARED:  # before any is looked up
                 raise HTTPException(status_code=400, detail=f"compare shows one to {MAX_COMPARED} outputs; {len(given):,} ids were given")
-            if not all(i.isdigit() and int(i) <= MAX_ID for i in given):
+            if not all(is_decimal(i) and int(i) <= MAX_ID for i in given):
                 raise HTTPException(status_code=400, detail=f"ids={ids[:100]!r}: give output ids separated by commas")
             chosen = [output(int(i)) for i in given]
         if not 1 <= len(chosen) <= MAX_COMPARED:

@@ -211,8 +211,11 @@ def test_every_response_carries_security_headers_and_pages_run_only_their_own_sc
 
 
 def test_a_request_naming_another_host_is_refused(api):
-    """DNS rebinding: a page of another site that resolves its own name to 127.0.0.1 sends its own Host."""
-    assert api.get("/api/search", headers={"host": "rebind.example"}).status_code == 400
+    """DNS rebinding: a page of another site that resolves its own name to 127.0.0.1 sends its own Host. The
+    refusal carries the headers every response carries (it used to come from outside them)."""
+    refused = api.get("/api/search", headers={"host": "rebind.example"})
+    assert refused.status_code == 400
+    assert refused.headers["x-content-type-options"] == "nosniff" and "frame-ancestors 'none'" in refused.headers["content-security-policy"]
     port = httpx.URL(str(api.base_url)).port
     assert api.get("/api/search", headers={"host": f"localhost:{port}"}).status_code == 200
 
@@ -230,6 +233,30 @@ def test_an_id_past_the_catalogs_ids_names_nothing(api, path):
     """The ids are SQL INTEGER: PostgreSQL would answer an error, not "none", for one past 2³¹ − 1."""
     response = api.get(path)
     assert response.status_code == 404, response.text
+
+
+@pytest.mark.parametrize("ids", ["\u00b2", "\u2460", "1,\u00b3"])
+def test_digits_that_are_not_decimal_are_a_bad_request(api, ids):
+    """'²' and '①' pass str.isdigit, and int() then raised: a 500."""
+    response = api.get("/compare", params={"ids": ids})
+    assert response.status_code == 400, response.text
+
+
+def test_a_failure_inside_the_app_is_a_500_with_the_security_headers(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from orchestration.web.app import create_app
+
+    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path))
+    app = create_app(hosts=["testserver"])
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a defect")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert response.status_code == 500 and "failed" in response.json()["detail"]
+    assert response.headers["x-frame-options"] == "DENY" and "default-src 'self'" in response.headers["content-security-policy"]
 
 
 def test_oversized_requests_are_refused_before_any_work(api, served):
