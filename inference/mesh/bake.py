@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from inference.images.fill import push_pull_fill
-from inference.mesh.delight import relative_shading
+from inference.mesh.delight import divide_shading, relative_shading
 from inference.mesh.raster import depth_buffer, rasterize
 from inference.mesh.unseen import fill_unseen, gather_samples, texel_confidence
 from inference.mesh.uv import UnwrappedMesh
@@ -32,7 +32,6 @@ from inference.views import VIEW_AXES, FramedViews, project
 VISIBILITY_TOLERANCE = 0.02  # world units: surface points this close to the nearest depth count as seen
 MAX_SLOPE = 16.0  # ... plus, on a surface slanted away from the view, its depth change across one view pixel (up to this slope)
 SOLID = 0.95  # view pixels at least this opaque keep their colour; the rest take their solid neighbours' (no backdrop halo)
-FACING_POWER = 2  # a view's weight on a surface point: alpha × cos^this of the angle between them
 TEXELS_PER_VIEW_PIXEL = 2  # across: a texture finer than this many texels per view pixel is baked at this and upsampled
 
 
@@ -115,7 +114,7 @@ def bake_texture(
         visible = toward >= depth[py.long().clamp(0, s - 1), px.long().clamp(0, s - 1)] - tolerance
         sample = _sample(rgba, px, py)
         alpha = ((sample[:, 3] - 0.25) / 0.5).clamp(0.0, 1.0)
-        facing = cos**FACING_POWER
+        facing = cos**2
         weight = alpha * facing * visible
         seen |= visible & (facing > 0.05) & (alpha > 0)
         colour_sum += weight[:, None] * sample[:, :3]
@@ -124,10 +123,10 @@ def bake_texture(
         raise ValueError("no view colours any part of the surface")
     colour = colour_sum / weight_sum.clamp(min=1e-6)[:, None]
     confidence = texel_confidence(weight_sum)
-    shading = relative_shading(colour, normal, seen) if bool(seen.any()) else None
+    shading = relative_shading(colour, normal, seen)
 
     def albedo(at: torch.Tensor | slice) -> torch.Tensor:
-        return colour[at] if shading is None else (colour[at] / shading(normal[at])[:, None]).clamp(0.0, 1.0)
+        return divide_shading(colour[at], normal[at], shading)[0]
 
     # the fill runs over the surface as one piece: vertices at one position are one, across UV seams and in
     # meshes whose faces share no vertices at all

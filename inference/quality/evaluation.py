@@ -174,11 +174,15 @@ RENDERERS = ("tinyrenderer", "blender")
 HOLE_GREY = 128
 
 
+def laid_over(image: np.ndarray, background: float) -> np.ndarray:
+    """The RGB (float) of an RGBA uint8 ``image`` composited over a flat ``background`` level (0–255)."""
+    alpha = image[..., 3:4].astype(np.float64) / 255
+    return image[..., :3] * alpha + background * (1 - alpha)
+
+
 def silhouette_psnr(pred: np.ndarray, truth: np.ndarray) -> float:
     """PSNR (dB) of ``pred`` against ``truth`` (RGBA uint8) over the truth's silhouette, ``pred`` laid over grey."""
-    alpha = pred[..., 3:4].astype(np.float64) / 255
-    laid = pred[..., :3] * alpha + HOLE_GREY * (1 - alpha)
-    return masked_psnr(laid, truth, truth[..., 3] > 127)
+    return masked_psnr(laid_over(pred, HOLE_GREY), truth, truth[..., 3] > 127)
 
 
 def silhouette_iou(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -203,14 +207,9 @@ def render_object(obj: Path, renderer: str, *, size: int, half_extent: float) ->
 
 def contact_sheet(rows: dict[str, dict[tuple[str, str], np.ndarray]], path: Path, mode: str = "lit") -> Path:
     """One PNG: a row per entry of ``rows`` (reference, then results), the four views across, on white."""
-    tiles = []
-    for renders in rows.values():
-        row = []
-        for view in VIEWS:
-            image = renders[(mode, view)].astype(np.float64)
-            alpha = image[..., 3:4] / 255
-            row.append((image[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8))
-        tiles.append(np.concatenate(row, axis=1))
+    tiles = [
+        np.concatenate([laid_over(renders[(mode, view)], 255).astype(np.uint8) for view in VIEWS], axis=1) for renders in rows.values()
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(tiles, axis=0)).save(path)
     return path
