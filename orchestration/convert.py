@@ -31,7 +31,7 @@ from catalog.keys import image_partition_key
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
-from orchestration.instance import COORDINATOR_TAG, add_partitions, coordinator, dagster_instance, release_orphaned_runs
+from orchestration.instance import COORDINATOR_TAG, add_partitions, coordinator, dagster_instance, on_conflict_again, release_orphaned_runs
 from orchestration.workers import DEFAULT_BATCH_SIZE, run_in_workers
 
 EXECUTORS = ("in_process", "celery")
@@ -177,10 +177,15 @@ def _record_failed_output(key: str, variant: str, image_params: GenerationParams
 
 def size_gpu_pool(instance: dg.DagsterInstance, workers: int) -> None:
     """Let ``workers`` 3D steps run at once: the ``gpu`` pool's limit is raised to the number of GPU workers
-    (never lowered, so a limit a studio set for a bigger cluster stays)."""
-    info = instance.event_log_storage.get_concurrency_info(GPU_POOL)
-    if info.slot_count < workers:
-        instance.event_log_storage.set_concurrency_slots(GPU_POOL, workers)
+    (never lowered, so a limit a studio set for a bigger cluster stays). Two converts starting together
+    both find no limit row and both insert one; the second then finds it and raises it if need be."""
+
+    def raise_limit() -> None:
+        info = instance.event_log_storage.get_concurrency_info(GPU_POOL)
+        if info.slot_count < workers:
+            instance.event_log_storage.set_concurrency_slots(GPU_POOL, workers)
+
+    on_conflict_again(raise_limit)
 
 
 def keys_for(content_hashes: Iterable[str]) -> list[str]:

@@ -9,9 +9,11 @@ launcher started. So the next convert, ``meshmill catalog check --repair`` and t
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -34,20 +36,30 @@ def dagster_instance() -> dg.DagsterInstance:
     if not config.exists() and (REPO_ROOT / "dagster.yaml").exists():
         shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
     os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    # Dagster creates and migrates its SQLite storage when the instance is built; two processes doing it at once on a
+    # new home (two converts started together) raced: "table runs already exists", or two alembic heads left behind
+    with open(home / ".instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return dg.DagsterInstance.get()
+
+
+def on_conflict_again(action: Callable[[], None], attempts: int = 3) -> None:
+    """Run ``action``, a check-then-insert on the instance that another process may be doing at the same
+    moment (two converts of overlapping folders): both find the row missing, both insert, the second fails
+    on the unique constraint. Asked again, it finds the row there and updates or leaves it."""
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
 
 
 def add_partitions(instance: dg.DagsterInstance, name: str, keys: list[str]) -> None:
-    """Add dynamic partitions, any of which another process may be adding at the same moment: Dagster checks
-    which exist and then inserts the rest, so two converts of overlapping folders could both insert a key and
-    the second failed on the unique constraint. Asked again, it finds the key there and adds only the rest."""
-    for attempt in range(3):
-        try:
-            instance.add_dynamic_partitions(name, keys)
-            return
-        except IntegrityError:
-            if attempt == 2:
-                raise
+    """Add dynamic partitions, any of which another process may be adding at the same moment (Dagster
+    checks which exist, then inserts the rest)."""
+    on_conflict_again(lambda: instance.add_dynamic_partitions(name, keys))
 
 
 def coordinator() -> str:

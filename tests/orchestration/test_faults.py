@@ -17,7 +17,8 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 from PIL import Image
 
-from orchestration.instance import add_partitions
+from orchestration.convert import GPU_POOL, size_gpu_pool
+from orchestration.instance import add_partitions, dagster_instance
 from tests.support import MESHMILL, SAMPLES, find_json, meshmill, scrubbed_env
 from tests.support.servers import create_database, restart_postgres, running_s3, throwaway_postgres
 
@@ -165,6 +166,38 @@ def test_processes_adding_the_same_partitions_at_once_all_succeed(tmp_path):
     assert failures == []
     keys = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))).get_dynamic_partitions("images")
     assert sorted(keys) == sorted(f"image-{r}-{i}" for r in range(40) for i in range(20))
+
+
+def _start_at_the_barrier(home: str, barrier, answers) -> None:
+    """What a convert does first: open (on a new home, create) Dagster's storage, then size the gpu pool."""
+    os.environ["DAGSTER_HOME"] = home
+    barrier.wait()
+    try:
+        size_gpu_pool(dagster_instance(), 1)
+        answers.put("ok")
+    except Exception as exc:  # noqa: BLE001  # every failure is the finding
+        answers.put(repr(exc)[:200])
+
+
+def test_converts_starting_together_on_a_new_home_all_start(tmp_path):
+    """Converts starting at the same moment raced twice: on a new home both created Dagster's SQLite storage ("table
+    runs already exists", or two alembic heads left behind), and both found no ``gpu`` limit row and inserted one, the
+    second failing on the unique constraint (seen in CI). Processes, not threads: the races need connections writing at
+    once. Without the lock and the retry, most rounds of four processes failed here."""
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")  # the imports are made: each process starts at once
+    for round_ in range(4):
+        home = str(tmp_path / f"dagster-{round_}")
+        barrier, answers = fork.Barrier(4), fork.Queue()
+        processes = [fork.Process(target=_start_at_the_barrier, args=(home, barrier, answers)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=60)
+        assert [answers.get(timeout=5) for _ in processes] == ["ok"] * 4
+        info = dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)).event_log_storage.get_concurrency_info(GPU_POOL)
+        assert info.slot_count == 1
 
 
 def test_a_database_error_is_named_after_the_storage_it_came_from(tmp_path, monkeypatch):
