@@ -25,12 +25,13 @@ from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, start_attempt
-from catalog.keys import dense_mesh_key, glb_key, mesh_key, obj_zip_key, preview_key
+from catalog.keys import dense_mesh_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
 from inference.mesh.export import obj_zip
 from inference.mesh.preview import preview_png
 from inference.mesh.remesh import quad_count
+from inference.params import GenerationParams
 from inference.pipeline import Shape, make_shape, texture_mesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
@@ -99,11 +100,13 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                     context.log.warning(f"{catalog.describe_image(key)} ({variant}): {warning}")
                 if shape.dense is not None:
                     blobs.put(dense_mesh_key(h, variant), shape.dense.export(file_type="ply"), "application/octet-stream")
+                if shape.painted is not None:
+                    blobs.put(painted_mesh_key(h, variant), shape.painted.export(file_type="glb"), "model/gltf-binary")
                 blobs.put(mesh_key(h, variant), shape_ply(shape), "application/octet-stream")
                 # which model made this shape, and its seconds, shown with the output's stats
                 note_shape(engine, output_id, attempt, model_name=generator.name, model_version=generator.version, timings=timings)
             else:  # re-texturing only: the stored shape, and no model
-                shape = stored_shape(blobs, h, variant, params.normal_map)
+                shape = stored_shape(blobs, h, variant, params)
             if TEXTURED in selected:
                 stem = f"{record['filename'].rsplit('.', 1)[0]}_{variant}"
                 textured = texture_mesh(shape, views, params, stem, timings)
@@ -173,22 +176,28 @@ def shape_ply(shape: Shape) -> bytes:
     return mesh.export(file_type="ply", include_attributes=True)
 
 
-def stored_shape(blobs: BlobStore, content_hash: str, variant: str, with_dense: bool) -> Shape:
-    """The shape ``mesh`` stored, for re-texturing without the model; with the dense surface a normal map needs."""
+def stored_shape(blobs: BlobStore, content_hash: str, variant: str, params: GenerationParams) -> Shape:
+    """The shape ``mesh`` stored, for re-texturing without the model; with the dense surface a normal map needs and
+    the backend's textured surface a variant whose texture comes from the backend needs."""
 
-    def load(key: str) -> trimesh.Trimesh:
-        return trimesh.load(io.BytesIO(blobs.get(key)), file_type="ply", process=False)
+    def load(key: str, file_type: str = "ply") -> trimesh.Trimesh:
+        return trimesh.load(io.BytesIO(blobs.get(key)), file_type=file_type, process=False, force="mesh")
 
-    dense = None
-    if with_dense:
+    def kept(key: str, what: str, file_type: str = "ply") -> trimesh.Trimesh:
         try:
-            dense = load(dense_mesh_key(content_hash, variant))
+            return load(key, file_type)
         except BlobNotFound:
             raise ValueError(
-                "this variant bakes a normal map from the dense surface, which was not kept when its mesh was made: "
-                "materialise mesh and textured_glb together"
+                f"this variant needs {what}, which was not kept when its mesh was made: materialise mesh and textured_glb together"
             ) from None
+
+    painted = None
+    if params.texture_source == "backend":
+        painted = kept(painted_mesh_key(content_hash, variant), "the backend's textured surface", "glb")
+    dense = None
+    if params.normal_map and painted is None:
+        dense = kept(dense_mesh_key(content_hash, variant), "the dense surface to bake its normal map from")
     mesh = load(mesh_key(content_hash, variant))
     faces = mesh.metadata.get("_ply_raw", {}).get("face", {}).get("data")
     polygon = faces["polygon"].astype(np.int64) if faces is not None and "polygon" in (faces.dtype.names or ()) else None
-    return Shape(mesh, dense, polygon=polygon)
+    return Shape(mesh, dense, polygon=polygon, painted=painted)

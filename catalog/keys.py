@@ -11,6 +11,8 @@ always lands in the same place. Each view of a source object is stored under its
     framed/<h>/<view>.png                    each view upscaled and framed: what the 3D stages read
     framed/<h>/views.json                    which views, the settings of both image stages, framing warnings
     meshes/<h>/<variant>.ply                 the variant's shape, cleaned and within budget
+    meshes/<h>/<variant>.dense.ply           the surface before decimation, where a normal map is baked from it
+    meshes/<h>/<variant>.painted.glb         the backend's own textured surface, where the texture comes from it
     outputs/<h>/<variant>/model.glb          the textured GLB
     outputs/<h>/<variant>/obj.zip            OBJ + MTL + textures, kept where the GLB cannot give them back (quads, LODs)
     outputs/<h>/<variant>/preview.png        its preview render
@@ -76,6 +78,12 @@ def dense_mesh_key(content_hash: str, variant: str) -> str:
     return f"meshes/{content_hash}/{variant}.dense.ply"
 
 
+def painted_mesh_key(content_hash: str, variant: str) -> str:
+    """The backend's own textured surface, kept for a variant whose texture comes from the backend (so re-texturing
+    can carry its maps over again)."""
+    return f"meshes/{content_hash}/{variant}.painted.glb"
+
+
 def glb_key(content_hash: str, variant: str) -> str:
     return f"outputs/{content_hash}/{variant}/model.glb"
 
@@ -94,7 +102,7 @@ _PART = r"[A-Za-z0-9._=+-]+"
 _OWNED_BY = (
     re.compile(rf"sources/[0-9a-f]{{2}}/(?P<view>{_HASH})\.png"),
     re.compile(rf"(cleaned|framed)/(?P<object>{_HASH})/{_PART}"),
-    re.compile(rf"meshes/(?P<object>{_HASH})/(?P<variant>[^/]+?)(\.dense)?\.ply"),
+    re.compile(rf"meshes/(?P<object>{_HASH})/(?P<variant>[^/]+?)((\.dense)?\.ply|\.painted\.glb)"),
     re.compile(rf"outputs/(?P<object>{_HASH})/(?P<variant>[^/]+)/{_PART}"),
 )
 

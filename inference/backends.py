@@ -92,6 +92,9 @@ class BackendSpec:
     turbo_vae: tuple[str, str] | None = None
     #: remote: the environment variable holding the server's address
     url_env: str = ""
+    #: whether it can give its own textured surface (``texture_source="backend"``): a model server asked for a
+    #: textured mesh, Hunyuan3D-2 through Hunyuan3D-Paint
+    textures: bool = False
     #: the model's licence as published (``inference.licences`` checks it against the studio's use)
     licence: Licence = SERVER_DEFINED
 
@@ -140,11 +143,17 @@ def _hunyuan(
         subfolder=subfolder,
         turbo_vae=turbo_vae,
         licence=TENCENT_HUNYUAN_3D_2,
+        textures=True,
     )
 
 
 def _remote(
-    name: str, what: str, params: dict[str, ParamRange | ParamChoice], views: frozenset[str] = FRONT_ONLY, licence: Licence = SERVER_DEFINED
+    name: str,
+    what: str,
+    params: dict[str, ParamRange | ParamChoice],
+    views: frozenset[str] = FRONT_ONLY,
+    licence: Licence = SERVER_DEFINED,
+    textures: bool = True,
 ) -> BackendSpec:
     env = "MESHMILL_REMOTE_URL" if name == "remote" else f"MESHMILL_REMOTE_{re.sub(r'[^A-Z0-9]', '_', name.upper())}_URL"
     return BackendSpec(
@@ -157,6 +166,7 @@ def _remote(
         modules=("httpx",),
         url_env=env,
         licence=licence,
+        textures=textures,
     )
 
 
@@ -263,6 +273,7 @@ _SPECS = [
             "octree_resolution": ParamRange(512, 256, 1024, "SDF resolution"),
         },
         licence=MIT_DIRECT3D_S2,
+        textures=False,  # shape only
     ),
 ]
 BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in _SPECS}

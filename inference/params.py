@@ -25,6 +25,8 @@ TEXTURE_FORMATS = ("png", "jpeg", "webp")
 UV_MODES = ("xatlas", "box")
 #: how the budget surface is made from the dense one (inference.mesh.remesh; README, "Game-ready output")
 REMESH_MODES = ("none", "quad")
+#: where the base colour comes from (inference.mesh.transfer; README, "A backend's own texture")
+TEXTURE_SOURCES = ("views", "backend")
 #: LOD n has 2⁻ⁿ of the budget's faces (inference.mesh.lod)
 MAX_LODS = 4
 
@@ -40,6 +42,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "texture_format": TEXTURE_FORMATS,
     "uv_mode": UV_MODES,
     "remesh": REMESH_MODES,
+    "texture_source": TEXTURE_SOURCES,
 }
 
 
@@ -92,6 +95,12 @@ class GenerationParams(BaseModel):
         description="keep the light the views were drawn under in the base colour (default: estimate it from the "
         "surface normals and divide it out, so that an engine does not light the asset twice)",
     )
+    texture_source: str = Field(
+        "views",
+        description="where the texture comes from: views (baked from the input views, the unseen surface filled from the "
+        "seen) or backend (the backend's own textured surface — base colour, and metallic-roughness and normal maps where "
+        "it gives them — transferred onto the budget mesh; a model server asked for a textured mesh, Hunyuan3D-Paint)",
+    )
     lods: int = Field(
         0,
         ge=0,
@@ -109,7 +118,7 @@ class GenerationParams(BaseModel):
     remove_background: bool = Field(True, description="cut the object out (an image's own meaningful alpha is kept)")
     background: str = Field("builtin", description="background remover: builtin or a rembg ONNX model from the models folder")
 
-    @field_validator("preset", "upscale", "upscaler", "background", "texture_format", "uv_mode", "remesh")
+    @field_validator("preset", "upscale", "upscaler", "background", "texture_format", "uv_mode", "remesh", "texture_source")
     @classmethod
     def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
         choices = CHOICES[info.field_name]
@@ -129,6 +138,11 @@ class GenerationParams(BaseModel):
             return values
         spec = backend_spec(values.get("backend") or "builtin")
         values = dict(values)
+        if values.get("texture_source") == "backend" and not spec.textures:
+            raise ValueError(
+                f"backend {spec.name!r} makes no texture of its own, so texture_source 'backend' has nothing to carry over: "
+                f"use 'views', or a backend that textures ({', '.join(name for name, s in BACKENDS.items() if s.textures)})"
+            )
         for name in BACKEND_FIELDS:
             given = values.get(name)
             declared = spec.params.get(name)

@@ -24,6 +24,7 @@ import trimesh
 from PIL import Image, ImageOps
 
 from inference.generators import ShapeGenerator, get_generator
+from inference.generators.base import textured_surface
 from inference.images.background import remove_background
 from inference.images.fill import bleed_colours
 from inference.images.upscale import upscale_image
@@ -34,6 +35,7 @@ from inference.mesh.export import glb_bytes, pbr_material, textured_mesh
 from inference.mesh.lod import lod_levels
 from inference.mesh.normal_map import bake_normal_map, vertex_tangents
 from inference.mesh.remesh import quad_remesh, quad_shortfall
+from inference.mesh.transfer import has_normal_map, transfer_maps
 from inference.mesh.uv import unwrap
 from inference.params import GenerationParams
 from inference.views import EXTENT, FramedViews, ViewError, check_view_names, frame_views
@@ -51,6 +53,7 @@ class Shape:
     dense: trimesh.Trimesh | None = None  # the surface before decimation: kept when a normal map is baked from it
     warnings: list[str] = field(default_factory=list)  # what the user should know (a face budget not met)
     polygon: np.ndarray | None = None  # (F,) the polygon of each face of a quad retopology (a quad's two triangles share one)
+    painted: trimesh.Trimesh | None = None  # the backend's own textured surface (texture_source "backend"), its maps carried over
 
 
 @dataclass
@@ -157,12 +160,20 @@ def upscale_views(
 
 def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None) -> Shape:
     """Shape and clean-up: a watertight mesh of about ``params.target_faces`` faces in the views' frame, and
-    the dense surface it was decimated from when ``params.normal_map`` asks for it."""
+    the dense surface it was decimated from when ``params.normal_map`` asks for it; with ``params.texture_source``
+    "backend", the backend's own textured surface too."""
     check_views_accepted(generator, views.images)
+    painted = None
     with _timed(timings, "shape"):
-        vertices, faces = generator.generate(views, params)
+        if params.texture_source == "backend":
+            painted = textured_surface(generator, views, params)
+            vertices, faces = np.asarray(painted.vertices, np.float64), np.asarray(painted.faces, np.int64)
+        else:
+            vertices, faces = generator.generate(views, params)
     with _timed(timings, "cleanup"):
-        return clean_shape(vertices, faces, params)
+        shape = clean_shape(vertices, faces, params)
+    shape.painted = painted
+    return shape
 
 
 def clean_shape(vertices: np.ndarray, faces: np.ndarray, params: GenerationParams) -> Shape:
@@ -191,22 +202,35 @@ def texture_mesh(
     """UVs, the baked base-colour texture (and normal map), the levels of detail ``params.lods`` asks for, and
     the GLB (``name`` names its mesh and material).
 
-    ``device``: where the bakes run (default: CUDA when there is one, else the CPU)."""
+    ``device``: where the bakes run (default: CUDA when there is one, else the CPU). With ``params.texture_source``
+    "backend" the maps of the backend's textured surface (``shape.painted``) are carried over instead of baked
+    from the views."""
     mesh = shape.mesh
-    if params.normal_map and shape.dense is None:
+    if params.texture_source == "backend" and shape.painted is None:
+        raise ValueError("the texture source is the backend, and this shape was made without the backend's textured surface")
+    if params.normal_map and shape.dense is None and shape.painted is None:
         raise ValueError("a normal map is baked from the dense surface, and this shape was made without it")
     with _timed(timings, "uv"):
         unwrapped = unwrap(mesh.vertices, mesh.faces, params.texture_size, params.uv_mode, shape.polygon)
         normals = unit_vertex_normals(mesh.vertices, mesh.faces)[unwrapped.source_vertex]
-    with _timed(timings, "texture"):
-        texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size, device, not params.keep_lighting)
-    normal_texture = tangents = None
-    if params.normal_map:
+    tangents = None
+    if params.normal_map or (params.texture_source == "backend" and has_normal_map(shape.painted)):  # the backend's is kept
         with _timed(timings, "normal_map"):
             tangents = vertex_tangents(unwrapped.vertices, unwrapped.faces, unwrapped.uvs, normals)
-            normal_texture = bake_normal_map(unwrapped, normals, tangents, shape.dense, params.texture_size, device)
+    if params.texture_source == "backend":
+        with _timed(timings, "texture"):
+            maps = transfer_maps(unwrapped, normals, shape.painted, params.texture_size, tangents, device)
+        texture, coverage, normal_texture = maps.base_colour, 1.0, maps.normal
+        surface = {"metallic_roughness": maps.metallic_roughness, "metallic": maps.metallic, "roughness": maps.roughness}
+    else:
+        with _timed(timings, "texture"):
+            texture, coverage = bake_texture(unwrapped, normals, views, params.texture_size, device, not params.keep_lighting)
+        normal_texture, surface = None, {}
+        if params.normal_map:
+            with _timed(timings, "normal_map"):
+                normal_texture = bake_normal_map(unwrapped, normals, tangents, shape.dense, params.texture_size, device)
     with _timed(timings, "export"):
-        material = pbr_material(texture, name, params.texture_format, normal_texture)
+        material = pbr_material(texture, name, params.texture_format, normal_texture, **surface)
         result = textured_mesh(unwrapped, normals, material, name, params.texture_format, tangents)
     lods = []
     if params.lods:

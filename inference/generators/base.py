@@ -5,15 +5,22 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+import trimesh
 
 from inference.backends import BackendSpec
 from inference.params import GenerationParams
+from inference.runtime.weights import ModelUnavailable
 from inference.views import FramedViews
 
 
 class EmptySurface(RuntimeError):
     """A generator produced no surface: a learned model decoded an empty volume (random-looking output, a bad
     seed), or the silhouettes leave no volume."""
+
+
+class TextureUnavailable(ModelUnavailable):
+    """``texture_source="backend"`` asked of a backend that gives no texture of its own here (a model that makes
+    none, a texture model not installed, a server that answered an untextured mesh)."""
 
 
 class ShapeGenerator(Protocol):
@@ -30,3 +37,35 @@ class ShapeGenerator(Protocol):
         """Vertices (V×3 float64) and faces (F×3 int64) of the object in the shared frame of the views
         (glTF: +Y up, front towards +Z); raises ``EmptySurface`` when there is no surface."""
         ...
+
+
+class TexturingGenerator(ShapeGenerator, Protocol):
+    """A generator that can also give the surface textured by its own model (``texture_source="backend"``)."""
+
+    def generate_textured(self, views: FramedViews, params: GenerationParams) -> trimesh.Trimesh:
+        """The surface in the views' frame with its texture: ``TextureVisuals`` (UVs and a PBR material whose base
+        colour, metallic-roughness and normal textures the finish carries over) or vertex colours; raises
+        ``TextureUnavailable`` naming what is missing."""
+        ...
+
+
+def textured_surface(generator: ShapeGenerator, views: FramedViews, params: GenerationParams) -> trimesh.Trimesh:
+    """The backend's own textured surface, or ``TextureUnavailable`` saying why there is none."""
+    paint = getattr(generator, "generate_textured", None)
+    if paint is None:
+        raise TextureUnavailable(
+            f"backend {generator.name!r} makes no texture of its own: use --texture-source views (the default), or a "
+            "backend that textures (a model server asked for a textured mesh; Hunyuan3D-2 with Hunyuan3D-Paint installed)"
+        )
+    surface = paint(views, params)
+    if not has_texture(surface):
+        raise TextureUnavailable(f"backend {generator.name!r} returned a surface without a texture or vertex colours")
+    return surface
+
+
+def has_texture(mesh: trimesh.Trimesh) -> bool:
+    """A base colour to carry over: a material (textured, with UVs, or one colour), or colours per vertex."""
+    visual = mesh.visual
+    if isinstance(visual, trimesh.visual.TextureVisuals):
+        return visual.material is not None and (visual.uv is None or len(visual.uv) == len(mesh.vertices))
+    return visual.kind == "vertex"

@@ -11,6 +11,8 @@ resolution mode). ``meshmill
 model-server`` serves any in-process backend this way.
 
 The server returns a shape; Meshmill's own clean-up, UV unwrap and texture bake follow as for any backend.
+With ``texture_source="backend"`` the request asks for ``"texture": true`` and the textured GLB the server answers
+(TRELLIS.2's base colour, metallic and roughness; Hunyuan3D-Paint's base colour) is carried onto the budget mesh.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import trimesh
 
 from inference.backends import BackendSpec
-from inference.generators.base import EmptySurface
+from inference.generators.base import EmptySurface, TextureUnavailable, has_texture
 from inference.images.decode import encode_png
 from inference.params import GenerationParams
 from inference.runtime.weights import ModelUnavailable
@@ -126,6 +128,16 @@ class RemoteGenerator:
         data = self.post(request_body(views, params))
         mesh = mesh_from_glb(data, f"model server {self.url}")
         return align_to_views(np.asarray(mesh.vertices, np.float64), views), np.asarray(mesh.faces, np.int64)
+
+    def generate_textured(self, views: FramedViews, params: GenerationParams) -> trimesh.Trimesh:
+        mesh = mesh_from_glb(self.post(request_body(views, params, texture=True)), f"model server {self.url}")
+        if not has_texture(mesh):
+            raise TextureUnavailable(
+                f"model server {self.url} was asked for a textured mesh and answered one without a texture or vertex "
+                "colours: serve a model that textures (TRELLIS.2; Hunyuan3D-2's api_server started with --enable_tex)"
+            )
+        mesh.vertices = align_to_views(np.asarray(mesh.vertices, np.float64), views)
+        return mesh
 
     def post(self, body: dict) -> bytes:
         """POST /generate; retries a server that cannot be reached or answers 5xx/429, never a slow one."""

@@ -54,19 +54,29 @@ def encoded_texture(texture: np.ndarray, texture_format: str = "png") -> Image.I
 
 
 def pbr_material(
-    texture: np.ndarray, name: str = "meshmill", texture_format: str = "png", normal_texture: np.ndarray | None = None
+    texture: np.ndarray,
+    name: str = "meshmill",
+    texture_format: str = "png",
+    normal_texture: np.ndarray | None = None,
+    metallic_roughness: np.ndarray | None = None,
+    metallic: float = 0.0,
+    roughness: float = ROUGHNESS,
 ) -> PBRMaterial:
-    """The PBR material: base-colour texture (encoded as ``texture_format``: png, jpeg or webp), metallic 0,
-    and the tangent-space normal map when there is one (PNG whatever the colour's format, or WebP in a WebP
-    file: a lossy JPEG's blocks would show as dents)."""
-    bumps = None if normal_texture is None else encoded_texture(normal_texture, "webp" if texture_format == "webp" else "png")
+    """The PBR material: base-colour texture (encoded as ``texture_format``: png, jpeg or webp), the tangent-space
+    normal map and the metallic-roughness texture (glTF's channels: roughness green, metallic blue) where there
+    are, each lossless (PNG, or WebP in a WebP file: a lossy JPEG's blocks would show as dents), and the metallic
+    and roughness factors (1 where the texture holds the values)."""
+    lossless = "webp" if texture_format == "webp" else "png"
+    bumps = None if normal_texture is None else encoded_texture(normal_texture, lossless)
+    surface = None if metallic_roughness is None else encoded_texture(metallic_roughness, lossless)
     return PBRMaterial(
         name=f"{name}_material",
         baseColorTexture=encoded_texture(texture, texture_format),
         normalTexture=bumps,
+        metallicRoughnessTexture=surface,
         baseColorFactor=[255, 255, 255, 255],
-        metallicFactor=0.0,
-        roughnessFactor=ROUGHNESS,
+        metallicFactor=metallic,
+        roughnessFactor=roughness,
         doubleSided=False,
     )
 

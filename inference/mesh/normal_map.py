@@ -148,13 +148,8 @@ def bake_normal_map(
     faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
     texels, tri, bary = texel_corners(faces, torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device), size)
 
-    def at_texels(values: np.ndarray) -> torch.Tensor:
-        table = torch.as_tensor(values, dtype=torch.float32, device=device)
-        return (bary[:, :, None] * table[tri]).sum(dim=1)
-
-    position, normal = at_texels(mesh.vertices), at_texels(normals)
-    tangent, sign = at_texels(tangents[:, :3]), torch.as_tensor(tangents[:, 3], dtype=torch.float32, device=device)[tri[:, 0]]
-    bitangent = sign[:, None] * torch.linalg.cross(normal, tangent)
+    position = (bary[:, :, None] * torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)[tri]).sum(dim=1)
+    normal, tangent, bitangent = texel_frames(normals, tangents, tri, bary)
     nearest = cKDTree(np.asarray(dense.vertices, np.float64)).query(position.cpu().numpy(), k=[NEAREST_VERTICES], workers=-1)[1]
     nearest = torch.as_tensor(nearest, dtype=torch.long, device=device)
     surface = DenseSurface.of(dense, device)
@@ -163,7 +158,26 @@ def bake_normal_map(
         part = slice(start, start + CHUNK)
         face, weights = closest_points(position[part], surface, nearest[part])
         detail[part] = (weights[:, :, None] * surface.normals[surface.faces[face]]).sum(dim=1)
-    # solve x·T + y·B + z·N = d per texel (what the shader computes before it normalises), by Cramer's rule
+    return encoded_atlas(in_tangent_space(detail, normal, tangent, bitangent), texels, size)
+
+
+def texel_frames(normals: np.ndarray, tangents: np.ndarray, tri: torch.Tensor, bary: torch.Tensor):  # noqa: ANN201
+    """Per texel (from ``texel_corners``): the interpolated normal, tangent and bitangent, as a shader makes them."""
+    device = bary.device
+
+    def at_texels(values: np.ndarray) -> torch.Tensor:
+        table = torch.as_tensor(values, dtype=torch.float32, device=device)
+        return (bary[:, :, None] * table[tri]).sum(dim=1)
+
+    normal, tangent = at_texels(normals), at_texels(tangents[:, :3])
+    sign = torch.as_tensor(tangents[:, 3], dtype=torch.float32, device=device)[tri[:, 0]]
+    return normal, tangent, sign[:, None] * torch.linalg.cross(normal, tangent)
+
+
+def in_tangent_space(detail: torch.Tensor, normal: torch.Tensor, tangent: torch.Tensor, bitangent: torch.Tensor) -> torch.Tensor:
+    """Object-space normals ``detail`` (N, 3) written in each texel's tangent frame: x·T + y·B + z·N = d solved
+    per texel (what the shader computes before it normalises), by Cramer's rule; unit, facing outwards."""
+    device = detail.device
     cross = torch.linalg.cross
     rows = (cross(bitangent, normal), cross(normal, tangent), cross(tangent, bitangent))
     solved = torch.stack([(detail * row).sum(dim=1) for row in rows], dim=1)
@@ -172,9 +186,21 @@ def bake_normal_map(
     local = torch.where(usable, solved / torch.where(usable, det, 1.0), torch.tensor([0.0, 0.0, 1.0], device=device))
     local = F.normalize(local, dim=1, eps=1e-12)
     local[local[:, 2] < 0.05] = torch.tensor(FLAT, device=device) * 2 - 1  # facing away: a crease the budget mesh cannot show
-    image = torch.tensor(FLAT, device=device)[:, None].repeat(1, size * size)
+    return local
+
+
+def encoded_atlas(local: torch.Tensor, texels: torch.Tensor, size: int) -> np.ndarray:
+    """Tangent-space normals at ``texels`` as an RGB uint8 size² map, gutters filled by push-pull."""
+    return filled_atlas((local + 1) / 2, texels, size, FLAT)
+
+
+def filled_atlas(values: torch.Tensor, texels: torch.Tensor, size: int, empty: tuple[float, ...]) -> np.ndarray:
+    """(N, C) values in [0, 1] at ``texels`` as a uint8 size²×C image; the gutters filled by push-pull (from
+    ``empty`` where nothing is near), so mip-maps and bilinear filtering at chart edges stay on the charts' values."""
+    device = values.device
+    image = torch.tensor(empty, dtype=torch.float32, device=device)[:, None].repeat(1, size * size)
     known = torch.zeros(size * size, dtype=torch.bool, device=device)
-    image[:, texels] = (local.T + 1) / 2
+    image[:, texels] = values.T
     known[texels] = True
-    image = push_pull_fill(image.view(3, size, size), known.view(size, size))
+    image = push_pull_fill(image.view(len(empty), size, size), known.view(size, size))
     return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()

@@ -61,6 +61,7 @@ def generate(
     uv_mode: knobs.UvMode = None,
     normal_map: knobs.NormalMap = None,
     keep_lighting: knobs.KeepLighting = False,
+    texture_source: knobs.TextureSource = None,
     lods: knobs.Lods = None,
     remesh: knobs.Remesh = None,
     steps: knobs.Steps = None,
@@ -94,7 +95,7 @@ def generate(
 
     shape = knobs.shape_knobs(
         faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
-        keep_lighting=keep_lighting or None, lods=lods, remesh=remesh,
+        keep_lighting=keep_lighting or None, texture_source=texture_source, lods=lods, remesh=remesh,
         steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,

@@ -22,6 +22,7 @@ TextureFormat = Annotated[str | None, _option("texture_format", "--texture-forma
 UvMode = Annotated[str | None, _option("uv_mode", "--uv-mode")]
 NormalMap = Annotated[bool | None, _option("normal_map", "--normal-map/--no-normal-map")]
 KeepLighting = Annotated[bool, typer.Option("--keep-lighting", help=knob_help("keep_lighting"), show_default=False)]
+TextureSource = Annotated[str | None, _option("texture_source", "--texture-source")]
 Lods = Annotated[int | None, _option("lods", "--lods")]
 Remesh = Annotated[str | None, _option("remesh", "--remesh")]
 Steps = Annotated[int | None, _option("steps", "--steps")]

@@ -44,6 +44,7 @@ def variant_add(
     uv_mode: knobs.UvMode = None,
     normal_map: knobs.NormalMap = None,
     keep_lighting: knobs.KeepLighting = False,
+    texture_source: knobs.TextureSource = None,
     lods: knobs.Lods = None,
     remesh: knobs.Remesh = None,
     steps: knobs.Steps = None,
@@ -59,7 +60,7 @@ def variant_add(
     """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
     shape = knobs.shape_knobs(
         faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
-        keep_lighting=keep_lighting or None, lods=lods, remesh=remesh,
+        keep_lighting=keep_lighting or None, texture_source=texture_source, lods=lods, remesh=remesh,
         steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,

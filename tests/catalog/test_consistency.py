@@ -99,12 +99,12 @@ def test_an_unfinished_local_write_is_found_and_removed(tmp_path):
 
 
 def test_every_key_the_layout_makes_is_read_back_to_its_owner():
-    from catalog.keys import KeyOwner, dense_mesh_key, key_owner, obj_zip_key, view_key, views_manifest_key
+    from catalog.keys import KeyOwner, dense_mesh_key, key_owner, obj_zip_key, painted_mesh_key, view_key, views_manifest_key
 
     h, v = "ab" * 32, "cd" * 32
     assert key_owner(source_key(v)) == KeyOwner(view=v)
     for key in (view_key("cleaned", h, "left"), views_manifest_key("framed", h)):
         assert key_owner(key) == KeyOwner(object=h)
-    for make in (mesh_key, dense_mesh_key, glb_key, obj_zip_key, preview_key):
+    for make in (mesh_key, dense_mesh_key, painted_mesh_key, glb_key, obj_zip_key, preview_key):
         assert key_owner(make(h, "hero.v2")) == KeyOwner(object=h, variant="hero.v2")
     assert key_owner("notes/readme.txt") is None and key_owner(f"outputs/{h}") is None

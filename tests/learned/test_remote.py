@@ -6,11 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,7 +20,7 @@ from inference.params import GenerationParams
 from inference.pipeline import clean_views, generate_asset, upscale_views
 from tests.support import SAMPLES, bare_env, meshmill
 from tests.support.clients import validate_gltf
-from tests.support.servers import free_port
+from tests.support.servers import free_port, reply
 
 
 def png_base64(path: Path) -> str:
@@ -115,48 +111,6 @@ def test_a_remote_backend_without_an_address_says_which_variable_to_set(tmp_path
 
 
 # --- servers that misbehave ------------------------------------------------------------------------
-
-
-@dataclass
-class FakeServer:
-    """A model server that answers each POST with ``answer(handler, request_number)``; it keeps the bodies it got."""
-
-    url: str
-    bodies: list[bytes] = field(default_factory=list)
-
-
-@pytest.fixture
-def fake_server() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler, int], None]], FakeServer]]:
-    servers = []
-
-    def start(answer: Callable[[BaseHTTPRequestHandler, int], None]) -> FakeServer:
-        fake = FakeServer("")
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                fake.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
-                answer(self, len(fake.bodies))
-
-            def log_message(self, *args) -> None:  # noqa: ANN002
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-        return fake
-
-    yield start
-    for server in servers:
-        server.shutdown()
-
-
-def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
-    handler.send_response(status)
-    handler.send_header("content-type", content_type)
-    handler.send_header("content-length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
 
 
 def box_glb() -> bytes:

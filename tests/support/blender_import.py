@@ -37,6 +37,15 @@ if mat and mat.use_nodes:
     out["base_color_from"] = link[0].from_node.type if link else None
     out["metallic"] = bsdf.inputs["Metallic"].default_value
     out["roughness"] = bsdf.inputs["Roughness"].default_value
+    for name in ("Metallic", "Roughness"):  # a metallic-roughness texture: Image Texture → Separate RGB/Color → here
+        links = bsdf.inputs[name].links
+        chain = []
+        node = links[0].from_node if links else None
+        while node is not None and len(chain) < 4:
+            chain.append(node.type)
+            inputs = [i for i in node.inputs if i.links]
+            node = inputs[0].links[0].from_node if inputs else None
+        out[f"{name.lower()}_from"] = chain
     normal = bsdf.inputs["Normal"].links
     if normal:  # Normal Map node ← Image Texture node
         node = normal[0].from_node

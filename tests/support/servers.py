@@ -14,9 +14,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support import MESHMILL, ROOT
@@ -347,3 +350,48 @@ def _wait_until_s3_answers(settings: dict[str, str], timeout: float = 60) -> Non
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
+
+
+@dataclass
+class FakeServer:
+    """A model server that answers each POST with ``answer(handler, request_number)``; it keeps the bodies it got."""
+
+    url: str
+    bodies: list[bytes] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def fake_servers() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler, int], None]], FakeServer]]:
+    """Start small HTTP servers (``start(answer)``) for the block; each answers in a thread of this process."""
+    servers = []
+
+    def start(answer: Callable[[BaseHTTPRequestHandler, int], None]) -> FakeServer:
+        fake = FakeServer("")
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                fake.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+                answer(self, len(fake.bodies))
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+        return fake
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.shutdown()
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    handler.send_response(status)
+    handler.send_header("content-type", content_type)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
