@@ -48,6 +48,7 @@ def backend_report() -> list[dict[str, Any]]:
                 "weights": weights,
                 "device": spec.device,
                 "views": sorted(spec.views, key=VIEW_NAMES.index),
+                "own_texture": spec.textures,  # can give its textured surface (--texture-source backend)
                 "params": {name: vars(declared) for name, declared in spec.params.items()},
                 "licence": spec.licence.as_dict(),
             }

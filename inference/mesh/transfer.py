@@ -3,15 +3,15 @@
 A model that textures (TRELLIS.2, Hunyuan3D-Paint, a model server asked for a textured mesh) gives a dense
 surface with its own UVs and maps. The finish throws that surface's topology away (clean-up, decimation, our
 UVs), so its maps are moved across the way the normal map is baked: for every texel of the budget mesh's atlas,
-the closest point of the textured surface, and there its base colour, its metallic and roughness, and its
-normal (the surface's own, bent by its normal map where it has one), written in the budget mesh's tangent frame.
+the closest point of the textured surface (welded by position, so that its UV seams hide no face from the
+search), and there its base colour, its metallic and roughness, and its normal (the surface's own, bent by its
+normal map where it has one), written in the budget mesh's tangent frame.
 Maps the source lacks stay out: a source without metallic-roughness gives its constant factors, one without
 a normal map gives the plain normal-map bake of its surface when the variant asks for a normal map.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,10 +21,10 @@ from PIL import Image
 from scipy.spatial import cKDTree
 
 from inference.mesh.bake import texel_corners
-from inference.mesh.cleanup import unit_vertex_normals
 from inference.mesh.normal_map import (
     CHUNK,
     MAX_SIZE,
+    NEAREST_VERTICES,
     DenseSurface,
     closest_points,
     encoded_atlas,
@@ -36,9 +36,6 @@ from inference.mesh.normal_map import (
 from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
 
-#: source vertices whose faces are searched for a texel's closest point: a textured surface is split along its
-#: UV seams, so the nearest vertex may be one copy of several and own only part of the faces around the point
-NEAREST_VERTICES = 4
 #: glTF's metallic-roughness texture: roughness in green, metallic in blue (red is ambient occlusion's, unused)
 UNUSED_RED = 1.0
 
@@ -115,12 +112,12 @@ def transfer_maps(
     (``vertex_tangents`` of ``mesh``) its normals as a tangent-space normal map (at most ``MAX_SIZE``)."""
     device = torch_device(device)
     maps = source_maps(source, device)
-    surface = _surface(source, device)
-    on = _Texels.of(mesh, source, surface, size, device)
+    surface = _Welded.of(source, device)
+    on = _Texels.of(mesh, surface, size, device)
 
-    def at_closest(values: np.ndarray) -> torch.Tensor:
+    def at_closest(values: np.ndarray) -> torch.Tensor:  # per vertex of the source as it is (split along its seams)
         table = torch.as_tensor(values, dtype=torch.float32, device=device)
-        return (on.weights[:, :, None] * table[surface.faces[on.face]]).sum(dim=1)
+        return (on.weights[:, :, None] * table[surface.corners[on.face]]).sum(dim=1)
 
     source_uv = None if maps.uvs is None else at_closest(maps.uvs)
     if maps.base_colour is not None:
@@ -138,11 +135,32 @@ def transfer_maps(
     normal_map = None
     if tangents is not None:
         smaller = size > MAX_SIZE  # the normal map's atlas is at most MAX_SIZE: its texels are found again
-        normal_on = _Texels.of(mesh, source, surface, MAX_SIZE, device) if smaller else on
+        normal_on = _Texels.of(mesh, surface, MAX_SIZE, device) if smaller else on
         normal_map = _normal_map(normals, tangents, maps, surface, source, normal_on)
     if metallic_roughness is None:
         return TransferredMaps(base_colour, None, maps.metallic, maps.roughness, normal_map)
     return TransferredMaps(base_colour, metallic_roughness, 1.0, 1.0, normal_map)
+
+
+@dataclass(frozen=True)
+class _Welded:
+    """The source as the closest-point search reads it: welded by position, so that every vertex owns all the faces
+    around it (a textured surface keeps a copy of each seam vertex per chart) and its normals are smooth across
+    seams; the faces keep their order, and ``corners`` are each face's vertices in the source as it is."""
+
+    search: DenseSurface
+    vertices: np.ndarray  # (W, 3) the welded positions
+    corners: torch.Tensor  # (F, 3) the source's own vertex indices
+    normals: np.ndarray  # (V, 3) the welded normals on the source's own vertices
+
+    @classmethod
+    def of(cls, source: trimesh.Trimesh, device: torch.device) -> _Welded:
+        vertices, faces = np.asarray(source.vertices, np.float64), np.asarray(source.faces, np.int64)
+        unique, first, welded = np.unique(np.round(vertices, 6), axis=0, return_index=True, return_inverse=True)
+        welded = welded.reshape(-1)
+        search = DenseSurface.of(trimesh.Trimesh(vertices[first], welded[faces], process=False), device)
+        normals = search.normals.cpu().numpy()[welded]
+        return cls(search, vertices[first], torch.as_tensor(faces, device=device), normals)
 
 
 @dataclass(frozen=True)
@@ -158,35 +176,18 @@ class _Texels:
     weights: torch.Tensor
 
     @classmethod
-    def of(cls, mesh: UnwrappedMesh, source: trimesh.Trimesh, surface: DenseSurface, size: int, device: torch.device) -> _Texels:
+    def of(cls, mesh: UnwrappedMesh, surface: _Welded, size: int, device: torch.device) -> _Texels:
         faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
         texels, tri, bary = texel_corners(faces, torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device), size)
         position = (bary[:, :, None] * torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)[tri]).sum(dim=1)
-        return cls(size, texels, tri, bary, *_closest(position, source, surface))
-
-
-def _surface(source: trimesh.Trimesh, device: torch.device) -> DenseSurface:
-    """The closest-point search's view of the source, with normals smooth across its UV seams (a textured surface
-    keeps a copy of each seam vertex per chart; their normals are computed on the welded surface)."""
-    vertices, faces = np.asarray(source.vertices, np.float64), np.asarray(source.faces, np.int64)
-    _, welded = np.unique(np.round(vertices, 6), axis=0, return_inverse=True)
-    welded = welded.reshape(-1)
-    smooth = unit_vertex_normals(vertices[np.unique(welded, return_index=True)[1]], welded[faces])[welded]
-    surface = DenseSurface.of(trimesh.Trimesh(vertices, faces, process=False), device)
-    return dataclasses.replace(surface, normals=torch.as_tensor(smooth, dtype=torch.float32, device=device))
-
-
-def _closest(position: torch.Tensor, source: trimesh.Trimesh, surface: DenseSurface) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per texel: the source face of its closest point and the barycentrics there."""
-    k = min(NEAREST_VERTICES, len(source.vertices))
-    nearest = cKDTree(np.asarray(source.vertices, np.float64)).query(position.cpu().numpy(), k=list(range(1, k + 1)), workers=-1)[1]
-    nearest = torch.as_tensor(nearest, dtype=torch.long, device=position.device)
-    face = torch.empty(len(position), dtype=torch.long, device=position.device)
-    weights = torch.empty_like(position)
-    for start in range(0, len(position), CHUNK):
-        part = slice(start, start + CHUNK)
-        face[part], weights[part] = closest_points(position[part], surface, nearest[part])
-    return face, weights
+        nearest = cKDTree(surface.vertices).query(position.cpu().numpy(), k=[NEAREST_VERTICES], workers=-1)[1]
+        nearest = torch.as_tensor(nearest, dtype=torch.long, device=device)
+        face = torch.empty(len(position), dtype=torch.long, device=device)
+        weights = torch.empty_like(position)
+        for start in range(0, len(position), CHUNK):
+            part = slice(start, start + CHUNK)
+            face[part], weights[part] = closest_points(position[part], surface.search, nearest[part])
+        return cls(size, texels, tri, bary, face, weights)
 
 
 def _sample(image: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -197,14 +198,15 @@ def _sample(image: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
 
 
 def _normal_map(
-    normals: np.ndarray, tangents: np.ndarray, maps: SourceMaps, surface: DenseSurface, source: trimesh.Trimesh, on: _Texels
+    normals: np.ndarray, tangents: np.ndarray, maps: SourceMaps, surface: _Welded, source: trimesh.Trimesh, on: _Texels
 ) -> np.ndarray:
     """The source's normals (bent by its own normal map, in its own tangent frame) in the budget mesh's tangent frame."""
     device = on.weights.device
-    corners = surface.faces[on.face]
-    detail = (on.weights[:, :, None] * surface.normals[corners]).sum(dim=1)
+    search = surface.search
+    detail = (on.weights[:, :, None] * search.normals[search.faces[on.face]]).sum(dim=1)
     if maps.normal is not None and maps.uvs is not None:
-        source_tangents = vertex_tangents(source.vertices, source.faces, maps.uvs, surface.normals.cpu().numpy())
+        corners = surface.corners[on.face]
+        source_tangents = vertex_tangents(source.vertices, source.faces, maps.uvs, surface.normals)
         table = torch.as_tensor(source_tangents, dtype=torch.float32, device=device)
         tangent = (on.weights[:, :, None] * table[corners, :3]).sum(dim=1)
         bitangent = table[corners[:, 0], 3:4] * torch.linalg.cross(detail, tangent)

@@ -66,6 +66,7 @@ def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
             ("weights", r["weights"]),
             ("device", r["device"]),
             ("views", ", ".join(r["views"])),
+            ("texture", "its own too (--texture-source backend)" if r["own_texture"] else "baked from the views"),
             ("params", params),
             ("licence", _licence(r["licence"])),
         ):
