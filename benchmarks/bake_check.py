@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import trimesh
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,7 +26,8 @@ from generate_bench import make_inputs  # noqa: E402  (beside this script)
 
 from inference.generators import get_generator  # noqa: E402
 from inference.params import GenerationParams  # noqa: E402
-from inference.pipeline import clean_views, make_shape, texture_mesh, upscale_views  # noqa: E402
+from inference.pipeline import Shape, clean_views, make_shape, texture_mesh, upscale_views  # noqa: E402
+from inference.views import FramedViews  # noqa: E402
 
 
 def main() -> None:
@@ -39,38 +41,33 @@ def main() -> None:
         make_inputs(args.inputs)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}; devices: {', '.join(devices)}")
-    front = Image.open(args.inputs / "front.png")
-    for keep in (False, True):
-        params = GenerationParams.resolve(args.preset).model_copy(update={"keep_lighting": keep})
-        views = upscale_views(clean_views({"front": front}, params), params, "cpu")
-        shape = make_shape(views, params, get_generator("builtin", "cpu"))
-        textures = {}
-        for device in devices:
-            seconds = []
-            for _ in range(args.runs + 1):
-                timings: dict[str, float] = {}
-                out = texture_mesh(shape, views, params, timings=timings, device=device)
-                seconds.append(timings["texture"])
-            textures[device] = np.asarray(out.mesh.visual.material.baseColorTexture).astype(int)
-            print(f"{'kept' if keep else 'de-lit'} {device}: texture stage {statistics.median(seconds[1:]):.3f} s")
-        if "cuda" in textures:
-            diff = np.abs(textures["cpu"] - textures["cuda"])
-            print(f"{'kept' if keep else 'de-lit'} cuda vs cpu: mean |Δ| {diff.mean():.4f}, max {diff.max()} (of 255)")
+    params = GenerationParams.resolve(args.preset)
+    views = upscale_views(clean_views({"front": Image.open(args.inputs / "front.png")}, params), params, "cpu")
+    shape = make_shape(views, params, get_generator("builtin", "cpu"))
+    delit = time_texture(shape, views, params, devices, args.runs, "de-lit")
+    time_texture(shape, views, params.model_copy(update={"keep_lighting": True}), devices, args.runs, "kept")
     # a backend's textured surface: the textured asset itself stands in for one (its texture carried onto a new atlas)
-    params = params.model_copy(update={"texture_source": "backend", "normal_map": True})  # builtin makes none: not validated
-    shape.painted = out.mesh
-    textures = {}
+    shape.painted = delit
+    carried = params.model_copy(update={"texture_source": "backend", "normal_map": True})  # builtin makes none: not validated
+    time_texture(shape, views, carried, devices, args.runs, "backend texture (with a normal map)")
+
+
+def time_texture(shape: Shape, views: FramedViews, params: GenerationParams, devices: list[str], runs: int, label: str) -> trimesh.Trimesh:
+    """Print the texture stage's median seconds per device and how far CUDA's texture is from the CPU's; returns the
+    CPU's textured mesh."""
+    textures, meshes = {}, {}
     for device in devices:
         seconds = []
-        for _ in range(args.runs + 1):
-            timings = {}
-            carried = texture_mesh(shape, views, params, timings=timings, device=device)
+        for _ in range(runs + 1):  # the first is a warm-up
+            timings: dict[str, float] = {}
+            meshes[device] = texture_mesh(shape, views, params, timings=timings, device=device).mesh
             seconds.append(timings["texture"])
-        textures[device] = np.asarray(carried.mesh.visual.material.baseColorTexture).astype(int)
-        print(f"backend texture {device}: carried over with a normal map in {statistics.median(seconds[1:]):.3f} s")
+        textures[device] = np.asarray(meshes[device].visual.material.baseColorTexture).astype(int)
+        print(f"{label} {device}: texture stage {statistics.median(seconds[1:]):.3f} s")
     if "cuda" in textures:
         diff = np.abs(textures["cpu"] - textures["cuda"])
-        print(f"backend texture cuda vs cpu: mean |Δ| {diff.mean():.4f}, max {diff.max()} (of 255)")
+        print(f"{label} cuda vs cpu: mean |Δ| {diff.mean():.4f}, max {diff.max()} (of 255)")
+    return meshes["cpu"]
 
 
 if __name__ == "__main__":
