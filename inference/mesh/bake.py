@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from inference.images.fill import push_pull_fill
+from inference.mesh.cleanup import weld_by_position
 from inference.mesh.delight import divide_shading, relative_shading
 from inference.mesh.raster import depth_buffer, rasterize
 from inference.mesh.unseen import fill_unseen, gather_samples, texel_confidence
@@ -60,7 +61,7 @@ def view_depth(vertices: torch.Tensor, faces: torch.Tensor, view: str, size: int
     return depth_buffer(torch.stack([px, py], dim=1)[faces], toward[faces], size, size)
 
 
-def _sample(image: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+def sample_bilinear(image: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     """Bilinear samples (N, C) of a C×H×W image at continuous pixel coordinates."""
     _, h, w = image.shape
     grid = torch.stack([px / w * 2 - 1, py / h * 2 - 1], dim=1)[None, None]
@@ -112,7 +113,7 @@ def bake_texture(
         slope = ((1 - cos**2).clamp(min=0).sqrt() / cos.clamp(min=1 / MAX_SLOPE)).clamp(max=MAX_SLOPE)
         tolerance = VISIBILITY_TOLERANCE + slope * (2.0 / s)
         visible = toward >= depth[py.long().clamp(0, s - 1), px.long().clamp(0, s - 1)] - tolerance
-        sample = _sample(rgba, px, py)
+        sample = sample_bilinear(rgba, px, py)
         alpha = ((sample[:, 3] - 0.25) / 0.5).clamp(0.0, 1.0)
         facing = cos**2
         weight = alpha * facing * visible
@@ -130,7 +131,7 @@ def bake_texture(
 
     # the fill runs over the surface as one piece: vertices at one position are one, across UV seams and in
     # meshes whose faces share no vertices at all
-    weld = np.unique(np.round(mesh.vertices, 6), axis=0, return_inverse=True)[1].reshape(-1)
+    weld = weld_by_position(mesh.vertices)[1]
     corners = torch.as_tensor(weld, dtype=torch.long, device=device)[corners]
     some = gather_samples(len(texels), device)
     vertex_fill = fill_unseen(corners[some], bary[some], albedo(some), confidence[some], weld[mesh.faces], int(weld.max()) + 1)

@@ -83,6 +83,13 @@ def sound_faces(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return keep & unique
 
 
+def weld_by_position(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices at one position (to 1e-6) made one, across UV seams and in meshes whose faces share no vertices:
+    the index of one vertex per position, and each vertex's position (so ``faces`` become ``inverse[faces]``)."""
+    _, first, inverse = np.unique(np.round(np.asarray(vertices, np.float64), 6), axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
 def unit_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals, every one of unit length.
 

@@ -105,6 +105,19 @@ def closest_points(points: torch.Tensor, surface: DenseSurface, nearest: torch.T
     return face[first], bary[first]
 
 
+def closest_on_surface(points: torch.Tensor, vertices: np.ndarray, surface: DenseSurface) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each point, its closest point on ``surface`` (whose vertex positions are ``vertices``), searched on the
+    faces around its nearest vertex (a k-d tree), in chunks: the face ``(N,)`` and the barycentrics there ``(N, 3)``."""
+    nearest = cKDTree(vertices).query(points.cpu().numpy(), k=[NEAREST_VERTICES], workers=-1)[1]
+    nearest = torch.as_tensor(nearest, dtype=torch.long, device=points.device)
+    face = torch.empty(len(points), dtype=torch.long, device=points.device)
+    weights = torch.empty_like(points)
+    for start in range(0, len(points), CHUNK):
+        part = slice(start, start + CHUNK)
+        face[part], weights[part] = closest_points(points[part], surface, nearest[part])
+    return face, weights
+
+
 @dataclass(frozen=True)
 class DenseSurface:
     """The dense surface as the closest-point search reads it, on the bake's device."""
@@ -150,14 +163,9 @@ def bake_normal_map(
 
     position = (bary[:, :, None] * torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)[tri]).sum(dim=1)
     normal, tangent, bitangent = texel_frames(normals, tangents, tri, bary)
-    nearest = cKDTree(np.asarray(dense.vertices, np.float64)).query(position.cpu().numpy(), k=[NEAREST_VERTICES], workers=-1)[1]
-    nearest = torch.as_tensor(nearest, dtype=torch.long, device=device)
     surface = DenseSurface.of(dense, device)
-    detail = torch.empty_like(position)
-    for start in range(0, len(position), CHUNK):
-        part = slice(start, start + CHUNK)
-        face, weights = closest_points(position[part], surface, nearest[part])
-        detail[part] = (weights[:, :, None] * surface.normals[surface.faces[face]]).sum(dim=1)
+    face, weights = closest_on_surface(position, np.asarray(dense.vertices, np.float64), surface)
+    detail = (weights[:, :, None] * surface.normals[surface.faces[face]]).sum(dim=1)
     return encoded_atlas(in_tangent_space(detail, normal, tangent, bitangent), texels, size)
 
 

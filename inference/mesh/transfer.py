@@ -18,15 +18,13 @@ import numpy as np
 import torch
 import trimesh
 from PIL import Image
-from scipy.spatial import cKDTree
 
-from inference.mesh.bake import texel_corners
+from inference.mesh.bake import sample_bilinear, texel_corners
+from inference.mesh.cleanup import weld_by_position
 from inference.mesh.normal_map import (
-    CHUNK,
     MAX_SIZE,
-    NEAREST_VERTICES,
     DenseSurface,
-    closest_points,
+    closest_on_surface,
     encoded_atlas,
     filled_atlas,
     in_tangent_space,
@@ -156,8 +154,7 @@ class _Welded:
     @classmethod
     def of(cls, source: trimesh.Trimesh, device: torch.device) -> _Welded:
         vertices, faces = np.asarray(source.vertices, np.float64), np.asarray(source.faces, np.int64)
-        unique, first, welded = np.unique(np.round(vertices, 6), axis=0, return_index=True, return_inverse=True)
-        welded = welded.reshape(-1)
+        first, welded = weld_by_position(vertices)
         search = DenseSurface.of(trimesh.Trimesh(vertices[first], welded[faces], process=False), device)
         normals = search.normals.cpu().numpy()[welded]
         return cls(search, vertices[first], torch.as_tensor(faces, device=device), normals)
@@ -180,21 +177,15 @@ class _Texels:
         faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
         texels, tri, bary = texel_corners(faces, torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device), size)
         position = (bary[:, :, None] * torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)[tri]).sum(dim=1)
-        nearest = cKDTree(surface.vertices).query(position.cpu().numpy(), k=[NEAREST_VERTICES], workers=-1)[1]
-        nearest = torch.as_tensor(nearest, dtype=torch.long, device=device)
-        face = torch.empty(len(position), dtype=torch.long, device=device)
-        weights = torch.empty_like(position)
-        for start in range(0, len(position), CHUNK):
-            part = slice(start, start + CHUNK)
-            face[part], weights[part] = closest_points(position[part], surface.search, nearest[part])
+        face, weights = closest_on_surface(position, surface.vertices, surface.search)
         return cls(size, texels, tri, bary, face, weights)
 
 
 def _sample(image: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """Bilinear samples (N, C) of a C×H×W image at UVs (v up), repeating outside [0, 1] as glTF's default sampler."""
+    _, h, w = image.shape
     wrapped = uv - torch.floor(uv)
-    grid = torch.stack([wrapped[:, 0] * 2 - 1, (1 - wrapped[:, 1]) * 2 - 1], dim=1)[None, None]
-    return torch.nn.functional.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, :, 0].T
+    return sample_bilinear(image, wrapped[:, 0] * w, (1 - wrapped[:, 1]) * h)
 
 
 def _normal_map(
