@@ -49,15 +49,10 @@ class TexturingGenerator(ShapeGenerator, Protocol):
         ...
 
 
-def textured_surface(generator: ShapeGenerator, views: FramedViews, params: GenerationParams) -> trimesh.Trimesh:
-    """The backend's own textured surface, or ``TextureUnavailable`` saying why there is none."""
-    paint = getattr(generator, "generate_textured", None)
-    if paint is None:
-        raise TextureUnavailable(
-            f"backend {generator.name!r} makes no texture of its own: use --texture-source views (the default), or a "
-            "backend that textures (a model server asked for a textured mesh; Hunyuan3D-2 with Hunyuan3D-Paint installed)"
-        )
-    surface = paint(views, params)
+def textured_surface(generator: TexturingGenerator, views: FramedViews, params: GenerationParams) -> trimesh.Trimesh:
+    """The backend's own textured surface (``GenerationParams`` admits ``texture_source="backend"`` only for a
+    backend whose table row says it textures), or ``TextureUnavailable`` when what it gave has no texture."""
+    surface = generator.generate_textured(views, params)
     if not has_texture(surface):
         raise TextureUnavailable(f"backend {generator.name!r} returned a surface without a texture or vertex colours")
     return surface
