@@ -2,17 +2,22 @@
 
 Every horizontal slice of the object is modelled from the silhouettes' runs in that row:
 
-- one view: each run of the front silhouette is the diameter of a round cross-section (depth
-  capped at the silhouette's height), the shape that scored best on real objects without weights;
+- one view: each run of the front silhouette is the diameter of a cross-section whose depth is capped at
+  the silhouette's height; round (the shape that scored best on real objects without weights) unless the
+  picture shows a flat face there (``inference.generators.cross_section``: even shading across the run,
+  straight sides), where it is square, and as deep as wide only when the run is at least as wide as the
+  object is tall (a flat-faced thing taller than wide is mostly thinner than wide: a door, a bookcase,
+  a domino);
 - with a side view (left and/or right): each front run × side run rectangle holds the super-ellipse
-  inscribed in it, exact for solids of revolution and far rounder than a plain visual hull.
+  inscribed in it, exact for solids of revolution and far rounder than a plain visual hull; square where
+  both the front and the side picture show a flat face there.
 
 Back and right views are mirror images of front and left; they are intersected with them.
 
 Knobs (``GenerationParams``):
 - ``steps``: volume resolution, 64 + 4·steps voxels a side (at most 256): detail against time;
-- ``guidance``: how round the cross-sections are: 0 gives the plain visual hull (box slices),
-  5 ellipses (the default), 10 slightly pinched super-ellipses (exponent 1.5);
+- ``guidance``: how round the cross-sections the picture does not show as square are: 0 gives the plain
+  visual hull (box slices), 5 ellipses (the default), 10 slightly pinched super-ellipses (exponent 1.5);
 - ``seed``: recorded; this generator has no random stage, so every seed gives the same mesh.
 
 The field is computed with torch, on CUDA when available; marching cubes runs on the CPU.
@@ -27,11 +32,14 @@ from skimage.measure import marching_cubes
 
 from inference.backends import BackendSpec
 from inference.generators.base import EmptySurface
+from inference.generators.cross_section import runs, squareness
 from inference.params import GenerationParams
 from inference.runtime.devices import torch_device
 from inference.views import FramedViews
 
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: cross-sections read from the pictures (square where they show a flat face)
+#: the super-ellipse exponent of a slice the picture shows as square (a box with softened edges)
+BOX_EXPONENT = 8.0
 
 
 class BuiltinGenerator:
@@ -59,25 +67,22 @@ def exponent(guidance: float) -> float:
     return 2.0 - (guidance - 5.0) / 10.0
 
 
-def runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each pixel of a (… × rows × cols) mask: centre and half-length of the row run it lies in,
-    in pixel units (half-length 0 outside the mask)."""
-    cols = mask.shape[-1]
-    index = torch.arange(cols, device=mask.device).expand_as(mask)
-    previous = F.pad(mask[..., :-1], (1, 0), value=False)
-    following = F.pad(mask[..., 1:], (0, 1), value=False)
-    starts = torch.where(mask & ~previous, index, torch.full_like(index, -1))
-    start = torch.cummax(starts, dim=-1).values
-    ends = torch.where(mask & ~following, index, torch.full_like(index, cols))
-    end = torch.flip(torch.cummin(torch.flip(ends, [-1]), dim=-1).values, [-1])
-    centre = (start + end).float() / 2
-    half = torch.where(mask, (end - start + 1).float() / 2, torch.zeros_like(centre))
-    return centre, half
+def _resample(image: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
+    """An (H × W) or (H × W × C) image as floats, area-resampled to size × size (× C)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).to(device)
+    channels = tensor[None, None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)[None]
+    resampled = F.interpolate(channels, size=(size, size), mode="area")[0]
+    return resampled[0] if tensor.ndim == 2 else resampled.permute(1, 2, 0)
 
 
 def _resample_mask(alpha: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None].to(device)
-    return F.interpolate(tensor, size=(size, size), mode="area")[0, 0] > 0.5
+    return _resample(alpha, size, device) > 0.5
+
+
+def _squareness(views: FramedViews, view: str, n: int, device: torch.device) -> torch.Tensor:
+    """How square each slice of ``view`` reads from its picture (``cross_section.squareness``), at n × n, as the view shows it."""
+    image = views.images[view]
+    return squareness(_resample(image[..., :3], n, device), _resample_mask(image[..., 3], n, device))
 
 
 def occupancy_field(views: FramedViews, params: GenerationParams, device: torch.device | None = None) -> torch.Tensor:
@@ -107,6 +112,11 @@ def occupancy_field(views: FramedViews, params: GenerationParams, device: torch.
         height = (rows.max() - rows.min() + 1).item() * to_world if len(rows) else 0.0
         cz = torch.zeros_like(cx)
         rz = torch.clamp(rx, max=height / 2)
+        if p < BOX_EXPONENT:  # square where the picture shows a flat face with straight sides
+            square = _squareness(views, "front", n, device)
+            p = p + (BOX_EXPONENT - p) * square[:, :, None]
+            slab = (2.0 * rx / max(height, 1e-6)).clamp(max=1.0)  # width over height, at most 1
+            rz = rz * (1.0 - square * (1.0 - slab))
         tz = (coords[None, None, :] - cz[:, :, None]).abs() / rz.clamp(min=1e-6)[:, :, None]
         inside = front[:, :, None]
     else:
@@ -115,10 +125,16 @@ def occupancy_field(views: FramedViews, params: GenerationParams, device: torch.
         rz = rz * to_world
         tz = (coords[None, None, :] - cz[:, None, :]).abs() / rz.clamp(min=1e-6)[:, None, :]
         inside = front[:, :, None] & side[:, None, :]
+        if p < BOX_EXPONENT:  # square where the front and a side both show a flat face
+            side_square = (
+                _squareness(views, "left", n, device).flip(1) if "left" in views.images else _squareness(views, "right", n, device)
+            )
+            square = torch.minimum(_squareness(views, "front", n, device)[:, :, None], side_square[:, None, :])
+            p = p + (BOX_EXPONENT - p) * square
     tx = (coords[None, :, None] - cx[:, :, None]).abs() / rx.clamp(min=1e-6)[:, :, None]
-    if p > 20:  # box: the plain visual hull
+    if isinstance(p, float) and p > 20:  # box: the plain visual hull
         field = 1.0 - torch.maximum(tx, tz)
-    elif p == 2.0:
+    elif isinstance(p, float) and p == 2.0:
         field = 1.0 - torch.sqrt(tx * tx + tz * tz)
     else:
         field = 1.0 - (tx**p + tz**p).clamp(max=8.0) ** (1.0 / p)

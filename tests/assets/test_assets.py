@@ -20,6 +20,7 @@ from assets.image_assets import ImageStagesConfig, cut_out_and_upscale, image_st
 from assets.partitions import image_variants, images
 from assets.resources import CatalogResource, ComputeResource
 from catalog.keys import dense_mesh_key, image_partition_key
+from inference.generators.builtin import VERSION as BUILTIN_VERSION
 from inference.mesh.audit import audit_glb
 from inference.params import GenerationParams
 from inference.pipeline import frame_size
@@ -91,7 +92,7 @@ def test_a_batch_is_two_runs_and_every_partition_its_own_materialisation(home, t
             assert output["status"] == "succeeded" and abs(output["face_count"] - target) <= 0.05 * target
             assert output["dagster_run_id"] and output["parameters"]["target_faces"] == target
             assert output["parameters"] | GenerationParams().image_settings() == output["parameters"]  # the defaults, recorded
-            assert (output["model_name"], output["model_version"]) == ("builtin", "1.0")
+            assert (output["model_name"], output["model_version"]) == ("builtin", BUILTIN_VERSION)
             assert {"shape", "cleanup", "uv", "texture", "export"} <= set(output["timings"])
             glbs.append(tmp_path / f"{key}-{name}.glb")
             glbs[-1].write_bytes(blobs.get(output["blob_keys"]["glb"]))
@@ -174,9 +175,9 @@ def test_the_record_follows_the_image_stage_settings_that_made_the_views(home):
     (output,) = catalog.show(engine, source_id)["outputs"]
     assert (output["parameters"]["upscale"], output["parameters"]["remove_background"]) == (1, False)
     first, second = catalog.attempts_of(engine, output["id"])
-    assert (first["model_name"], first["model_version"]) == ("builtin", "1.0")  # the mesh stage made a shape
+    assert (first["model_name"], first["model_version"]) == ("builtin", BUILTIN_VERSION)  # the mesh stage made a shape
     assert second["model_name"] is None and second["parameters"]["upscale"] == 1  # re-texturing only
-    assert (output["status"], output["model_name"], output["model_version"]) == ("succeeded", "builtin", "1.0")
+    assert (output["status"], output["model_name"], output["model_version"]) == ("succeeded", "builtin", BUILTIN_VERSION)
     # mobile bakes a normal map: re-texturing alone bakes it again, from the dense surface the mesh stage kept
     blobs = catalog.blob_store_from_env()
     dense = dense_mesh_key(catalog.show(engine, source_id)["content_hash"], "mobile")

@@ -9,12 +9,15 @@ from inference.params import GenerationParams
 from inference.views import frame_views
 
 
-def silhouette(kind: str, size: int = 256) -> Image.Image:
+def silhouette(kind: str, size: int = 256, shaded: bool = False) -> Image.Image:
+    """A flat-coloured disc or square; ``shaded``: lit as a round thing is, darker toward its left and right ends."""
     yy, xx = np.mgrid[:size, :size] + 0.5
     c, r = size / 2, size * 0.3
     inside = (xx - c) ** 2 + (yy - c) ** 2 < r * r if kind == "disc" else (np.abs(xx - c) < r) & (np.abs(yy - c) < r)
+    shading = np.sqrt(np.clip(1 - ((xx - c) / r) ** 2, 0, 1)) if shaded else np.ones_like(xx)
     rgba = np.zeros((size, size, 4), np.uint8)
-    rgba[inside] = [120, 160, 200, 255]
+    rgba[..., :3] = (np.array([120, 160, 200]) * (0.3 + 0.7 * shading[..., None])).astype(np.uint8)
+    rgba[..., 3] = np.where(inside, 255, 0)
     return Image.fromarray(rgba, "RGBA")
 
 
@@ -33,13 +36,19 @@ def test_one_disc_becomes_a_sphere():
     assert mesh.volume == pytest.approx(4 / 3 * np.pi * radius**3, rel=0.05)
 
 
-def test_four_squares_give_the_hull_at_guidance_0_and_an_elliptic_cylinder_at_5():
-    views = {name: silhouette("square") for name in ("front", "left", "back", "right")}
+def test_four_squares_give_the_hull_at_guidance_0_and_an_elliptic_cylinder_at_5_where_their_shading_is_round():
+    views = {name: silhouette("square", shaded=True) for name in ("front", "left", "back", "right")}
     box = shape(views, guidance=0.0)
     side = box.extents[0]
     assert box.volume == pytest.approx(side**3, rel=0.05)
     rounded = shape(views, guidance=5.0)
     assert rounded.volume / box.volume == pytest.approx(np.pi / 4, abs=0.03)  # ellipse inscribed in each square slice
+
+
+def test_four_evenly_shaded_squares_give_a_box():
+    """Every view shows a flat face with straight sides: each slice is square (a super-ellipse of exponent 8)."""
+    cube = shape({name: silhouette("square") for name in ("front", "left", "back", "right")})
+    assert cube.volume / np.prod(cube.extents) == pytest.approx(0.97, abs=0.03)
 
 
 def test_guidance_and_steps_have_their_documented_meaning():

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import create_engine, text
 
 from assets.resources import CatalogResource
+from inference.generators.builtin import VERSION as BUILTIN_VERSION
 from orchestration.instance import COORDINATOR_TAG
 from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env, worker_processes
 from tests.support.images import write_bad_images, write_view_set
@@ -126,7 +127,7 @@ def test_every_output_records_the_image_stage_settings_that_made_it(meshmill_env
             True,
         )
         assert parameters["target_faces"] == {"mobile": 800, "tiny": 600}[output["variant"]]
-        assert (output["model_name"], output["model_version"]) == ("builtin", "1.0")
+        assert (output["model_name"], output["model_version"]) == ("builtin", BUILTIN_VERSION)
         licences = {role: (r["model"], r["licence"]) for role, r in output["licences"].items()}
         assert licences == {"shape": ("builtin", "Apache-2.0 (Meshmill's own, no weights)"), "upscaler": ("realesrgan-x2", "BSD-3-Clause"),
                             "background": ("u2net", "Apache-2.0")}  # fmt: skip

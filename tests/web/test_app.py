@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from PIL import Image
 from schemathesis.checks import not_a_server_error
 
+from inference.generators.builtin import VERSION as BUILTIN_VERSION
 from orchestration.web.app import MAX_BODY, MAX_LABELS, allowed_hosts, content_disposition
 from tests.support.clients import validate_gltf
 
@@ -75,7 +76,7 @@ def test_output_detail_has_parameters_attempts_and_dagster_links(api, served):
     assert detail["links"]["asset"] == f"http://dagster.studio:3000/assets/textured_glb?view=partitions&partition={partition}"
     assert detail["links"]["run"] == f"http://dagster.studio:3000/runs/{detail['output']['dagster_run_id']}"
     (attempt,) = detail["attempts"]
-    assert (attempt["status"], attempt["model_name"], attempt["model_version"]) == ("succeeded", "builtin", "1.0")
+    assert (attempt["status"], attempt["model_name"], attempt["model_version"]) == ("succeeded", "builtin", BUILTIN_VERSION)
     assert detail["output"]["licences"]["shape"]["model"] == "builtin"  # the licence of every model that made it
     page = api.get(f"/outputs/{detail['output']['id']}").text
     assert 'id="licences"' in page and "builtin: Apache-2.0 (Meshmill&#39;s own, no weights)" in page

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inference.generators.builtin import runs
+from inference.generators.cross_section import runs
 
 #: the input side the network reads (views are resampled to it)
 INPUT_SIZE = 128

@@ -1,0 +1,113 @@
+"""The built-in reads each slice's cross-section from the picture: a box seen face-on stays a box."""
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from inference.generators.builtin import generate_shape
+from inference.generators.cross_section import squareness
+from inference.params import GenerationParams
+from inference.quality.render import render_mesh
+from inference.views import frame_views
+
+pytest.importorskip("pybullet")
+
+
+def lit_front(mesh: trimesh.Trimesh, folder, name: str) -> Image.Image:  # noqa: ANN001
+    """The mesh's front, rendered lit from the upper right by a renderer that is not ours."""
+    path = folder / f"{name}.obj"  # pybullet keeps a mesh by its file name
+    mesh.export(path)
+    return Image.fromarray(render_mesh(path, (0.0, 0.0, 1.0), size=256, half_extent=1.0), "RGBA")
+
+
+def objects() -> dict[str, trimesh.Trimesh]:
+    box = trimesh.creation.box(extents=(1.2, 1.0, 1.0))
+    box.unmerge_vertices()  # flat faces: each corner's normal is its face's
+    return {
+        "box": box,
+        "can": trimesh.creation.cylinder(
+            radius=0.6, height=1.0, sections=96, transform=trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0])
+        ),
+        "ball": trimesh.creation.icosphere(subdivisions=4, radius=0.6),
+    }
+
+
+def square_fraction(image: Image.Image) -> float:
+    rgba = torch.from_numpy(np.asarray(image, np.float32) / 255)
+    mask = rgba[..., 3] > 0.5
+    return float(squareness(rgba[..., :3], mask)[mask].mean())
+
+
+def shape(image: Image.Image) -> trimesh.Trimesh:
+    vertices, faces = generate_shape(frame_views({"front": image}, 256), GenerationParams(), torch.device("cpu"))
+    return trimesh.Trimesh(vertices, faces)
+
+
+def test_a_box_seen_face_on_reads_square_and_a_can_and_a_ball_round(tmp_path):
+    fractions = {name: square_fraction(lit_front(mesh, tmp_path, name)) for name, mesh in objects().items()}
+    assert fractions["box"] > 0.8, fractions
+    assert fractions["can"] < 0.2 and fractions["ball"] < 0.2, fractions
+
+
+def test_the_box_becomes_a_box_and_the_can_stays_a_can(tmp_path):
+    built = {name: shape(lit_front(mesh, tmp_path, name)) for name, mesh in objects().items() if name != "ball"}
+    for mesh in built.values():
+        assert mesh.is_watertight and mesh.volume > 0
+    # the share of its bounding box a slice fills: a square's (a super-ellipse of exponent 8: 0.98), a circle's π/4
+    box = built["box"]
+    assert box.volume / np.prod(box.extents) == pytest.approx(0.97, abs=0.03)
+    can = built["can"]
+    assert can.volume / np.prod(can.extents) == pytest.approx(np.pi / 4, abs=0.03)
+
+
+def test_each_part_reads_its_own_cross_section(tmp_path):
+    """A box standing on a wider drum: the box's rows read square, the drum's round."""
+    box = trimesh.creation.box(extents=(0.9, 0.8, 0.9))
+    box.apply_translation((0.0, 0.45, 0.0))
+    box.unmerge_vertices()
+    drum = trimesh.creation.cylinder(
+        radius=0.3, height=1.0, sections=96, transform=trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0])
+    )
+    drum.apply_translation((0.0, -0.45, 0.0))
+    image = lit_front(trimesh.util.concatenate([box, drum]), tmp_path, "box_on_drum")
+    rgba = torch.from_numpy(np.asarray(image, np.float32) / 255)
+    mask = rgba[..., 3] > 0.5
+    square = squareness(rgba[..., :3], mask)
+    rows = np.nonzero(mask.any(1).numpy())[0]
+    top, bottom = rows.min(), rows.max()
+    height = bottom - top
+    box_rows = square[top + int(0.1 * height) : top + int(0.4 * height)]
+    drum_rows = square[top + int(0.65 * height) : bottom - int(0.1 * height)]
+    box_mask = mask[top + int(0.1 * height) : top + int(0.4 * height)]
+    drum_mask = mask[top + int(0.65 * height) : bottom - int(0.1 * height)]
+    assert float(box_rows[box_mask].mean()) > 0.8
+    assert float(drum_rows[drum_mask].mean()) < 0.2
+
+
+def test_flat_colour_art_keeps_a_ball_round():
+    """Drawn without light, every run is evenly shaded: only its curving sides keep a disc from reading square."""
+    size = 256
+    yy, xx = np.mgrid[:size, :size] + 0.5
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[(xx - 128) ** 2 + (yy - 128) ** 2 < 80**2] = [200, 60, 60, 255]
+    assert square_fraction(Image.fromarray(rgba, "RGBA")) < 0.05
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    size=st.integers(4, 48),
+    fill=st.floats(0.0, 1.0),
+)
+def test_squareness_is_a_fraction_inside_the_mask_and_zero_outside_on_any_picture(seed, size, fill):
+    rng = np.random.default_rng(seed)
+    mask = torch.from_numpy(rng.random((size, size)) < fill)
+    rgb = torch.from_numpy(rng.random((size, size, 3)).astype(np.float32)) * float(rng.choice([0.0, 1e-4, 1.0]))
+    square = squareness(rgb, mask)
+    assert square.shape == mask.shape and torch.isfinite(square).all()
+    assert (square >= 0).all() and (square <= 1).all()
+    assert (square[~mask] == 0).all()
