@@ -16,7 +16,7 @@ $(BIN)/python:
 # torch first, pinned, so that nothing installed after it can pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e '.[test,eval,learned]'
+	$(BIN)/pip install -q -e '.[test,eval,learned,formats]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from inference.backends import BACKEND_FIELDS, BACKENDS, ParamChoice, backend_spec
 from inference.images.models import REMOVERS, UPSCALE_FACTORS, UPSCALERS
+from inference.mesh.placement import PIVOTS
 
 #: Presets follow common platform budgets for a single prop or character:
 #: mobile games keep hero props under ~5k triangles, desktop titles spend ~20k on a prop,
@@ -43,6 +44,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "uv_mode": UV_MODES,
     "remesh": REMESH_MODES,
     "texture_source": TEXTURE_SOURCES,
+    "pivot": PIVOTS,
 }
 
 
@@ -113,12 +115,21 @@ class GenerationParams(BaseModel):
         description="budget surface: none (decimated triangles) or quad (quad retopology of the dense surface with "
         "Instant Meshes; the OBJ keeps the quads, the GLB stores them as two triangles each)",
     )
+    height: float | None = Field(
+        None,
+        gt=0.0,
+        le=10_000.0,
+        description="the asset's height in metres (default: as framed, its longest side 1.8 m); GLB, OBJ and USD are in metres, +Y up",
+    )
+    pivot: str = Field(
+        "base", description="where the origin is: base (the bottom centre: it stands on y = 0) or centre (the middle of its box)"
+    )
     upscale: int = Field(1, description="upscale the cut-out views before texturing")
     upscaler: str = Field("builtin", description="upscaler: builtin (Lanczos + unsharp mask) or a learned one from the models folder")
     remove_background: bool = Field(True, description="cut the object out (an image's own meaningful alpha is kept)")
     background: str = Field("builtin", description="background remover: builtin or a rembg ONNX model from the models folder")
 
-    @field_validator("preset", "upscale", "upscaler", "background", "texture_format", "uv_mode", "remesh", "texture_source")
+    @field_validator("preset", "upscale", "upscaler", "background", "texture_format", "uv_mode", "remesh", "texture_source", "pivot")
     @classmethod
     def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
         choices = CHOICES[info.field_name]

@@ -13,6 +13,7 @@ never frame again; ``mesh`` calls ``make_shape`` and ``textured_glb`` calls ``te
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -34,9 +35,10 @@ from inference.mesh.cleanup import budget_mesh, budget_shortfall, dense_surface,
 from inference.mesh.export import glb_bytes, pbr_material, textured_mesh
 from inference.mesh.lod import lod_levels
 from inference.mesh.normal_map import bake_normal_map, vertex_tangents
+from inference.mesh.placement import placed, placement
 from inference.mesh.remesh import quad_remesh, quad_shortfall
 from inference.mesh.transfer import has_normal_map, transfer_maps
-from inference.mesh.uv import unwrap
+from inference.mesh.uv import UnwrappedMesh, unwrap
 from inference.params import GenerationParams
 from inference.views import EXTENT, FramedViews, ViewError, check_view_names, frame_views
 
@@ -229,9 +231,10 @@ def texture_mesh(
         if params.normal_map:
             with _timed(timings, "normal_map"):
                 normal_texture = bake_normal_map(unwrapped, normals, tangents, shape.dense, params.texture_size, device)
+    scale, offset = placement(unwrapped.vertices, params.height, params.pivot)  # metres, standing on its pivot
     with _timed(timings, "export"):
         material = pbr_material(texture, name, params.texture_format, normal_texture, **surface)
-        result = textured_mesh(unwrapped, normals, material, name, params.texture_format, tangents)
+        result = textured_mesh(_placed(unwrapped, scale, offset), normals, material, name, params.texture_format, tangents)
     lods = []
     if params.lods:
         with _timed(timings, "lods"):
@@ -239,10 +242,15 @@ def texture_mesh(
                 welded = level.source_vertex[level.faces]  # the level's faces on the budget mesh's welded vertices
                 level_normals = unit_vertex_normals(mesh.vertices, welded)[level.source_vertex]
                 level_tangents = None if tangents is None else vertex_tangents(level.vertices, level.faces, level.uvs, level_normals)
+                level = _placed(level, scale, offset)
                 lods.append(textured_mesh(level, level_normals, material, name, params.texture_format, level_tangents))
     with _timed(timings, "export"):
         glb = glb_bytes(result, lods)
     return TexturedMesh(result, glb, coverage, lods)
+
+
+def _placed(mesh: UnwrappedMesh, scale: float, offset: np.ndarray) -> UnwrappedMesh:
+    return dataclasses.replace(mesh, vertices=placed(mesh.vertices, scale, offset))
 
 
 def generate_asset(

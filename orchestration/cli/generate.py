@@ -48,11 +48,17 @@ def _read_view(path: Path, view: str) -> Image.Image:
 
 def generate(
     front: Path = typer.Argument(..., help="Front view (camera on +Z): the image to convert."),
-    output: Path = typer.Option(..., "--output", "-o", help="GLB file to write."),
+    outputs: list[Path] = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="File to write; its suffix picks the format: .glb, .obj (with its MTL and textures beside it), .usdz, .usdc "
+        "(with its textures beside it). Repeat for several formats of one asset.",
+    ),
     left: Path | None = typer.Option(None, help="Left view: camera on +X, showing the object's own left side."),
     back: Path | None = typer.Option(None, help="Back view: camera on -Z."),
     right: Path | None = typer.Option(None, help="Right view: camera on -X."),
-    obj: Path | None = typer.Option(None, "--obj", help="Also write OBJ + MTL + PNG into this folder."),
+    obj: Path | None = typer.Option(None, "--obj", help="Also write OBJ + MTL + PNG into this folder (as -o FOLDER/NAME.obj)."),
     preset: knobs.Preset = None,
     backend: knobs.Backend = None,
     faces: knobs.Faces = None,
@@ -64,6 +70,8 @@ def generate(
     texture_source: knobs.TextureSource = None,
     lods: knobs.Lods = None,
     remesh: knobs.Remesh = None,
+    height: knobs.Height = None,
+    pivot: knobs.Pivot = None,
     steps: knobs.Steps = None,
     guidance: knobs.Guidance = None,
     octree_resolution: knobs.OctreeResolution = None,
@@ -83,20 +91,30 @@ def generate(
     for view, path in paths.items():
         if path is not None:
             _check_view_file(path, view)
-    _check_output(output, "-o")
     if obj is not None:
-        _check_output(obj / f"{output.stem}.obj", "--obj")
+        outputs = [*outputs, obj / f"{outputs[0].stem}.obj"]
+    for output in outputs:
+        _check_output(output, "-o")
     # torch and trimesh take seconds to import: only this command needs them
     from inference.generators import get_generator
     from inference.licences import check_licences
-    from inference.mesh.export import write_obj
+    from inference.mesh.formats import Finished, FormatError, format_for
     from inference.mesh.remesh import quad_count
     from inference.pipeline import generate_asset
+
+    try:
+        formats = [format_for(output) for output in outputs]
+        for export_format in formats:
+            if export_format.check is not None:
+                export_format.check()
+    except (FormatError, RuntimeError) as exc:
+        fail(str(exc))
+    output = outputs[0]
 
     shape = knobs.shape_knobs(
         faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
         keep_lighting=keep_lighting or None, texture_source=texture_source, lods=lods, remesh=remesh,
-        steps=steps, guidance=guidance,
+        height=height, pivot=pivot, steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
     )  # fmt: skip
@@ -118,11 +136,16 @@ def generate(
         fail(f"out of memory making {output.name}: try a smaller picture, --texture-size or --faces", 1)
     for note in asset.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
-    write_atomically(output, asset.glb)
-    say(f"wrote {output}")
-    if obj is not None:
-        for path in write_obj(asset.mesh, obj, output.stem, asset.lods, asset.polygon):
-            say(f"wrote {path}")
+    finished = Finished(asset.mesh, asset.glb, asset.lods, asset.polygon)
+    for path, export_format in zip(outputs, formats, strict=True):
+        try:
+            files = export_format.write(finished, path.stem)
+        except RuntimeError as exc:
+            fail(f"{path}: {exc}", 1)
+        for index, (name, data) in enumerate(files.items()):
+            target = path if index == 0 else path.parent / name  # the main file as asked; what it needs beside it
+            write_atomically(target, data)
+            say(f"wrote {target}")
     title = f"{asset.model_name} {asset.model_version}: {asset.faces} faces, {asset.vertices} vertices, {len(asset.glb):,} bytes"
     if asset.polygon is not None:
         title += f"; {quad_count(asset.polygon):,} quads"

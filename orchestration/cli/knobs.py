@@ -24,6 +24,8 @@ NormalMap = Annotated[bool | None, _option("normal_map", "--normal-map/--no-norm
 KeepLighting = Annotated[bool, typer.Option("--keep-lighting", help=knob_help("keep_lighting"), show_default=False)]
 TextureSource = Annotated[str | None, _option("texture_source", "--texture-source")]
 Lods = Annotated[int | None, _option("lods", "--lods")]
+Height = Annotated[float | None, _option("height", "--height")]
+Pivot = Annotated[str | None, _option("pivot", "--pivot")]
 Remesh = Annotated[str | None, _option("remesh", "--remesh")]
 Steps = Annotated[int | None, _option("steps", "--steps")]
 Guidance = Annotated[float | None, _option("guidance", "--guidance")]

@@ -39,6 +39,34 @@ def test_generate_one_image_prints_stats_and_writes_a_valid_glb(tmp_path):
     assert (report["errors"], report["warnings"]) == (0, 0)
 
 
+def test_generate_writes_every_format_asked_for_at_the_height_asked_for(tmp_path):
+    import trimesh
+    from pxr import Usd, UsdGeom
+
+    glb, usdz, obj = tmp_path / "mug.glb", tmp_path / "usd" / "mug.usdz", tmp_path / "obj" / "mug.obj"
+    result = run(
+        "generate", str(SAMPLES / "mug.jpg"), "-o", str(glb), "-o", str(usdz), "-o", str(obj), "--height", "1.2", "--pivot", "base",
+        "--preset", "mobile", "--texture-size", "512",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in obj.parent.iterdir()} == {"mug.obj", "mug.mtl", "mug_material.png", "mug_normal.png"}
+    lo, hi = trimesh.load(glb, force="mesh").bounds
+    assert (hi[1] - lo[1], lo[1]) == pytest.approx((1.2, 0.0), abs=1e-3)
+    stage = Usd.Stage.Open(str(usdz))
+    found = UsdGeom.BBoxCache(Usd.TimeCode.Default(), [UsdGeom.Tokens.default_]).ComputeWorldBound(stage.GetDefaultPrim())
+    box = found.ComputeAlignedRange()
+    assert (box.GetMax()[1] - box.GetMin()[1], box.GetMin()[1]) == pytest.approx((1.2, 0.0), abs=1e-3)
+    lo, hi = trimesh.load(obj, force="mesh").bounds
+    assert hi[1] - lo[1] == pytest.approx(1.2, abs=1e-3)
+
+
+def test_generate_refuses_a_suffix_it_has_no_writer_for_before_any_work(tmp_path):
+    result = run("generate", str(SAMPLES / "mug.jpg"), "-o", str(tmp_path / "mug.glb"), "-o", str(tmp_path / "mug.blend"))
+    assert result.returncode == 2
+    assert ".blend is not a format Meshmill writes" in result.stderr and ".usdz" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_generate_four_views_with_obj_output(tmp_path):
     import pybullet_data
 

@@ -1,0 +1,99 @@
+"""The export formats: one table, each row a name, a file suffix, a MIME type and the writer that turns a finished
+asset into files. Everything that writes or serves a format (``generate -o``, the catalog, the web app) reads this
+table; a new format is a row here and its writer beside it.
+
+A writer takes the finished asset (``Finished``: the textured budget mesh, its levels of detail, the quads of a
+retopology, the GLB already encoded) and a file stem, and returns ``{file name: bytes}``, the main file first
+(``stem.<suffix>``), then what it needs beside it (an OBJ's MTL and textures, a USD layer's textures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from inference.mesh.export import obj_files
+from inference.mesh.usd import REQUIREMENT as USD_REQUIREMENT
+from inference.mesh.usd import check_usd, usdc_files, usdz_bytes
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What every writer may read: the textured budget mesh (metres, +Y up), its levels of detail, the polygon of
+    each face where quads were asked for, and the GLB."""
+
+    mesh: trimesh.Trimesh
+    glb: bytes
+    lods: Sequence[trimesh.Trimesh] = field(default_factory=tuple)
+    polygon: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    suffix: str  # with the dot
+    mime: str
+    write: Callable[[Finished, str], dict[str, bytes]]
+    description: str
+    requires: str | None = None  # what it needs beyond Meshmill's own dependencies, as its refusal says
+    check: Callable[[], None] | None = None  # raises, naming what is missing, where the writer cannot run here
+
+
+def _glb(asset: Finished, stem: str) -> dict[str, bytes]:
+    return {f"{stem}.glb": asset.glb}
+
+
+def _obj(asset: Finished, stem: str) -> dict[str, bytes]:
+    return obj_files(asset.mesh, stem, asset.lods, asset.polygon)
+
+
+def _usdz(asset: Finished, stem: str) -> dict[str, bytes]:
+    return {f"{stem}.usdz": usdz_bytes(asset.mesh, stem)}
+
+
+def _usdc(asset: Finished, stem: str) -> dict[str, bytes]:
+    return usdc_files(asset.mesh, stem)
+
+
+FORMATS: dict[str, ExportFormat] = {
+    "glb": ExportFormat("glb", ".glb", "model/gltf-binary", _glb, "glTF binary: textures, normal map, levels of detail (MSFT_lod)"),
+    "obj": ExportFormat(
+        "obj", ".obj", "model/obj", _obj, "Wavefront OBJ with its MTL and PNG textures beside it (quads kept; a file per level of detail)"
+    ),
+    "usdz": ExportFormat(
+        "usdz",
+        ".usdz",
+        "model/vnd.usdz+zip",
+        _usdz,
+        "USDZ package (Apple AR Quick Look, Unreal): UsdPreviewSurface",
+        USD_REQUIREMENT,
+        check_usd,
+    ),
+    "usdc": ExportFormat(
+        "usdc",
+        ".usdc",
+        "model/vnd.usd",
+        _usdc,
+        "USD crate layer with its PNG textures beside it: UsdPreviewSurface",
+        USD_REQUIREMENT,
+        check_usd,
+    ),
+}
+
+
+class FormatError(ValueError):
+    """A file name whose suffix names no format; the message lists the ones there are."""
+
+
+def format_for(path: Path | str) -> ExportFormat:
+    """The format a file name's suffix asks for."""
+    suffix = Path(path).suffix.lower()
+    for export_format in FORMATS.values():
+        if export_format.suffix == suffix:
+            return export_format
+    known = ", ".join(f.suffix for f in FORMATS.values())
+    raise FormatError(f"{path}: {suffix or 'no suffix'} is not a format Meshmill writes: use one of {known}")
