@@ -130,6 +130,16 @@ def glb_bytes(mesh: trimesh.Trimesh, lods: Sequence[trimesh.Trimesh] = ()) -> by
     return _rewritten(glb, {lod_name(name, level): level for level in range(len(lods) + 1)})
 
 
+def levels_glb(mesh: trimesh.Trimesh, lods: Sequence[trimesh.Trimesh]) -> bytes:
+    """A GLB whose scene holds every level as its own node named ``name_LODn`` (no MSFT_lod), for importers that
+    skip the extension and build LOD groups from those names (Blender on its way to FBX, then Unity and Unreal)."""
+    scene = trimesh.Scene()
+    name = mesh.metadata.get("name", "meshmill")
+    for level, part in enumerate([mesh, *lods]):
+        scene.add_geometry(part, geom_name=lod_name(name, level), node_name=lod_name(name, level))
+    return scene.export(file_type="glb", include_normals=True, extension_webp=mesh.metadata.get("texture_format") == "webp")
+
+
 def _rewritten(glb: bytes, levels: dict[str, int]) -> bytes:
     """The GLB with its tangents' attribute renamed from ``TANGENT_ATTRIBUTE`` to TANGENT and, given the
     node names of its ``levels`` of detail, those written as MSFT_lod (the JSON chunk rewritten and re-padded,

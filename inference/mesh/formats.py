@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from inference.mesh.export import obj_files
+from inference.mesh.export import levels_glb, obj_files
+from inference.mesh.fbx import check_fbx, fbx_bytes
 from inference.mesh.usd import REQUIREMENT as USD_REQUIREMENT
 from inference.mesh.usd import check_usd, usdc_files, usdz_bytes
 
@@ -55,6 +56,11 @@ def _usdz(asset: Finished, stem: str) -> dict[str, bytes]:
     return {f"{stem}.usdz": usdz_bytes(asset.mesh, stem)}
 
 
+def _fbx(asset: Finished, stem: str) -> dict[str, bytes]:
+    glb = levels_glb(asset.mesh, asset.lods) if asset.lods else asset.glb  # every level a node: Blender skips MSFT_lod
+    return {f"{stem}.fbx": fbx_bytes(glb, stem)}
+
+
 def _usdc(asset: Finished, stem: str) -> dict[str, bytes]:
     return usdc_files(asset.mesh, stem)
 
@@ -63,6 +69,15 @@ FORMATS: dict[str, ExportFormat] = {
     "glb": ExportFormat("glb", ".glb", "model/gltf-binary", _glb, "glTF binary: textures, normal map, levels of detail (MSFT_lod)"),
     "obj": ExportFormat(
         "obj", ".obj", "model/obj", _obj, "Wavefront OBJ with its MTL and PNG textures beside it (quads kept; a file per level of detail)"
+    ),
+    "fbx": ExportFormat(
+        "fbx",
+        ".fbx",
+        "application/octet-stream",
+        _fbx,
+        "binary FBX (Unity, Unreal): base colour, normal and metallic-roughness textures embedded; +Y up, metres",
+        "Blender (apt-get install blender), run headless",
+        check_fbx,
     ),
     "usdz": ExportFormat(
         "usdz",

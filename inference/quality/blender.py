@@ -8,8 +8,6 @@ Blender runs as a separate program (``blender`` on the PATH, or ``MESHMILL_BLEND
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,19 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from inference.runtime.programs import blender_executable
 from inference.views import VIEW_AXES
 
 SCENE = Path(__file__).with_name("blender_scene.py")
 SAMPLES = 48
-
-
-def blender_executable() -> str:
-    found = os.environ.get("MESHMILL_BLENDER") or shutil.which("blender")
-    if not found:
-        raise FileNotFoundError(
-            "rendering with Blender needs the blender program on the PATH (Debian: apt-get install blender) or MESHMILL_BLENDER"
-        )
-    return found
 
 
 def render_with_blender(
@@ -56,7 +46,8 @@ def render_with_blender(
     with tempfile.TemporaryDirectory(prefix="meshmill-blender-") as tmp:
         job["out"] = tmp
         (Path(tmp) / "job.json").write_text(json.dumps(job))
-        command = [blender_executable(), "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(SCENE)]
+        blender = blender_executable("rendering with Blender")
+        command = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(SCENE)]
         command += ["--", f"{tmp}/job.json"]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0 or "MESHMILL_RENDERED" not in done.stdout:

@@ -94,8 +94,8 @@ def test_a_usdc_layer_comes_with_its_textures_beside_it(asset):
 
 def test_a_file_name_picks_its_format_and_an_unknown_suffix_is_refused_naming_the_known_ones():
     assert format_for("out/chest.GLB").name == "glb" and format_for("chest.usdz").name == "usdz"
-    with pytest.raises(FormatError, match=r"\.fbx is not a format.*\.glb, \.obj, \.usdz, \.usdc"):
-        format_for("chest.fbx")
+    with pytest.raises(FormatError, match=r"\.blend is not a format.*\.glb, \.obj, \.fbx, \.usdz, \.usdc"):
+        format_for("chest.blend")
 
 
 @settings(max_examples=60, deadline=None)

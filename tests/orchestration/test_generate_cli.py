@@ -15,7 +15,7 @@ from pygltflib import GLTF2
 from inference.quality.evaluation import obj_texture, write_reference
 from inference.quality.render import save_views
 from tests.support import SAMPLES, bare_env, meshmill
-from tests.support.clients import validate_gltf
+from tests.support.clients import blender_import, validate_gltf
 
 
 def run(*args: str):  # noqa: ANN201
@@ -225,3 +225,19 @@ def test_eval_refuses_an_unknown_renderer(tmp_path):
     (tmp_path / "meshes").mkdir()
     result = run("eval", str(tmp_path / "meshes"), "--renderer", "povray")
     assert result.returncode != 0 and "povray" in result.stderr and "blender" in result.stderr
+
+
+def test_blender_imports_the_fbx_upright_at_its_height_with_its_textures_connected_and_its_lod_group(tmp_path):
+    fbx = tmp_path / "chest.fbx"
+    result = run(
+        "generate", str(SAMPLES / "mug.jpg"), "-o", str(fbx), "--height", "1.2", "--preset", "mobile", "--texture-size", "512",
+        "--lods", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = blender_import(fbx)
+    assert report["objects"] == ["chest_LOD0", "chest_LOD1"]
+    assert report["parents"] == {"chest_LOD0": "chest", "chest_LOD1": "chest"}  # the group Unity builds from the names
+    assert report["base_color_from"] == "TEX_IMAGE" and report["normal_from"] == ["NORMAL_MAP", "TEX_IMAGE"]
+    assert sorted(name for name, _ in report["images"]) == ["chest_basecolor", "chest_normal"]  # named for what they are
+    (lo, hi) = report["bounds"]  # Blender's frame: Z up
+    assert hi[2] - lo[2] == pytest.approx(1.2, abs=2e-3) and lo[2] == pytest.approx(0.0, abs=2e-3)

@@ -1,4 +1,4 @@
-"""Run inside Blender: import a GLB (or an OBJ) and print what Blender made of it as one JSON line.
+"""Run inside Blender: import a GLB (or an OBJ, or an FBX) and print what Blender made of it as one JSON line.
 
 blender -b --factory-startup --python tests/blender_import.py -- model.glb [--tangents]
 
@@ -18,6 +18,8 @@ path = sys.argv[sys.argv.index("--") + 1]
 bpy.ops.wm.read_factory_settings(use_empty=True)
 if path.endswith(".obj"):
     bpy.ops.wm.obj_import(filepath=path)
+elif path.endswith(".fbx"):
+    bpy.ops.import_scene.fbx(filepath=path)
 else:
     bpy.ops.import_scene.gltf(filepath=path)
 meshes = [o for o in bpy.data.objects if o.type == "MESH"]
@@ -28,8 +30,12 @@ out = {
     "images": [(i.name, list(i.size)) for i in bpy.data.images],
     "uv_layers": [len(o.data.uv_layers) for o in meshes],
     "objects": sorted(o.name for o in meshes),
+    "parents": {o.name: o.parent.name for o in meshes if o.parent is not None},
     "quads": sum(1 for o in meshes for p in o.data.polygons if p.loop_total == 4),
 }
+if meshes:  # the world-space box of every mesh, in Blender's frame (Z up), as a user would measure it
+    corners = [o.matrix_world @ v.co for o in meshes for v in o.data.vertices]
+    out["bounds"] = [[min(c[i] for c in corners) for i in range(3)], [max(c[i] for c in corners) for i in range(3)]]
 mat = bpy.data.materials[0] if bpy.data.materials else None
 if mat and mat.use_nodes:
     bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
