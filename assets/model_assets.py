@@ -25,10 +25,11 @@ from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, start_attempt
-from catalog.keys import dense_mesh_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
+from catalog.keys import dense_mesh_key, format_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
 from inference.mesh.export import obj_zip
+from inference.mesh.formats import FORMATS, Finished, stored
 from inference.mesh.preview import preview_png
 from inference.mesh.remesh import quad_count
 from inference.params import GenerationParams
@@ -93,6 +94,9 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         timings: dict[str, float] = {}
         with failure_recorded(engine, output_id, attempt, "shape_and_texture"):
             check_licences(params)  # a setting changed since convert checked: refused here, by name, before any work
+            for name in params.formats:  # a format this worker cannot write (no Blender, no usd-core): refused by name, now
+                if FORMATS[name].check is not None:
+                    FORMATS[name].check()
             if MESH in selected:
                 generator = compute.generator(params.backend, context.log)
                 shape = make_shape(views, params, generator, timings)
@@ -116,7 +120,13 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                 # quads and further levels are in no OBJ made from the GLB: the OBJ is kept with it
                 keeps_obj = shape.polygon is not None or bool(textured.lods)
                 if keeps_obj:
-                    blobs.put(obj_zip_key(h, variant), obj_zip(textured.mesh, stem, textured.lods, shape.polygon), "application/zip")
+                    blobs.put(obj_zip_key(h, variant), obj_zip(textured.mesh, stem, textured.lods, textured.polygon), "application/zip")
+                format_keys = {}
+                finished = Finished(textured.mesh, textured.glb, textured.lods, textured.polygon)
+                for name in params.formats[1:]:  # the further formats the variant asks for (the GLB is above)
+                    data, suffix, mime = stored(FORMATS[name], finished, stem)
+                    format_keys[name] = format_key(h, variant, name, suffix)
+                    blobs.put(format_keys[name], data, mime)
         common = {"catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "views": used, "parameters": params.model_dump()}
         if MESH in selected:
             yield dg.AssetMaterialization(
@@ -143,8 +153,8 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
             engine, output_id, attempt, status=OutputStatus.succeeded, face_count=faces, vertex_count=vertices,
             byte_size=len(textured.glb), glb_key=glb_key(h, variant), preview_key=preview_key(h, variant), timings=timings,
             licences=licence_record(params), views=used, obj_key=obj_zip_key(h, variant) if keeps_obj else None,
-            lod_face_counts=[len(level.faces) for level in textured.lods] or None,
-            quad_count=None if shape.polygon is None else quad_count(shape.polygon),
+            lod_face_counts=[len(level.faces) for level in textured.lods] or None, format_keys=format_keys or None,
+            quad_count=None if textured.polygon is None else quad_count(textured.polygon),
         )  # fmt: skip
         encoded = base64.b64encode(preview).decode()
         yield dg.AssetMaterialization(

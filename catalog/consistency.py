@@ -67,7 +67,7 @@ def _catalogued(engine: Engine) -> _Catalogued:
         view_rows = conn.execute(select(views.c.content_hash, views.c.blob_key, views.c.source_image_id)).all()
         source_rows = conn.execute(select(sources.c.id, sources.c.blob_key)).all()
         output_rows = conn.execute(
-            select(outputs.c.id, outputs.c.status, outputs.c.glb_key, outputs.c.obj_key, outputs.c.preview_key,
+            select(outputs.c.id, outputs.c.status, outputs.c.glb_key, outputs.c.obj_key, outputs.c.preview_key, outputs.c.format_keys,
                    sources.c.content_hash, variants.c.name)
             .join(sources, sources.c.id == outputs.c.source_image_id)
             .join(variants, variants.c.id == outputs.c.variant_id)
@@ -76,7 +76,8 @@ def _catalogued(engine: Engine) -> _Catalogued:
     referenced.update({key: ("source", sid) for _, key, sid in view_rows})
     for row in output_rows:
         if row.status == OutputStatus.succeeded.value:  # a made output's files must be there
-            referenced.update({key: ("output", row.id) for key in (row.glb_key, row.obj_key, row.preview_key) if key})
+            keys = (row.glb_key, row.obj_key, row.preview_key, *(row.format_keys or {}).values())
+            referenced.update({key: ("output", row.id) for key in keys if key})
     return _Catalogued(objects, {h for h, _, _ in view_rows} | objects, {(row.content_hash, row.name) for row in output_rows}, referenced)
 
 

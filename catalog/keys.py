@@ -92,6 +92,12 @@ def obj_zip_key(content_hash: str, variant: str) -> str:
     return f"outputs/{content_hash}/{variant}/obj.zip"
 
 
+def format_key(content_hash: str, variant: str, name: str, suffix: str) -> str:
+    """A further export format's blob: ``model.fbx``, ``model.usdz`` …, or ``model.<name>.zip`` for a format of
+    several files (``suffix`` ``.zip``)."""
+    return f"outputs/{content_hash}/{variant}/model.{name}.zip" if suffix == ".zip" else f"outputs/{content_hash}/{variant}/model{suffix}"
+
+
 def preview_key(content_hash: str, variant: str) -> str:
     return f"outputs/{content_hash}/{variant}/preview.png"
 

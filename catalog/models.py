@@ -146,6 +146,9 @@ class Output(SQLModel, table=True):
     lod_face_counts: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     #: quads of a quad retopology (``face_count`` counts its triangles); NULL where the mesh is triangles
     quad_count: int | None = None
+    #: the blob of each further format the output is written as ({"fbx": key, "usdz": key, …}; a format of several
+    #: files, OBJ or USDC, as a zip); NULL where only the GLB (and ``obj_key``) were written
+    format_keys: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     dagster_run_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()

@@ -179,7 +179,7 @@ def describe_sources(
         rows = conn.execute(select(_src).where(_src.c.id.in_(source_ids))).all()
     sources = {row.id: row for row in rows}
     fields = _SUMMARY_OUTPUT_FIELDS if summary else _OUTPUT_FIELDS
-    columns = [_out.c[name] for name in (*fields, "source_image_id", "glb_key", "obj_key", "preview_key")]
+    columns = [_out.c[name] for name in (*fields, "source_image_id", "glb_key", "obj_key", "preview_key", "format_keys")]
     if not summary:
         columns += [_out.c.created_at, _out.c.updated_at]
     out_query = (
@@ -204,7 +204,7 @@ def describe_sources(
         key = (r["source_image_id"], r["id"])
         record = {name: r[name] for name in fields}
         record["variant"] = r["variant_name"]
-        record["blob_keys"] = {"glb": r["glb_key"], "obj": r["obj_key"], "preview": r["preview_key"]}
+        record["blob_keys"] = {"glb": r["glb_key"], "obj": r["obj_key"], "preview": r["preview_key"], **(r["format_keys"] or {})}
         record["tags"] = tags.get(key, [])
         record["collections"] = collections.get(key, [])
         if not summary:
@@ -272,7 +272,7 @@ def output_detail(engine: Engine, output_id: int) -> dict[str, Any]:
 def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
     """What serving an output's files needs, in one query: its blob keys, variant and source file name."""
     query = (
-        select(_out.c.glb_key, _out.c.obj_key, _out.c.preview_key, _var.c.name.label("variant"), _src.c.filename)
+        select(_out.c.glb_key, _out.c.obj_key, _out.c.preview_key, _out.c.format_keys, _var.c.name.label("variant"), _src.c.filename)
         .join(_var, _var.c.id == _out.c.variant_id)
         .join(_src, _src.c.id == _out.c.source_image_id)
         .where(_out.c.id == output_id)

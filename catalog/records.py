@@ -187,6 +187,7 @@ OUTPUT_FIELDS = (
     "views",
     "lod_face_counts",
     "quad_count",
+    "format_keys",
     "dagster_run_id",
 )
 

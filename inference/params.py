@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from inference.backends import BACKEND_FIELDS, BACKENDS, ParamChoice, backend_spec
 from inference.images.models import REMOVERS, UPSCALE_FACTORS, UPSCALERS
+from inference.mesh.formats import FORMATS
 from inference.mesh.placement import PIVOTS
 
 #: Presets follow common platform budgets for a single prop or character:
@@ -115,6 +116,12 @@ class GenerationParams(BaseModel):
         description="budget surface: none (decimated triangles) or quad (quad retopology of the dense surface with "
         "Instant Meshes; the OBJ keeps the quads, the GLB stores them as two triangles each)",
     )
+    formats: tuple[str, ...] = Field(
+        ("glb",),
+        description="the files each output is written as, comma-separated: "
+        + ", ".join(FORMATS)
+        + " (the GLB always; fbx needs Blender, usdz and usdc usd-core)",
+    )
     height: float | None = Field(
         None,
         gt=0.0,
@@ -141,6 +148,15 @@ class GenerationParams(BaseModel):
             )
             raise ValueError(f"{named}: choose one of {', '.join(map(str, choices))}")
         return value
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _known_formats(cls, value: Any) -> tuple[str, ...]:
+        names = [n.strip().lower() for n in value.split(",")] if isinstance(value, str) else [str(n).lower() for n in value]
+        unknown = [n for n in names if n not in FORMATS]
+        if unknown:
+            raise ValueError(f"format {unknown[0]!r} is unknown: choose from {', '.join(FORMATS)}")
+        return tuple(dict.fromkeys(["glb", *names]))  # the GLB first (previews and checks read it), each once
 
     @model_validator(mode="before")
     @classmethod

@@ -31,7 +31,7 @@ from inference.images.fill import bleed_colours
 from inference.images.upscale import upscale_image
 from inference.licences import check_licences
 from inference.mesh.bake import bake_texture
-from inference.mesh.cleanup import budget_mesh, budget_shortfall, dense_surface, unit_vertex_normals
+from inference.mesh.cleanup import budget_mesh, budget_shortfall, dense_surface, sound_faces, unit_vertex_normals
 from inference.mesh.export import glb_bytes, pbr_material, textured_mesh
 from inference.mesh.lod import lod_levels
 from inference.mesh.normal_map import bake_normal_map, vertex_tangents
@@ -64,6 +64,7 @@ class TexturedMesh:
     glb: bytes
     texture_coverage: float  # fraction of surface texels some view saw
     lods: list[trimesh.Trimesh] = field(default_factory=list)  # levels 1 …, sharing ``mesh``'s material
+    polygon: np.ndarray | None = None  # the polygon of each of ``mesh``'s faces (quad retopology), else None
 
 
 @dataclass
@@ -231,10 +232,12 @@ def texture_mesh(
         if params.normal_map:
             with _timed(timings, "normal_map"):
                 normal_texture = bake_normal_map(unwrapped, normals, tangents, shape.dense, params.texture_size, device)
-    scale, offset = placement(unwrapped.vertices, params.height, params.pivot)  # metres, standing on its pivot
+    # metres, standing on its pivot; the levels are simplified from the placed mesh, so that their faces are checked
+    # at the float32 positions the files store
+    unwrapped, polygon = _placed(unwrapped, shape.polygon, *placement(unwrapped.vertices, params.height, params.pivot))
     with _timed(timings, "export"):
         material = pbr_material(texture, name, params.texture_format, normal_texture, **surface)
-        result = textured_mesh(_placed(unwrapped, scale, offset), normals, material, name, params.texture_format, tangents)
+        result = textured_mesh(unwrapped, normals, material, name, params.texture_format, tangents)
     lods = []
     if params.lods:
         with _timed(timings, "lods"):
@@ -242,15 +245,19 @@ def texture_mesh(
                 welded = level.source_vertex[level.faces]  # the level's faces on the budget mesh's welded vertices
                 level_normals = unit_vertex_normals(mesh.vertices, welded)[level.source_vertex]
                 level_tangents = None if tangents is None else vertex_tangents(level.vertices, level.faces, level.uvs, level_normals)
-                level = _placed(level, scale, offset)
                 lods.append(textured_mesh(level, level_normals, material, name, params.texture_format, level_tangents))
     with _timed(timings, "export"):
         glb = glb_bytes(result, lods)
-    return TexturedMesh(result, glb, coverage, lods)
+    return TexturedMesh(result, glb, coverage, lods, polygon)
 
 
-def _placed(mesh: UnwrappedMesh, scale: float, offset: np.ndarray) -> UnwrappedMesh:
-    return dataclasses.replace(mesh, vertices=placed(mesh.vertices, scale, offset))
+def _placed(mesh: UnwrappedMesh, polygon: np.ndarray | None, scale: float, offset: np.ndarray) -> tuple[UnwrappedMesh, np.ndarray | None]:
+    """The mesh moved and scaled; a sliver that moving makes of no area at float32 (rare) is dropped, with its polygon."""
+    moved = placed(mesh.vertices, scale, offset)
+    keep = sound_faces(moved, mesh.faces)
+    if keep.all():
+        return dataclasses.replace(mesh, vertices=moved), polygon
+    return dataclasses.replace(mesh, vertices=moved, faces=mesh.faces[keep]), None if polygon is None else polygon[keep]
 
 
 def generate_asset(
@@ -284,5 +291,5 @@ def generate_asset(
         textured.texture_coverage,
         shape.mesh.is_watertight,
         textured.lods,
-        shape.polygon,
+        textured.polygon,
     )

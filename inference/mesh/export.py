@@ -205,9 +205,14 @@ def obj_files(
 
 def obj_zip(mesh: trimesh.Trimesh, stem: str, lods: Sequence[trimesh.Trimesh] = (), polygon: np.ndarray | None = None) -> bytes:
     """``obj_files`` in one zip archive, as the web app serves them."""
+    return zipped(obj_files(mesh, stem, lods, polygon))
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    """``{file name: bytes}`` as one zip archive (a format of several files, stored or served as one)."""
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in obj_files(mesh, stem, lods, polygon).items():
+        for name, data in files.items():
             archive.writestr(name, data)
     return packed.getvalue()
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import trimesh
-
-from inference.mesh.export import levels_glb, obj_files
 from inference.mesh.fbx import check_fbx, fbx_bytes
 from inference.mesh.usd import REQUIREMENT as USD_REQUIREMENT
 from inference.mesh.usd import check_usd, usdc_files, usdz_bytes
+
+if TYPE_CHECKING:  # the table is read where trimesh is not yet imported (parameters, the CLI's start)
+    import numpy as np
+    import trimesh
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def _glb(asset: Finished, stem: str) -> dict[str, bytes]:
 
 
 def _obj(asset: Finished, stem: str) -> dict[str, bytes]:
+    from inference.mesh.export import obj_files  # deferred: trimesh takes a second to import
+
     return obj_files(asset.mesh, stem, asset.lods, asset.polygon)
 
 
@@ -57,6 +60,8 @@ def _usdz(asset: Finished, stem: str) -> dict[str, bytes]:
 
 
 def _fbx(asset: Finished, stem: str) -> dict[str, bytes]:
+    from inference.mesh.export import levels_glb
+
     glb = levels_glb(asset.mesh, asset.lods) if asset.lods else asset.glb  # every level a node: Blender skips MSFT_lod
     return {f"{stem}.fbx": fbx_bytes(glb, stem)}
 
@@ -98,6 +103,16 @@ FORMATS: dict[str, ExportFormat] = {
         check_usd,
     ),
 }
+
+
+def stored(export_format: ExportFormat, asset: Finished, stem: str) -> tuple[bytes, str, str]:
+    """``(bytes, suffix, MIME type)`` of the format as one blob: its file, or a zip of its files (OBJ, USDC)."""
+    from inference.mesh.export import zipped
+
+    files = export_format.write(asset, stem)
+    if len(files) == 1:
+        return next(iter(files.values())), export_format.suffix, export_format.mime
+    return zipped(files), ".zip", "application/zip"
 
 
 class FormatError(ValueError):

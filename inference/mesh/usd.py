@@ -14,10 +14,13 @@ from __future__ import annotations
 import io
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
-from PIL import Image
+
+if TYPE_CHECKING:
+    import trimesh
+    from PIL import Image
 
 #: what the writer needs, as the refusal names it
 REQUIREMENT = "usd-core (pip install 'meshmill[formats]')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -61,6 +62,39 @@ def catalog_find(
     console.print(table)
     if len(records) == limit:
         say(f"more: add --before {records[-1]['id']}")
+
+
+@app.command("export")
+def catalog_export(
+    destination: Path = typer.Argument(..., help="A folder, or a file ending .zip: the files go into one archive."),
+    collection: str = typer.Option(..., "--collection", "-c", help="The collection to export."),
+    formats: str = typer.Option("glb", "--format", "-f", help="Comma-separated formats: glb, obj, fbx, usdz, usdc."),
+    variant: str | None = typer.Option(None, help="Only this variant's outputs."),
+    template: str = typer.Option(
+        "{collection}/{name}_{variant}.{ext}",
+        help="Each file's path: {collection}, {name} (the source's file name without its suffix), {variant}, {format}, {ext}.",
+    ),
+) -> None:
+    """Write every made output of a collection in each format: the stored file where the variant wrote that format,
+    else made now from the output's GLB."""
+    from inference.mesh.formats import FORMATS
+    from orchestration.exports import exported_files, write_export
+
+    names = [n.strip().lower() for n in formats.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        fail(f"--format {formats!r}: {unknown[0] if unknown else 'nothing'} is not a format: choose from {', '.join(FORMATS)}")
+    try:
+        for name in names:
+            if FORMATS[name].check is not None:
+                FORMATS[name].check()
+        written = write_export(exported_files(open_engine(), open_blobs(), collection, names, template, variant), destination)
+    except (ValueError, KeyError) as exc:
+        fail(str(exc))
+    except (RuntimeError, FileNotFoundError) as exc:
+        fail(str(exc), 1)
+    made = sum(item.made_now for item in written)
+    say(f"wrote {len(written)} files to {destination}" + (f" ({made} made now from the GLB)" if made else ""))
 
 
 @app.command("show")

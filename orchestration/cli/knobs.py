@@ -26,6 +26,7 @@ TextureSource = Annotated[str | None, _option("texture_source", "--texture-sourc
 Lods = Annotated[int | None, _option("lods", "--lods")]
 Height = Annotated[float | None, _option("height", "--height")]
 Pivot = Annotated[str | None, _option("pivot", "--pivot")]
+Formats = Annotated[str | None, _option("formats", "--formats")]
 Remesh = Annotated[str | None, _option("remesh", "--remesh")]
 Steps = Annotated[int | None, _option("steps", "--steps")]
 Guidance = Annotated[float | None, _option("guidance", "--guidance")]

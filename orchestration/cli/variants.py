@@ -49,6 +49,7 @@ def variant_add(
     remesh: knobs.Remesh = None,
     height: knobs.Height = None,
     pivot: knobs.Pivot = None,
+    formats: knobs.Formats = None,
     steps: knobs.Steps = None,
     guidance: knobs.Guidance = None,
     octree_resolution: knobs.OctreeResolution = None,
@@ -63,7 +64,7 @@ def variant_add(
     shape = knobs.shape_knobs(
         faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
         keep_lighting=keep_lighting or None, texture_source=texture_source, lods=lods, remesh=remesh,
-        height=height, pivot=pivot, steps=steps, guidance=guidance,
+        height=height, pivot=pivot, formats=formats, steps=steps, guidance=guidance,
         octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
         stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
     )  # fmt: skip

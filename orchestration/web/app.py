@@ -32,6 +32,7 @@ import catalog
 from catalog import MAX_ID, BlobNotFound, CatalogError, LabelError, OutputStatus
 from catalog.keys import image_partition_key, view_key
 from inference.mesh.export import obj_zip
+from inference.mesh.formats import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -237,13 +238,22 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
 
     # --- files: by catalog id only -------------------------------------------------------------------
 
-    @app.get("/files/outputs/{output_id}/model.glb")
-    def file_glb(output_id: CatalogId) -> Response:
+    @app.get("/files/outputs/{output_id}/model.{name}")
+    def file_model(output_id: CatalogId, name: str) -> Response:
+        """The output in any format it was written as: the GLB, or one its variant asks for (``formats``)."""
         files, stem = output_file(output_id)
+        written = {"glb": files["glb_key"], **(files["format_keys"] or {})}
+        if name not in FORMATS:
+            raise _not_found(f"{name!r} is not an export format: use one of {', '.join(FORMATS)}")
+        if name not in written:
+            have = ", ".join(written)
+            raise _not_found(f"output {output_id} was not written as {name} (it has {have}): add it to its variant's --formats")
+        key = written[name]
+        suffix = ".zip" if key and key.endswith(".zip") else FORMATS[name].suffix  # a format of several files is a zip
         return Response(
-            blob(files["glb_key"], f"output {output_id}'s GLB"),
-            media_type="model/gltf-binary",
-            headers={"Content-Disposition": content_disposition("attachment", f"{stem}.glb")},
+            blob(key, f"output {output_id}'s {name.upper()}"),
+            media_type="application/zip" if suffix == ".zip" else FORMATS[name].mime,
+            headers={"Content-Disposition": content_disposition("attachment", f"{stem}{suffix}")},
         )
 
     @app.get("/files/outputs/{output_id}/obj.zip")

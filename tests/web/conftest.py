@@ -15,12 +15,16 @@ from tests.support.servers import create_database, meshmill_server
 
 
 def converted_catalog(env: dict[str, str], folder: Path) -> dict[str, int]:
-    """Three sample images and a four-view set × two variants through the main job, labelled like a studio would.
+    """Three sample images and a four-view set × two variants through the main job, labelled like a studio would;
+    mobile is also written as FBX and USDZ.
 
     duck and soccer ball: collection toys, tag demo; mug and rubber-duck (front, left, back, right, given
     with --views, after the mug): collection kitchen; duck also tagged approved.
     Returns the source ids by file name."""
-    meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "1200", "--texture-size", "512", "--lods", "2")
+    meshmill(
+        env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "1200", "--texture-size", "512", "--lods", "2",
+        "--formats", "glb,fbx,usdz",
+    )  # fmt: skip
     meshmill(env, "variant", "add", "desktop", "--faces", "3000", "--texture-size", "512")
     meshmill(env, "convert", str(SAMPLES / "duck.png"), str(SAMPLES / "soccer_ball.png"), "-c", "toys", "-t", "demo")
     views = write_view_set(folder, "rubber-duck", "folder")

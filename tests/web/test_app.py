@@ -18,6 +18,7 @@ from schemathesis.checks import not_a_server_error
 
 from inference.generators.builtin import VERSION as BUILTIN_VERSION
 from orchestration.web.app import MAX_BODY, MAX_LABELS, allowed_hosts, content_disposition
+from tests.support import meshmill
 from tests.support.clients import validate_gltf
 
 # One xdist worker runs the web tests: they share the package's converted catalogs (tests/web/conftest.py).
@@ -99,6 +100,46 @@ def test_downloads_are_valid_files(api, served, tmp_path):
     obj = trimesh.load(tmp_path / "obj" / "duck_mobile.obj", force="mesh")
     assert abs(len(obj.faces) - mobile["face_count"]) <= 2 and obj.visual.uv is not None
     assert Image.open(io.BytesIO(api.get(f"/files/outputs/{mobile['id']}/preview.png").content)).format == "PNG"
+
+
+def test_every_format_a_variant_asks_for_is_stored_and_served(api, served, tmp_path):
+    mobile = mobile_output(api, served.ids["duck.png"])
+    assert mobile["blob_keys"]["fbx"].endswith("/mobile/model.fbx") and mobile["blob_keys"]["usdz"].endswith("/mobile/model.usdz")
+    fbx = api.get(f"/files/outputs/{mobile['id']}/model.fbx")
+    assert fbx.status_code == 200 and fbx.content.startswith(b"Kaydara FBX Binary")
+    assert 'filename="duck_mobile.fbx"' in fbx.headers["content-disposition"]
+    usdz = api.get(f"/files/outputs/{mobile['id']}/model.usdz")
+    assert usdz.headers["content-type"] == "model/vnd.usdz+zip" and 'filename="duck_mobile.usdz"' in usdz.headers["content-disposition"]
+    assert zipfile.ZipFile(io.BytesIO(usdz.content)).namelist()[0] == "duck_mobile.usdc"
+    page = api.get(f"/outputs/{mobile['id']}").text
+    assert f'href="/files/outputs/{mobile["id"]}/model.fbx"' in page and f'href="/files/outputs/{mobile["id"]}/model.usdz"' in page
+    desktop = next(o for o in api.get(f"/api/sources/{served.ids['duck.png']}/variants").json() if o["variant"] == "desktop")
+    missing = api.get(f"/files/outputs/{desktop['id']}/model.fbx")
+    assert missing.status_code == 404 and "was not written as fbx (it has glb)" in missing.json()["detail"]
+    unknown = api.get(f"/files/outputs/{desktop['id']}/model.blend")
+    assert unknown.status_code == 404 and "'blend' is not an export format" in unknown.json()["detail"]
+
+
+def test_a_collection_exports_in_every_format_stored_or_made_from_its_glb(served, tmp_path):
+    folder = tmp_path / "out"
+    done = meshmill(served.env, "catalog", "export", str(folder), "-c", "toys", "--format", "glb,fbx,usdz,obj")
+    assert "wrote 16 files" in done.stdout and "(6 made now from the GLB)" in done.stdout  # desktop's FBX, USDZ, OBJ
+    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert names == sorted(
+        f"toys/{name}_{variant}.{ext}"
+        for name in ("duck", "soccer_ball")
+        for variant in ("desktop", "mobile")
+        for ext in ("glb", "fbx", "usdz", "obj.zip")
+    )
+    assert (folder / "toys" / "duck_desktop.fbx").read_bytes().startswith(b"Kaydara FBX Binary")
+    assert zipfile.ZipFile(folder / "toys" / "duck_desktop.usdz").namelist()[0] == "duck_desktop.usdc"
+    packed = tmp_path / "toys.zip"
+    done = meshmill(
+        served.env, "catalog", "export", str(packed), "-c", "toys", "--variant", "mobile", "-f", "fbx", "--template", "{name}.{ext}"
+    )
+    assert sorted(zipfile.ZipFile(packed).namelist()) == ["duck.fbx", "soccer_ball.fbx"] and "made now" not in done.stdout
+    refused = meshmill(served.env, "catalog", "export", str(folder), "-c", "toys", "--template", "../{name}.{ext}", check=False)
+    assert refused.returncode == 2 and "not a path inside the destination" in refused.stderr
 
 
 def test_image_stage_downloads(api, served):

@@ -1,0 +1,103 @@
+"""Outputs as files in any export format, for ``meshmill catalog export``: the stored blob where the variant wrote
+that format, else made now from the output's GLB (its level 0: levels of detail and quads are in the stored formats
+only)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import catalog
+from catalog import BlobStore
+
+#: the default file name of an exported output: its collection, the source's name and the variant, and the suffix
+DEFAULT_TEMPLATE = "{collection}/{name}_{variant}.{ext}"
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    path: str  # relative, from the template
+    data: bytes
+    made_now: bool  # False: the stored blob
+
+
+def output_as(blobs: BlobStore, output: dict[str, Any], name: str, stem: str) -> tuple[bytes, str, bool]:
+    """``(bytes, suffix without the dot, made now)``: the output in format ``name`` (a zip for OBJ and USDC)."""
+    from inference.mesh.formats import FORMATS, Finished, stored  # deferred: trimesh, only when exporting
+
+    def ext(suffix: str) -> str:  # a format of several files travels as NAME.zip
+        return f"{name}.zip" if suffix == ".zip" else suffix.lstrip(".")
+
+    key = output["blob_keys"].get(name)
+    if key:
+        return blobs.get(key), ext(".zip" if key.endswith(".zip") else FORMATS[name].suffix), False
+    import trimesh
+
+    glb = blobs.get(output["blob_keys"]["glb"])
+    loaded = trimesh.load(io.BytesIO(glb), file_type="glb")
+    mesh = next(iter(loaded.geometry.values())) if isinstance(loaded, trimesh.Scene) else loaded
+    data, suffix, _ = stored(FORMATS[name], Finished(mesh, glb), stem)
+    return data, ext(suffix), True
+
+
+def exported_files(
+    engine: Any, blobs: BlobStore, collection: str, formats: list[str], template: str = DEFAULT_TEMPLATE, variant: str | None = None
+) -> Iterator[ExportedFile]:
+    """Every made output of ``collection`` (of ``variant`` where given) in each of ``formats``, named by ``template``
+    (``{collection}``, ``{name}``: the source's file name without its suffix, ``{variant}``, ``{format}``, ``{ext}``)."""
+    before = None
+    while True:
+        page = catalog.find(engine, collection=collection, variant=variant, status="succeeded", limit=PAGE, before_id=before)
+        for source in page:
+            name = Path(source["filename"]).stem
+            for output in source["outputs"]:
+                if output["status"] != "succeeded" or (variant and output["variant"] != variant):
+                    continue
+                stem = f"{name}_{output['variant']}"
+                for export_format in formats:
+                    data, ext, made_now = output_as(blobs, output, export_format, stem)
+                    fields = {"collection": collection, "name": name, "variant": output["variant"], "format": export_format, "ext": ext}
+                    try:
+                        path = template.format(**fields)
+                    except (KeyError, IndexError, ValueError) as exc:
+                        raise ValueError(f"the file name template {template!r} cannot be filled ({exc}): use {', '.join(fields)}") from None
+                    yield ExportedFile(relative_path(path), data, made_now)
+        if len(page) < PAGE:
+            return
+        before = page[-1]["id"]
+
+
+def relative_path(path: str) -> str:
+    """A template's result, refused where it would leave the destination (absolute, or through ``..``)."""
+    parts = Path(path).parts
+    if not parts or Path(path).is_absolute() or ".." in parts:
+        raise ValueError(f"the file name template gives {path!r}, which is not a path inside the destination")
+    return "/".join(parts)
+
+
+def write_export(files: Iterator[ExportedFile], destination: Path) -> list[ExportedFile]:
+    """Into a folder, or one ``.zip`` where ``destination`` ends so; each file written whole (a temporary name, then
+    renamed), the zip too. Returns what was written."""
+    written = []
+    if destination.suffix.lower() == ".zip":
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(f".{destination.name}.tmp")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:  # GLB, PNG, FBX are compressed already
+            for item in files:
+                archive.writestr(item.path, item.data)
+                written.append(item)
+        partial.replace(destination)
+        return written
+    for item in files:
+        target = destination / item.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.tmp")
+        partial.write_bytes(item.data)
+        partial.replace(target)
+        written.append(item)
+    return written
