@@ -143,11 +143,18 @@ def usdc_files(mesh: trimesh.Trimesh, stem: str) -> dict[str, bytes]:
 
 def usdz_bytes(mesh: trimesh.Trimesh, stem: str) -> bytes:
     """One ``.usdz`` package: the stage and its textures, as Apple's AR Quick Look and Unreal read it."""
-    _, _, Sdf, _, _, _, _, UsdUtils, _ = _pxr()
+    Sdf = _pxr()[2]
     with tempfile.TemporaryDirectory(prefix="meshmill-usdz-") as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) / "stage"
+        folder.mkdir()
         layer = write_stage(mesh, folder, stem)
-        package = folder / f"{stem}.usdz"
-        if not UsdUtils.CreateNewUsdzPackage(Sdf.AssetPath(str(layer)), str(package)):
-            raise RuntimeError(f"usd-core could not package {stem}.usdz")
+        package = Path(tmp) / f"{stem}.usdz"
+        # written as it is (the layer first, its textures at the root, where it names them): usd-core's packager would
+        # localise the textures into a numbered folder and warn that it cannot resolve what it just moved
+        writer = Sdf.ZipFileWriter.CreateNew(str(package))
+        writer.AddFile(str(layer), layer.name)
+        for texture in sorted(folder.iterdir()):
+            if texture != layer:
+                writer.AddFile(str(texture), texture.name)
+        writer.Save()
         return package.read_bytes()
