@@ -29,7 +29,7 @@ from catalog.keys import dense_mesh_key, format_key, glb_key, mesh_key, obj_zip_
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
 from inference.mesh.export import obj_zip
-from inference.mesh.formats import FORMATS, Finished, stored
+from inference.mesh.formats import FORMATS, Finished, check_formats, stored
 from inference.mesh.preview import preview_png
 from inference.mesh.remesh import quad_count
 from inference.params import GenerationParams
@@ -94,9 +94,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         timings: dict[str, float] = {}
         with failure_recorded(engine, output_id, attempt, "shape_and_texture"):
             check_licences(params)  # a setting changed since convert checked: refused here, by name, before any work
-            for name in params.formats:  # a format this worker cannot write (no Blender, no usd-core): refused by name, now
-                if FORMATS[name].check is not None:
-                    FORMATS[name].check()
+            check_formats(params.formats)  # a format this worker cannot write (no Blender, no usd-core): refused by name, now
             if MESH in selected:
                 generator = compute.generator(params.backend, context.log)
                 shape = make_shape(views, params, generator, timings)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from inference.backends import BACKEND_FIELDS, BACKENDS, ParamChoice, backend_spec
 from inference.images.models import REMOVERS, UPSCALE_FACTORS, UPSCALERS
-from inference.mesh.formats import FORMATS
+from inference.mesh.formats import FORMATS, format_names
 from inference.mesh.placement import PIVOTS
 
 #: Presets follow common platform budgets for a single prop or character:
@@ -152,11 +152,7 @@ class GenerationParams(BaseModel):
     @field_validator("formats", mode="before")
     @classmethod
     def _known_formats(cls, value: Any) -> tuple[str, ...]:
-        names = [n.strip().lower() for n in value.split(",")] if isinstance(value, str) else [str(n).lower() for n in value]
-        unknown = [n for n in names if n not in FORMATS]
-        if unknown:
-            raise ValueError(f"format {unknown[0]!r} is unknown: choose from {', '.join(FORMATS)}")
-        return tuple(dict.fromkeys(["glb", *names]))  # the GLB first (previews and checks read it), each once
+        return tuple(dict.fromkeys(["glb", *format_names(value)]))  # the GLB first (previews and checks read it), each once
 
     @model_validator(mode="before")
     @classmethod

@@ -4,7 +4,6 @@ only)."""
 
 from __future__ import annotations
 
-import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,20 +27,17 @@ class ExportedFile:
 
 def output_as(blobs: BlobStore, output: dict[str, Any], name: str, stem: str) -> tuple[bytes, str, bool]:
     """``(bytes, suffix without the dot, made now)``: the output in format ``name`` (a zip for OBJ and USDC)."""
-    from inference.mesh.formats import FORMATS, Finished, stored  # deferred: trimesh, only when exporting
+    from inference.mesh.export import glb_mesh  # deferred: trimesh, only when exporting
+    from inference.mesh.formats import FORMATS, Finished, stored, stored_suffix
 
     def ext(suffix: str) -> str:  # a format of several files travels as NAME.zip
         return f"{name}.zip" if suffix == ".zip" else suffix.lstrip(".")
 
     key = output["blob_keys"].get(name)
     if key:
-        return blobs.get(key), ext(".zip" if key.endswith(".zip") else FORMATS[name].suffix), False
-    import trimesh
-
+        return blobs.get(key), ext(stored_suffix(name, key)), False
     glb = blobs.get(output["blob_keys"]["glb"])
-    loaded = trimesh.load(io.BytesIO(glb), file_type="glb")
-    mesh = next(iter(loaded.geometry.values())) if isinstance(loaded, trimesh.Scene) else loaded
-    data, suffix, _ = stored(FORMATS[name], Finished(mesh, glb), stem)
+    data, suffix, _ = stored(FORMATS[name], Finished(glb_mesh(glb), glb), stem)
     return data, ext(suffix), True
 
 

@@ -1,4 +1,4 @@
-"""How square each slice of a one-view object is, read from the picture: the built-in's cross-section.
+"""How square each slice of an object is, read from a view's picture: the built-in's cross-section.
 
 A front view cannot show depth, but it shows how the surface turns away from the camera across each
 horizontal run of the silhouette. Where the cross-section is round, the surface near the run's ends faces
@@ -10,8 +10,9 @@ and its silhouette's sides run straight up and down. Each run gets a squareness 
 - **even shading**: the slope and bump of a least-squares fit of the luminance across the runs near it
   (within a band of rows, so that a printed label or a dot does not decide), relative to their mean
   brightness, are small;
-- **straight sides**: the run's ends stay within a pixel or two of the ends of the runs above and below it
-  over the same band (a sphere's sides curve away within it; a box's and a can's do not).
+- **straight sides**: walking up and down from the run (until the object ends or a side steps, a part's
+  boundary), its ends stay within a pixel or two of the ends of the runs at the same column (a sphere's sides
+  curve away; a box's and a can's do not).
 
 Both must hold: art drawn without light has even shading everywhere, and a ball drawn that way stays round
 because its sides curve. The thresholds come from real objects rendered by Blender under a sun from the
@@ -129,8 +130,7 @@ def squareness(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     for _ in range(REFITS):  # printed marks (labels, dots) are outliers of the shading: count them less
         residual = luminance - (basis * coef.permute(2, 0, 1)).sum(0)
         scale = OUTLIER * coef[..., 0].abs().clamp(min=0.05)
-        refit = _banded_fit(basis, luminance, weight / (1.0 + (residual / scale) ** 2), label, runs_count, half, k)
-        coef = refit
+        coef = _banded_fit(basis, luminance, weight / (1.0 + (residual / scale) ** 2), label, runs_count, half, k)
     brightness = (coef[..., 0] + coef[..., 2] * torch.pi / 4).clamp(min=0.05)  # the fit's mean over a run
     slope = coef[..., 1].abs() / brightness
     rounding = coef[..., 2].clamp(min=0.0) / brightness

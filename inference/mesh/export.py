@@ -122,12 +122,8 @@ def glb_bytes(mesh: trimesh.Trimesh, lods: Sequence[trimesh.Trimesh] = ()) -> by
     if not lods:
         glb = mesh.export(file_type="glb", include_normals=True, extension_webp=webp)
         return _rewritten(glb, {}) if TANGENT_ATTRIBUTE in mesh.vertex_attributes else glb
-    scene = trimesh.Scene()
     name = mesh.metadata.get("name", "meshmill")
-    for level, part in enumerate([mesh, *lods]):
-        scene.add_geometry(part, geom_name=lod_name(name, level), node_name=lod_name(name, level))
-    glb = scene.export(file_type="glb", include_normals=True, extension_webp=webp)
-    return _rewritten(glb, {lod_name(name, level): level for level in range(len(lods) + 1)})
+    return _rewritten(levels_glb(mesh, lods), {lod_name(name, level): level for level in range(len(lods) + 1)})
 
 
 def levels_glb(mesh: trimesh.Trimesh, lods: Sequence[trimesh.Trimesh]) -> bytes:
@@ -138,6 +134,12 @@ def levels_glb(mesh: trimesh.Trimesh, lods: Sequence[trimesh.Trimesh]) -> bytes:
     for level, part in enumerate([mesh, *lods]):
         scene.add_geometry(part, geom_name=lod_name(name, level), node_name=lod_name(name, level))
     return scene.export(file_type="glb", include_normals=True, extension_webp=mesh.metadata.get("texture_format") == "webp")
+
+
+def glb_mesh(glb: bytes) -> trimesh.Trimesh:
+    """A GLB's level 0 as one textured mesh (a format made from a stored GLB)."""
+    loaded = trimesh.load(io.BytesIO(glb), file_type="glb")
+    return next(iter(loaded.geometry.values())) if isinstance(loaded, trimesh.Scene) else loaded
 
 
 def _rewritten(glb: bytes, levels: dict[str, int]) -> bytes:

@@ -9,7 +9,7 @@ retopology, the GLB already encoded) and a file stem, and returns ``{file name: 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,8 +115,29 @@ def stored(export_format: ExportFormat, asset: Finished, stem: str) -> tuple[byt
     return zipped(files), ".zip", "application/zip"
 
 
+def stored_suffix(name: str, key: str) -> str:
+    """The suffix of format ``name``'s stored blob ``key``: the format's own, or ``.zip`` for a format of several files."""
+    return ".zip" if key.endswith(".zip") else FORMATS[name].suffix
+
+
 class FormatError(ValueError):
-    """A file name whose suffix names no format; the message lists the ones there are."""
+    """A format name or a file name's suffix that names no format; the message lists the ones there are."""
+
+
+def format_names(names: str | Iterable[str]) -> list[str]:
+    """Format names, given comma-separated or one by one, in lower case; raises ``FormatError`` on an unknown one."""
+    found = [n.strip().lower() for n in (names.split(",") if isinstance(names, str) else map(str, names)) if n.strip()]
+    unknown = [n for n in found if n not in FORMATS]
+    if unknown:
+        raise FormatError(f"format {unknown[0]!r} is unknown: choose from {', '.join(FORMATS)}")
+    return found
+
+
+def check_formats(names: Iterable[str]) -> None:
+    """Raises, naming what to install, where the writer of one of ``names`` cannot run here (no Blender, no usd-core)."""
+    for name in names:
+        if FORMATS[name].check is not None:
+            FORMATS[name].check()
 
 
 def format_for(path: Path | str) -> ExportFormat:

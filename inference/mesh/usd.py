@@ -5,7 +5,7 @@ The stage is what Unreal, Omniverse, Houdini and Apple's AR Quick Look read: ``u
 The material is a ``UsdPreviewSurface`` fed by the same textures the GLB carries: base colour (sRGB), the
 tangent-space normal map (raw, scaled and biased from 0–1 to −1–1) and the metallic-roughness map (raw: roughness
 from green, metallic from blue, glTF's channels) where the mesh has them, else the material's constant metallic and
-roughness. Textures are PNG (or the JPEG the GLB embeds): a USDZ package may hold nothing else. Levels of detail
+roughness. Textures are PNG, whatever the GLB's encoding (a USDZ package may hold PNG or JPEG only). Levels of detail
 are not written: USD has no LOD schema that the engines read.
 """
 
@@ -43,15 +43,13 @@ def check_usd() -> None:
     _pxr()
 
 
-def _texture_file(image: Image.Image) -> tuple[bytes, str]:
-    """The texture's bytes and suffix: a JPEG stays as it is, anything else becomes PNG."""
-    if image.format == "JPEG" and getattr(image, "fp", None) is not None:
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=95)
-        return buffer.getvalue(), "jpg"
+def _png(image: Image.Image) -> bytes:
+    """The texture as PNG (lossless, and one of the two formats a USDZ may hold), at the GLB's zlib level."""
+    from inference.mesh.export import PNG_LEVEL  # deferred with the writer: export imports trimesh
+
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue(), "png"
+    image.convert("RGB").save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
 
 
 def write_stage(mesh: trimesh.Trimesh, folder: Path, stem: str) -> Path:
@@ -79,7 +77,8 @@ def write_stage(mesh: trimesh.Trimesh, folder: Path, stem: str) -> Path:
     material = getattr(mesh.visual, "material", None)
     uv = getattr(mesh.visual, "uv", None)
     if material is None or uv is None:
-        return _saved(stage, path)
+        stage.GetRootLayer().Save()
+        return path
     primvars = UsdGeom.PrimvarsAPI(geometry.GetPrim())
     st = primvars.CreatePrimvar("st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex)
     st.Set(Vt.Vec2fArray.FromNumpy(np.asarray(uv, np.float32)))  # trimesh's UVs start bottom left, as USD's do
@@ -95,9 +94,8 @@ def write_stage(mesh: trimesh.Trimesh, folder: Path, stem: str) -> Path:
     reader_output = reader.CreateOutput("result", Sdf.ValueTypeNames.Float2)
 
     def texture(image: Image.Image, role: str, colour_space: str) -> UsdShade.Shader:
-        data, suffix = _texture_file(image)
-        relative = f"{stem}_{role}.{suffix}"  # beside the layer: the USDZ packager moves a subfolder's files and warns
-        (folder / relative).write_bytes(data)
+        relative = f"{stem}_{role}.png"  # beside the layer: the USDZ packager moves a subfolder's files and warns
+        (folder / relative).write_bytes(_png(image))
         shader = UsdShade.Shader.Define(stage, surface_material.GetPath().AppendChild(f"{role}_texture"))
         shader.CreateIdAttr("UsdUVTexture")
         shader.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(Sdf.AssetPath(relative))
@@ -125,10 +123,6 @@ def write_stage(mesh: trimesh.Trimesh, folder: Path, stem: str) -> Path:
         roughness = material.roughnessFactor
         surface.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(float(1.0 if roughness is None else roughness))
     UsdShade.MaterialBindingAPI.Apply(geometry.GetPrim()).Bind(surface_material)
-    return _saved(stage, path)
-
-
-def _saved(stage, path: Path) -> Path:  # noqa: ANN001
     stage.GetRootLayer().Save()
     return path
 

@@ -11,6 +11,7 @@ from rich.table import Table
 import catalog
 from catalog import MAX_ID, CatalogError, LabelError
 from orchestration.cli.common import console, fail, open_blobs, open_engine, print_json, say
+from orchestration.exports import DEFAULT_TEMPLATE
 
 app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
 
@@ -71,23 +72,23 @@ def catalog_export(
     formats: str = typer.Option("glb", "--format", "-f", help="Comma-separated formats: glb, obj, fbx, usdz, usdc."),
     variant: str | None = typer.Option(None, help="Only this variant's outputs."),
     template: str = typer.Option(
-        "{collection}/{name}_{variant}.{ext}",
+        DEFAULT_TEMPLATE,
         help="Each file's path: {collection}, {name} (the source's file name without its suffix), {variant}, {format}, {ext}.",
     ),
 ) -> None:
     """Write every made output of a collection in each format: the stored file where the variant wrote that format,
     else made now from the output's GLB."""
-    from inference.mesh.formats import FORMATS
+    from inference.mesh.formats import FORMATS, FormatError, check_formats, format_names
     from orchestration.exports import exported_files, write_export
 
-    names = [n.strip().lower() for n in formats.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FORMATS]
-    if unknown or not names:
-        fail(f"--format {formats!r}: {unknown[0] if unknown else 'nothing'} is not a format: choose from {', '.join(FORMATS)}")
     try:
-        for name in names:
-            if FORMATS[name].check is not None:
-                FORMATS[name].check()
+        names = format_names(formats)
+    except FormatError as exc:
+        fail(f"--format {formats!r}: {exc}")
+    if not names:
+        fail(f"--format {formats!r}: names no format: choose from {', '.join(FORMATS)}")
+    try:
+        check_formats(names)
         written = write_export(exported_files(open_engine(), open_blobs(), collection, names, template, variant), destination)
     except (ValueError, KeyError) as exc:
         fail(str(exc))

@@ -98,15 +98,13 @@ def generate(
     # torch and trimesh take seconds to import: only this command needs them
     from inference.generators import get_generator
     from inference.licences import check_licences
-    from inference.mesh.formats import Finished, FormatError, format_for
+    from inference.mesh.formats import Finished, FormatError, check_formats, format_for
     from inference.mesh.remesh import quad_count
     from inference.pipeline import generate_asset
 
     try:
         formats = [format_for(output) for output in outputs]
-        for export_format in formats:
-            if export_format.check is not None:
-                export_format.check()
+        check_formats(f.name for f in formats)
     except (FormatError, RuntimeError) as exc:
         fail(str(exc))
     output = outputs[0]

@@ -7,7 +7,6 @@ catalog ids — a URL never names a blob key or a path. Read-only unless started
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import secrets
@@ -19,7 +18,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import fastapi
-import trimesh
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -31,8 +29,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 import catalog
 from catalog import MAX_ID, BlobNotFound, CatalogError, LabelError, OutputStatus
 from catalog.keys import image_partition_key, view_key
-from inference.mesh.export import obj_zip
-from inference.mesh.formats import FORMATS
+from inference.mesh.export import glb_mesh, obj_zip
+from inference.mesh.formats import FORMATS, stored_suffix
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +247,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             have = ", ".join(written)
             raise _not_found(f"output {output_id} was not written as {name} (it has {have}): add it to its variant's --formats")
         key = written[name]
-        suffix = ".zip" if key and key.endswith(".zip") else FORMATS[name].suffix  # a format of several files is a zip
+        suffix = stored_suffix(name, key or "")  # a format of several files is a zip
         return Response(
             blob(key, f"output {output_id}'s {name.upper()}"),
             media_type="application/zip" if suffix == ".zip" else FORMATS[name].mime,
@@ -262,8 +260,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         if files["obj_key"]:  # stored with the GLB where the GLB cannot give it back (quads, levels of detail)
             packed = blob(files["obj_key"], f"output {output_id}'s OBJ")
         else:
-            scene = trimesh.load(io.BytesIO(blob(files["glb_key"], f"output {output_id}'s GLB")), file_type="glb")
-            packed = obj_zip(next(iter(scene.geometry.values())) if isinstance(scene, trimesh.Scene) else scene, stem)
+            packed = obj_zip(glb_mesh(blob(files["glb_key"], f"output {output_id}'s GLB")), stem)
         named = {"Content-Disposition": content_disposition("attachment", f"{stem}_obj.zip")}
         return Response(packed, media_type="application/zip", headers=named)
 
