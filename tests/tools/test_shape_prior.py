@@ -88,3 +88,37 @@ def test_carving_keeps_what_lies_between_the_depths_in_the_silhouette():
     assert inside.tolist() == [True, False, False, True]
     turned = torch.tensor([[0.0, 0.0, 1.0]]) @ torch.from_numpy(view_rotation(90.0, 0.0)).float().T
     assert torch.allclose(turned, torch.tensor([[-1.0, 0.0, 0.0]]), atol=1e-6)  # seen from its left, +Z points left
+
+
+def test_training_resumes_from_its_checkpoint_and_refuses_other_data(tmp_path, monkeypatch):
+    """Two short calls make one run: the second starts at the step, weights and GPU time the first saved, the
+    checkpoint's moving average is what ``load_prior`` reads, and a checkpoint made on other data is refused."""
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    data = tmp_path / "bank.npz"
+    np.savez(data, triangles=sphere.vertices[sphere.faces].astype(np.float16), offsets=np.array([0, len(sphere.faces)]))
+    monkeypatch.setattr(train, "POINTS", 2_000)
+    first = tmp_path / "first.safetensors"
+    common = ["--batch", "2", "--widths", "8,8", "--total-steps", "40"]
+    monkeypatch.setattr("sys.argv", ["train", str(data), "--steps", "3", "--out", str(first), *common])
+    train.main()
+    model, average, meta = train.load_checkpoint(first, train.data_hash(data))
+    assert meta["step"] == "3" and meta["data_sha256"] == train.data_hash(data)
+    assert not torch.equal(model.head.weight, average.head.weight)  # trained weights and their average are both kept
+    assert torch.equal(load_prior(first).head.weight, average.head.weight)
+    second = tmp_path / "second.safetensors"
+    monkeypatch.setattr("sys.argv", ["train", str(data), "--steps", "2", "--resume", str(first), "--out", str(second), *common])
+    train.main()
+    assert train.load_checkpoint(second, train.data_hash(data))[2]["step"] == "5"
+    other = tmp_path / "other.npz"
+    np.savez(other, triangles=sphere.vertices[sphere.faces][:-1].astype(np.float16), offsets=np.array([0, len(sphere.faces) - 1]))
+    with pytest.raises(SystemExit, match="made on data"):
+        train.load_checkpoint(second, train.data_hash(other))
+
+
+def test_the_learning_rate_is_one_cosine_over_every_call_with_a_warm_up_after_each_resume():
+    peak, total = 1e-3, 10_000
+    assert train.learning_rate(0, 0, total, peak) == pytest.approx(peak / train.WARMUP)
+    assert train.learning_rate(5_000, 0, total, peak) == pytest.approx(peak * (0.02 + 0.49))
+    resumed = train.learning_rate(5_000, 5_000, total, peak)  # a new call: warm up again from the same point
+    assert resumed == pytest.approx(peak * 0.51 / train.WARMUP)
+    assert train.learning_rate(total + 5, 0, total, peak) == pytest.approx(peak * 0.02)

@@ -114,14 +114,14 @@ def save_prior(model: DepthPrior, path: Path) -> None:
 
 
 def load_prior(path: Path, device: torch.device | str = "cpu") -> DepthPrior:
-    """The prior saved in ``path`` by ``save_prior``."""
+    """The prior saved in ``path`` by ``save_prior``, or a training checkpoint's moving average (``train.save_checkpoint``)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     with safe_open(str(path), "pt") as handle:
         widths = tuple(int(w) for w in handle.metadata()["widths"].split(","))
     model = DepthPrior(widths)
-    model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+    model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items() if not k.startswith("train.")})
     return model.to(device).eval()
 
 

@@ -1,19 +1,28 @@
-"""Train the shape prior (``tools.shape_prior.model.DepthPrior``) on 0 A.D.'s meshes, on a GPU.
+"""Train the shape prior (``tools.shape_prior.model.DepthPrior``) on 0 A.D.'s meshes, on a GPU, in rounds.
 
     python -m tools.shape_prior.prepare public.zip prior-data        # once: the meshes and the held-out split
-    python -m tools.shape_prior.train prior-data/train.npz --steps 7303 --batch 96 --out prior.safetensors
+    python -m tools.shape_prior.train prior-data/train.npz --minutes 9 --out ckpt.safetensors
+    python -m tools.shape_prior.train prior-data/train.npz --minutes 9 --resume ckpt.safetensors --out ckpt.safetensors
+
+Training is resumable, so that it can run as many short GPU calls spread over time: a checkpoint
+(``save_checkpoint``) holds the weights being trained, their moving average (what ``model.load_prior``
+loads and the evaluation scores), the step reached, the GPU time spent so far and the SHA-256 of the data
+it was trained on; ``--resume`` refuses a checkpoint made on other data. The learning rate follows one
+cosine over ``--total-steps`` whatever the number of calls it takes; the optimiser's moments are not kept
+(they would triple the file) and are rebuilt over a short warm-up after each resume.
 
 Every batch is rendered on the fly, on the GPU, by splatting dense surface samples: each mesh turned to a
 random yaw, seen either from the front (orthographic, like our front view) or from a three-quarter pose
 (elevation 5–35°, perspective with a field of view of 20–50°), framed like ``inference.views`` frames a
 cut-out, shaded with a random colour and light. What the network learns to predict is, per pixel, the
-depth of the nearest and farthest surface, in the picture's units (``DepthPrior``'s docstring). Seeds are
-fixed: the same data, steps and batch give the same weights up to the GPU's non-determinism.
+depth of the nearest and farthest surface, in the picture's units (``DepthPrior``'s docstring). Batches
+are drawn from the seed and the step, so a resumed run does not repeat the pictures it has seen.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import time
 from pathlib import Path
@@ -23,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from inference.views import EXTENT
-from tools.shape_prior.model import INPUT_SIZE, DepthPrior, save_prior
+from tools.shape_prior.model import INPUT_SIZE, DepthPrior
 
 RENDER = 2 * INPUT_SIZE  # rendered at twice the input side, then averaged down: soft edges like a resized cut-out
 POINTS = 300_000
@@ -167,57 +176,114 @@ def train_step(model: DepthPrior, optimiser: torch.optim.Optimizer, bank: MeshBa
     return loss.item()
 
 
-def _steps_that_fit(model: DepthPrior, bank: MeshBank, args: argparse.Namespace, started: float) -> int:
-    """Time a few steps on a copy of the model, with random numbers of their own (so that the real run, from the
-    initial weights and the seed, is the one ``--steps N`` gives), and say how many steps fit."""
-    import copy
+WARMUP = 200  # steps of linear warm-up, at the start and after every resume (the optimiser's moments start at zero)
 
-    probe = copy.deepcopy(model)
-    optimiser = torch.optim.AdamW(probe.parameters(), lr=args.lr * 0.01)
-    generator = torch.Generator(bank.key.device).manual_seed(args.seed + 1)
-    for i in range(12):
-        if i == 2:
-            torch.cuda.synchronize() if torch.cuda.is_available() else None
-            t0 = time.monotonic()
-        train_step(probe, optimiser, bank, args.batch, generator)
-    per_step = (time.monotonic() - t0) / 10  # .item() in each step waits for the GPU
-    return max(1, int((args.minutes * 60 - (time.monotonic() - started)) / per_step))
+
+def learning_rate(step: int, first: int, total: int, peak: float) -> float:
+    """One cosine from ``peak`` to 2 % of it over ``total`` steps, with a warm-up from ``first`` (where this call began)."""
+    progress = min(step / total, 1.0)
+    cosine = 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+    return peak * cosine * min(1.0, (step - first + 1) / WARMUP)
+
+
+def data_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: Path, model: DepthPrior, average: DepthPrior, meta: dict[str, str]) -> None:
+    """The moving average under the plain names (``load_prior`` reads it), the trained weights under ``train.``, in
+    fp16 (a 4.9 M-parameter network: under 20 MB), with ``meta`` (step, GPU time, data hash, ...) as metadata."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {name: value.detach().to(torch.float16).contiguous().cpu() for name, value in average.state_dict().items()}
+    tensors |= {f"train.{name}": value.detach().to(torch.float16).contiguous().cpu() for name, value in model.state_dict().items()}
+    save_file(tensors, str(path.with_suffix(".tmp")), metadata={"widths": ",".join(map(str, model.widths))} | meta)
+    path.with_suffix(".tmp").replace(path)
+
+
+def load_checkpoint(path: Path, digest: str) -> tuple[DepthPrior, DepthPrior, dict[str, str]]:
+    """The trained weights, their average and the metadata of a checkpoint made on the data whose hash is ``digest``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "pt") as handle:
+        meta = handle.metadata()
+    if meta.get("data_sha256") != digest:
+        raise SystemExit(f"{path}: made on data {meta.get('data_sha256', '(not recorded)')[:12]}, not on this data ({digest[:12]})")
+    widths = tuple(int(w) for w in meta["widths"].split(","))
+    tensors = load_file(str(path))
+    model, average = DepthPrior(widths), DepthPrior(widths)
+    model.load_state_dict({k.removeprefix("train."): v.float() for k, v in tensors.items() if k.startswith("train.")})
+    average.load_state_dict({k: v.float() for k, v in tensors.items() if not k.startswith("train.")})
+    return model, average, meta
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="train.npz written by tools.shape_prior.prepare")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=8000)
-    parser.add_argument("--minutes", type=float, help="instead of --steps: as many steps as fit in this time (the count is printed)")
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--out", type=Path, required=True, help="the checkpoint written at the end (and every 2,000 steps)")
+    parser.add_argument("--resume", type=Path, help="continue from this checkpoint")
+    parser.add_argument("--steps", type=int, default=10**9, help="at most this many steps in this call")
+    parser.add_argument("--minutes", type=float, default=9.0, help="stop after this long (a GPU call's limit) and save")
+    parser.add_argument("--total-steps", type=int, default=45_000, help="the whole training, over every call: the cosine's length")
+    parser.add_argument("--batch", type=int, default=96)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--average", type=float, default=0.999, help="decay of the weights' moving average")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--widths", default="32,64,128,256,256")
     parser.add_argument("--samples", type=Path, help="also save a batch of renders here (npz), to look at")
     args = parser.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(args.seed)
-    generator = torch.Generator(device).manual_seed(args.seed)
-    bank = MeshBank(args.data, device)
-    model = DepthPrior(tuple(int(w) for w in args.widths.split(","))).to(device)
-    parameters = sum(p.numel() for p in model.parameters()) / 1e6
-    print(f"{bank.count} meshes, {len(bank.triangles)} triangles; {parameters:.2f} M parameters on {device}")
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     started = time.monotonic()
-    if args.minutes:
-        args.steps = _steps_that_fit(model, bank, args, started)
-        print(f"{args.steps} steps fit in {args.minutes} minutes (train again with --steps {args.steps})", flush=True)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
-    losses = []
-    for step in range(1, args.steps + 1):
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    digest = data_hash(args.data)
+    if args.resume:
+        model, average, meta = load_checkpoint(args.resume, digest)
+        first, spent = int(meta["step"]), float(meta["gpu_seconds"])
+    else:
+        torch.manual_seed(args.seed)
+        model = DepthPrior(tuple(int(w) for w in args.widths.split(",")))
+        average = DepthPrior(model.widths)
+        average.load_state_dict(model.state_dict())
+        first, spent = 0, 0.0
+    model, average = model.to(device), average.to(device).eval()
+    generator = torch.Generator(device).manual_seed(args.seed * 1_000_003 + first)
+    bank = MeshBank(args.data, device)
+    parameters = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"{bank.count} meshes, {len(bank.triangles)} triangles; {parameters:.2f} M parameters on {device}; from step {first}", flush=True)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    trained = time.monotonic()
+    step, losses = first, []
+
+    def save() -> None:
+        gpu_seconds = spent + (time.monotonic() - trained if device.type == "cuda" else 0.0)
+        meta = {"step": str(step), "gpu_seconds": f"{gpu_seconds:.0f}", "data_sha256": digest, "batch": str(args.batch),
+                "total_steps": str(args.total_steps), "lr": str(args.lr), "seed": str(args.seed),
+                "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"}
+        save_checkpoint(args.out, model, average, meta)
+        print(f"saved {args.out} at step {step} ({args.out.stat().st_size / 1e6:.1f} MB, {gpu_seconds / 60:.1f} GPU-minutes in all)", flush=True)
+
+    while step < min(args.total_steps, first + args.steps) and time.monotonic() - started < args.minutes * 60:
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(step, first, args.total_steps, args.lr)
         losses.append(train_step(model, optimiser, bank, args.batch, generator))
-        schedule.step()
-        if step % 500 == 0 or step == args.steps:
-            print(f"step {step}: loss {np.mean(losses):.4f} (picture units), {time.monotonic() - started:.0f} s", flush=True)
+        with torch.no_grad():
+            for kept, current in zip(average.parameters(), model.parameters(), strict=True):
+                kept.lerp_(current, 1 - args.average)
+            for kept, current in zip(average.buffers(), model.buffers(), strict=True):
+                kept.copy_(current)
+        step += 1
+        if step % 500 == 0:
+            print(f"step {step}: loss {np.mean(losses):.4f} (picture units), lr {optimiser.param_groups[0]['lr']:.2e}, "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
             losses = []
-    save_prior(model.cpu(), args.out)
-    print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) after {time.monotonic() - started:.0f} s")
+        if step % 2000 == 0:
+            save()
+    save()
     if args.samples:
         with torch.no_grad():
             inputs, targets, mask = render_batch(bank, 16, generator)
