@@ -261,11 +261,21 @@ def main() -> None:
 
     def save() -> None:
         gpu_seconds = spent + (time.monotonic() - trained if device.type == "cuda" else 0.0)
-        meta = {"step": str(step), "gpu_seconds": f"{gpu_seconds:.0f}", "data_sha256": digest, "batch": str(args.batch),
-                "total_steps": str(args.total_steps), "lr": str(args.lr), "seed": str(args.seed),
-                "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"}
+        meta = {
+            "step": str(step),
+            "gpu_seconds": f"{gpu_seconds:.0f}",
+            "data_sha256": digest,
+            "batch": str(args.batch),
+            "total_steps": str(args.total_steps),
+            "lr": str(args.lr),
+            "seed": str(args.seed),
+            "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        }
         save_checkpoint(args.out, model, average, meta)
-        print(f"saved {args.out} at step {step} ({args.out.stat().st_size / 1e6:.1f} MB, {gpu_seconds / 60:.1f} GPU-minutes in all)", flush=True)
+        print(
+            f"saved {args.out} at step {step} ({args.out.stat().st_size / 1e6:.1f} MB, {gpu_seconds / 60:.1f} GPU-minutes in all)",
+            flush=True,
+        )
 
     while step < min(args.total_steps, first + args.steps) and time.monotonic() - started < args.minutes * 60:
         for group in optimiser.param_groups:
@@ -278,8 +288,11 @@ def main() -> None:
                 kept.copy_(current)
         step += 1
         if step % 500 == 0:
-            print(f"step {step}: loss {np.mean(losses):.4f} (picture units), lr {optimiser.param_groups[0]['lr']:.2e}, "
-                  f"{time.monotonic() - started:.0f} s", flush=True)
+            print(
+                f"step {step}: loss {np.mean(losses):.4f} (picture units), lr {optimiser.param_groups[0]['lr']:.2e}, "
+                f"{time.monotonic() - started:.0f} s",
+                flush=True,
+            )
             losses = []
         if step % 2000 == 0:
             save()
