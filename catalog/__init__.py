@@ -5,6 +5,7 @@ from catalog.db import describe_database, dispose_engines, get_engine, make_engi
 from catalog.labels import LabelError, normalise_label
 from catalog.models import MAX_ID, OutputStatus
 from catalog.queries import (
+    MadeOutput,
     edit_labels,
     find,
     list_collections,
@@ -49,6 +50,7 @@ __all__ = [
     "NewView",
     "attempts_of",
     "close_open_attempt",
+    "MadeOutput",
     "made_outputs",
     "close_run_attempts",
     "finish_attempt",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.sql import Select
@@ -375,21 +375,29 @@ def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def made_outputs(engine: Engine, image_keys: Iterable[str], variant_names: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(image partition key, variant) → the parameters of each output already made (``succeeded``) of these
-    images × variants: what a convert run again may skip."""
+class MadeOutput(NamedTuple):
+    """An output recorded as made: its parameters, and its GLB's key and size as written (to check the blob against)."""
+
+    parameters: dict[str, Any]
+    glb_key: str | None
+    byte_size: int | None
+
+
+def made_outputs(engine: Engine, image_keys: Iterable[str], variant_names: Iterable[str]) -> dict[tuple[str, str], MadeOutput]:
+    """(image partition key, variant) → each output already made (``succeeded``) of these images × variants: what
+    a convert run again may skip, once its blob is found as it was written."""
     sources, outputs, variants = SourceImage.__table__, Output.__table__, Variant.__table__
     keys, names = sorted(set(image_keys)), sorted(set(variant_names))
     prefix = func.substr(sources.c.content_hash, 1, IMAGE_KEY_LENGTH)
-    made: dict[tuple[str, str], dict[str, Any]] = {}
+    made: dict[tuple[str, str], MadeOutput] = {}
     with engine.connect() as conn:
         for start in range(0, len(keys), 1000):
             rows = conn.execute(
-                select(prefix.label("key"), variants.c.name, outputs.c.parameters)
+                select(prefix.label("key"), variants.c.name, outputs.c.parameters, outputs.c.glb_key, outputs.c.byte_size)
                 .join(outputs, outputs.c.source_image_id == sources.c.id)
                 .join(variants, variants.c.id == outputs.c.variant_id)
                 .where(prefix.in_(keys[start : start + 1000]), variants.c.name.in_(names),
                        outputs.c.status == OutputStatus.succeeded.value)
             )  # fmt: skip
-            made.update({(row.key, row.name): row.parameters for row in rows})
+            made.update({(row.key, row.name): MadeOutput(row.parameters, row.glb_key, row.byte_size) for row in rows})
     return made

@@ -150,10 +150,23 @@ def _variant_params(variant: str, image_params: GenerationParams) -> tuple[int, 
 
 def already_made(image_keys: Iterable[str], variant_names: Iterable[str], image_params: GenerationParams) -> set[str]:
     """The 3D partitions ("image|variant") whose output the catalog has as made, with the parameters this convert
-    would make it with: a re-run of the same command skips them (a changed variant or image setting does not)."""
+    would make it with, and whose GLB is still stored at the size it was written: a re-run of the same command
+    skips them (a changed variant or image setting does not, nor an output deleted or cut short in the store)."""
     wanted = {name: json.loads(json.dumps(_variant_params(name, image_params)[1].model_dump())) for name in variant_names}
-    made = catalog.made_outputs(definitions.RESOURCES["catalog"].engine(), image_keys, wanted)
-    return {f"{key}|{variant}" for (key, variant), parameters in made.items() if parameters == wanted[variant]}
+    resource = definitions.RESOURCES["catalog"]
+    made = catalog.made_outputs(resource.engine(), image_keys, wanted)
+    blobs = resource.blobs()
+    return {f"{key}|{variant}" for (key, variant), output in made.items() if output.parameters == wanted[variant] and intact(blobs, output)}
+
+
+def intact(blobs: catalog.BlobStore, output: catalog.MadeOutput) -> bool:
+    """The output's GLB is in the store with the size recorded when it was written."""
+    if not output.glb_key:
+        return False
+    try:
+        return blobs.stat(output.glb_key).size == output.byte_size
+    except catalog.BlobNotFound:
+        return False
 
 
 def check_variant_licences(variants: Iterable[str], image_params: GenerationParams) -> None:

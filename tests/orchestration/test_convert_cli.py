@@ -229,7 +229,16 @@ def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_runnin
     again = meshmill(env, *command[1:], timeout=300)  # before the fixes: blocked for ever, then made everything again
     assert f"{4 - made_before} of 4 GLBs made" in again.stdout
     assert made_before == 0 or f"({made_before} made before with the same settings: skipped" in again.stdout
-    assert {o["status"] for r in find_json(env) for o in r["outputs"]} == {"succeeded"}
+    outputs = [o for r in find_json(env) for o in r["outputs"]]
+    assert {o["status"] for o in outputs} == {"succeeded"}
+    # a GLB cut short in the store and one deleted from it are not "made before": the same command makes them again
+    store = blob_store(env)
+    store.path(outputs[0]["blob_keys"]["glb"]).write_bytes(store.get(outputs[0]["blob_keys"]["glb"])[:1000])
+    store.delete(outputs[1]["blob_keys"]["glb"])
+    remade = meshmill(env, *command[1:], timeout=300)
+    assert "2 of 4 GLBs made" in remade.stdout and "(2 made before with the same settings: skipped" in remade.stdout
+    recorded = {o["blob_keys"]["glb"]: o["byte_size"] for r in find_json(env) for o in r["outputs"]}
+    assert all(store.stat(o["blob_keys"]["glb"]).size == recorded[o["blob_keys"]["glb"]] for o in outputs[:2])
     forced = meshmill(env, "convert", str(SAMPLES / "duck.png"), "--force")
     assert "1 of 1 GLBs made" in forced.stdout
     clean = meshmill(env, "catalog", "check", "--grace", "0")
