@@ -270,9 +270,17 @@ def output_detail(engine: Engine, output_id: int) -> dict[str, Any]:
 
 
 def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
-    """What serving an output's files needs, in one query: its blob keys, variant and source file name."""
+    """What serving an output's files needs, in one query: its blob keys, the GLB's size as written, variant and source file name."""
     query = (
-        select(_out.c.glb_key, _out.c.obj_key, _out.c.preview_key, _out.c.format_keys, _var.c.name.label("variant"), _src.c.filename)
+        select(
+            _out.c.glb_key,
+            _out.c.byte_size,
+            _out.c.obj_key,
+            _out.c.preview_key,
+            _out.c.format_keys,
+            _var.c.name.label("variant"),
+            _src.c.filename,
+        )
         .join(_var, _var.c.id == _out.c.variant_id)
         .join(_src, _src.c.id == _out.c.source_image_id)
         .where(_out.c.id == output_id)

@@ -189,6 +189,18 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         except BlobNotFound:
             raise _not_found(f"{what} is missing from the blob store") from None
 
+    def damaged(output_id: int, what: str, problem: str) -> HTTPException:
+        log.warning("output %s: %s is damaged in the blob store: %s", output_id, what, problem)
+        detail = f"output {output_id}'s {what} is damaged in the blob store ({problem}): make it again with `meshmill convert --force`"
+        return HTTPException(status_code=500, detail=detail)
+
+    def glb(files: dict[str, Any], output_id: int) -> bytes:
+        """The output's GLB, refused (named) when the store holds other than the bytes written (cut short, say)."""
+        data = blob(files["glb_key"], f"output {output_id}'s GLB")
+        if files["byte_size"] is not None and len(data) != files["byte_size"]:
+            raise damaged(output_id, "GLB", f"{len(data):,} bytes of the {files['byte_size']:,} written")
+        return data
+
     def links(detail: dict[str, Any]) -> dict[str, str]:
         src, out = detail["source"], detail["output"]
         partition = f"{image_partition_key(src['content_hash'])}|{out['variant']}"
@@ -249,7 +261,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         key = written[name]
         suffix = stored_suffix(name, key or "")  # a format of several files is a zip
         return Response(
-            blob(key, f"output {output_id}'s {name.upper()}"),
+            glb(files, output_id) if name == "glb" else blob(key, f"output {output_id}'s {name.upper()}"),
             media_type="application/zip" if suffix == ".zip" else FORMATS[name].mime,
             headers={"Content-Disposition": content_disposition("attachment", f"{stem}{suffix}")},
         )
@@ -260,7 +272,12 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         if files["obj_key"]:  # stored with the GLB where the GLB cannot give it back (quads, levels of detail)
             packed = blob(files["obj_key"], f"output {output_id}'s OBJ")
         else:
-            packed = obj_zip(glb_mesh(blob(files["glb_key"], f"output {output_id}'s GLB")), stem)
+            data = glb(files, output_id)
+            try:
+                mesh = glb_mesh(data)
+            except Exception as exc:  # a GLB of the right size that trimesh cannot read: named, not a bare 500
+                raise damaged(output_id, "GLB", f"{type(exc).__name__}: {exc}") from None
+            packed = obj_zip(mesh, stem)
         named = {"Content-Disposition": content_disposition("attachment", f"{stem}_obj.zip")}
         return Response(packed, media_type="application/zip", headers=named)
 

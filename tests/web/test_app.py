@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 
 from inference.generators.builtin import VERSION as BUILTIN_VERSION
 from orchestration.web.app import MAX_BODY, MAX_LABELS, allowed_hosts, content_disposition
-from tests.support import meshmill
+from tests.support import blob_store, meshmill
 from tests.support.clients import validate_gltf
 
 # One xdist worker runs the web tests: they share the package's converted catalogs (tests/web/conftest.py).
@@ -299,6 +299,28 @@ def test_a_failure_inside_the_app_is_a_500_with_the_security_headers(tmp_path, m
     response = TestClient(app, raise_server_exceptions=False).get("/boom")
     assert response.status_code == 500 and "failed" in response.json()["detail"]
     assert response.headers["x-frame-options"] == "DENY" and "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_a_glb_damaged_in_the_store_is_a_named_error_not_its_bytes(api, served):
+    """A GLB cut short in the store is not served as if whole (it was, with 200), and an OBJ made from a GLB that
+    cannot be read is a named error (it was a bare 500 from trimesh): both name the output and what is wrong."""
+    outputs = api.get(f"/api/sources/{served.ids['duck.png']}/variants").json()
+    output = next(o for o in outputs if not o["blob_keys"].get("obj"))  # its OBJ is made from the GLB when asked for
+    key, store = output["blob_keys"]["glb"], blob_store(served.env)
+    whole = store.get(key)
+    try:
+        store.put(key, whole[:1000])
+        for file in ("model.glb", "obj.zip"):
+            response = api.get(f"/files/outputs/{output['id']}/{file}")
+            assert response.status_code == 500 and response.headers["x-content-type-options"] == "nosniff"
+            named = f"output {output['id']}'s GLB is damaged in the blob store (1,000 bytes of the {len(whole):,} written)"
+            assert named in response.json()["detail"]
+        store.put(key, bytes(len(whole)))  # the size written, but not a GLB
+        response = api.get(f"/files/outputs/{output['id']}/obj.zip")
+        assert response.status_code == 500 and "GLB is damaged in the blob store" in response.json()["detail"]
+    finally:
+        store.put(key, whole)
+    assert api.get(f"/files/outputs/{output['id']}/model.glb").content == whole
 
 
 def test_oversized_requests_are_refused_before_any_work(api, served):
