@@ -248,7 +248,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
 
     # --- files: by catalog id only -------------------------------------------------------------------
 
-    @app.get("/files/outputs/{output_id}/model.{name}")
+    @app.api_route("/files/outputs/{output_id}/model.{name}", methods=["GET", "HEAD"])
     def file_model(output_id: CatalogId, name: str) -> Response:
         """The output in any format it was written as: the GLB, or one its variant asks for (``formats``)."""
         files, stem = output_file(output_id)
@@ -266,7 +266,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             headers={"Content-Disposition": content_disposition("attachment", f"{stem}{suffix}")},
         )
 
-    @app.get("/files/outputs/{output_id}/obj.zip")
+    @app.api_route("/files/outputs/{output_id}/obj.zip", methods=["GET", "HEAD"])
     def file_obj_zip(output_id: CatalogId) -> Response:
         files, stem = output_file(output_id)
         if files["obj_key"]:  # stored with the GLB where the GLB cannot give it back (quads, levels of detail)
@@ -281,11 +281,11 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         named = {"Content-Disposition": content_disposition("attachment", f"{stem}_obj.zip")}
         return Response(packed, media_type="application/zip", headers=named)
 
-    @app.get("/files/outputs/{output_id}/preview.png")
+    @app.api_route("/files/outputs/{output_id}/preview.png", methods=["GET", "HEAD"])
     def file_preview(output_id: CatalogId) -> Response:
         return Response(blob(output_file(output_id)[0]["preview_key"], f"output {output_id}'s preview"), media_type="image/png")
 
-    @app.get("/files/sources/{source_id}/image")
+    @app.api_route("/files/sources/{source_id}/image", methods=["GET", "HEAD"])
     def file_source(source_id: CatalogId, view: str = "front") -> Response:
         """One view of the source object as ingested (default: its front)."""
         record = found(catalog.source_files, source_id, view)
@@ -297,7 +297,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             headers={"Content-Disposition": content_disposition("inline", name)},
         )
 
-    @app.get("/files/sources/{source_id}/{stage}.png")
+    @app.api_route("/files/sources/{source_id}/{stage}.png", methods=["GET", "HEAD"])
     def file_stage(source_id: CatalogId, stage: str, view: str = "front") -> Response:
         """A view as an image stage stored it: ``cleaned`` (cut out) or ``upscaled`` (upscaled and framed)."""
         stored = {"cleaned": "cleaned", "upscaled": "framed"}

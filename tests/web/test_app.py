@@ -301,6 +301,18 @@ def test_a_failure_inside_the_app_is_a_500_with_the_security_headers(tmp_path, m
     assert response.headers["x-frame-options"] == "DENY" and "default-src 'self'" in response.headers["content-security-policy"]
 
 
+def test_downloads_answer_head_with_the_size_and_no_body(api, served):
+    """HEAD of a download (a client checking a file before fetching it) was a 405; it answers as GET would, without the body."""
+    output = mobile_output(api, served.ids["duck.png"])
+    for path in (f"/files/outputs/{output['id']}/model.glb", f"/files/outputs/{output['id']}/preview.png",
+                 f"/files/sources/{served.ids['duck.png']}/image"):  # fmt: skip
+        got, head = api.get(path), api.head(path)
+        assert head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-length"] == str(len(got.content)) and head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["x-content-type-options"] == "nosniff"
+    assert api.head("/files/outputs/999999/model.glb").status_code == 404
+
+
 def test_a_glb_damaged_in_the_store_is_a_named_error_not_its_bytes(api, served):
     """A GLB cut short in the store is not served as if whole (it was, with 200), and an OBJ made from a GLB that
     cannot be read is a named error (it was a bare 500 from trimesh): both name the output and what is wrong."""
