@@ -105,12 +105,21 @@ def network_input(rgba: np.ndarray | torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def save_prior(model: DepthPrior, path: Path) -> None:
+def save_prior(model: DepthPrior, path: Path, extra: DepthPrior | None = None, meta: dict[str, str] | None = None) -> None:
+    """``model`` in fp16 under its plain names (what ``load_prior`` reads); ``extra`` (a checkpoint's trained weights)
+    under ``train.``; ``meta`` added to the metadata. Written beside and moved into place, so a killed call leaves
+    the last file whole."""
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {name: value.detach().to(torch.float16).contiguous().cpu() for name, value in model.state_dict().items()}
-    save_file(tensors, str(path), metadata={"widths": ",".join(map(str, model.widths))})
+    named = [("", model)] + ([("train.", extra)] if extra is not None else [])
+    tensors = {
+        f"{prefix}{name}": value.detach().to(torch.float16).contiguous().cpu()
+        for prefix, m in named
+        for name, value in m.state_dict().items()
+    }
+    save_file(tensors, str(path.with_suffix(".tmp")), metadata={"widths": ",".join(map(str, model.widths))} | (meta or {}))
+    path.with_suffix(".tmp").replace(path)
 
 
 def load_prior(path: Path, device: torch.device | str = "cpu") -> DepthPrior:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from inference.views import EXTENT
-from tools.shape_prior.model import INPUT_SIZE, DepthPrior
+from tools.shape_prior.model import INPUT_SIZE, DepthPrior, save_prior
 
 RENDER = 2 * INPUT_SIZE  # rendered at twice the input side, then averaged down: soft edges like a resized cut-out
 POINTS = 300_000
@@ -197,13 +197,7 @@ def data_hash(path: Path) -> str:
 def save_checkpoint(path: Path, model: DepthPrior, average: DepthPrior, meta: dict[str, str]) -> None:
     """The moving average under the plain names (``load_prior`` reads it), the trained weights under ``train.``, in
     fp16 (a 4.9 M-parameter network: under 20 MB), with ``meta`` (step, GPU time, data hash, ...) as metadata."""
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {name: value.detach().to(torch.float16).contiguous().cpu() for name, value in average.state_dict().items()}
-    tensors |= {f"train.{name}": value.detach().to(torch.float16).contiguous().cpu() for name, value in model.state_dict().items()}
-    save_file(tensors, str(path.with_suffix(".tmp")), metadata={"widths": ",".join(map(str, model.widths))} | meta)
-    path.with_suffix(".tmp").replace(path)
+    save_prior(average, path, extra=model, meta=meta)
 
 
 def load_checkpoint(path: Path, digest: str) -> tuple[DepthPrior, DepthPrior, dict[str, str]]:
