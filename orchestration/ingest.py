@@ -22,6 +22,7 @@ from catalog import BlobStore, NewSource, NewView, label_source, record_sources,
 from catalog.keys import object_hash, source_key
 from catalog.labels import normalise_label, normalise_origin
 from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png
+from inference.pipeline import MIN_IMAGE_SIDE
 from orchestration.source_sets import SetProblem, SourceSet, discover_sets
 
 #: the views of one object may differ in shape (a sofa is wide from the front, narrow from the side), but
@@ -38,6 +39,7 @@ class IngestResult:
     content_hash: str | None = None  # the object's; None when its files could not be read
     name: str = ""  # the object's name in the catalog
     views: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()  # a duplicate's views whose lost blobs this ingest stored again
 
 
 def ingest_set(
@@ -74,7 +76,10 @@ def ingest_set(
     hashes = {view: hashlib.sha256(content).hexdigest() for view, content in data.items()}
     content_hash = object_hash(hashes)
     existing = source_id_by_hash(engine, content_hash)
-    if existing is not None:
+    # a catalogued picture whose blob has gone (a disk lost, a bucket emptied) is stored again from this file:
+    # the blob is the same PNG as before (the file's bytes are the ones its hash was taken from)
+    lost = [] if existing is None else [view for view in views if not blobs.exists(source_key(hashes[view]))]
+    if existing is not None and not lost:
         label_source(engine, existing, **labels)
         return IngestResult(
             source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views
@@ -85,6 +90,16 @@ def ingest_set(
             decoded[view] = decode_image(data[view], path.name)
         except ImageError as exc:
             return failed(str(exc).removeprefix(f"{path.name}: "), view, content_hash)
+        if min(decoded[view].image.size) < MIN_IMAGE_SIDE:  # convert would refuse it: say so now, not later
+            size = decoded[view].image.size
+            return failed(f"image is {size[0]}×{size[1]}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed", view, content_hash)
+    if existing is not None:
+        for view in lost:
+            blobs.put(source_key(hashes[view]), encode_png(decoded[view].image), "image/png")
+        label_source(engine, existing, **labels)
+        return IngestResult(
+            source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views, tuple(lost)
+        )
     problem = aspect_problem({view: d.image.size for view, d in decoded.items()})
     if problem:
         return failed(problem, content_hash=content_hash)

@@ -31,7 +31,11 @@ def print_result(result: IngestResult) -> None:
         say(f"[green]added[/green]     #{result.source_id} {path} ({detail})")
     elif result.outcome == "duplicate":
         views = f" ({', '.join(result.views)})" if len(result.views) > 1 else ""
-        say(f"[yellow]duplicate[/yellow] #{result.source_id} {path}{views}")
+        restored = ""
+        if result.restored:  # the catalog knew it, the blob store had lost it
+            which = "picture" if len(result.views) == 1 else f"{' and '.join(result.restored)} view"
+            restored = f": its {which} had gone from the blob store and is stored again"
+        say(f"[yellow]duplicate[/yellow] #{result.source_id} {path}{views}{restored}")
     else:
         err_console.print(f"[red]failed[/red]    {path}: {detail}", highlight=False)
 

@@ -84,6 +84,17 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     four, one = (shapes[n].extents / shapes[n].extents.max() for n in ("rubber-duck", "front-only"))
     assert abs(four[2] - one[2]) > 0.05, (four, one)  # depth relative to size: from the side views, not a lathe of the front
 
+    # the duck's picture lost from the blob store: `convert --force` of its file stores it again (its ingest does) and
+    # makes the output again, rather than failing for want of it and marking a good output failed
+    source_key = records["duck.png"]["views"][0]["blob_key"]
+    picture = store.get(source_key)
+    store.delete(source_key)
+    again = meshmill(meshmill_env, "convert", str(inbox / "duck.png"), "--force")
+    assert "1 of 1 GLBs made" in again.stdout, again.stdout
+    assert store.get(source_key) == picture
+    (duck,) = [r for r in find_json(meshmill_env, "--collection", "toybox", "--variant", "mobile") if r["filename"] == "duck.png"]
+    assert duck["outputs"][0]["status"] == "succeeded"
+
 
 #: refusals before any work, and what an output records, do not depend on where it is stored: the embedded defaults only
 EMBEDDED_ONLY = pytest.mark.parametrize("meshmill_env", ["sqlite+local"], indirect=True)

@@ -57,6 +57,18 @@ def test_ingest_mixed_folder_reports_each_bad_file_and_keeps_the_good(meshmill_e
     assert len(find_json(meshmill_env, "--tag", "approved", "--tag", "hero")) == len(good) + 1
     assert stored_rows_and_blobs(meshmill_env)[1] == blobs
 
+    # A picture gone from the blob store (a disk replaced, a bucket emptied): the same file ingested again stores it
+    # again, byte for byte, rather than answering "duplicate" over a hole
+    store = blob_store(meshmill_env)
+    (prop,) = [r for r in records if r["filename"] == "prop.png"]
+    key = prop["views"][0]["blob_key"]
+    stored = store.get(key)
+    store.delete(key)
+    restored = meshmill(meshmill_env, "ingest", str(inbox / "prop.png"))
+    assert "0 added, 1 duplicate, 0 failed" in restored.stdout
+    assert "its picture had gone from the blob store and is stored again" in restored.stdout
+    assert store.get(key) == stored
+
 
 def test_catalog_commands(meshmill_env, tmp_path):
     for n in range(3):
@@ -98,7 +110,7 @@ def test_four_processes_ingesting_the_same_200_images_record_each_once(meshmill_
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for n in range(200):
-        prop_image(n, size=24).save(inbox / f"prop{n:03d}.png")
+        prop_image(n, size=32).save(inbox / f"prop{n:03d}.png")
     workers = [
         subprocess.Popen(
             [MESHMILL, "ingest", str(inbox), "--collection", "batch", "--tag", f"worker{w}"],

@@ -44,25 +44,26 @@ def decompression_bomb_png(width: int = 30000, height: int = 30000) -> bytes:
 def write_odd_good_images(folder: Path) -> dict[str, tuple[int, int, str]]:
     """Supported odd formats; maps file name to the (width, height, mode) they must decode to."""
     folder.mkdir(parents=True, exist_ok=True)
-    Image.new("CMYK", (40, 30), (0, 255, 255, 0)).save(folder / "cmyk.jpg", quality=95)  # pure red
-    gradient = (np.arange(64, dtype=np.uint32)[None, :].repeat(16, 0) * 1040).astype(np.uint16)
+    # every one at least 32 pixels a side, the least ``convert`` works with (and so ingest accepts)
+    Image.new("CMYK", (48, 36), (0, 255, 255, 0)).save(folder / "cmyk.jpg", quality=95)  # pure red
+    gradient = (np.arange(64, dtype=np.uint32)[None, :].repeat(32, 0) * 1040).astype(np.uint16)
     Image.fromarray(gradient).save(folder / "gray16.png")
-    palette = Image.new("P", (20, 10), 1)
+    palette = Image.new("P", (64, 32), 1)
     palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
-    palette.paste(0, (0, 0, 10, 10))
+    palette.paste(0, (0, 0, 32, 32))
     palette.save(folder / "palette_transparent.png", transparency=0)
-    Image.new("LA", (12, 12), (128, 200)).save(folder / "gray_alpha.png")
-    rotated = Image.new("RGB", (40, 20), (0, 0, 255))
-    rotated.paste((255, 0, 0), (0, 0, 20, 20))  # left half red
+    Image.new("LA", (32, 32), (128, 200)).save(folder / "gray_alpha.png")
+    rotated = Image.new("RGB", (80, 40), (0, 0, 255))
+    rotated.paste((255, 0, 0), (0, 0, 40, 40))  # left half red
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     rotated.save(folder / "exif_rotated.jpg", exif=exif.tobytes(), quality=95)
     return {
-        "cmyk.jpg": (40, 30, "RGB"),
-        "gray16.png": (64, 16, "RGB"),
-        "palette_transparent.png": (20, 10, "RGBA"),
-        "gray_alpha.png": (12, 12, "RGBA"),
-        "exif_rotated.jpg": (20, 40, "RGB"),
+        "cmyk.jpg": (48, 36, "RGB"),
+        "gray16.png": (64, 32, "RGB"),
+        "palette_transparent.png": (64, 32, "RGBA"),
+        "gray_alpha.png": (32, 32, "RGBA"),
+        "exif_rotated.jpg": (40, 80, "RGB"),
     }
 
 
@@ -141,7 +142,7 @@ def write_input_corpus(folder: Path) -> tuple[set[str], dict[str, str]]:
     good: dict[str, bytes | None] = {}
     bad: dict[str, str] = {}
 
-    def picture(seed: int, size: tuple[int, int] = (40, 30), mode: str = "RGB") -> Image.Image:
+    def picture(seed: int, size: tuple[int, int] = (48, 36), mode: str = "RGB") -> Image.Image:
         rng = np.random.default_rng(seed)
         channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
         pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
@@ -157,9 +158,9 @@ def write_input_corpus(folder: Path) -> tuple[set[str], dict[str, str]]:
     save("photo.jpg", picture(3), quality=90)
     save("photo.jpeg", picture(4), quality=90)
     save("photo.jfif", picture(5), format="JPEG")
-    save("cmyk.jpg", Image.new("CMYK", (40, 30), (0, 255, 255, 0)), quality=95)
+    save("cmyk.jpg", Image.new("CMYK", (48, 36), (0, 255, 255, 0)), quality=95)
     save("grey.png", picture(6, mode="L"))
-    save("grey16.png", Image.fromarray((np.arange(40 * 30, dtype=np.uint16).reshape(30, 40) * 50).astype(np.uint16)))
+    save("grey16.png", Image.fromarray((np.arange(48 * 36, dtype=np.uint16).reshape(36, 48) * 50).astype(np.uint16)))
     save("lossy.webp", picture(7), quality=80)
     save("lossless-alpha.webp", picture(8, mode="RGBA"), lossless=True)
     save("still.avif", picture(9), quality=70)
@@ -169,18 +170,15 @@ def write_input_corpus(folder: Path) -> tuple[set[str], dict[str, str]]:
     save("eight-bit.tif", picture(13))
     save("deflate.tiff", picture(14), compression="tiff_adobe_deflate")
     for name, values in (
-        ("rgb16.tif", np.random.default_rng(15).integers(0, 65536, (30, 40, 3), dtype=np.uint16)),
-        ("float32.tif", np.random.default_rng(16).random((30, 40, 3), dtype=np.float32)),
-        ("half-float.tif", np.random.default_rng(17).random((30, 40, 3)).astype(np.float16)),
-        ("hdr-float.tif", np.random.default_rng(18).random((30, 40, 3), dtype=np.float32) * 12),
-        ("grey10.tif", np.random.default_rng(19).integers(0, 1024, (30, 40), dtype=np.uint16)),
+        ("rgb16.tif", np.random.default_rng(15).integers(0, 65536, (36, 48, 3), dtype=np.uint16)),
+        ("float32.tif", np.random.default_rng(16).random((36, 48, 3), dtype=np.float32)),
+        ("half-float.tif", np.random.default_rng(17).random((36, 48, 3)).astype(np.float16)),
+        ("hdr-float.tif", np.random.default_rng(18).random((36, 48, 3), dtype=np.float32) * 12),
+        ("grey10.tif", np.random.default_rng(19).integers(0, 1024, (36, 48), dtype=np.uint16)),
     ):
         tifffile.imwrite(folder / name, values, photometric="rgb" if values.ndim == 3 else "minisblack")
         good[name] = None
-    # sizes: thin strips, a single pixel, a JPEG named .png
-    save("one-by-n.png", picture(20, (1, 500)))
-    save("n-by-one.png", picture(21, (500, 1)))
-    save("one-pixel.png", picture(22, (1, 1)))
+    # a JPEG named .png
     save("jpeg-named.png", picture(23), format="JPEG")
     # names
     for i, name in enumerate(["with space.png", "ünïcödé-名前.png", "-leading-dash.png", "new\nline.png", "quote'and\"double.png",
@@ -199,6 +197,10 @@ def write_input_corpus(folder: Path) -> tuple[set[str], dict[str, str]]:
         (folder / name).write_bytes(data)
         bad[name] = reason
 
+    # sizes convert cannot work with: thin strips, a single pixel, a thumbnail (refused at ingest, not later)
+    small = {"one-by-n.png": (1, 500), "n-by-one.png": (500, 1), "one-pixel.png": (1, 1), "thumb.png": (31, 40)}
+    for seed, (name, size) in enumerate(small.items(), start=20):
+        write(name, png_bytes(picture(seed, size)), f"image is {size[0]}×{size[1]}; at least 32×32 pixels are needed")
     write("zero.png", b"", "empty file")
     write("text.png", b"just some words\n", "not a recognised image")
     write("text.jpg", b"\xff\xd8\xff\xe0 and then nothing like a JPEG", "cannot read image header")
