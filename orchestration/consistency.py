@@ -9,8 +9,8 @@ This module adds what only the Dagster instance knows:
 - ``partition_without_source``: an image partition no catalogued object has, or a variant partition no
   variant has. Repair: the partition is removed.
 
-Catalogued objects without a partition are not a problem: they were ingested and not yet converted; the
-report counts them.
+Catalogued objects with no output made yet are not a problem: they were ingested and not yet converted (or their
+convert was stopped); the report counts them.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import dagster as dg
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from assets.partitions import images, variants
-from catalog import BlobStore
+from catalog import BlobStore, OutputStatus
 from catalog.consistency import DEFAULT_GRACE, Finding, check_catalog, repair_catalog
 from catalog.keys import image_partition_key
-from catalog.models import SourceImage, Variant
+from catalog.models import Output, SourceImage, Variant
 from orchestration.instance import orphaned_runs, release_orphaned_runs
 
 _ALIVE = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
@@ -34,7 +34,7 @@ _ALIVE = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagste
 @dataclass
 class CheckReport:
     findings: list[Finding] = field(default_factory=list)
-    not_converted: int = 0  # catalogued objects without an image partition yet
+    not_converted: int = 0  # catalogued objects with no output made yet (a partition alone is not a made output)
 
     @property
     def problems(self) -> list[Finding]:
@@ -60,13 +60,15 @@ def check(
     with engine.connect() as conn:
         hashes = list(conn.execute(select(SourceImage.__table__.c.content_hash)).scalars())
         variant_names = set(conn.execute(select(Variant.__table__.c.name)).scalars())
+        sources, outputs = SourceImage.__table__, Output.__table__
+        made = select(outputs.c.source_image_id).where(outputs.c.status == OutputStatus.succeeded.value)
+        report.not_converted = conn.execute(select(func.count()).select_from(sources).where(sources.c.id.not_in(made))).scalar_one()
     catalogued = {image_partition_key(h) for h in hashes}
     partitions = set(instance.get_dynamic_partitions(images.name))
     for key in sorted(partitions - catalogued):
         report.findings.append(Finding("partition_without_source", f"images/{key}", "no catalogued object has it", "remove the partition"))
     for name in sorted(set(instance.get_dynamic_partitions(variants.name)) - variant_names):
         report.findings.append(Finding("partition_without_source", f"variants/{name}", "no variant has this name", "remove the partition"))
-    report.not_converted = len(catalogued - partitions)
     if repair:
         _repair(instance, engine, blobs, report.findings)
     return report
