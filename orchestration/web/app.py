@@ -31,6 +31,7 @@ from catalog import MAX_ID, BlobNotFound, CatalogError, LabelError, OutputStatus
 from catalog.keys import image_partition_key, view_key
 from inference.mesh.export import glb_mesh, obj_zip
 from inference.mesh.formats import FORMATS, stored_suffix
+from orchestration.web.ranges import Unsatisfiable, requested_range
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,26 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
     # a request for another Host never reaches the app; added first, so that `guarded` (added after it, so
     # around it) puts the security headers on its refusal too
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts) if hosts is not None else allowed_hosts())
+
+    @app.middleware("http")
+    async def ranged(request: Request, call_next):  # noqa: ANN001, ANN202
+        """Downloads answer a byte range (``ranges``); inside ``guarded``, so a 206 or 416 has its headers too."""
+        response = await call_next(request)
+        if not request.url.path.startswith("/files/") or response.status_code != 200:
+            return response
+        response.headers["Accept-Ranges"] = "bytes"
+        if request.method != "GET" or "range" not in request.headers:
+            return response
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        try:
+            span = requested_range(request.headers["range"], len(body))
+        except Unsatisfiable:
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{len(body)}"})
+        if span is None:
+            return Response(body, headers=headers)
+        first, last = span
+        return Response(body[first : last + 1], status_code=206, headers={**headers, "Content-Range": f"bytes {first}-{last}/{len(body)}"})
 
     @app.middleware("http")
     async def guarded(request: Request, call_next):  # noqa: ANN001, ANN202

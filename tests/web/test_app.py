@@ -313,6 +313,29 @@ def test_downloads_answer_head_with_the_size_and_no_body(api, served):
     assert api.head("/files/outputs/999999/model.glb").status_code == 404
 
 
+def test_downloads_answer_a_byte_range(api, served):
+    """A client resuming a download or reading a file's head asks for a range (it got the whole file with 200):
+    one range answers 206 with its Content-Range, a range past the end 416, a header it cannot use the whole file."""
+    output = mobile_output(api, served.ids["duck.png"])
+    path = f"/files/outputs/{output['id']}/model.glb"
+    whole = api.get(path).content
+    size = len(whole)
+    assert api.head(path).headers["accept-ranges"] == "bytes"
+    for asked, first, last in (("bytes=0-3", 0, 3), ("bytes=-12", size - 12, size - 1), (f"bytes=100-{size * 2}", 100, size - 1)):
+        part = api.get(path, headers={"Range": asked})
+        assert part.status_code == 206, asked
+        assert part.content == whole[first : last + 1] and part.headers["content-range"] == f"bytes {first}-{last}/{size}", asked
+        assert part.headers["content-length"] == str(last + 1 - first) and part.headers["x-content-type-options"] == "nosniff"
+    assert api.get(path, headers={"Range": "bytes=0-3"}).content == b"glTF"
+    past = api.get(path, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}" and past.content == b""
+    for ignored in ("bytes=0-1,4-5", "lines=1-2", "bytes=5-2", "bytes=x-"):
+        got = api.get(path, headers={"Range": ignored})
+        assert got.status_code == 200 and got.content == whole, ignored
+    source = api.get(f"/files/sources/{served.ids['duck.png']}/image", headers={"Range": "bytes=1-3"})
+    assert source.status_code == 206 and source.content == b"PNG"
+
+
 def test_a_glb_damaged_in_the_store_is_a_named_error_not_its_bytes(api, served):
     """A GLB cut short in the store is not served as if whole (it was, with 200), and an OBJ made from a GLB that
     cannot be read is a named error (it was a bare 500 from trimesh): both name the output and what is wrong."""
