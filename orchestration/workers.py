@@ -18,12 +18,14 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 #: seconds between checks that every worker is still alive
@@ -78,6 +80,38 @@ def _end_group(worker: int) -> None:
     in the group, and Linux hands out no new process that number while the group has members)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(worker, signal.SIGKILL)
+
+
+#: seconds a program run by ``run_as_group`` has, once asked to stop, before what is left of its group is killed
+STOP_GRACE = 10.0
+
+
+def run_as_group(command: list[str], cwd: Path, grace: float = STOP_GRACE) -> int:
+    """Run ``command`` as the leader of a process group of its own and return its exit status. A SIGTERM, SIGINT
+    or SIGHUP here is passed to the whole group; what still runs ``grace`` seconds later is killed, and so is
+    anything of the group left once the command ends. ``dagster dev`` alone passed a SIGTERM on to nobody: its
+    webserver, daemon and code servers stayed up on the port, reparented to init."""
+    child = subprocess.Popen(command, cwd=cwd, start_new_session=True)
+    asked: list[float] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        asked.append(time.monotonic())
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signum)
+
+    previous = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=0.2)
+                return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell reports it
+            except subprocess.TimeoutExpired:
+                if asked and time.monotonic() - asked[0] > grace:
+                    _end_group(child.pid)
+    finally:
+        _end_group(child.pid)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _serve(work: Callable[[Any], Any], channel: Connection, parent: int) -> None:

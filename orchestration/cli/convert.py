@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from orchestration.cli.common import console, err_console, fail, label_options, 
 from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
 from orchestration.cli.variants import DEFAULT_VARIANT, define
 from orchestration.ingest import ingest_sets
-from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers
+from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers, run_as_group
 
 
 def convert(
@@ -124,7 +123,7 @@ def ui(port: int = typer.Option(3000), host: str = typer.Option("127.0.0.1")) ->
     beside = Path(sys.executable).with_name("dagster")
     dagster = str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
     command = [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
-    raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
+    raise typer.Exit(run_as_group(command, REPO_ROOT))  # a SIGTERM stops dagster dev and all it started
 
 
 def worker(

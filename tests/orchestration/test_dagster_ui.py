@@ -3,16 +3,18 @@ read back through GraphQL, and the asset graph in headless Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from tests.support import ARTIFACTS, MESHMILL, ROOT, scrubbed_env
+from tests.support import ARTIFACTS, MESHMILL, ROOT, descendants, running, scrubbed_env
 from tests.support.servers import free_port, wait_for_port
 
 
@@ -115,10 +117,21 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
         )
         assert json.loads(page.stdout.strip().splitlines()[-1])["missing"] == []
         assert shot.stat().st_size > 10_000
-    finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        try:
-            ui.wait(30)
-        except subprocess.TimeoutExpired:
+
+        # a SIGTERM to `meshmill ui` alone (a service manager, a closed terminal) stops everything it started and
+        # frees the port; before, dagster dev and its children stayed up, reparented to init
+        started = descendants(ui.pid)
+        assert len(started) >= 3, started  # dagster dev, its webserver, its daemon (and code servers)
+        os.kill(ui.pid, signal.SIGTERM)
+        ui.wait(30)
+        deadline = time.monotonic() + 15
+        while [pid for pid in started if running(pid)]:
+            assert time.monotonic() < deadline, f"still running after meshmill ui stopped: {[p for p in started if running(p)]}"
+            time.sleep(0.2)
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, "the port still answers"
+    finally:  # whatever a failure above left running
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(ui.pid, signal.SIGKILL)
+        ui.wait(30)
         log.close()

@@ -7,6 +7,7 @@ Khronos glTF-Validator and Blender), ``images`` (awkward image files), ``tiny_hu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -68,6 +69,27 @@ def worker_processes(parent: int) -> list[int]:
     """The worker processes (``orchestration.workers``, spawned by multiprocessing) that ``parent`` started."""
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
     return [int(pid) for pid in children if b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def descendants(parent: int) -> list[int]:
+    """Every process ``parent`` started, and theirs, as long as they are its descendants now."""
+    found, todo = [], [parent]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found += children
+                todo += children
+    return found
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (one nobody has reaped yet has stopped all the same)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def square_after_starting_a_child(task: tuple[int, float, str]) -> tuple[int, int]:
