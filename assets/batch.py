@@ -22,7 +22,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.errors import DagsterInvalidPropertyError
 
-from assets.faults import BAD_INPUT, NOT_RETRIED
+from assets.faults import BAD_INPUT, not_retried
 
 #: tries per partition for faults that are not bad input, and the first pause between them (doubling)
 TRIES = 3
@@ -84,7 +84,7 @@ def each_partition(
             continue
         for attempt in range(1, TRIES + 1):
             events, error = _one_try(work, key)
-            if error is None or isinstance(error, (*BAD_INPUT, *NOT_RETRIED)) or attempt == TRIES:
+            if error is None or isinstance(error, BAD_INPUT) or not_retried(error) is not None or attempt == TRIES:
                 break
             context.log.warning(f"{describe(key)}: {error!r}; trying again ({attempt} of {TRIES})")
             time.sleep(FIRST_PAUSE * 2 ** (attempt - 1))
@@ -105,7 +105,7 @@ def describe_error(error: Exception) -> str:
     """One line for a partition's failure: bad input says it all; other faults are named by their type."""
     if isinstance(error, BAD_INPUT):
         return str(error)
-    said = next((text for kind, text in NOT_RETRIED.items() if isinstance(error, kind)), "")
+    said = not_retried(error)
     lines = str(error).strip().splitlines()  # a database error goes on with its SQL and parameters: not for people
     return f"{type(error).__name__}: {said or (lines[0] if lines else '')}"
 

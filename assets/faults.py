@@ -3,7 +3,8 @@ policy for a step that fails outside its partitions, and closing a catalog attem
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import errno
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dagster as dg
@@ -25,8 +26,33 @@ BAD_INPUT = (
     ImageError, ViewError, MeshError, ParameterError, CatalogError, BlobNotFound, ModelUnavailable, EmptySurface, LicenceRefused,
     BlobStoreRefused,
 )  # fmt: skip
-#: faults of the machine that trying again at once does not mend: failed at once, named (a MemoryError has no message)
-NOT_RETRIED = {MemoryError: "out of memory (the machine had too little for this image at these settings)"}
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """A MemoryError has no message of its own."""
+    return "out of memory (the machine had too little for this image at these settings)" if isinstance(error, MemoryError) else None
+
+
+def disk_full(error: BaseException) -> str | None:
+    """An OSError ENOSPC/EDQUOT (naming its file), or SQLite's "database or disk is full" however it is wrapped."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}: free some and run it again"
+    if "database or disk is full" in str(error).split("\n", 1)[0]:
+        return "no space left for the catalog or Dagster's storage (database or disk is full): free some and run it again"
+    return None
+
+
+#: faults of the machine that trying again at once does not mend, each a test that names its fault (None: not this
+#: one): failed at once, named
+NOT_RETRIED: tuple[Callable[[BaseException], str | None], ...] = (out_of_memory, disk_full)
+
+
+def not_retried(error: BaseException) -> str | None:
+    """What ``error`` is called when it is a fault NOT_RETRIED, else None."""
+    return next((name for test in NOT_RETRIED if (name := test(error)) is not None), None)
+
+
 #: a step that fails outside any one partition (a resource that cannot start, the database away) is run again
 RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import zipfile
@@ -234,14 +235,24 @@ def test_transient_faults_are_retried_for_the_partition_and_bad_input_is_not(hom
     assert not oom.success and not any("trying again" in m for m in messages)
     assert any("MemoryError: out of memory" in m for m in messages)
 
-    def disk_full(self, blob_key):  # noqa: ANN001, ANN202
-        raise OSError("database or disk is full\n[SQL: UPDATE output SET status=? …]\n[parameters: (…)]")
+    # a full disk is failed at once (trying again in 2, 4, 8 s mends nothing), named in one line without its SQL
+    for full_disk, named in (
+        (OSError("database or disk is full\n[SQL: UPDATE output SET status=? …]\n[parameters: (…)]"),
+         "OSError: no space left for the catalog or Dagster's storage (database or disk is full): free some and run it again"),
+        (OSError(errno.ENOSPC, "No space left on device", "/data/blobs/cleaned/ab.png"),
+         "OSError: no space left on the device writing /data/blobs/cleaned/ab.png: free some and run it again"),
+    ):  # fmt: skip
 
-    monkeypatch.setattr(catalog.LocalBlobStore, "get", disk_full)  # tried again, then named in one line
-    full = dg.materialize(ASSETS, selection=["source_image", "cleaned_image", "upscaled_image"], partition_key=key,
-                          instance=instance, resources=RESOURCES, raise_on_error=False)  # fmt: skip
-    errors = [e.message or "" for e in instance.all_logs(full.run_id) if e.level == logging.ERROR]
-    assert any(m.endswith("OSError: database or disk is full") for m in errors), errors
+        def disk_full(self, blob_key, error=full_disk):  # noqa: ANN001, ANN202
+            raise error
+
+        monkeypatch.setattr(catalog.LocalBlobStore, "get", disk_full)
+        full = dg.materialize(ASSETS, selection=["source_image", "cleaned_image", "upscaled_image"], partition_key=key,
+                              instance=instance, resources=RESOURCES, raise_on_error=False)  # fmt: skip
+        messages = [e.message or "" for e in instance.all_logs(full.run_id)]
+        errors = [e.message or "" for e in instance.all_logs(full.run_id) if e.level == logging.ERROR]
+        assert not full.success and not any("trying again" in m for m in messages), messages
+        assert any(m.endswith(named) for m in errors), errors
 
 
 @pytest.mark.parametrize("selection", [["mesh"], ["mesh", "textured_glb"]])
