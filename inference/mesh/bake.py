@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from inference.images.fill import push_pull_fill
-from inference.mesh.cleanup import weld_by_position
+from inference.mesh.cleanup import MeshError, weld_by_position
 from inference.mesh.delight import divide_shading, relative_shading
 from inference.mesh.raster import depth_buffer, rasterize
 from inference.mesh.unseen import fill_unseen, gather_samples, texel_confidence
@@ -121,7 +121,7 @@ def bake_texture(
         colour_sum += weight[:, None] * sample[:, :3]
         weight_sum += weight
     if not bool((weight_sum > 1e-6).any()):
-        raise ValueError("no view colours any part of the surface")
+        raise MeshError("no view colours any part of the surface (the views and the shape do not overlap)")
     colour = colour_sum / weight_sum.clamp(min=1e-6)[:, None]
     confidence = texel_confidence(weight_sum)
     shading = relative_shading(colour, normal, seen)

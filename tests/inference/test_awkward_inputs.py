@@ -30,9 +30,11 @@ PARAMS = GenerationParams.resolve("mobile", target_faces=1500, texture_size=512)
 BACKDROPS = [(255, 255, 255, 255), (0, 0, 0, 0), (236, 238, 240, 255)]
 colours = st.tuples(st.integers(0, 200), st.integers(0, 200), st.integers(0, 200)).map(lambda c: (*c, 255))
 fraction = st.floats(0.0, 1.0)
-#: the refusals a user may get for a drawing: a view or object too small, nothing found, no surface
+#: the refusals a user may get for a drawing: a view or object too small, nothing found, no surface, a surface too
+#: thin to survive clean-up or one no view reaches (each a MeshError: bad input, failed at once, never retried)
 REFUSALS = re.compile(
     r"^(front|left|back|right) view: (the object is only|image is|no object found)|leave no volume|^quad retopology failed"
+    r"|^the mesh has no faces left after clean-up|^no view colours any part of the surface"
 )
 
 
