@@ -107,14 +107,22 @@ def check_views_accepted(generator: ShapeGenerator, views: Iterable[str]) -> Non
         raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
 
 
+def too_small(size: tuple[int, int]) -> str | None:
+    """Why a picture of ``size`` (width, height) is too small to work with, or None: what ``cut_out`` refuses and
+    ingest refuses before storing it."""
+    if min(size) >= MIN_IMAGE_SIDE:
+        return None
+    return f"image is {size[0]}×{size[1]}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed"
+
+
 def cut_out(image: Image.Image, view: str, *, remove: bool = True, remover: str = "builtin") -> Image.Image:
     """RGBA cut-out of one view, cropped to the object with a small margin.
 
     ``remove``: cut the object out with ``remover`` (an image's meaningful alpha is kept as it is);
     without it the image must bring its own alpha. Raises ``ViewError`` naming the view and the problem.
     """
-    if min(image.size) < MIN_IMAGE_SIDE:
-        raise ViewError(f"{view} view: image is {image.width}×{image.height}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed")
+    if problem := too_small(image.size):
+        raise ViewError(f"{view} view: {problem}")
     if max(image.size) > MAX_WORK_SIDE:
         image = ImageOps.contain(image, (MAX_WORK_SIDE, MAX_WORK_SIDE), Image.Resampling.LANCZOS)
     if image.mode == "RGBA":

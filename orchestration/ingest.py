@@ -22,7 +22,7 @@ from catalog import BlobStore, NewSource, NewView, label_source, record_sources,
 from catalog.keys import object_hash, source_key
 from catalog.labels import normalise_label, normalise_origin
 from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png
-from inference.pipeline import MIN_IMAGE_SIDE
+from inference.pipeline import too_small
 from orchestration.source_sets import SetProblem, SourceSet, discover_sets
 
 #: the views of one object may differ in shape (a sofa is wide from the front, narrow from the side), but
@@ -76,13 +76,20 @@ def ingest_set(
     hashes = {view: hashlib.sha256(content).hexdigest() for view, content in data.items()}
     content_hash = object_hash(hashes)
     existing = source_id_by_hash(engine, content_hash)
-    # a catalogued picture whose blob has gone (a disk lost, a bucket emptied) is stored again from this file:
-    # the blob is the same PNG as before (the file's bytes are the ones its hash was taken from)
-    lost = [] if existing is None else [view for view in views if not blobs.exists(source_key(hashes[view]))]
-    if existing is not None and not lost:
+    if existing is not None:
+        # a catalogued picture whose blob has gone (a disk lost, a bucket emptied) is stored again from this file:
+        # the same PNG as before (these bytes are the ones its hash was taken from)
+        lost = tuple(view for view in views if not blobs.exists(source_key(hashes[view])))
+        for view in lost:
+            name = source_set.views[view].name
+            try:
+                image = decode_image(data[view], name).image
+            except ImageError as exc:
+                return failed(str(exc).removeprefix(f"{name}: "), view, content_hash)
+            blobs.put(source_key(hashes[view]), encode_png(image), "image/png")
         label_source(engine, existing, **labels)
         return IngestResult(
-            source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views
+            source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views, lost
         )
     decoded: dict[str, DecodedImage] = {}
     for view, path in source_set.views.items():
@@ -90,16 +97,8 @@ def ingest_set(
             decoded[view] = decode_image(data[view], path.name)
         except ImageError as exc:
             return failed(str(exc).removeprefix(f"{path.name}: "), view, content_hash)
-        if min(decoded[view].image.size) < MIN_IMAGE_SIDE:  # convert would refuse it: say so now, not later
-            size = decoded[view].image.size
-            return failed(f"image is {size[0]}×{size[1]}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed", view, content_hash)
-    if existing is not None:
-        for view in lost:
-            blobs.put(source_key(hashes[view]), encode_png(decoded[view].image), "image/png")
-        label_source(engine, existing, **labels)
-        return IngestResult(
-            source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views, tuple(lost)
-        )
+        if problem := too_small(decoded[view].image.size):  # convert would refuse it: say so now, not later
+            return failed(problem, view, content_hash)
     problem = aspect_problem({view: d.image.size for view, d in decoded.items()})
     if problem:
         return failed(problem, content_hash=content_hash)
