@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The torch/torchvision pair that lies on this machine's disk (hy3dgen needs torchvision, and PyPI's
-# torchvision does not load beside the CPU-only torch 2.13.0 wheel); a GPU user overrides it (README, "GPU users").
+# torchvision does not load beside the CPU-only torch 2.13.0 wheel); a GPU user overrides it (docs/how-to/gpus.md).
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 export MESHMILL_HOME ?= $(CURDIR)/.meshmill
 
-.PHONY: install demo test lint system-deps clean ui serve
+.PHONY: install demo test lint docs system-deps clean ui serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 # torch first, pinned, so that nothing installed after it can pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e '.[test,eval,learned,formats]'
+	$(BIN)/pip install -q -e '.[test,eval,learned,formats,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -65,8 +65,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint system-deps node_modules/.installed
+# The documentation site into site/: strict, so a broken link or anchor fails (tests/docs checks what it covers).
+docs: install
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR) $(BIN)/mkdocs build --strict
+
+test: lint docs system-deps node_modules/.installed
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(MESHMILL_HOME) *.egg-info
+	rm -rf $(VENV) $(MESHMILL_HOME) *.egg-info site

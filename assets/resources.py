@@ -25,7 +25,7 @@ _MAX_SOURCES = 10_000
 
 
 class CatalogResource(dg.ConfigurableResource):
-    """The catalog and blob store; empty settings mean 'from the environment' (see README)."""
+    """The catalog and blob store; empty settings mean 'from the environment' (docs/reference/environment.md)."""
 
     database_url: str = ""
 

@@ -8,7 +8,7 @@ zlib level 3, JPEG and WebP at quality 90; trimesh's default PNG level 6 for com
 of ``--runs``; nothing is asserted.
 
 KTX2 (Basis Universal: ETC1S, and UASTC with zstd) is measured too where ``alktx2`` can be imported. It is
-not a dependency: its package declares no licence, so Meshmill cannot ship it (README, "Generation
+not a dependency: its package declares no licence, so Meshmill cannot ship it (docs/benchmarks.md, "Generation
 speed"). To measure: ``pip install --target /tmp/ktx alktx2`` and run with ``PYTHONPATH=/tmp/ktx``.
 """
 

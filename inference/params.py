@@ -21,13 +21,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "hero": {"target_faces": 60_000, "texture_size": 4096},
 }
 DEFAULT_PRESET = "desktop"
-#: how the base-colour texture is encoded in the GLB (README, "Generation speed": time and size of each)
+#: how the base-colour texture is encoded in the GLB (docs/benchmarks.md, "Generation speed": time and size of each)
 TEXTURE_FORMATS = ("png", "jpeg", "webp")
-#: how UV charts are cut (inference.mesh.uv.unwrap; README, "Generation speed": time of each)
+#: how UV charts are cut (inference.mesh.uv.unwrap; docs/benchmarks.md, "Generation speed": time of each)
 UV_MODES = ("xatlas", "box")
-#: how the budget surface is made from the dense one (inference.mesh.remesh; README, "Game-ready output")
+#: how the budget surface is made from the dense one (inference.mesh.remesh; docs/how-to/formats.md, "Quad retopology")
 REMESH_MODES = ("none", "quad")
-#: where the base colour comes from (inference.mesh.transfer; README, "A backend's own texture")
+#: where the base colour comes from (inference.mesh.transfer; docs/explanation/textures.md)
 TEXTURE_SOURCES = ("views", "backend")
 #: LOD n has 2⁻ⁿ of the budget's faces (inference.mesh.lod)
 MAX_LODS = 4

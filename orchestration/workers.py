@@ -46,7 +46,7 @@ DEFAULT_BATCH_SIZE = 16
 
 def default_workers(images: int) -> int:
     """One worker per GPU; on a machine without one, one per core (on the 2-core box two workers made 1.33×
-    the images per hour of one with the built-in generator: README, "Orchestration"), at most 8 there (more
+    the images per hour of one with the built-in generator: docs/benchmarks.md, "Orchestration"), at most 8 there (more
     was not measured); and no more than the batch keeps busy."""
     machine = gpu_count() or min(8, os.cpu_count() or 1)
     return max(1, min(machine, -(-images // MIN_IMAGES_PER_WORKER)))

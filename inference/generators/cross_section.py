@@ -16,7 +16,7 @@ and its silhouette's sides run straight up and down. Each run gets a squareness 
 
 Both must hold: art drawn without light has even shading everywhere, and a ball drawn that way stays round
 because its sides curve. The thresholds come from real objects rendered by Blender under a sun from the
-upper left (README, "A box stays a box").
+upper left (docs/benchmarks.md, "A box stays a box").
 """
 
 from __future__ import annotations

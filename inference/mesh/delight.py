@@ -24,14 +24,14 @@ TUKEY = 4.685
 MIN_SHADING = 0.35
 #: how bright the albedo comes out (light and albedo are known together only up to a scale): ``mean`` keeps the seen
 #: surface's mean luminance; ``lit`` keeps the colour of its most lit surface (``LIT_PERCENTILE``). Under Blender's
-#: light (README, "Whole objects"), ``lit`` scored 1.4 dB better than the kept texture in front on average but
+#: light (docs/benchmarks.md, "Whole objects"), ``lit`` scored 1.4 dB better than the kept texture in front on average but
 #: 6.7 dB worse on dark, glossy art, whose most lit surface is a highlight; ``mean`` was at worst 3.4 dB below it
 EXPOSURE = "mean"
 #: the most lit value is this percentile of the fitted shading over the texels (not its maximum: a few
 #: texels where the fit runs high must not darken the whole texture)
 LIT_PERCENTILE = 0.99
 #: the fit reads at most this many samples, evenly strided (the texels come in raster order, so they stay spread
-#: over the atlas): nine coefficients need no more, and the fit's medians cost ~6× less at 1024² (README, "Generation speed")
+#: over the atlas): nine coefficients need no more, and the fit's medians cost ~6× less at 1024² (docs/benchmarks.md, "Generation speed")
 FIT_SAMPLES = 65_536
 
 

@@ -20,7 +20,7 @@ from inference.mesh.uv import UnwrappedMesh
 
 ROUGHNESS = 0.8  # matte: no view tells how glossy the object is, and a shiny highlight on a guess looks worse than none
 PNG_LEVEL = 3  # zlib level for the texture: level 6 (trimesh's default) costs ~3× the time for ~5 % size
-JPEG_QUALITY = 90  # at 4096²: 0.07 s and 0.8 MB against PNG's 0.7 s and 2.9 MB (README, "Generation speed")
+JPEG_QUALITY = 90  # at 4096²: 0.07 s and 0.8 MB against PNG's 0.7 s and 2.9 MB (docs/benchmarks.md, "Generation speed")
 WEBP_QUALITY = 90
 #: trimesh writes a vertex attribute only under an application-specific name (a leading underscore);
 #: ``glb_bytes`` renames this one to glTF's own TANGENT

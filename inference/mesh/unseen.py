@@ -20,7 +20,7 @@ import torch
 
 #: a texel whose views' summed weight (alpha × cos² of the view angle) reaches this keeps its views' colour
 #: alone; below, it is blended with the fill (a view at 86° from the surface normal gives 0.005). Measured under
-#: Blender's light (README, "Whole objects"): 0.25 (60°) took 0.4 dB off the front, where the fill replaced
+#: Blender's light (docs/benchmarks.md, "Whole objects"): 0.25 (60°) took 0.4 dB off the front, where the fill replaced
 #: colours the front sees; 0.05 (77°) and 0.005 scored alike, 0.005 keeping a little more of what a view saw
 CONFIDENT = 0.005
 #: a vertex is held at its views' colour when its texels' mean confidence reaches this

@@ -14,7 +14,7 @@ import xatlas
 PACK_RESOLUTION = 1024
 #: xatlas's chart area cap, in squared extents of the mesh, at CHART_AREA_FACES faces and above; below, the cap
 #: grows as the face count falls (a small budget is quick to chart either way): a 1,200-face duck gets 31
-#: charts instead of 199, whose seams had stopped its levels of detail at 592 faces (README, "Levels of detail")
+#: charts instead of 199, whose seams had stopped its levels of detail at 592 faces (docs/how-to/formats.md, "Levels of detail")
 CHART_AREA = 0.02
 CHART_AREA_FACES = 20_000
 #: for each of the six box directions (+X, −X, +Y, −Y, +Z, −Z): the axes that become (u, v) and their signs,
@@ -38,7 +38,7 @@ def unwrap(
 
     ``mode``: ``xatlas`` grows charts over the surface (fewer, rounder charts); ``box`` cuts them by
     projection (``box_charts``) and leaves xatlas only the packing, which bounds the time on big budgets
-    (README, "Generation speed"). In ``xatlas`` mode chart area is capped: without the cap xatlas spends
+    (docs/benchmarks.md, "Generation speed"). In ``xatlas`` mode chart area is capped: without the cap xatlas spends
     most of its time growing a few huge charts (about 1.3 s against 0.3 s at 20k faces), and smaller
     charts bake just as well; under 20k faces the cap grows (``CHART_AREA_FACES``), for fewer seams.
     ``polygon`` (the polygon of each face, from quad retopology) keeps a polygon's faces in one box chart,

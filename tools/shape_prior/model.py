@@ -11,7 +11,7 @@ The camera may be the front view of our convention or a three-quarter view (azim
 towards its left side, elevation above it, treated as orthographic): the volume is carved in the camera's
 frame and turned into the object's (front towards +Z) by the pose (``view_rotation``).
 
-It did not beat the silhouette generator on held-out objects (README, "A learned shape prior"), so it lives
+It did not beat the silhouette generator on held-out objects (docs/explanation/shape-prior.md), so it lives
 here with its training code and is not part of the package.
 """
 
