@@ -23,6 +23,7 @@ from catalog import LabelError
 from catalog.blobs import BlobError, first_line
 from catalog.labels import normalise_origin
 from inference.params import GenerationParams, ParameterError
+from orchestration.cli import knobs
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -94,10 +95,11 @@ def label_options(collections: list[str], tags: list[str], origin: str | None = 
         fail(str(exc))
 
 
-def resolve_params(preset: str | None = None, **given: Any) -> GenerationParams:
-    """GenerationParams from a command's options (None: not given); a bad one ends the command naming it."""
+def resolve_params(generation: dict[str, Any], preset: str | None = None) -> GenerationParams:
+    """GenerationParams from a command's generation options (``knobs.generation_options``); a bad one ends the
+    command naming the option as typed."""
     try:
-        return GenerationParams.resolve(preset, **given)
+        return knobs.resolve(generation, preset)
     except ParameterError as exc:
         fail(str(exc))
 

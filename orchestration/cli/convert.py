@@ -23,6 +23,7 @@ from orchestration.ingest import ingest_sets
 from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers, run_as_group
 
 
+@knobs.generation_options(knobs.IMAGE)
 def convert(
     paths: list[Path] = typer.Argument(None, help="Image files or folders (view sets in them are found: see --views)."),
     views: list[str] = typer.Option([], "--views", help=VIEWS_HELP),
@@ -30,10 +31,6 @@ def convert(
     tag: list[str] = typer.Option([], "--tag", "-t"),
     variant: list[str] = typer.Option([], "--variant", "-v", help="Variants to make (default: every defined one, or 'desktop')."),
     origin: str | None = typer.Option(None),
-    upscale: knobs.Upscale = None,
-    upscaler: knobs.Upscaler = None,
-    background: knobs.Background = None,
-    keep_background: knobs.KeepBackground = False,
     workers: int | None = typer.Option(
         None,
         min=1,
@@ -50,6 +47,8 @@ def convert(
     force: bool = typer.Option(
         False, "--force", help="Make every output again, also those already made with the same settings (skipped by default)."
     ),
+    *,
+    generation: dict,
 ) -> None:
     """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
     from orchestration.celery_config import BROKER_ENV, broker_url
@@ -64,12 +63,12 @@ def convert(
         fail(f"--executor celery needs the broker's address in {BROKER_ENV}, e.g. redis://127.0.0.1:6379/0")
     collections, tags, origin = label_options(collection, tag, origin)
     found = objects(paths, views)
-    image_params = resolve_params(None, **knobs.image_knobs(upscale, upscaler, background, keep_background))
+    image_params = resolve_params(generation)
     engine, blobs = open_engine(), open_blobs()
     defined = {v["name"] for v in catalog.list_variants(engine)}
     wanted = [v.lower() for v in variant] or sorted(defined) or [DEFAULT_VARIANT]
     if wanted == [DEFAULT_VARIANT] and DEFAULT_VARIANT not in defined:
-        define(DEFAULT_VARIANT, DEFAULT_PRESET)
+        define(DEFAULT_VARIANT, {"preset": DEFAULT_PRESET})
         defined.add(DEFAULT_VARIANT)
     missing = [v for v in wanted if v not in defined]
     if missing:

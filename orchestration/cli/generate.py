@@ -46,6 +46,7 @@ def _read_view(path: Path, view: str) -> Image.Image:
         fail(str(exc))
 
 
+@knobs.generation_options("preset", knobs.SHAPE, knobs.IMAGE)
 def generate(
     front: Path = typer.Argument(..., help="Front view (camera on +Z): the image to convert."),
     outputs: list[Path] = typer.Option(
@@ -59,32 +60,8 @@ def generate(
     back: Path | None = typer.Option(None, help="Back view: camera on -Z."),
     right: Path | None = typer.Option(None, help="Right view: camera on -X."),
     obj: Path | None = typer.Option(None, "--obj", help="Also write OBJ + MTL + PNG into this folder (as -o FOLDER/NAME.obj)."),
-    preset: knobs.Preset = None,
-    backend: knobs.Backend = None,
-    faces: knobs.Faces = None,
-    texture_size: knobs.TextureSize = None,
-    texture_format: knobs.TextureFormat = None,
-    uv_mode: knobs.UvMode = None,
-    normal_map: knobs.NormalMap = None,
-    keep_lighting: knobs.KeepLighting = False,
-    texture_source: knobs.TextureSource = None,
-    lods: knobs.Lods = None,
-    remesh: knobs.Remesh = None,
-    height: knobs.Height = None,
-    pivot: knobs.Pivot = None,
-    steps: knobs.Steps = None,
-    guidance: knobs.Guidance = None,
-    octree_resolution: knobs.OctreeResolution = None,
-    stage2_steps: knobs.Stage2Steps = None,
-    stage2_guidance: knobs.Stage2Guidance = None,
-    stage3_steps: knobs.Stage3Steps = None,
-    stage3_guidance: knobs.Stage3Guidance = None,
-    pipeline_type: knobs.PipelineType = None,
-    seed: knobs.Seed = None,
-    upscale: knobs.Upscale = None,
-    upscaler: knobs.Upscaler = None,
-    background: knobs.Background = None,
-    keep_background: knobs.KeepBackground = False,
+    *,
+    generation: dict,
 ) -> None:
     """Turn one image (or up to four views) into a textured GLB. No catalog, no Dagster."""
     paths = {"front": front, "left": left, "back": back, "right": right}
@@ -109,15 +86,7 @@ def generate(
         fail(str(exc))
     output = outputs[0]
 
-    shape = knobs.shape_knobs(
-        faces, backend=backend, texture_size=texture_size, texture_format=texture_format, uv_mode=uv_mode, normal_map=normal_map,
-        keep_lighting=keep_lighting or None, texture_source=texture_source, lods=lods, remesh=remesh,
-        height=height, pivot=pivot, steps=steps, guidance=guidance,
-        octree_resolution=octree_resolution, stage2_steps=stage2_steps, stage2_guidance=stage2_guidance,
-        stage3_steps=stage3_steps, stage3_guidance=stage3_guidance, pipeline_type=pipeline_type, seed=seed,
-    )  # fmt: skip
-    image = knobs.image_knobs(upscale, upscaler, background, keep_background)
-    params = resolve_params(DEFAULT_PRESET if preset is None else preset, **shape, **image)
+    params = resolve_params(generation, DEFAULT_PRESET)
     try:
         check_licences(params)  # before the model is loaded: its weights may not even be here
         generator = get_generator(params.backend)
@@ -155,14 +124,12 @@ def generate(
     console.print(table)
 
 
+@knobs.generation_options("preset", "uv_mode", "keep_lighting")
 def evaluate(
     mesh_dir: Path = typer.Argument(..., help="Folder of ground-truth meshes (OBJ, +Y up, front +Z), searched recursively."),
     make_reference_set: bool = typer.Option(False, help="First write the default set (meshes from pybullet_data) into MESH_DIR."),
     size: int = typer.Option(512, help="Render size of each view in pixels."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write every score as JSON here."),
-    preset: knobs.Preset = None,
-    uv_mode: knobs.UvMode = None,
-    keep_lighting: knobs.KeepLighting = False,
     lit: bool = typer.Option(
         False, "--lit", help="Show the PSNR of the results re-rendered lit like the references (as an engine lights a base colour)."
     ),
@@ -171,13 +138,15 @@ def evaluate(
     ),
     single_only: bool = typer.Option(False, "--single-only", help="Score the one-view result only (no four views, no baselines)."),
     sheets: Path | None = typer.Option(None, help="Write a contact sheet per object here: the reference's four sides over each result's."),
+    *,
+    generation: dict,
 ) -> None:
     """Quality harness: reconstruct real meshes from their renders; F-score, and PSNR and silhouette IoU from all four sides."""
     from inference.quality.evaluation import RENDERERS, VIEWS, evaluate_object, summarise, to_json, write_reference_set  # torch, as above
 
     if renderer not in RENDERERS:
         fail(f"--renderer {renderer!r}: choose one of {', '.join(RENDERERS)}")
-    params = resolve_params(DEFAULT_PRESET if preset is None else preset, uv_mode=uv_mode, keep_lighting=keep_lighting or None)
+    params = resolve_params(generation, DEFAULT_PRESET)
     if make_reference_set:
         write_reference_set(mesh_dir)
     objects = sorted(p for p in mesh_dir.rglob("*.obj"))

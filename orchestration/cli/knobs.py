@@ -1,56 +1,122 @@
-"""The generation knobs as command-line options, declared once: help, choices and ranges come from
-``GenerationParams`` and the backend / upscaler / remover tables (``inference.params.knob_help``)."""
+"""The generation knobs as command-line options, declared once.
+
+Each option's help, choices and range come from ``GenerationParams`` and the backend / upscaler / remover tables
+(``inference.params.knob_help``); which options a command takes is one call of :func:`generation_options`, which
+adds them to the command's signature and hands the command the fields that were given, as one mapping.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
 
 import typer
 
-from inference.params import knob_help
+from inference.params import IMAGE_STAGE_FIELDS, GenerationParams, ParameterError, knob_help
 
 
-def _option(field: str, flag: str) -> typer.models.OptionInfo:
-    return typer.Option(flag, help=knob_help(field), show_default=False)
+def _option(field: str, kind: Any, flag: str) -> tuple[str, str, Any]:
+    return field, flag.split("/")[0], Annotated[kind | None, typer.Option(flag, help=knob_help(field), show_default=False)]
 
 
-Backend = Annotated[str | None, _option("backend", "--backend")]
-Preset = Annotated[str | None, _option("preset", "--preset")]
-Faces = Annotated[int | None, _option("target_faces", "--faces")]
-TextureSize = Annotated[int | None, _option("texture_size", "--texture-size")]
-TextureFormat = Annotated[str | None, _option("texture_format", "--texture-format")]
-UvMode = Annotated[str | None, _option("uv_mode", "--uv-mode")]
-NormalMap = Annotated[bool | None, _option("normal_map", "--normal-map/--no-normal-map")]
-KeepLighting = Annotated[bool, typer.Option("--keep-lighting", help=knob_help("keep_lighting"), show_default=False)]
-TextureSource = Annotated[str | None, _option("texture_source", "--texture-source")]
-Lods = Annotated[int | None, _option("lods", "--lods")]
-Height = Annotated[float | None, _option("height", "--height")]
-Pivot = Annotated[str | None, _option("pivot", "--pivot")]
-Formats = Annotated[str | None, _option("formats", "--formats")]
-Remesh = Annotated[str | None, _option("remesh", "--remesh")]
-Steps = Annotated[int | None, _option("steps", "--steps")]
-Guidance = Annotated[float | None, _option("guidance", "--guidance")]
-OctreeResolution = Annotated[int | None, _option("octree_resolution", "--octree-resolution")]
-Stage2Steps = Annotated[int | None, _option("stage2_steps", "--stage2-steps")]
-Stage2Guidance = Annotated[float | None, _option("stage2_guidance", "--stage2-guidance")]
-Stage3Steps = Annotated[int | None, _option("stage3_steps", "--stage3-steps")]
-Stage3Guidance = Annotated[float | None, _option("stage3_guidance", "--stage3-guidance")]
-PipelineType = Annotated[str | None, _option("pipeline_type", "--pipeline-type")]
-Seed = Annotated[int | None, _option("seed", "--seed")]
-Upscale = Annotated[int | None, _option("upscale", "--upscale")]
-Upscaler = Annotated[str | None, _option("upscaler", "--upscaler")]
-Background = Annotated[str | None, _option("background", "--background")]
-KeepBackground = Annotated[
-    bool, typer.Option("--keep-background", help="use the image's own alpha, no background removal (remove_background off)")
-]
+def _flag(field: str, kind: Any, flag: str, help: str | None = None) -> tuple[str, str, Any]:
+    """An on-only flag (``--keep-lighting``): absent means 'not given', so a preset or a variant decides."""
+    return field, flag, Annotated[bool, typer.Option(flag, help=help or knob_help(field), show_default=False)]
 
 
-def image_knobs(upscale: int | None, upscaler: str | None, background: str | None, keep_background: bool) -> dict:
-    """The image stages' GenerationParams fields from their options (None: not given)."""
-    return {"upscale": upscale, "upscaler": upscaler, "background": background, "remove_background": False if keep_background else None}
+#: every generation option: (GenerationParams field, the option's name, its Typer annotation), in --help's order
+OPTIONS: tuple[tuple[str, str, Any], ...] = (
+    _option("preset", str, "--preset"),
+    _option("backend", str, "--backend"),
+    _option("target_faces", int, "--faces"),
+    _option("texture_size", int, "--texture-size"),
+    _option("texture_format", str, "--texture-format"),
+    _option("uv_mode", str, "--uv-mode"),
+    _option("normal_map", bool, "--normal-map/--no-normal-map"),
+    _flag("keep_lighting", bool, "--keep-lighting"),
+    _option("texture_source", str, "--texture-source"),
+    _option("lods", int, "--lods"),
+    _option("remesh", str, "--remesh"),
+    _option("height", float, "--height"),
+    _option("pivot", str, "--pivot"),
+    _option("formats", str, "--formats"),
+    _option("steps", int, "--steps"),
+    _option("guidance", float, "--guidance"),
+    _option("octree_resolution", int, "--octree-resolution"),
+    _option("stage2_steps", int, "--stage2-steps"),
+    _option("stage2_guidance", float, "--stage2-guidance"),
+    _option("stage3_steps", int, "--stage3-steps"),
+    _option("stage3_guidance", float, "--stage3-guidance"),
+    _option("pipeline_type", str, "--pipeline-type"),
+    _option("seed", int, "--seed"),
+    _option("upscale", int, "--upscale"),
+    _option("upscaler", str, "--upscaler"),
+    _option("background", str, "--background"),
+    _flag("remove_background", bool, "--keep-background", "use the image's own alpha, no background removal (remove_background off)"),
+)
+FLAGS = {field: flag for field, flag, _ in OPTIONS}
+#: the options of the 3D stages (what a variant stores, with ``formats``; `generate` takes its formats from -o) and of
+#: the image stages (what `convert` takes per batch)
+SHAPE = tuple(field for field, _, _ in OPTIONS if field not in {*IMAGE_STAGE_FIELDS, "preset", "formats"})
+IMAGE = tuple(field for field, _, _ in OPTIONS if field in IMAGE_STAGE_FIELDS)
+_ON_ONLY = {"keep_lighting": True, "remove_background": False}  # the value a given on-only flag sets
 
 
-def shape_knobs(faces: int | None, **options: object) -> dict:
-    """The 3D stages' GenerationParams fields from their options (None: not given); ``faces`` is ``target_faces``,
-    the other options are named as their fields."""
-    return {"target_faces": faces, **options}
+def _parameter(field: str) -> str:
+    return field.removeprefix("target_") if field == "target_faces" else ("keep_background" if field == "remove_background" else field)
+
+
+def generation_options(*fields: Iterable[str] | str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a Typer command the generation options of ``fields`` (names, or the groups ``SHAPE`` / ``IMAGE``).
+
+    The command declares a keyword ``generation: dict``: it receives the GenerationParams fields that were given on the
+    command line (an option left out is not in it, so a preset or a stored variant decides it)."""
+    wanted = {f for group in fields for f in ([group] if isinstance(group, str) else group)}
+    unknown = wanted - set(FLAGS)
+    if unknown:
+        raise ValueError(f"not generation options: {', '.join(sorted(unknown))}")
+    chosen = [(field, _parameter(field), kind) for field, _, kind in OPTIONS if field in wanted]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "generation"]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False if field in _ON_ONLY else None, annotation=kind)
+            for field, name, kind in chosen
+        ]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            given = {}
+            for field, name, _ in chosen:
+                value = kwargs.pop(name)
+                if field in _ON_ONLY:
+                    value = _ON_ONLY[field] if value else None
+                if value is not None:
+                    given[field] = value
+            return command(*args, generation=given, **kwargs)
+
+        run.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+def resolve(generation: dict[str, Any], preset: str | None = None) -> GenerationParams:
+    """GenerationParams from a command's options: the preset (``--preset``, else ``preset``), then what was given.
+    A bad value raises ParameterError naming the option as typed (``--faces``), not the field."""
+    values = {k: v for k, v in generation.items() if k != "preset"}
+    try:
+        return GenerationParams.resolve(generation.get("preset", preset), **values)
+    except ParameterError as exc:
+        raise ParameterError(_as_typed(str(exc))) from None
+
+
+def _as_typed(message: str) -> str:
+    """``target_faces=10000000: …`` → ``--faces 10000000: …``, ``texture_format 'gif' is unknown`` → ``--texture-format
+    'gif' is unknown``: each message (``; ``-separated) begins with the name a user typed."""
+    known = "|".join(sorted(FLAGS, key=len, reverse=True))
+    return re.sub(rf"(^|; )({known})(=| ')", lambda m: f"{m.group(1)}{FLAGS[m.group(2)]} {m.group(3).strip('= ')}", message)

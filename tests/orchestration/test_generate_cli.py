@@ -139,13 +139,17 @@ def test_a_background_remover_without_its_weights_is_one_line(tmp_path):
     assert result.stderr.startswith("error: rembg model 'u2net' not found: expected the file") and len(result.stderr.splitlines()) == 1
 
 
-def test_generate_refuses_out_of_range_parameters(tmp_path):
+def test_generate_refuses_out_of_range_parameters_naming_the_option_as_typed(tmp_path):
+    """The refusal names the option the user typed (``--faces``), not the field behind it (``target_faces``)."""
     result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--steps", "500")
-    assert result.returncode == 2 and "steps=500" in result.stderr and "out of range for backend 'builtin' (1–100)" in result.stderr
+    assert result.returncode == 2 and "--steps 500 is out of range for backend 'builtin' (1–100)" in result.stderr
+    result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--faces", "10000000")
+    assert result.returncode == 2 and "--faces 10000000: " in result.stderr and "(range 500–200000)" in result.stderr
+    assert "target_faces" not in result.stderr
     result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--texture-format", "gif")
-    assert result.returncode == 2 and "texture_format 'gif' is unknown: choose one of png, jpeg, webp" in result.stderr
+    assert result.returncode == 2 and "--texture-format 'gif' is unknown: choose one of png, jpeg, webp" in result.stderr
     result = run("generate", str(SAMPLES / "duck.png"), "-o", str(tmp_path / "x.glb"), "--preset", "")  # not desktop in silence
-    assert result.returncode == 2 and "preset '' is unknown: choose one of mobile, desktop, hero" in result.stderr
+    assert result.returncode == 2 and "--preset '' is unknown: choose one of mobile, desktop, hero" in result.stderr
 
 
 def test_generate_refuses_a_pipe_and_an_output_it_cannot_write_before_any_work(tmp_path):
