@@ -54,10 +54,22 @@ class CatalogResource(dg.ConfigurableResource):
             return key
 
     def variant(self, name: str) -> tuple[int, GenerationParams]:
-        """The variant's id and its resolved generation parameters."""
-        row = catalog.variant_by_name(self.engine(), name)
-        fields = {k: row[k] for k in catalog.VARIANT_FIELDS if k not in ("backend", "preset")}
-        return row["id"], GenerationParams.resolve(row["preset"], backend=row["backend"], **fields, **(row["extra"] or {}))
+        """The variant's id and its generation parameters, as stored when it was defined."""
+        engine = self.engine()
+        row = catalog.variant_by_name(engine, name)
+        return row["id"], variant_params(engine, row)
+
+
+def variant_params(engine: Engine, row: dict[str, Any]) -> GenerationParams:
+    """A variant row's generation parameters: those stored when it was defined, never a preset applied again (a
+    preset changed in a release must not change the variants made before). A variant made before the catalog stored
+    them (migration 0009) is resolved once, with the presets of this release, and stored so."""
+    if row["params"] is not None:
+        return GenerationParams.model_validate(row["params"])
+    fields = {k: row[k] for k in catalog.VARIANT_FIELDS if k not in ("backend", "preset")}
+    params = GenerationParams.resolve(row["preset"], backend=row["backend"], **fields, **(row["extra"] or {}))
+    catalog.freeze_variant(engine, row["id"], params.model_dump(mode="json"))
+    return params
 
 
 class ComputeResource(dg.ConfigurableResource):

@@ -97,7 +97,11 @@ class Collection(SQLModel, table=True):
 
 
 class Variant(SQLModel, table=True):
-    """A named, stored set of generation parameters; one output per source image × variant."""
+    """A named, stored set of generation parameters; one output per source image × variant.
+
+    ``params`` holds every generation parameter as resolved when the variant was defined: reading a variant never
+    applies a preset again. The columns beside it are copies for listing and filtering. ``extra`` held the settings
+    without a column before migration 0009; it is read once, to fill ``params`` of a variant made before then."""
 
     __tablename__ = "variant"
 
@@ -111,6 +115,7 @@ class Variant(SQLModel, table=True):
     seed: int | None = None
     texture_size: int | None = None
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _timestamp()
 
 

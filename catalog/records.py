@@ -153,21 +153,30 @@ def view_in_catalog(engine: Engine, content_hash: str) -> bool:
         return conn.execute(select(table.c.id).where(table.c.content_hash == content_hash).limit(1)).first() is not None
 
 
+#: the columns a variant's parameters are copied into, for listing and filtering (``params`` holds them all)
 VARIANT_FIELDS = ("backend", "preset", "steps", "guidance", "target_faces", "seed", "texture_size")
 
 
-def define_variant(engine: Engine, name: str, *, backend: str, extra: dict[str, Any] | None = None, **fields: Any) -> int:
-    """Create the variant ``name``, or update its parameters if it exists; returns its id."""
-    unknown = set(fields) - set(VARIANT_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown variant fields: {', '.join(sorted(unknown))}")
+def define_variant(engine: Engine, name: str, params: dict[str, Any]) -> int:
+    """Create the variant ``name`` with these generation parameters, or replace its parameters if it exists; returns
+    its id. ``params`` is stored as given: the caller resolves it completely (``meshmill variant add`` does), since
+    reading a variant never fills anything in from a preset."""
+    if "backend" not in params:
+        raise TypeError("a variant's parameters name its backend")
     name = normalise_label(name, "variant")
-    values = {"backend": backend, **fields, "extra": extra or {}}
+    values = {**{k: params.get(k) for k in VARIANT_FIELDS}, "params": params, "extra": {}}
     table = Variant.__table__
     with engine.begin() as conn:
         insert_ignoring_duplicates(conn, table, [{"name": name, "created_at": utcnow(), **values}])
         conn.execute(update(table).where(table.c.name == name).values(**values))
         return conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one()
+
+
+def freeze_variant(engine: Engine, variant_id: int, params: dict[str, Any]) -> None:
+    """Store the resolved parameters of a variant made before migration 0009, once (a variant that has them keeps them)."""
+    table = Variant.__table__
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == variant_id, table.c.params.is_(None)).values(params=params))
 
 
 OUTPUT_FIELDS = (

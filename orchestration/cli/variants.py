@@ -23,11 +23,8 @@ def define(name: str, generation: dict[str, object]) -> str:
     from orchestration.instance import add_partitions, dagster_instance
 
     params = resolve_params(generation)
-    fields = {k: getattr(params, k) for k in catalog.VARIANT_FIELDS if k != "backend"}
-    # the knobs given that have no column of their own (backend-only ones, texture_format, uv_mode) live in ``extra``
-    extra = {k: getattr(params, k) for k in generation if k not in catalog.VARIANT_FIELDS and k != "preset"}
-    try:
-        catalog.define_variant(open_engine(), name, backend=params.backend, extra=extra, **fields)
+    try:  # stored whole: reading it never applies the preset again
+        catalog.define_variant(open_engine(), name, params.model_dump(mode="json"))
     except LabelError as exc:
         fail(str(exc))
     add_partitions(dagster_instance(), variants.name, [name.lower()])
@@ -42,15 +39,24 @@ def variant_add(name: str = typer.Argument(..., help="Variant name, e.g. mobile,
 
 
 @app.command("list")
-def variant_list(as_json: bool = typer.Option(False, "--json")) -> None:
+def variant_list(as_json: bool = typer.Option(False, "--json", help="Every variant with all its parameters, as JSON.")) -> None:
     """Every variant and its parameters."""
-    rows = catalog.list_variants(open_engine())
+    from assets.resources import variant_params  # Dagster: seconds to import
+
+    engine = open_engine()
+    rows = [{**row, "params": variant_params(engine, row).model_dump(mode="json")} for row in catalog.list_variants(engine)]
     if as_json:
         print_json(rows)
         return
-    table = Table("variant", "backend", "preset", "faces", "texture", "steps", "guidance", "seed")
-    for r in rows:
-        table.add_row(
-            r["name"], r["backend"], r["preset"] or "-", *(str(r[k]) for k in ("target_faces", "texture_size", "steps", "guidance", "seed"))
-        )
+    columns = {
+        "backend": "backend", "preset": "preset", "target_faces": "faces", "texture_size": "texture",
+        "normal_map": "normal map", "lods": "LODs", "remesh": "remesh", "uv_mode": "UVs", "formats": "formats",
+        "steps": "steps", "guidance": "guidance", "seed": "seed",
+    }  # fmt: skip
+    table = Table("variant", *columns.values(), title=f"{len(rows)} variant{'' if len(rows) == 1 else 's'}")
+    for row in rows:
+        params = row["params"]
+        shown = {k: ("yes" if v is True else "no" if v is False else ",".join(v) if isinstance(v, list) else "-" if v is None else str(v))
+                 for k, v in ((k, params[k]) for k in columns)}  # fmt: skip
+        table.add_row(row["name"], *shown.values())
     console.print(table)

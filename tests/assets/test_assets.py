@@ -28,7 +28,7 @@ from inference.pipeline import frame_size
 from orchestration.convert import materialise
 from orchestration.definitions import RESOURCES
 from orchestration.ingest import ingest_paths
-from tests.support import SAMPLES
+from tests.support import SAMPLES, variant_params
 from tests.support.clients import validate_gltf
 from tests.support.images import prop_image
 
@@ -40,7 +40,7 @@ def ingest(*paths: Path) -> dict[str, int]:
 
 
 def mobile_variant(faces: int = 1000) -> None:
-    catalog.define_variant(catalog.get_engine(), "mobile", backend="builtin", preset="mobile", target_faces=faces, texture_size=512)
+    catalog.define_variant(catalog.get_engine(), "mobile", variant_params("mobile", target_faces=faces, texture_size=512))
 
 
 def status(instance: dg.DagsterInstance, asset: str, keys: list[str]) -> dict[str, str]:
@@ -78,7 +78,7 @@ def test_a_batch_is_two_runs_and_every_partition_its_own_materialisation(home, t
     keys = ingest(SAMPLES / "duck.png", tmp_path / "prop0.png", tmp_path / "prop1.png")
     engine = catalog.get_engine()
     mobile_variant(1500)
-    catalog.define_variant(engine, "desktop", backend="builtin", preset="desktop", target_faces=3000, texture_size=512)
+    catalog.define_variant(engine, "desktop", variant_params("desktop", target_faces=3000, texture_size=512))
     instance = dg.DagsterInstance.ephemeral()
     report = materialise(instance, sorted(keys), ["mobile", "desktop"])
     assert report.failures == [] and len(report.outcomes) == 3 * 3
@@ -274,7 +274,7 @@ def test_a_licence_the_studio_setting_forbids_fails_the_output_at_once_with_why(
     """A run started outside convert (the UI): the 3D step refuses the model by name, records the failure
     on the output and does not try again."""
     ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
-    catalog.define_variant(catalog.get_engine(), "hy", backend="hunyuan3d-2mini-turbo", preset="mobile")
+    catalog.define_variant(catalog.get_engine(), "hy", variant_params("mobile", backend="hunyuan3d-2mini-turbo"))
     instance = dg.DagsterInstance.ephemeral()
     assert materialise(instance, [key], []).failures == []  # the image stages only
     instance.add_dynamic_partitions("variants", ["hy"])
@@ -294,8 +294,9 @@ def test_quads_and_levels_of_detail_are_recorded_and_survive_re_texturing(home):
     back from the stored shape."""
     ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
     engine = catalog.get_engine()
-    extra = {"lods": 2, "remesh": "quad", "uv_mode": "box"}
-    catalog.define_variant(engine, "game", backend="builtin", preset="mobile", target_faces=1000, texture_size=512, extra=extra)
+    catalog.define_variant(
+        engine, "game", variant_params("mobile", target_faces=1000, texture_size=512, lods=2, remesh="quad", uv_mode="box")
+    )
     instance = dg.DagsterInstance.ephemeral()
     assert materialise(instance, [key], ["game"]).failures == []
     (output,) = catalog.show(engine, source_id)["outputs"]

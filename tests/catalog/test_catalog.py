@@ -62,8 +62,8 @@ def test_find_combines_tags_collections_variants_and_status(engine):
     b = add_image(engine, 2, tags=["hero"], collections=["toybox-v3"])
     c = add_image(engine, 3, tags=["prop", "approved"], collections=["dungeon"])
     d = add_image(engine, 4)
-    mobile = define_variant(engine, "mobile", backend="builtin", target_faces=5000)
-    hero = define_variant(engine, "hero", backend="builtin", target_faces=60000, texture_size=2048)
+    mobile = define_variant(engine, "mobile", {"backend": "builtin", "target_faces": 5000})
+    hero = define_variant(engine, "hero", {"backend": "builtin", "target_faces": 60000, "texture_size": 2048})
     record_output(engine, a, mobile, status="succeeded", face_count=4990, glb_key="outputs/a.glb")
     record_output(engine, a, hero, status="failed", error="out of memory")
     record_output(engine, b, mobile, status="failed", error="empty silhouette")
@@ -106,8 +106,8 @@ def test_find_pages_through_results_by_id(engine):
 def test_a_summary_is_the_full_record_less_what_only_an_outputs_own_page_shows(engine):
     a = add_image(engine, 1, tags=["hero"], collections=["toybox-v3"])
     b = add_image(engine, 2, tags=["hero"])
-    mobile = define_variant(engine, "mobile", backend="builtin", target_faces=5000)
-    hero = define_variant(engine, "hero", backend="builtin")
+    mobile = define_variant(engine, "mobile", {"backend": "builtin", "target_faces": 5000})
+    hero = define_variant(engine, "hero", {"backend": "builtin"})
     record_output(engine, a, mobile, status="succeeded", face_count=4990, glb_key="outputs/a.glb", preview_key="previews/a.png",
                   parameters={"seed": 7}, timings={"mesh": 1.5})  # fmt: skip
     record_output(engine, a, hero, status="failed", error="out of memory")
@@ -131,8 +131,8 @@ def test_a_summary_is_the_full_record_less_what_only_an_outputs_own_page_shows(e
 def test_labels_on_outputs_match_their_source_image(engine):
     a = add_image(engine, 1)
     b = add_image(engine, 2)
-    mobile = define_variant(engine, "mobile", backend="builtin")
-    hero = define_variant(engine, "hero", backend="builtin")
+    mobile = define_variant(engine, "mobile", {"backend": "builtin"})
+    hero = define_variant(engine, "hero", {"backend": "builtin"})
     record_output(engine, a, mobile, status="succeeded")
     record_output(engine, a, hero, status="succeeded")
     record_output(engine, b, hero, status="succeeded")
@@ -166,7 +166,7 @@ def test_edit_labels_adds_removes_and_validates(engine):
 def test_collections_are_counted_and_outputs_are_updated_in_place(engine):
     a = add_image(engine, 1, collections=["toybox-v3"])
     add_image(engine, 2, collections=["toybox-v3", "dungeon"])
-    v = define_variant(engine, "desktop", backend="builtin", target_faces=20000)
+    v = define_variant(engine, "desktop", {"backend": "builtin", "target_faces": 20000})
     first = record_output(engine, a, v, status="running", dagster_run_id="run-1")
     edit_labels(engine, "collection", a, add=["toybox-v3"], variant="desktop")
     second = record_output(engine, a, v, status="succeeded", face_count=19876, timings={"mesh": 1.5})
@@ -185,10 +185,11 @@ def test_collections_are_counted_and_outputs_are_updated_in_place(engine):
 
 
 def test_variants_are_stored_and_redefined(engine):
-    define_variant(engine, "Mobile", backend="builtin", preset="mobile", target_faces=5000, seed=1, extra={"upscale": 2})
-    define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=4000)
+    define_variant(engine, "Mobile", {"backend": "builtin", "preset": "mobile", "target_faces": 5000, "seed": 1, "lods": 2})
+    define_variant(engine, "mobile", {"backend": "builtin", "preset": "mobile", "target_faces": 4000})
     (variant,) = list_variants(engine)
-    assert variant["name"] == "mobile" and variant["target_faces"] == 4000 and variant["extra"] == {}
+    assert variant["name"] == "mobile" and variant["target_faces"] == 4000 and variant["seed"] is None
+    assert variant["params"] == {"backend": "builtin", "preset": "mobile", "target_faces": 4000}  # replaced whole, not merged
 
 
 def test_bulk_recording_crosses_batches_and_reports_what_it_created(engine):
@@ -212,7 +213,7 @@ def test_rematerialising_updates_the_output_and_keeps_earlier_attempts(engine):
     from catalog import attempts_of, finish_attempt, start_attempt
 
     a = add_image(engine, 1)
-    v = define_variant(engine, "mobile", backend="builtin", target_faces=5000)
+    v = define_variant(engine, "mobile", {"backend": "builtin", "target_faces": 5000})
     output, first = start_attempt(engine, a, v, parameters={"steps": 30}, dagster_run_id="run-1")
     assert show(engine, a)["outputs"][0]["status"] == "running"
     finish_attempt(engine, output, first, status="failed", error="no object found")

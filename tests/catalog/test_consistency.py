@@ -39,7 +39,7 @@ def kinds(findings):
 
 def test_check_finds_what_a_crash_leaves_and_repair_mends_it(stores):
     engine, blobs = stores
-    variant_id = define_variant(engine, "mobile", backend="builtin")
+    variant_id = define_variant(engine, "mobile", {"backend": "builtin"})
     made_object(engine, blobs, 1, variant_id)
     later = time.time() + 7200  # every blob is past the grace period
     assert check_catalog(engine, blobs, now=later) == []

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -18,8 +19,10 @@ from dagster._core.instance.ref import InstanceRef
 from PIL import Image, ImageDraw
 from sqlalchemy import create_engine, text
 
+import catalog
 from assets.resources import CatalogResource
 from inference.generators.builtin import VERSION as BUILTIN_VERSION
+from inference.params import GenerationParams
 from orchestration.instance import COORDINATOR_TAG
 from tests.support import MESHMILL, SAMPLES, blob_store, find_json, meshmill, scrubbed_env, worker_processes
 from tests.support.images import write_bad_images, write_view_set
@@ -100,15 +103,43 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
 EMBEDDED_ONLY = pytest.mark.parametrize("meshmill_env", ["sqlite+local"], indirect=True)
 
 
-def test_a_variant_keeps_the_knobs_without_a_column_of_their_own(meshmill_env, monkeypatch):
-    """`variant add --texture-format webp --uv-mode box` is stored (in the variant's extra) and is what its outputs are made with."""
+def test_a_variant_is_stored_whole_and_a_preset_changed_later_does_not_change_it(meshmill_env, monkeypatch):
+    """`variant add --preset mobile --texture-format webp --uv-mode box` stores every parameter as resolved then; a
+    release that changes the mobile preset (its budget, its normal map) changes no variant made before it."""
+    import inference.params
+
     meshmill(meshmill_env, "variant", "add", "web", "--preset", "mobile", "--texture-format", "webp", "--uv-mode", "box")
     (variant,) = json.loads(meshmill(meshmill_env, "variant", "list", "--json").stdout)
-    assert variant["extra"] == {"texture_format": "webp", "uv_mode": "box"}
+    assert variant["params"]["texture_format"] == "webp" and variant["params"]["normal_map"] is True
+    assert set(variant["params"]) == set(GenerationParams.model_fields)
     for name, value in meshmill_env.items():
         monkeypatch.setenv(name, value)
-    _, params = CatalogResource().variant("web")
-    assert (params.texture_format, params.uv_mode, params.target_faces) == ("webp", "box", 5_000)
+    _, before = CatalogResource().variant("web")
+    assert (before.texture_format, before.uv_mode, before.target_faces, before.normal_map) == ("webp", "box", 5_000, True)
+    monkeypatch.setitem(inference.params.PRESETS, "mobile", {"target_faces": 3_000, "texture_size": 512, "normal_map": False})
+    _, after = CatalogResource().variant("web")
+    assert after == before
+
+
+def test_a_variant_made_before_its_parameters_were_stored_is_resolved_once_and_kept(home, monkeypatch):
+    """A variant row from before migration 0009 (columns, knobs in ``extra``, no ``params``) is resolved with the
+    presets of the release that first reads it, and stored so: a later preset change does not reach it."""
+    import inference.params
+    from catalog.models import Variant
+
+    engine = catalog.get_engine()
+    with engine.begin() as conn:
+        conn.execute(
+            Variant.__table__.insert().values(
+                name="old", backend="builtin", preset="mobile", seed=3, extra={"lods": 2}, created_at=datetime.now(UTC)
+            )
+        )
+    _, first = CatalogResource().variant("old")
+    assert (first.target_faces, first.normal_map, first.lods, first.seed) == (5_000, True, 2, 3)
+    assert catalog.variant_by_name(engine, "old")["params"] == first.model_dump(mode="json")
+    monkeypatch.setitem(inference.params.PRESETS, "mobile", {"target_faces": 3_000, "texture_size": 512})
+    _, later = CatalogResource().variant("old")
+    assert later == first
 
 
 @EMBEDDED_ONLY

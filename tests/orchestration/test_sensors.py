@@ -19,7 +19,7 @@ from orchestration.convert import materialise
 from orchestration.ingest import ingest_paths
 from orchestration.instance import COORDINATOR_TAG
 from orchestration.sensors import inbox_sensor, orphaned_runs_sensor, variants_sensor
-from tests.support import SAMPLES
+from tests.support import SAMPLES, variant_params
 from tests.support.images import write_view_set
 
 
@@ -64,8 +64,8 @@ def test_variants_sensor_requests_every_variant_after_the_image_stages(home):
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     (result,) = ingest_paths([SAMPLES / "soccer_ball.png"], engine, blobs)
     key = image_partition_key(result.content_hash)
-    catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile", target_faces=1000, texture_size=512)
-    catalog.define_variant(engine, "hero", backend="builtin", preset="hero", target_faces=2000, texture_size=512)
+    catalog.define_variant(engine, "mobile", variant_params("mobile", target_faces=1000, texture_size=512))
+    catalog.define_variant(engine, "hero", variant_params("hero", target_faces=2000, texture_size=512))
     instance = dg.DagsterInstance.ephemeral()
     assert evaluate(variants_sensor, instance).run_requests == []
     materialise(instance, [key], [])  # the image stages only
@@ -79,7 +79,7 @@ def test_orphaned_runs_sensor_fails_a_run_whose_process_died_and_frees_its_slot(
     only gpu slot and an attempt, is failed by the daemon's next tick; its slot is freed and its attempt closed."""
     engine = catalog.get_engine()
     (result,) = ingest_paths([SAMPLES / "duck.png"], engine, catalog.blob_store_from_env())
-    variant_id = catalog.define_variant(engine, "mobile", backend="builtin", preset="mobile")
+    variant_id = catalog.define_variant(engine, "mobile", variant_params("mobile"))
     gone = subprocess.Popen(["true"])
     gone.wait()
     instance = dg.DagsterInstance.ephemeral()

@@ -111,3 +111,10 @@ def square_after(task: tuple[int, float]) -> tuple[int, int]:
     number, seconds = task
     time.sleep(seconds)
     return os.getpid(), number * number
+
+
+def variant_params(preset: str | None = None, **knobs: Any) -> dict[str, Any]:
+    """A variant's complete parameters as `meshmill variant add` stores them (for ``catalog.define_variant``)."""
+    from inference.params import GenerationParams
+
+    return GenerationParams.resolve(preset, **knobs).model_dump(mode="json")
