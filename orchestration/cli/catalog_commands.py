@@ -24,7 +24,7 @@ def _summarise_outputs(outputs: list[dict[str, Any]]) -> str:
 def catalog_find(
     tag: list[str] = typer.Option([], "--tag", "-t", help="Must carry every one of these tags."),
     any_tag: list[str] = typer.Option([], "--any-tag", help="Must carry at least one of these tags."),
-    collection: str | None = typer.Option(None, "--collection", "-c"),
+    collection: str | None = typer.Option(None, "--collection", "-c", help="Only images in this collection (or with an output in it)."),
     variant: str | None = typer.Option(None, help="Only images with an output of this variant."),
     status: catalog.OutputStatus | None = typer.Option(None, help="Only outputs in this state."),
     limit: int = typer.Option(50, min=1, max=1000, help="Page size."),
@@ -101,7 +101,7 @@ def catalog_export(
 @app.command("show")
 def catalog_show(
     source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Everything the catalog knows about one source image and its outputs."""
     try:
@@ -148,8 +148,8 @@ def _edit(kind: str, source_id: int, add: list[str], remove: list[str], variant:
 @app.command("tag")
 def catalog_tag(
     source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
-    add: list[str] = typer.Option([], "--add", "-a"),
-    remove: list[str] = typer.Option([], "--remove", "-r"),
+    add: list[str] = typer.Option([], "--add", "-a", help="Tag to add (repeatable)."),
+    remove: list[str] = typer.Option([], "--remove", "-r", help="Tag to remove (repeatable)."),
     variant: str | None = typer.Option(None, help="Tag the image's output for this variant instead."),
 ) -> None:
     """Add or remove tags on a source image, or on one of its outputs."""
@@ -159,8 +159,8 @@ def catalog_tag(
 @app.command("collect")
 def catalog_collect(
     source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
-    add: list[str] = typer.Option([], "--add", "-a"),
-    remove: list[str] = typer.Option([], "--remove", "-r"),
+    add: list[str] = typer.Option([], "--add", "-a", help="Collection to add it to (repeatable)."),
+    remove: list[str] = typer.Option([], "--remove", "-r", help="Collection to take it out of (repeatable)."),
     variant: str | None = typer.Option(None, help="Change the collections of this variant's output instead."),
 ) -> None:
     """Add a source image (or one of its outputs) to collections, or take it out."""
@@ -168,7 +168,7 @@ def catalog_collect(
 
 
 @app.command("collections")
-def catalog_collections(as_json: bool = typer.Option(False, "--json")) -> None:
+def catalog_collections(as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per collection.")) -> None:
     """Every collection, with how many images and outputs it holds."""
     rows = catalog.list_collections(open_engine())
     if as_json:

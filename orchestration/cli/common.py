@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -83,12 +83,24 @@ def open_blobs() -> catalog.BlobStore:
         fail(str(exc))
 
 
-def label_options(collections: list[str], tags: list[str], origin: str | None = None) -> tuple[list[str], list[str], str | None]:
+#: the labels a command puts on what it ingests (`ingest`, `convert`): one declaration for both
+Collections = Annotated[
+    list[str] | None, typer.Option("--collection", "-c", help="Collection to put the objects in (repeatable; made if new).")
+]
+Tags = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag for every object (repeatable): lower case, a-z 0-9 . _ : / -.")]
+Origin = Annotated[
+    str | None, typer.Option("--origin", help="Style model or tool that made the images (one line, at most 200 characters).")
+]
+
+
+def label_options(
+    collections: list[str] | None, tags: list[str] | None, origin: str | None = None
+) -> tuple[list[str], list[str], str | None]:
     """Validated --collection, --tag and --origin values; a bad one ends the command before anything is stored."""
     try:
         return (
-            [catalog.normalise_label(c, "collection") for c in collections],
-            [catalog.normalise_label(t, "tag") for t in tags],
+            [catalog.normalise_label(c, "collection") for c in collections or ()],
+            [catalog.normalise_label(t, "tag") for t in tags or ()],
             normalise_origin(origin),
         )
     except LabelError as exc:

@@ -16,7 +16,19 @@ import catalog
 from catalog.keys import image_partition_key
 from inference.params import DEFAULT_PRESET
 from orchestration.cli import knobs
-from orchestration.cli.common import console, err_console, fail, label_options, open_blobs, open_engine, resolve_params, say
+from orchestration.cli.common import (
+    Collections,
+    Origin,
+    Tags,
+    console,
+    err_console,
+    fail,
+    label_options,
+    open_blobs,
+    open_engine,
+    resolve_params,
+    say,
+)
 from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
 from orchestration.cli.variants import DEFAULT_VARIANT, define
 from orchestration.ingest import ingest_sets
@@ -27,10 +39,10 @@ from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, def
 def convert(
     paths: list[Path] = typer.Argument(None, help="Image files or folders (view sets in them are found: see --views)."),
     views: list[str] = typer.Option([], "--views", help=VIEWS_HELP),
-    collection: list[str] = typer.Option([], "--collection", "-c"),
-    tag: list[str] = typer.Option([], "--tag", "-t"),
+    collection: Collections = None,
+    tag: Tags = None,
     variant: list[str] = typer.Option([], "--variant", "-v", help="Variants to make (default: every defined one, or 'desktop')."),
-    origin: str | None = typer.Option(None),
+    origin: Origin = None,
     workers: int | None = typer.Option(
         None,
         min=1,
@@ -114,7 +126,10 @@ def convert(
         raise typer.Exit(1)
 
 
-def ui(port: int = typer.Option(3000), host: str = typer.Option("127.0.0.1")) -> None:
+def ui(
+    port: int = typer.Option(3000, help="Port of the Dagster UI."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
+) -> None:
     """Start the Dagster webserver and daemon for this project on 127.0.0.1."""
     from orchestration.instance import REPO_ROOT, dagster_instance
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from orchestration.cli.common import console, err_console, fail, label_options, open_blobs, open_engine, say
+from orchestration.cli.common import Collections, Origin, Tags, console, err_console, fail, label_options, open_blobs, open_engine, say
 from orchestration.ingest import IngestResult, ingest_sets
 from orchestration.source_sets import SetProblem, SourceSet, discover_sets, set_from_option
 
@@ -43,9 +43,9 @@ def print_result(result: IngestResult) -> None:
 def ingest(
     paths: list[Path] = typer.Argument(None, help="Image files or folders (searched recursively)."),
     views: list[str] = typer.Option([], "--views", help=VIEWS_HELP),
-    collection: list[str] = typer.Option([], "--collection", "-c", help="Collection to put the objects in."),
-    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag for every object (repeatable)."),
-    origin: str | None = typer.Option(None, help="Style model or tool that made the images."),
+    collection: Collections = None,
+    tag: Tags = None,
+    origin: Origin = None,
 ) -> None:
     """Store images and view sets and record each object in the catalog, skipping exact duplicates."""
     collections, tags, origin = label_options(collection, tag, origin)

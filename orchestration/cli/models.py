@@ -45,7 +45,7 @@ def _ready(ready: bool) -> str:
 
 
 @app.callback(invoke_without_command=True)
-def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def models_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per backend.")) -> None:
     """Every backend: its package, its weights (and where they were looked for), its device and parameters."""
     if ctx.invoked_subcommand is not None:
         return
@@ -110,7 +110,7 @@ def models_check(name: str = typer.Argument(..., help="Backend to load and run o
 def model_server(
     backend: str = typer.Option(..., help="In-process backend to serve, e.g. hunyuan3d-2."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
-    port: int = typer.Option(8081),
+    port: int = typer.Option(8081, help="Port to listen on."),
     device: str | None = typer.Option(None, help="cuda, cpu, cuda:1 … (default: CUDA when present)."),
     default: list[str] = typer.Option(
         [], "--default", help="A default for a knob of the served model that requests leave out, e.g. octree_resolution=128 (repeatable)."

@@ -9,7 +9,7 @@ from orchestration.cli.common import open_engine, say
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
-    port: int = typer.Option(8787),
+    port: int = typer.Option(8787, help="Port to listen on."),
     allow_edits: bool = typer.Option(False, "--allow-edits", help="Let the pages add and remove tags and collections."),
     allowed_host: list[str] = typer.Option(
         [],

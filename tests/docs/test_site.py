@@ -72,3 +72,20 @@ def test_the_benchmarks_and_the_tutorial_are_pages_of_the_site(site: Path) -> No
     tutorial = site / "tutorials" / "first-batch" / "index.html"
     for picture in re.findall(r'<img[^>]+src="([^"]+)"', tutorial.read_text()):
         assert (tutorial.parent / picture).resolve().is_file(), picture
+
+
+def test_every_option_and_argument_of_every_command_says_what_it_is_for() -> None:
+    """`meshmill convert --help` once listed --collection, --tag and --origin with no word on them."""
+    from tools.docs.cli import _command
+
+    silent = []
+
+    def walk(group: object, prefix: str) -> None:
+        for name, command in getattr(group, "commands", {}).items():
+            walk(command, f"{prefix} {name}")
+            for param in getattr(command, "params", []) if not hasattr(command, "commands") else []:
+                if param.name != "help" and not (getattr(param, "help", None) or "").strip():
+                    silent.append(f"{prefix} {name} {param.opts[0]}")
+
+    walk(_command(), "meshmill")
+    assert not silent, f"without help: {silent}"
