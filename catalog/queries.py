@@ -342,20 +342,22 @@ def edit_labels(
 
 
 def list_collections(engine: Engine) -> list[dict[str, Any]]:
-    """Every collection with how many source images and outputs it holds."""
-    table = Collection.__table__
-    link = collection_member
-    query = (
-        select(
-            table.c.name,
-            func.count(link.c.id).filter(link.c.output_id.is_(None)).label("images"),
-            func.count(link.c.id).filter(link.c.output_id.isnot(None)).label("outputs"),
-            table.c.created_at,
+    """Every collection with how many source images it holds and how many outputs are made for it: the succeeded
+    outputs of its images, and any output filed in it on its own (each counted once)."""
+    table, link, out = Collection.__table__, collection_member, Output.__table__
+    images = select(func.count()).where(link.c.collection_id == table.c.id, link.c.output_id.is_(None)).correlate(table).scalar_subquery()
+    member_images = select(link.c.source_image_id).where(link.c.collection_id == table.c.id, link.c.output_id.is_(None))
+    member_outputs = select(link.c.output_id).where(link.c.collection_id == table.c.id, link.c.output_id.isnot(None))
+    outputs = (
+        select(func.count(out.c.id))
+        .where(
+            out.c.status == OutputStatus.succeeded.value,
+            or_(out.c.source_image_id.in_(member_images.correlate(table)), out.c.id.in_(member_outputs.correlate(table))),
         )
-        .select_from(table.outerjoin(link, link.c.collection_id == table.c.id))
-        .group_by(table.c.id)
-        .order_by(table.c.name)
+        .correlate(table)
+        .scalar_subquery()
     )
+    query = select(table.c.name, images.label("images"), outputs.label("outputs"), table.c.created_at).order_by(table.c.name)
     with engine.connect() as conn:
         return [{"name": r.name, "images": r.images, "outputs": r.outputs, "created_at": _iso(r.created_at)} for r in conn.execute(query)]
 

@@ -180,8 +180,26 @@ def test_collections_are_counted_and_outputs_are_updated_in_place(engine):
     }
     with pytest.raises(ValueError):
         record_output(engine, a, v, status="exploded")
+
     with pytest.raises(CatalogError):
         record_output(engine, 12345, v, status="pending")
+
+
+def test_a_collection_counts_the_outputs_made_of_its_images(engine):
+    """`convert --collection samples` files the images; `catalog collections` said "0 outputs" right after six were
+    made. The outputs made of its images count, once each, with outputs filed on their own; failed ones do not."""
+    a = add_image(engine, 1, collections=["samples"])
+    b = add_image(engine, 2, collections=["samples"])
+    c = add_image(engine, 3)
+    mobile, desktop = (define_variant(engine, n, {"backend": "builtin"}) for n in ("mobile", "desktop"))
+    for image in (a, b):
+        record_output(engine, image, mobile, status="succeeded")
+    record_output(engine, a, desktop, status="succeeded")
+    record_output(engine, b, desktop, status="failed")
+    record_output(engine, c, mobile, status="succeeded")
+    edit_labels(engine, "collection", a, add=["samples"], variant="mobile")  # filed itself too: still one output
+    edit_labels(engine, "collection", c, add=["samples"], variant="mobile")  # an output filed without its image
+    assert {r["name"]: (r["images"], r["outputs"]) for r in list_collections(engine)} == {"samples": (2, 4)}
 
 
 def test_variants_are_stored_and_redefined(engine):
