@@ -130,11 +130,8 @@ def test_hunyuan_variants_through_the_dagster_job_on_images_and_view_sets(meshmi
     meshmill(env, "variant", "add", "hy-mini", "--backend", "hunyuan3d-2mini-turbo", *small)
     meshmill(env, "variant", "add", "hy-mv", "--backend", "hunyuan3d-2mv", *small)
     variants = {v["name"]: v for v in json.loads(meshmill(env, "variant", "list", "--json").stdout)}
-    assert (variants["hy-mini"]["backend"], variants["hy-mini"]["steps"], variants["hy-mini"]["extra"]) == (
-        "hunyuan3d-2mini-turbo",
-        2,
-        {"octree_resolution": 64},
-    )
+    mini = variants["hy-mini"]
+    assert (mini["backend"], mini["steps"], mini["params"]["octree_resolution"]) == ("hunyuan3d-2mini-turbo", 2, 64)
     folder = tmp_path / "batch"
     folder.mkdir()
     shutil.copy(SAMPLES / "duck.png", folder / "duck.png")
