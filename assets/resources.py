@@ -11,6 +11,7 @@ import dagster as dg
 from sqlalchemy import Engine
 
 import catalog
+from assets.variants import variant_params
 from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
 from inference.runtime.devices import torch_device
@@ -58,18 +59,6 @@ class CatalogResource(dg.ConfigurableResource):
         engine = self.engine()
         row = catalog.variant_by_name(engine, name)
         return row["id"], variant_params(engine, row)
-
-
-def variant_params(engine: Engine, row: dict[str, Any]) -> GenerationParams:
-    """A variant row's generation parameters: those stored when it was defined, never a preset applied again (a
-    preset changed in a release must not change the variants made before). A variant made before the catalog stored
-    them (migration 0009) is resolved once, with the presets of this release, and stored so."""
-    if row["params"] is not None:
-        return GenerationParams.model_validate(row["params"])
-    fields = {k: row[k] for k in catalog.VARIANT_FIELDS if k not in ("backend", "preset")}
-    params = GenerationParams.resolve(row["preset"], backend=row["backend"], **fields, **(row["extra"] or {}))
-    catalog.freeze_variant(engine, row["id"], params.model_dump(mode="json"))
-    return params
 
 
 class ComputeResource(dg.ConfigurableResource):

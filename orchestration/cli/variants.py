@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 import catalog
+from assets.variants import variant_params
 from catalog import LabelError
 from orchestration.cli import knobs
 from orchestration.cli.common import console, fail, open_engine, print_json, resolve_params, say
@@ -41,8 +42,6 @@ def variant_add(name: str = typer.Argument(..., help="Variant name, e.g. mobile,
 @app.command("list")
 def variant_list(as_json: bool = typer.Option(False, "--json", help="Every variant with all its parameters, as JSON.")) -> None:
     """Every variant and its parameters."""
-    from assets.resources import variant_params  # Dagster: seconds to import
-
     engine = open_engine()
     rows = [{**row, "params": variant_params(engine, row).model_dump(mode="json")} for row in catalog.list_variants(engine)]
     if as_json:

@@ -5,7 +5,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-06
 
-Variants made before this keep ``params`` NULL until first read: the reader (``assets.resources.variant_params``)
+Variants made before this keep ``params`` NULL until first read: the reader (``assets.variants.variant_params``)
 resolves them once with the presets of the release that reads them, the ones they were made under, and stores the
 result. The catalog cannot resolve them here: it never imports the generation parameters (DESIGN, dependency arrows).
 """

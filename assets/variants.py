@@ -1,0 +1,23 @@
+"""A stored variant's generation parameters. Light on purpose (the catalog and the parameter model only, no Dagster,
+no torch): `meshmill variant list` reads them too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+import catalog
+from inference.params import GenerationParams
+
+
+def variant_params(engine: Engine, row: dict[str, Any]) -> GenerationParams:
+    """A variant row's generation parameters: those stored when it was defined, never a preset applied again (a
+    preset changed in a release must not change the variants made before). A variant made before the catalog stored
+    them (migration 0009) is resolved once, with the presets of this release, and stored so."""
+    if row["params"] is not None:
+        return GenerationParams.model_validate(row["params"])
+    fields = {k: row[k] for k in catalog.VARIANT_FIELDS if k not in ("backend", "preset")}
+    params = GenerationParams.resolve(row["preset"], backend=row["backend"], **fields, **(row["extra"] or {}))
+    catalog.freeze_variant(engine, row["id"], params.model_dump(mode="json"))
+    return params
