@@ -18,25 +18,27 @@ import typer
 from inference.params import IMAGE_STAGE_FIELDS, GenerationParams, ParameterError, knob_help
 
 
-def _option(field: str, kind: Any, flag: str) -> tuple[str, str, Any]:
-    return field, flag.split("/")[0], Annotated[kind | None, typer.Option(flag, help=knob_help(field), show_default=False)]
+def _option(field: str, kind: Any, declared: str, parameter: str | None = None) -> tuple[str, str, str, Any]:
+    option = typer.Option(declared, help=knob_help(field), show_default=False)
+    return field, parameter or field, declared, Annotated[kind | None, option]
 
 
-def _flag(field: str, kind: Any, flag: str, help: str | None = None) -> tuple[str, str, Any]:
+def _flag(field: str, declared: str, parameter: str | None = None, help: str | None = None) -> tuple[str, str, str, Any]:
     """An on-only flag (``--keep-lighting``): absent means 'not given', so a preset or a variant decides."""
-    return field, flag, Annotated[bool, typer.Option(flag, help=help or knob_help(field), show_default=False)]
+    return field, parameter or field, declared, Annotated[bool, typer.Option(declared, help=help or knob_help(field), show_default=False)]
 
 
-#: every generation option: (GenerationParams field, the option's name, its Typer annotation), in --help's order
-OPTIONS: tuple[tuple[str, str, Any], ...] = (
+#: every generation option, in --help's order: (GenerationParams field, the command's parameter name, the option as
+#: declared, e.g. ``--normal-map/--no-normal-map``, its Typer annotation)
+OPTIONS: tuple[tuple[str, str, str, Any], ...] = (
     _option("preset", str, "--preset"),
     _option("backend", str, "--backend"),
-    _option("target_faces", int, "--faces"),
+    _option("target_faces", int, "--faces", "faces"),
     _option("texture_size", int, "--texture-size"),
     _option("texture_format", str, "--texture-format"),
     _option("uv_mode", str, "--uv-mode"),
     _option("normal_map", bool, "--normal-map/--no-normal-map"),
-    _flag("keep_lighting", bool, "--keep-lighting"),
+    _flag("keep_lighting", "--keep-lighting"),
     _option("texture_source", str, "--texture-source"),
     _option("lods", int, "--lods"),
     _option("remesh", str, "--remesh"),
@@ -55,18 +57,21 @@ OPTIONS: tuple[tuple[str, str, Any], ...] = (
     _option("upscale", int, "--upscale"),
     _option("upscaler", str, "--upscaler"),
     _option("background", str, "--background"),
-    _flag("remove_background", bool, "--keep-background", "use the image's own alpha, no background removal (remove_background off)"),
+    _flag(
+        "remove_background",
+        "--keep-background",
+        "keep_background",
+        "use the image's own alpha, no background removal (remove_background off)",
+    ),
 )
-FLAGS = {field: flag for field, flag, _ in OPTIONS}
+#: each field's option as a user types it (the first spelling of a pair like ``--normal-map/--no-normal-map``)
+FLAGS = {field: declared.split("/")[0] for field, _, declared, _ in OPTIONS}
 #: the options of the 3D stages (what a variant stores, with ``formats``; `generate` takes its formats from -o) and of
 #: the image stages (what `convert` takes per batch)
-SHAPE = tuple(field for field, _, _ in OPTIONS if field not in {*IMAGE_STAGE_FIELDS, "preset", "formats"})
-IMAGE = tuple(field for field, _, _ in OPTIONS if field in IMAGE_STAGE_FIELDS)
-_ON_ONLY = {"keep_lighting": True, "remove_background": False}  # the value a given on-only flag sets
-
-
-def _parameter(field: str) -> str:
-    return field.removeprefix("target_") if field == "target_faces" else ("keep_background" if field == "remove_background" else field)
+SHAPE = tuple(field for field, *_ in OPTIONS if field not in {*IMAGE_STAGE_FIELDS, "preset", "formats"})
+IMAGE = tuple(field for field, *_ in OPTIONS if field in IMAGE_STAGE_FIELDS)
+#: the value a given on-only flag sets
+ON_ONLY = {"keep_lighting": True, "remove_background": False}
 
 
 def generation_options(*fields: Iterable[str] | str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -78,13 +83,13 @@ def generation_options(*fields: Iterable[str] | str) -> Callable[[Callable[..., 
     unknown = wanted - set(FLAGS)
     if unknown:
         raise ValueError(f"not generation options: {', '.join(sorted(unknown))}")
-    chosen = [(field, _parameter(field), kind) for field, _, kind in OPTIONS if field in wanted]
+    chosen = [(field, parameter, kind) for field, parameter, _, kind in OPTIONS if field in wanted]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != "generation"]
         added = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False if field in _ON_ONLY else None, annotation=kind)
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False if field in ON_ONLY else None, annotation=kind)
             for field, name, kind in chosen
         ]
 
@@ -93,8 +98,8 @@ def generation_options(*fields: Iterable[str] | str) -> Callable[[Callable[..., 
             given = {}
             for field, name, _ in chosen:
                 value = kwargs.pop(name)
-                if field in _ON_ONLY:
-                    value = _ON_ONLY[field] if value else None
+                if field in ON_ONLY:
+                    value = ON_ONLY[field] if value else None
                 if value is not None:
                     given[field] = value
             return command(*args, generation=given, **kwargs)

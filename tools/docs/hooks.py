@@ -10,20 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from inference.params import PRESETS, GenerationParams, knob_help
-from tools.docs.cli import _command, reference_markdown
+from orchestration.cli import knobs
+from tools.docs.cli import reference_markdown
 
 
 def _flags() -> dict[str, str]:
-    """Each parameter's command-line option, read from ``meshmill generate`` and ``variant add`` (their options carry ``knob_help``)."""
-    command = _command()
-    helps = {knob_help(name): name for name in GenerationParams.model_fields}
-    flags: dict[str, str] = {}
-    for sub in (command.commands["generate"], command.commands["variant"].commands["add"]):
-        for param in sub.params:
-            name = helps.get(getattr(param, "help", None) or "")
-            if name is not None:
-                flags.setdefault(name, " / ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts]))
-    flags.setdefault("remove_background", "`--keep-background` (turns it off)")
+    """Each parameter's command-line option, from the table the commands are built from (``knobs.OPTIONS``)."""
+    flags = {}
+    for field, _, declared, _ in knobs.OPTIONS:
+        flags[field] = " / ".join(f"`{spelling}`" for spelling in declared.split("/"))
+        if knobs.ON_ONLY.get(field) is False:
+            flags[field] += " (turns it off)"
     return flags
 
 
