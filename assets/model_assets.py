@@ -24,7 +24,8 @@ from assets.image_assets import GROUP, UPSCALED
 from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
-from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, start_attempt
+from assets.variants import output_params
+from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, source_height, start_attempt
 from catalog.keys import dense_mesh_key, format_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
@@ -82,7 +83,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         h = record["content_hash"]
         variant_id, variant_params = variant_of(variant)
         framed = load_views(blobs, "framed", h)
-        params = variant_params.replace(**framed.settings)
+        params = output_params(variant_params, framed.settings, source_height(engine, record["id"]))
         # every view the object has that the backend can take: a single-view backend makes a view set from its front
         views = framed.framed(backend_spec(params.backend).views)
         used = list(views.images)

@@ -3,6 +3,7 @@ no torch): `meshmill variant list` reads them too."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,3 +22,11 @@ def variant_params(engine: Engine, row: dict[str, Any]) -> GenerationParams:
     params = GenerationParams.resolve(row["preset"], backend=row["backend"], **fields, **(row["extra"] or {}))
     catalog.freeze_variant(engine, row["id"], params.model_dump(mode="json"))
     return params
+
+
+def output_params(variant: GenerationParams, image_settings: Mapping[str, Any], height_m: float | None) -> GenerationParams:
+    """The parameters an output is made with, and recorded with: its variant's, the settings of the image stages that
+    made its views, and its object's own height where the catalog has one (it wins over the variant's height).
+    The 3D asset makes outputs with it and ``convert`` compares what it gives with what an output was made with."""
+    params = variant.replace(**image_settings)
+    return params if height_m is None else params.replace(height=height_m)

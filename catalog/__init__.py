@@ -16,6 +16,7 @@ from catalog.queries import (
     show,
     source_by_hash_prefix,
     source_files,
+    source_height,
     variant_by_name,
 )
 from catalog.records import (
@@ -84,6 +85,7 @@ __all__ = [
     "running_attempt",
     "show",
     "source_by_hash_prefix",
+    "source_height",
     "variant_by_name",
     "source_id_by_hash",
     "view_in_catalog",

@@ -49,6 +49,7 @@ class SourceImage(SQLModel, table=True):
     content_hash: str = Field(max_length=64, unique=True, description="sha256 of the file as ingested")
     filename: str = Field(max_length=512, description="original file name (a view set's name), for people; never a key")
     origin: str | None = Field(default=None, max_length=200, description="style model or tool that made it")
+    height_m: float | None = Field(default=None, description="the object's real height in metres, where the studio said it")
     width: int
     height: int
     mode: str = Field(max_length=8, description="stored pixel mode: RGB or RGBA")

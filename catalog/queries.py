@@ -224,6 +224,7 @@ def describe_sources(
                 "content_hash": src.content_hash,
                 "filename": src.filename,
                 "origin": src.origin,
+                "height_m": src.height_m,
                 "width": src.width,
                 "height": src.height,
                 "mode": src.mode,
@@ -377,6 +378,12 @@ def source_by_hash_prefix(engine: Engine, prefix: str) -> dict[str, Any]:
         return {**row._mapping, "views": views_of(conn, [row.id]).get(row.id, [])}
 
 
+def source_height(engine: Engine, source_image_id: int) -> float | None:
+    """The object's real height in metres, as the catalog has it now (it may be said again at any ingest)."""
+    with engine.connect() as conn:
+        return conn.execute(select(_src.c.height_m).where(_src.c.id == source_image_id)).scalar()
+
+
 def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:
     with engine.connect() as conn:
         row = conn.execute(select(_var).where(_var.c.name == name.lower())).first()
@@ -386,11 +393,13 @@ def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:
 
 
 class MadeOutput(NamedTuple):
-    """An output recorded as made: its parameters, and its GLB's key and size as written (to check the blob against)."""
+    """An output recorded as made: its parameters, and its GLB's key and size as written (to check the blob against);
+    ``height_m``: its object's own height as the catalog has it now (an output made before it was said differs)."""
 
     parameters: dict[str, Any]
     glb_key: str | None
     byte_size: int | None
+    height_m: float | None = None
 
 
 def made_outputs(engine: Engine, image_keys: Iterable[str], variant_names: Iterable[str]) -> dict[tuple[str, str], MadeOutput]:
@@ -403,11 +412,12 @@ def made_outputs(engine: Engine, image_keys: Iterable[str], variant_names: Itera
     with engine.connect() as conn:
         for start in range(0, len(keys), 1000):
             rows = conn.execute(
-                select(prefix.label("key"), variants.c.name, outputs.c.parameters, outputs.c.glb_key, outputs.c.byte_size)
+                select(prefix.label("key"), variants.c.name, outputs.c.parameters, outputs.c.glb_key, outputs.c.byte_size,
+                       sources.c.height_m)
                 .join(outputs, outputs.c.source_image_id == sources.c.id)
                 .join(variants, variants.c.id == outputs.c.variant_id)
                 .where(prefix.in_(keys[start : start + 1000]), variants.c.name.in_(names),
                        outputs.c.status == OutputStatus.succeeded.value)
             )  # fmt: skip
-            made.update({(row.key, row.name): MadeOutput(row.parameters, row.glb_key, row.byte_size) for row in rows})
+            made.update({(row.key, row.name): MadeOutput(row.parameters, row.glb_key, row.byte_size, row.height_m) for row in rows})
     return made

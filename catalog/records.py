@@ -58,6 +58,7 @@ class NewSource:
     blob_key: str
     origin: str | None = None
     source_format: str | None = None
+    height_m: float | None = None  # the object's real height in metres, where the studio said it
     tags: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()
     views: tuple[NewView, ...] = ()
@@ -65,7 +66,7 @@ class NewSource:
     @classmethod
     def of_views(cls, content_hash: str, name: str, views: Iterable[NewView], **said: Any) -> NewSource:
         """An object of these views, front first: its picture fields are the front's, ``name`` names it;
-        ``said``: origin, tags, collections."""
+        ``said``: origin, height_m, tags, collections."""
         views = tuple(views)
         picture = {field: getattr(views[0], field) for field in _PICTURE_FIELDS if field != "filename"}
         return cls(content_hash, name, **picture, views=views, **said)
@@ -95,6 +96,7 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
                 "content_hash": s.content_hash,
                 "filename": s.filename[-512:],
                 "origin": s.origin,
+                "height_m": s.height_m,
                 "width": s.width,
                 "height": s.height,
                 "mode": s.mode,
@@ -119,6 +121,9 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
             ids.update(conn.execute(select(table.c.content_hash, table.c.id).where(table.c.content_hash.in_(chunk))).all())
         for kind, attribute in (("tag", "tags"), ("collection", "collections")):
             label_many(conn, kind, [(ids[s.content_hash], getattr(s, attribute)) for s in sources])
+        for s in sources:  # a height said again for an object already catalogued replaces the one it had
+            if s.height_m is not None and s.content_hash not in created:
+                conn.execute(update(table).where(table.c.id == ids[s.content_hash]).values(height_m=s.height_m))
     records = []
     for s in sources:  # a hash given twice was created by its first occurrence only
         records.append(SourceRecord(ids[s.content_hash], created=s.content_hash in created))
@@ -133,11 +138,21 @@ def record_source(engine: Engine, **fields: Any) -> SourceRecord:
     return record_sources(engine, [NewSource(**fields)])[0]
 
 
-def label_source(engine: Engine, source_image_id: int, *, tags: Iterable[str] = (), collections: Iterable[str] = ()) -> None:
-    """Attach tags and collections to an existing source image."""
+def label_source(
+    engine: Engine,
+    source_image_id: int,
+    *,
+    tags: Iterable[str] = (),
+    collections: Iterable[str] = (),
+    height_m: float | None = None,
+) -> None:
+    """Attach tags and collections to an existing source image, and give it a real height (metres) if one is said."""
     with engine.begin() as conn:
         attach_labels(conn, "tag", tags, source_image_id)
         attach_labels(conn, "collection", collections, source_image_id)
+        if height_m is not None:
+            table = SourceImage.__table__
+            conn.execute(update(table).where(table.c.id == source_image_id).values(height_m=height_m))
 
 
 def source_id_by_hash(engine: Engine, content_hash: str) -> int | None:

@@ -31,6 +31,8 @@ REMESH_MODES = ("none", "quad")
 TEXTURE_SOURCES = ("views", "backend")
 #: LOD n has 2⁻ⁿ of the budget's faces (inference.mesh.lod)
 MAX_LODS = 4
+#: the tallest asset a height may ask for, in metres
+MAX_HEIGHT_M = 10_000.0
 
 #: the fields the image stages read; the 3D stages read the rest
 IMAGE_STAGE_FIELDS = ("remove_background", "background", "upscale", "upscaler")
@@ -125,7 +127,7 @@ class GenerationParams(BaseModel):
     height: float | None = Field(
         None,
         gt=0.0,
-        le=10_000.0,
+        le=MAX_HEIGHT_M,
         description="the asset's height in metres (default: as framed, its longest side 1.8 m); GLB, OBJ and USD are in metres, +Y up",
     )
     pivot: str = Field(

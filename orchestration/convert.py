@@ -16,6 +16,7 @@ open are closed, their pool slots freed, so no dead process holds a slot or a pa
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import catalog
 from assets.batch import failed_partitions
 from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
+from assets.variants import output_params
 from catalog import OutputStatus, finish_attempt, start_attempt
 from catalog.keys import image_partition_key
 from inference.licences import LicenceRefused, check_licences
@@ -142,21 +144,26 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
     return outcomes
 
 
-def _variant_params(variant: str, image_params: GenerationParams) -> tuple[int, GenerationParams]:
-    """The variant's id and the parameters its outputs are made with: its own, and this convert's image-stage settings."""
+def _variant_params(variant: str, image_params: GenerationParams, height_m: float | None = None) -> tuple[int, GenerationParams]:
+    """The variant's id and the parameters an output of it is made with by this convert (``output_params``)."""
     variant_id, params = definitions.RESOURCES["catalog"].variant(variant)
-    return variant_id, params.replace(**image_params.image_settings())
+    return variant_id, output_params(params, image_params.image_settings(), height_m)
 
 
 def already_made(image_keys: Iterable[str], variant_names: Iterable[str], image_params: GenerationParams) -> set[str]:
     """The 3D partitions ("image|variant") whose output the catalog has as made, with the parameters this convert
     would make it with, and whose GLB is still stored at the size it was written: a re-run of the same command
-    skips them (a changed variant or image setting does not, nor an output deleted or cut short in the store)."""
-    wanted = {name: json.loads(json.dumps(_variant_params(name, image_params)[1].model_dump())) for name in variant_names}
+    skips them (a changed variant, image setting or object height does not, nor an output deleted or cut short in
+    the store)."""
     resource = definitions.RESOURCES["catalog"]
-    made = catalog.made_outputs(resource.engine(), image_keys, wanted)
+    made = catalog.made_outputs(resource.engine(), image_keys, variant_names)
+    wanted = functools.cache(lambda variant, height: json.loads(json.dumps(_variant_params(variant, image_params, height)[1].model_dump())))
     blobs = resource.blobs()
-    return {f"{key}|{variant}" for (key, variant), output in made.items() if output.parameters == wanted[variant] and intact(blobs, output)}
+    return {
+        f"{key}|{variant}"
+        for (key, variant), output in made.items()
+        if output.parameters == wanted(variant, output.height_m) and intact(blobs, output)
+    }
 
 
 def intact(blobs: catalog.BlobStore, output: catalog.MadeOutput) -> bool:
@@ -182,8 +189,8 @@ def _record_failed_output(key: str, variant: str, image_params: GenerationParams
     """The catalog shows the output as failed, with why, even though its own stages never ran."""
     catalog_resource = definitions.RESOURCES["catalog"]
     source = catalog_resource.source(key)
-    variant_id, params = _variant_params(variant, image_params)
     engine = catalog_resource.engine()
+    variant_id, params = _variant_params(variant, image_params, catalog.source_height(engine, source["id"]))
     output_id, attempt = start_attempt(engine, source["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id)
     finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=error)
 

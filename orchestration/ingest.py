@@ -50,8 +50,10 @@ def ingest_set(
     collections: Iterable[str] = (),
     tags: Iterable[str] = (),
     origin: str | None = None,
+    height_m: float | None = None,
 ) -> IngestResult:
-    """Ingest one object; never raises for bad files, returns a ``failed`` result naming the set and the problem."""
+    """Ingest one object; never raises for bad files, returns a ``failed`` result naming the set and the problem.
+    ``height_m``: its real height in metres, unless its sidecar says one (which replaces what the catalog had)."""
     views = tuple(source_set.views)
 
     def failed(detail: str, view: str | None = None, content_hash: str | None = None) -> IngestResult:
@@ -65,6 +67,7 @@ def ingest_set(
             "collections": tuple(normalise_label(c, "collection") for c in (*collections, *source_set.collections)),
         }
         origin = normalise_origin(source_set.origin or origin)
+        height_m = source_set.height_m or height_m
     except ValueError as exc:
         return failed(str(exc))
     data: dict[str, bytes] = {}
@@ -87,7 +90,7 @@ def ingest_set(
             except ImageError as exc:
                 return failed(str(exc).removeprefix(f"{name}: "), view, content_hash)
             blobs.put(source_key(hashes[view]), encode_png(image), "image/png")
-        label_source(engine, existing, **labels)
+        label_source(engine, existing, **labels, height_m=height_m)
         return IngestResult(
             source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views, lost
         )
@@ -110,7 +113,7 @@ def ingest_set(
     try:
         for view in stored:
             blobs.put(view.blob_key, encode_png(decoded[view.view].image), "image/png")
-        new = NewSource.of_views(content_hash, source_set.name, stored, origin=origin, **labels)
+        new = NewSource.of_views(content_hash, source_set.name, stored, origin=origin, height_m=height_m, **labels)
         (record,) = record_sources(engine, [new])
     except BaseException:
         _remove_unrecorded(engine, blobs, content_hash, stored)
@@ -159,6 +162,7 @@ def ingest_sets(
     collections: Iterable[str] = (),
     tags: Iterable[str] = (),
     origin: str | None = None,
+    height_m: float | None = None,
 ) -> Iterator[IngestResult]:
     """Ingest each object of ``found``; yields one result per object (or problem) as it goes."""
     collections = [normalise_label(c, "collection") for c in collections]
@@ -167,7 +171,7 @@ def ingest_sets(
         if isinstance(item, SetProblem):
             yield IngestResult(item.where, "failed", detail=item.detail, name=item.where.name)
             continue
-        yield ingest_set(item, engine, blobs, collections=collections, tags=tags, origin=origin)
+        yield ingest_set(item, engine, blobs, collections=collections, tags=tags, origin=origin, height_m=height_m)
 
 
 def ingest_paths(
@@ -178,6 +182,7 @@ def ingest_paths(
     collections: Iterable[str] = (),
     tags: Iterable[str] = (),
     origin: str | None = None,
+    height_m: float | None = None,
 ) -> Iterator[IngestResult]:
     """Ingest every object under ``paths`` (found by ``source_sets.discover_sets``), as ``ingest_sets`` does."""
-    return ingest_sets(discover_sets(paths), engine, blobs, collections=collections, tags=tags, origin=origin)
+    return ingest_sets(discover_sets(paths), engine, blobs, collections=collections, tags=tags, origin=origin, height_m=height_m)

@@ -2,8 +2,8 @@
 
 ``inbox_sensor`` ingests new images and view sets under ``$MESHMILL_INBOX`` (default ``$MESHMILL_HOME/inbox``),
 in the layouts ``orchestration.source_sets`` reads (move a set in whole: a set is taken when its newest file
-is): the first sub-folder names the collection, and a sidecar ``<image>.json`` may add
-``{"tags": [...], "collection": "...", "origin": "..."}`` to a single image. It adds image partitions and requests
+is): the first sub-folder names the collection, and an object's label sidecar (``<image>.json``, read as ``ingest``
+reads it: ``orchestration.source_sets``) may add tags, collections, an origin and its real height. It adds image partitions and requests
 the image stages with run keys. ``variants_sensor`` then requests ``mesh`` + ``textured_glb`` for
 every variant of each image whose ``upscaled_image`` was materialised. Both keep a cursor, and run
 keys make a repeated request a no-op, so restarts neither skip nor repeat work. ``orphaned_runs_sensor``
@@ -27,7 +27,7 @@ from catalog.keys import image_partition_key
 from orchestration.ingest import ingest_set
 from orchestration.instance import release_orphaned_runs
 from orchestration.jobs import image_job, model_job
-from orchestration.source_sets import IMAGE_SUFFIXES, SetProblem, SourceSet, discover_sets
+from orchestration.source_sets import SetProblem, SourceSet, discover_sets, label_sidecar
 
 BATCH = 50  # files ingested per sensor tick; the rest wait for the next one
 
@@ -36,23 +36,15 @@ def inbox_folder() -> Path:
     return Path(os.environ.get("MESHMILL_INBOX") or meshmill_home() / "inbox")
 
 
-def _labels(found: SourceSet, inbox: Path) -> dict:
-    """The first sub-folder the object sits in names its collection; a single image's ``<image>.json`` adds labels."""
+def _folder_collection(found: SourceSet, inbox: Path) -> list[str]:
+    """The first sub-folder the object sits in names its collection (its sidecar may add more)."""
     relative = found.folder.relative_to(inbox)
-    labels: dict = {"collections": [relative.parts[0]] if relative.parts else [], "tags": [], "origin": None}
-    sidecar = found.where.with_suffix(".json")
-    if found.where.is_file() and found.where.suffix.lower() in IMAGE_SUFFIXES and sidecar.is_file():
-        data = json.loads(sidecar.read_text())
-        labels["tags"] = list(data.get("tags", []))
-        if data.get("collection"):
-            labels["collections"].append(data["collection"])
-        labels["origin"] = data.get("origin")
-    return labels
+    return [relative.parts[0]] if relative.parts else []
 
 
 def _newest(found: SourceSet | SetProblem) -> int:
     """When the object's files last changed (a set is as new as its newest view or sidecar)."""
-    files = [found.where] if isinstance(found, SetProblem) else [*found.views.values(), found.where]
+    files = [found.where] if isinstance(found, SetProblem) else [*found.views.values(), found.where, label_sidecar(found)]
     return max((p.stat().st_mtime_ns for p in files if p.exists()), default=0)
 
 
@@ -79,7 +71,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) 
             context.log.warning(f"{found.where}: {found.detail}")
             continue
         try:
-            result = ingest_set(found, engine, blobs, **_labels(found, inbox))
+            result = ingest_set(found, engine, blobs, collections=_folder_collection(found, inbox))
         except (ValueError, OSError) as exc:  # a bad sidecar or label is that object's problem only
             context.log.warning(f"{found.where}: {exc}")
             continue

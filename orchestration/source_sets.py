@@ -6,9 +6,13 @@ right). Three layouts give them:
     toy/front.png  toy/left.png  …       a folder per object: each image in it is the view its name says
     toy_front.png  toy-left.png  …       name suffixes: images of one folder sharing a name before _<view> or -<view>
     toy.views.json                        a sidecar: {"views": {"front": "a.png", "left": "b.png"}} with paths
-                                          relative to it, and optionally "name", "tags", "collections", "origin"
+                                          relative to it, and optionally what a label sidecar says (below) and "name"
 
-Any other image file is an object of one view, its front. A bad set (two fronts, an unknown view name,
+Any other image file is an object of one view, its front. An object may have a label sidecar, ``<name>.json``
+beside it (``chest.png`` → ``chest.json``; a folder ``toy/`` or ``toy_front.png`` … → ``toy.json``), in the
+view-set sidecar's format without its views:
+``{"tags": [...], "collections": [...], "origin": "...", "height_m": 0.8}`` (``"collection": "name"`` is read
+as one collection). ``ingest``, ``convert`` and the inbox all read it. A bad set (two fronts, an unknown view name,
 no front, an unreadable sidecar) is reported with the set named, and the other objects go on. So is
 whatever in a folder looks like a picture but cannot be one: a format Meshmill does not read (HEIC, SVG,
 PSD, …), a pipe or device, a dangling link, a link loop, a folder it may not read, and a folder with no
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inference.params import MAX_HEIGHT_M
 from inference.views import VIEW_NAMES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jfif", ".webp", ".avif", ".bmp", ".tif", ".tiff", ".gif", ".tga"}
@@ -63,6 +68,7 @@ class SourceSet:
     tags: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()
     origin: str | None = None
+    height_m: float | None = None  # the object's real height in metres
 
     @property
     def folder(self) -> Path:
@@ -101,11 +107,21 @@ def discover_sets(paths: Iterable[Path], *, report_empty: bool = True) -> Iterat
         elif path.is_file():
             by_folder.setdefault(path.parent, []).append(path)
         elif path.is_symlink():
-            yield SetProblem(path, f"a dangling link (to {os.readlink(path)}, which does not exist)")
+            yield SetProblem(path, _broken_link(path))
         else:
             yield SetProblem(path, "not a regular file or folder" if path.exists() else "no such file or folder")
     for folder, files in by_folder.items():
         yield from _sets_in_folder(folder, sorted(set(files)))
+
+
+def _broken_link(path: Path) -> str:
+    """What is wrong with a link that leads to no file or folder: a loop, or a target that does not exist."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link loop: it leads back to itself"
+    return f"a dangling link (to {os.readlink(path)}, which does not exist)"
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -165,7 +181,7 @@ def _sets_in_folder(folder: Path, files: list[Path]) -> Iterator[SourceSet | Set
         if unknown:
             yield SetProblem(folder, f"unknown view name(s) {', '.join(unknown)} in a view-set folder: {_USE}")
         else:
-            yield make_set(folder.resolve().name, [(f.stem.lower(), f) for f in images], folder)
+            yield with_label_sidecar(make_set(folder.resolve().name, [(f.stem.lower(), f) for f in images], folder))
         return
     suffixed: dict[str, list[tuple[str, Path]]] = {}
     for f in images:
@@ -173,11 +189,56 @@ def _sets_in_folder(folder: Path, files: list[Path]) -> Iterator[SourceSet | Set
         if match:
             suffixed.setdefault(match["name"].lower(), []).append((match["view"].lower(), f))
         else:
-            yield SourceSet(f.name, {"front": f}, f)
+            yield with_label_sidecar(SourceSet(f.name, {"front": f}, f))
     for members in suffixed.values():
         first = members[0][1]
         name = _SUFFIXED.fullmatch(first.stem)["name"]  # type: ignore[index]
-        yield make_set(name, members, folder / name)
+        yield with_label_sidecar(make_set(name, members, folder / name))
+
+
+def label_sidecar(found: SourceSet) -> Path:
+    """Where an object's label sidecar would be: ``chest.png`` → ``chest.json``, a folder or name ``toy`` → ``toy.json``."""
+    where = found.where
+    return where.with_suffix(".json") if where.is_file() else where.parent / f"{where.name}.json"
+
+
+def with_label_sidecar(found: SourceSet | SetProblem) -> SourceSet | SetProblem:
+    """The set with what its label sidecar says, if it has one, or what is wrong with that sidecar."""
+    if isinstance(found, SetProblem):
+        return found
+    sidecar = label_sidecar(found)
+    if not sidecar.is_file():
+        return found
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return SetProblem(sidecar, f"cannot read the label sidecar of {found.name}: {exc}")
+    said = said_in_sidecar(data, sidecar)
+    return said if isinstance(said, SetProblem) else SourceSet(found.name, found.views, found.where, **said)
+
+
+def said_in_sidecar(data: Any, sidecar: Path) -> dict[str, Any] | SetProblem:
+    """What a sidecar says of its object (tags, collections, origin, height_m), checked, or what is wrong with it."""
+    if not isinstance(data, dict):
+        return SetProblem(sidecar, 'a sidecar is a JSON object: {"tags": [...], "collections": [...], "origin": "...", "height_m": 1.2}')
+    said: dict[str, Any] = {}
+    for key in ("tags", "collections"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return SetProblem(sidecar, f'"{key}" must be a list of names')
+        said[key] = tuple(value)
+    if "collection" in data:  # the inbox's first sidecar format named one collection
+        if not isinstance(data["collection"], str):
+            return SetProblem(sidecar, '"collection" must be a name')
+        said["collections"] += (data["collection"],)
+    if not isinstance(data.get("origin"), str | None):
+        return SetProblem(sidecar, '"origin" must be a string')
+    said["origin"] = data.get("origin")
+    height = data.get("height_m")
+    if height is not None and (isinstance(height, bool) or not isinstance(height, int | float) or not 0 < height <= MAX_HEIGHT_M):
+        return SetProblem(sidecar, f'"height_m" must be the object\'s height in metres, a number above 0 and at most {MAX_HEIGHT_M:g}')
+    said["height_m"] = None if height is None else float(height)
+    return said
 
 
 def make_set(name: str, members: list[tuple[str, Path]], where: Path, **said: Any) -> SourceSet | SetProblem:
@@ -203,15 +264,9 @@ def read_sidecar(sidecar: Path) -> SourceSet | SetProblem:
         return SetProblem(sidecar, f"cannot read the view-set sidecar: {exc}")
     if not isinstance(data, dict) or not isinstance(data.get("views"), dict) or not data["views"]:
         return SetProblem(sidecar, 'a view-set sidecar is an object with "views": {"front": "<file>", …}')
-    said: dict[str, Any] = {}
-    for key in ("tags", "collections"):
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return SetProblem(sidecar, f'"{key}" must be a list of names')
-        said[key] = tuple(value)
-    if not isinstance(data.get("origin"), str | None):
-        return SetProblem(sidecar, '"origin" must be a string')
-    said["origin"] = data.get("origin")
+    said = said_in_sidecar(data, sidecar)
+    if isinstance(said, SetProblem):
+        return said
     members = []
     for view, file in data["views"].items():
         if not isinstance(file, str):

@@ -22,7 +22,7 @@ import catalog
 from catalog import LabelError
 from catalog.blobs import BlobError, first_line
 from catalog.labels import normalise_origin
-from inference.params import GenerationParams, ParameterError
+from inference.params import MAX_HEIGHT_M, GenerationParams, ParameterError
 from orchestration.cli import knobs
 
 console = Console(soft_wrap=True)
@@ -90,6 +90,24 @@ Collections = Annotated[
 Tags = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag for every object (repeatable): lower case, a-z 0-9 . _ : / -.")]
 Origin = Annotated[
     str | None, typer.Option("--origin", help="Style model or tool that made the images (one line, at most 200 characters).")
+]
+
+
+def _height_in_range(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= MAX_HEIGHT_M:
+        raise typer.BadParameter(f"{value:g} is not a height: give metres above 0 and at most {MAX_HEIGHT_M:g}")
+    return value
+
+
+ObjectHeight = Annotated[
+    float | None,
+    typer.Option(
+        "--object-height",
+        callback=_height_in_range,
+        metavar="METRES",
+        help="Each object's real height in metres: its outputs are made that tall whatever their variant's --height "
+        "(a sidecar's height_m says it per object and wins; said again, it replaces the one the catalog had).",
+    ),
 ]
 
 

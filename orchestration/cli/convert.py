@@ -18,6 +18,7 @@ from inference.params import DEFAULT_PRESET
 from orchestration.cli import knobs
 from orchestration.cli.common import (
     Collections,
+    ObjectHeight,
     Origin,
     Tags,
     console,
@@ -43,6 +44,7 @@ def convert(
     tag: Tags = None,
     variant: list[str] = typer.Option([], "--variant", "-v", help="Variants to make (default: every defined one, or 'desktop')."),
     origin: Origin = None,
+    object_height: ObjectHeight = None,
     workers: int | None = typer.Option(
         None,
         min=1,
@@ -90,7 +92,7 @@ def convert(
     except ValueError as exc:  # LicenceRefused, or a studio setting that names no known territory
         fail(str(exc))
     hashes, bad, names = [], [], {}
-    for result in ingest_sets(found, engine, blobs, collections=collections, tags=tags, origin=origin):
+    for result in ingest_sets(found, engine, blobs, collections=collections, tags=tags, origin=origin, height_m=object_height):
         if result.outcome == "failed":
             bad.append((str(result.path), result.detail))
             print_result(result)

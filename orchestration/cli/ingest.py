@@ -7,7 +7,19 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from orchestration.cli.common import Collections, Origin, Tags, console, err_console, fail, label_options, open_blobs, open_engine, say
+from orchestration.cli.common import (
+    Collections,
+    ObjectHeight,
+    Origin,
+    Tags,
+    console,
+    err_console,
+    fail,
+    label_options,
+    open_blobs,
+    open_engine,
+    say,
+)
 from orchestration.ingest import IngestResult, ingest_sets
 from orchestration.source_sets import SetProblem, SourceSet, discover_sets, set_from_option
 
@@ -46,13 +58,14 @@ def ingest(
     collection: Collections = None,
     tag: Tags = None,
     origin: Origin = None,
+    object_height: ObjectHeight = None,
 ) -> None:
     """Store images and view sets and record each object in the catalog, skipping exact duplicates."""
     collections, tags, origin = label_options(collection, tag, origin)
     found = objects(paths, views)
     engine, blobs = open_engine(), open_blobs()
     counts = {"added": 0, "duplicate": 0, "failed": 0}
-    for result in ingest_sets(found, engine, blobs, collections=collections, tags=tags, origin=origin):
+    for result in ingest_sets(found, engine, blobs, collections=collections, tags=tags, origin=origin, height_m=object_height):
         counts[result.outcome] += 1
         print_result(result)
     console.print(f"catalog: {engine.url.render_as_string(hide_password=True)}  blobs: {blobs.describe()}", highlight=False)

@@ -36,6 +36,7 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     inbox.mkdir()
     for name in ("duck.png", "soccer_ball.png"):
         shutil.copy(SAMPLES / name, inbox / name)
+    (inbox / "duck.json").write_text(json.dumps({"height_m": 0.5, "tags": ["hero"]}))  # its label sidecar
     write_view_set(inbox, "rubber-duck", "folder")
     write_view_set(inbox, "toy", "suffix", views=("front", "right"))
     write_view_set(inbox, "front-only", "folder", views=("front",))  # the rubber duck's front alone
@@ -72,6 +73,11 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     store = blob_store(meshmill_env)
     glb_key = records["duck.png"]["outputs"][0]["blob_keys"]["glb"]
     assert store.get(glb_key)[:4] == b"glTF"
+    # the duck's sidecar: its tag, and its real height, which its output was made at (the others: the variant's)
+    duck_glb = trimesh.load(io.BytesIO(store.get(glb_key)), file_type="glb", force="mesh")
+    assert records["duck.png"]["tags"] == ["batch1", "hero"] and records["duck.png"]["height_m"] == 0.5
+    assert records["duck.png"]["outputs"][0]["parameters"]["height"] == 0.5 and records["toy"]["height_m"] is None
+    assert duck_glb.bounds[:, 1] == pytest.approx([0.0, 0.5], abs=1e-4)
     # each object lists its views (name, blob key, size); each output the views it was made from
     views = records["rubber-duck"]["views"]
     assert [v["view"] for v in views] == ["front", "left", "back", "right"] and {v["width"] for v in views} == {192}
@@ -191,6 +197,37 @@ def test_convert_refuses_a_variant_whose_licence_the_studio_setting_forbids_befo
     result = meshmill(env, "convert", str(SAMPLES / "duck.png"), "--variant", "hy", check=False)
     assert result.returncode == 2 and "variant 'hy': refused before any work: hunyuan3d-2mini-turbo" in result.stderr
     assert "excludes KR" in result.stderr and find_json(meshmill_env) == []  # nothing ingested
+
+
+@EMBEDDED_ONLY
+def test_an_objects_own_height_makes_its_outputs_that_tall_and_a_new_one_makes_them_again(meshmill_env, tmp_path):
+    """A height said at ingest (``--object-height``) is the object's: its outputs are made that tall whatever the
+    variant's height; said again, the next convert makes its outputs again (not "made before"), the others not."""
+    props = tmp_path / "props"
+    props.mkdir()
+    for name in ("mug.jpg", "soccer_ball.png"):
+        shutil.copy(SAMPLES / name, props / name)
+    meshmill(meshmill_env, "variant", "add", "small", "--preset", "mobile", "--faces", "800", "--texture-size", "512", "--height", "2")
+    meshmill(meshmill_env, "ingest", str(props / "mug.jpg"), "--object-height", "1.5")
+
+    def heights() -> dict[str, tuple[float, float]]:
+        store, made = blob_store(meshmill_env), {}
+        for record in find_json(meshmill_env):
+            (output,) = record["outputs"]
+            glb = trimesh.load(io.BytesIO(store.get(output["blob_keys"]["glb"])), file_type="glb", force="mesh")
+            assert output["parameters"]["height"] == pytest.approx(glb.extents[1], abs=1e-4)
+            made[record["filename"]] = (record["height_m"], round(float(glb.extents[1]), 4))
+        return made
+
+    first = meshmill(meshmill_env, "convert", str(props), "--variant", "small")
+    assert "2 of 2 GLBs made" in first.stdout
+    assert heights() == {"mug.jpg": (1.5, 1.5), "soccer_ball.png": (None, 2.0)}
+    meshmill(meshmill_env, "ingest", str(props / "mug.jpg"), "--object-height", "0.3")
+    again = meshmill(meshmill_env, "convert", str(props), "--variant", "small")
+    assert "1 of 2 GLBs made (1 made before with the same settings: skipped" in again.stdout, again.stdout
+    assert heights() == {"mug.jpg": (0.3, 0.3), "soccer_ball.png": (None, 2.0)}
+    refused = meshmill(meshmill_env, "ingest", str(props / "mug.jpg"), "--object-height", "0", check=False)
+    assert refused.returncode == 2 and "--object-height" in refused.stderr
 
 
 def coordinators(dagster_home: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(home
     monkeypatch.setenv("MESHMILL_INBOX", str(tmp_path / "inbox"))
     (tmp_path / "inbox" / "toybox-v3").mkdir(parents=True)
     shutil.copy(SAMPLES / "duck.png", tmp_path / "inbox" / "toybox-v3" / "duck.png")
-    (tmp_path / "inbox" / "toybox-v3" / "duck.json").write_text(json.dumps({"tags": ["hero"], "origin": "style-v3"}))
+    (tmp_path / "inbox" / "toybox-v3" / "duck.json").write_text(json.dumps({"tags": ["hero"], "origin": "style-v3", "height_m": 0.3}))
     shutil.copy(SAMPLES / "mug.jpg", tmp_path / "inbox" / "mug.jpg")
     (tmp_path / "inbox" / "notes.png").write_text("not an image")
     write_view_set(tmp_path / "inbox" / "toybox-v3", "chair", "folder")  # a view set: one object, in the folder's collection
@@ -49,6 +49,7 @@ def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(home
     assert records["duck.png"]["collections"] == ["toybox-v3"] and records["duck.png"]["tags"] == ["hero"]
     assert records["chair"]["collections"] == ["toybox-v3"] and len(records["chair"]["views"]) == 4
     assert records["duck.png"]["origin"] == "style-v3" and records["mug.jpg"]["collections"] == []
+    assert records["duck.png"]["height_m"] == 0.3 and records["mug.jpg"]["height_m"] is None
 
     again = evaluate(inbox_sensor, instance, first.cursor)  # a restart with the stored cursor: nothing new
     assert again.run_requests == [] and again.dynamic_partitions_requests == []

@@ -84,6 +84,53 @@ def test_a_bad_sidecar_is_named(tmp_path, sidecar, message):
     assert message in problems["toy.views.json"]
 
 
+def test_a_label_sidecar_beside_any_layout_says_its_objects_labels_and_height(tmp_path):
+    write_view_set(tmp_path, "chair", "folder")
+    write_view_set(tmp_path, "lamp", "suffix", views=("front", "right"))
+    shutil.copy(SAMPLES / "duck.png", tmp_path / "duck.png")
+    shutil.copy(SAMPLES / "mug.jpg", tmp_path / "mug.jpg")
+    (tmp_path / "chair.json").write_text(json.dumps({"tags": ["seat"], "height_m": 0.9}))
+    (tmp_path / "lamp.json").write_text(json.dumps({"collections": ["lights"], "origin": "style-v2"}))
+    (tmp_path / "duck.json").write_text(json.dumps({"collection": "toys", "height_m": 1}))  # the inbox's first format
+    sets, problems = found_in(tmp_path)
+    assert problems == {}
+    said = {name: (s.tags, s.collections, s.origin, s.height_m) for name, s in sets.items()}
+    assert said == {
+        "chair": (("seat",), (), None, 0.9),
+        "lamp": ((), ("lights",), "style-v2", None),
+        "duck.png": ((), ("toys",), None, 1.0),
+        "mug.jpg": ((), (), None, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "message"),
+    [
+        ("{not json", "cannot read the label sidecar of duck.png"),
+        ("[1]", "a sidecar is a JSON object"),
+        ('{"height_m": "tall"}', '"height_m" must be the object\'s height in metres'),
+        ('{"height_m": -1}', '"height_m" must be the object\'s height in metres'),
+        ('{"collection": ["a"]}', '"collection" must be a name'),
+    ],
+)
+def test_a_bad_label_sidecar_is_named_and_its_object_not_taken(tmp_path, sidecar, message):
+    shutil.copy(SAMPLES / "duck.png", tmp_path / "duck.png")
+    shutil.copy(SAMPLES / "mug.jpg", tmp_path / "mug.jpg")
+    (tmp_path / "duck.json").write_text(sidecar)
+    sets, problems = found_in(tmp_path)
+    assert message in problems["duck.json"] and list(sets) == ["mug.jpg"]
+
+
+def test_a_link_loop_is_named_as_a_loop_and_a_dangling_link_as_dangling(tmp_path):
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    problems = {p.where.name: p.detail for p in discover_sets([tmp_path / "loop.png", tmp_path / "gone.png"])}
+    assert problems == {
+        "loop.png": "a link loop: it leads back to itself",
+        "gone.png": f"a dangling link (to {tmp_path / 'nowhere.png'}, which does not exist)",
+    }
+
+
 def test_views_option(tmp_path):
     shutil.copy(SAMPLES / "duck.png", tmp_path / "a.png")
     shutil.copy(SAMPLES / "mug.jpg", tmp_path / "b.jpg")
