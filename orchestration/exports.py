@@ -1,6 +1,6 @@
-"""Outputs as files in any export format, for ``meshmill catalog export``: the stored blob where the variant wrote
-that format, else made now from the output's GLB (its level 0: levels of detail and quads are in the stored formats
-only)."""
+"""Outputs as files in any export format, for ``meshmill catalog export`` and the web app's download of a search: the
+stored blob where the variant wrote that format, else made now from the output's GLB (its level 0: levels of detail
+and quads are in the stored formats only)."""
 
 from __future__ import annotations
 
@@ -42,30 +42,53 @@ def output_as(blobs: BlobStore, output: dict[str, Any], name: str, stem: str) ->
 
 
 def exported_files(
-    engine: Any, blobs: BlobStore, collection: str, formats: list[str], template: str = DEFAULT_TEMPLATE, variant: str | None = None
+    engine: Any,
+    blobs: BlobStore,
+    formats: list[str],
+    template: str = DEFAULT_TEMPLATE,
+    *,
+    collection: str | None = None,
+    tags: list[str] | None = None,
+    variant: str | None = None,
 ) -> Iterator[ExportedFile]:
-    """Every made output of ``collection`` (of ``variant`` where given) in each of ``formats``, named by ``template``
-    (``{collection}``, ``{name}``: the source's file name without its suffix, ``{variant}``, ``{format}``, ``{ext}``)."""
-    before = None
+    """Every made output of the objects in ``collection`` with every one of ``tags`` (of ``variant`` where given) in
+    each of ``formats``, named by ``template``: ``{collection}`` (the one asked for, else the object's first, else
+    ``uncollected``), ``{name}`` (the source's file name without its suffix), ``{variant}``, ``{format}``, ``{ext}``.
+    Two objects of one name in one folder keep both: the second and later get ``-<source id>`` before the suffix."""
+    before, taken = None, set()
     while True:
-        page = catalog.find(engine, collection=collection, variant=variant, status="succeeded", limit=PAGE, before_id=before)
+        page = catalog.find(
+            engine, collection=collection, tags=tags or [], variant=variant, status="succeeded", limit=PAGE, before_id=before
+        )
         for source in page:
             name = Path(source["filename"]).stem
+            folder = collection or (source["collections"] or ["uncollected"])[0]
             for output in source["outputs"]:
                 if output["status"] != "succeeded" or (variant and output["variant"] != variant):
                     continue
                 stem = f"{name}_{output['variant']}"
                 for export_format in formats:
                     data, ext, made_now = output_as(blobs, output, export_format, stem)
-                    fields = {"collection": collection, "name": name, "variant": output["variant"], "format": export_format, "ext": ext}
+                    fields = {"collection": folder, "name": name, "variant": output["variant"], "format": export_format, "ext": ext}
                     try:
-                        path = template.format(**fields)
+                        filled = template.format(**fields)
                     except (KeyError, IndexError, ValueError) as exc:
                         raise ValueError(f"the file name template {template!r} cannot be filled ({exc}): use {', '.join(fields)}") from None
-                    yield ExportedFile(relative_path(path), data, made_now)
+                    path = relative_path(filled)
+                    if path in taken:
+                        path = set_apart(path, ext, source["id"])
+                    taken.add(path)
+                    yield ExportedFile(path, data, made_now)
         if len(page) < PAGE:
             return
         before = page[-1]["id"]
+
+
+def set_apart(path: str, ext: str, source_id: int) -> str:
+    """``path`` made the file of source ``source_id``: ``toys/duck_mobile.glb`` → ``toys/duck_mobile-12.glb``."""
+    if path.endswith(f".{ext}"):
+        return f"{path[: -len(ext) - 1]}-{source_id}.{ext}"
+    return f"{path}-{source_id}"
 
 
 def relative_path(path: str) -> str:

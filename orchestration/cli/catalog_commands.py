@@ -68,7 +68,8 @@ def catalog_find(
 @app.command("export")
 def catalog_export(
     destination: Path = typer.Argument(..., help="A folder, or a file ending .zip: the files go into one archive."),
-    collection: str = typer.Option(..., "--collection", "-c", help="The collection to export."),
+    collection: str | None = typer.Option(None, "--collection", "-c", help="The collection to export."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Only objects with this tag (repeatable: every one of them)."),
     formats: str = typer.Option("glb", "--format", "-f", help="Comma-separated formats: glb, obj, fbx, usdz, usdc."),
     variant: str | None = typer.Option(None, help="Only this variant's outputs."),
     template: str = typer.Option(
@@ -76,8 +77,8 @@ def catalog_export(
         help="Each file's path: {collection}, {name} (the source's file name without its suffix), {variant}, {format}, {ext}.",
     ),
 ) -> None:
-    """Write every made output of a collection in each format: the stored file where the variant wrote that format,
-    else made now from the output's GLB."""
+    """Write every made output of a collection (or of the objects with some tags) in each format: the stored file where
+    the variant wrote that format, else made now from the output's GLB."""
     from inference.mesh.formats import FORMATS, FormatError, check_formats, format_names
     from orchestration.exports import exported_files, write_export
 
@@ -87,9 +88,12 @@ def catalog_export(
         fail(f"--format {formats!r}: {exc}")
     if not names:
         fail(f"--format {formats!r}: names no format: choose from {', '.join(FORMATS)}")
+    if not collection and not tag:
+        fail("say what to export: --collection NAME, --tag NAME, or both")
     try:
         check_formats(names)
-        written = write_export(exported_files(open_engine(), open_blobs(), collection, names, template, variant), destination)
+        found = exported_files(open_engine(), open_blobs(), names, template, collection=collection, tags=tag, variant=variant)
+        written = write_export(found, destination)
     except (ValueError, KeyError) as exc:
         fail(str(exc))
     except (RuntimeError, FileNotFoundError) as exc:
@@ -114,6 +118,8 @@ def catalog_show(
     say(f"[bold]#{record['id']}[/bold] {record['filename']}")
     for field in ("content_hash", "origin", "width", "height", "mode", "source_format", "byte_size", "blob_key", "created_at"):
         say(f"  {field:14} {record[field]}")
+    height = record["height_m"]
+    say(f"  {'real height':14} {f'{height:g} m' if height else '- (its variant says)'}")
     for v in record["views"]:
         say(f"  {v['view'] + ' view':14} {v['filename']} {v['width']}×{v['height']} {v['mode']}, {v['byte_size']} bytes, {v['blob_key']}")
     say(f"  {'tags':14} {', '.join(record['tags']) or '-'}")

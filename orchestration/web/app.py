@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,17 +22,19 @@ from urllib.parse import quote
 import fastapi
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import catalog
 from catalog import MAX_ID, BlobNotFound, CatalogError, LabelError, OutputStatus
 from catalog.keys import image_partition_key, view_key
 from inference.mesh.export import glb_mesh, obj_zip
-from inference.mesh.formats import FORMATS, stored_suffix
+from inference.mesh.formats import FORMATS, FormatError, check_formats, format_names, stored_suffix
+from orchestration.exports import exported_files, write_export
 from orchestration.web.ranges import Unsatisfiable, requested_range
 
 log = logging.getLogger(__name__)
@@ -287,6 +291,48 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             headers={"Content-Disposition": content_disposition("attachment", f"{stem}{suffix}")},
         )
 
+    @app.get("/files/export.zip")
+    def file_export(
+        tag: list[str] = Query([]),
+        collection: str | None = None,
+        variant: str | None = None,
+        format: str = Query("glb", description="comma-separated formats: " + ", ".join(FORMATS)),  # noqa: A002
+    ) -> Response:
+        """Every made output of a search (a collection, tags, a variant) in one zip, in each format asked for: the
+        stored file where the variant wrote that format, else made now from the output's GLB."""
+        tags = [t.strip() for value in tag for t in value.split(",") if t.strip()]
+        if not collection and not tags:
+            raise HTTPException(status_code=400, detail="say what to download: a collection, a tag, or both")
+        try:
+            names = format_names(format)
+            if not names:
+                raise FormatError(f"choose from {', '.join(FORMATS)}")
+            check_formats(names)
+        except FormatError as exc:
+            raise HTTPException(status_code=400, detail=f"format={format[:100]!r}: {exc}") from None
+        except (RuntimeError, FileNotFoundError) as exc:  # a writer this server lacks (Blender for FBX, usd-core)
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        folder = Path(tempfile.mkdtemp(prefix="meshmill-export-"))
+        try:
+            found = exported_files(engine, blobs, names, "{name}_{variant}.{ext}", collection=collection, tags=tags, variant=variant)
+            written = write_export(found, folder / "export.zip")
+        except (LabelError, ValueError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        if not written:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise _not_found("no made output matches this search")
+        name = "_".join([*([collection] if collection else []), *tags, *([variant] if variant else [])])
+        return FileResponse(
+            folder / "export.zip",
+            media_type="application/zip",
+            headers={"Content-Disposition": content_disposition("attachment", f"{name}.zip")},
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
+
     @app.api_route("/files/outputs/{output_id}/obj.zip", methods=["GET", "HEAD"])
     def file_obj_zip(output_id: CatalogId) -> Response:
         files, stem = output_file(output_id)
@@ -368,6 +414,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             statuses=STATUSES,
             collections=catalog.list_collections(engine),
             variants=catalog.list_variants(engine),
+            formats=list(FORMATS),
         )
 
     @app.get("/outputs/{output_id}", response_class=HTMLResponse)

@@ -142,6 +142,29 @@ def test_a_collection_exports_in_every_format_stored_or_made_from_its_glb(served
     assert refused.returncode == 2 and "not a path inside the destination" in refused.stderr
 
 
+def test_a_search_downloads_as_one_zip_in_the_formats_asked_for(api, served):
+    page = api.get("/", params={"collection": "toys", "variant": "mobile"}).text
+    assert 'action="/files/export.zip"' in page and 'name="collection" value="toys"' in page and 'name="variant" value="mobile"' in page
+    assert 'action="/files/export.zip"' not in api.get("/").text  # the whole catalog is not one download
+    zipped = api.get("/files/export.zip", params={"collection": "toys", "variant": "mobile", "format": "glb,fbx"})
+    assert zipped.status_code == 200 and 'filename="toys_mobile.zip"' in zipped.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+    assert sorted(archive.namelist()) == ["duck_mobile.fbx", "duck_mobile.glb", "soccer_ball_mobile.fbx", "soccer_ball_mobile.glb"]
+    duck = mobile_output(api, served.ids["duck.png"])["id"]
+    assert archive.read("duck_mobile.glb") == api.get(f"/files/outputs/{duck}/model.glb").content
+    assert archive.read("duck_mobile.fbx") == api.get(f"/files/outputs/{duck}/model.fbx").content
+    by_tags = zipfile.ZipFile(io.BytesIO(api.get("/files/export.zip", params={"tag": "demo, approved"}).content))
+    assert sorted(by_tags.namelist()) == ["duck_desktop.glb", "duck_mobile.glb"]
+    for params, status, message in [
+        ({}, 400, "say what to download"),
+        ({"collection": "toys", "format": "blend"}, 400, "format 'blend' is unknown"),
+        ({"tag": "Not A Tag!"}, 400, "tag"),
+        ({"collection": "nobody-has-this"}, 404, "no made output matches this search"),
+    ]:
+        refused = api.get("/files/export.zip", params=params)
+        assert refused.status_code == status and message in refused.json()["detail"], refused.text
+
+
 def test_image_stage_downloads(api, served):
     mug = served.ids["mug.jpg"]
     assert Image.open(io.BytesIO(api.get(f"/files/sources/{mug}/image").content)).size == (512, 512)
