@@ -16,6 +16,8 @@ from pathlib import Path
 from inference.runtime.programs import blender_executable
 
 SCENE = Path(__file__).with_name("fbx_scene.py")
+#: the Blender add-on the FBX writer groups and names with, which studios install (``meshmill blender-addon``)
+ADDON = Path(__file__).with_name("meshmill_blender.py")
 PURPOSE = "writing FBX"
 
 

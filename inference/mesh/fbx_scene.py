@@ -7,62 +7,59 @@
 FBX exporter writes it, levels of detail as ``stem_LOD0`` … under an empty named ``stem`` (the LOD group Unity's
 and Unreal's FBX importers build from the names): binary, +Y up and −Z forward baked into the mesh (no rotation left on the object), scale
 applied so that one unit is one metre in the importing engine, the textures embedded and named for what they are
-(``stem_basecolor``, ``stem_normal``, ``stem_metallic_roughness``), tangents for the normal map.
+(``stem_basecolor``, ``stem_normal``; a metallic-roughness texture as ``stem_metallic`` and ``stem_roughness``, the
+two maps FBX has), tangents for the normal map. Grouping and naming are the Blender add-on's (``meshmill_blender.py``).
 """
 
 import json
-import re
 import sys
+from pathlib import Path
 
 import bpy
 import numpy
 
-if not hasattr(numpy, "bool"):  # Debian 12: Blender 3.4's glTF importer vs numpy 1.24
-    numpy.bool = bool
-
-#: which socket of the Principled BSDF a texture feeds, and the name it is given
-ROLES = (("Base Color", "basecolor"), ("Normal", "normal"), ("Roughness", "metallic_roughness"), ("Metallic", "metallic_roughness"))
+sys.path.insert(0, str(Path(__file__).parent))  # the add-on beside this file: one way to group and name
+from meshmill_blender import group_levels, mend_numpy, name_textures, principled, upstream_image  # noqa: E402
 
 
-def upstream_image(socket):
-    """The image of the first Image Texture node upstream of ``socket`` (through Normal Map, Separate RGB …)."""
-    nodes = [link.from_node for link in socket.links]
-    while nodes:
-        node = nodes.pop(0)
-        if node.type == "TEX_IMAGE" and node.image is not None:
-            return node.image
-        nodes.extend(link.from_node for i in node.inputs for link in i.links)
-    return None
+def split_metallic_roughness(material, stem, folder):
+    """Metallic and roughness as two grey images fed straight into the Principled BSDF: glTF packs them in one
+    texture (blue, green) read through a Separate node, which Blender's FBX exporter does not follow, so the FBX
+    lost them. Saved beside the FBX and packed, so they are embedded like the others."""
+    bsdf = principled(material)
+    packed = bsdf and (upstream_image(bsdf.inputs["Metallic"]) or upstream_image(bsdf.inputs["Roughness"]))
+    if not packed:
+        return
+    width, height = packed.size
+    pixels = numpy.empty(width * height * 4, dtype=numpy.float32)
+    packed.pixels.foreach_get(pixels)
+    pixels = pixels.reshape(-1, 4)
+    for socket, channel, role in (("Metallic", 2, "metallic"), ("Roughness", 1, "roughness")):
+        grey = numpy.repeat(pixels[:, channel : channel + 1], 4, axis=1)
+        grey[:, 3] = 1.0
+        image = bpy.data.images.new(f"{stem}_{role}", width, height, alpha=False)
+        image.colorspace_settings.name = "Non-Color"
+        image.pixels.foreach_set(grey.ravel())
+        image.filepath_raw = f"{folder}/{stem}_{role}.png"
+        image.file_format = "PNG"
+        image.save()
+        image.pack()
+        node = material.node_tree.nodes.new("ShaderNodeTexImage")
+        node.image = image
+        material.node_tree.links.new(node.outputs["Color"], bsdf.inputs[socket])
 
 
 def main():
     job = json.load(open(sys.argv[sys.argv.index("--") + 1]))
     stem = job["stem"]
+    mend_numpy()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=job["glb"])
-    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
-    levels = {int(m.group(1)): o for o in meshes if (m := re.search(r"_LOD(\d+)$", o.name))}
-    if len(levels) > 1:  # levels of detail: stem_LOD0 … under one parent named stem, the group Unity and Unreal build
-        group = bpy.data.objects.new(stem, None)
-        bpy.context.scene.collection.objects.link(group)
-        for level, obj in levels.items():
-            obj.name = obj.data.name = f"{stem}_LOD{level}"
-            obj.parent = group
-    else:
-        for index, obj in enumerate(meshes):
-            obj.name = obj.data.name = stem if index == 0 else f"{stem}_{index}"
+    group_levels([o for o in bpy.data.objects if o.type == "MESH"], stem)
+    name_textures(bpy.data.materials, stem)
     for material in bpy.data.materials:
-        if not material.use_nodes:
-            continue
-        bsdf = next((n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
-        if bsdf is None:
-            continue
-        material.name = f"{stem}_material"
-        for socket, role in ROLES:
-            image = upstream_image(bsdf.inputs[socket])
-            if image is not None:
-                image.name = f"{stem}_{role}"
-                image.filepath_raw = f"//{stem}_{role}.png"
+        if principled(material) is not None:
+            split_metallic_roughness(material, stem, str(Path(job["out"]).parent))
     bpy.ops.export_scene.fbx(
         filepath=job["out"],
         object_types={"MESH", "EMPTY"},

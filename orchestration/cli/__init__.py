@@ -9,7 +9,7 @@ import typer
 from orchestration.cli import catalog_commands, models, variants
 from orchestration.cli.common import err_console, unreachable
 from orchestration.cli.convert import convert, ui, worker
-from orchestration.cli.generate import evaluate, generate
+from orchestration.cli.generate import blender_addon, evaluate, generate
 from orchestration.cli.ingest import ingest
 from orchestration.cli.models import model_server
 from orchestration.cli.serve import serve
@@ -19,6 +19,7 @@ app.command()(ingest)
 app.add_typer(catalog_commands.app, name="catalog")
 app.command()(generate)
 app.command("eval")(evaluate)
+app.command("blender-addon")(blender_addon)
 app.add_typer(variants.app, name="variant")
 app.command()(convert)
 app.command()(ui)

@@ -183,3 +183,15 @@ def evaluate(
     console.print(table)
     if json_out is not None:
         write_atomically(json_out, to_json(results).encode())
+
+
+def blender_addon(
+    destination: Path = typer.Argument(Path("."), help="A folder (the add-on is written into it as meshmill_blender.py) or a file name."),
+) -> None:
+    """Write Meshmill's Blender add-on: File › Import › Meshmill asset (.glb) groups levels of detail and names textures,
+    and works on Blender 3.4 as Debian 12 ships it. Install it in Blender › Preferences › Add-ons › Install…"""
+    from inference.mesh.fbx import ADDON
+
+    target = destination / ADDON.name if destination.is_dir() else destination
+    write_atomically(target, ADDON.read_bytes())
+    say(f"wrote {target}: in Blender, Edit › Preferences › Add-ons › Install… and tick 'Import-Export: Meshmill asset'")

@@ -90,9 +90,10 @@ def assert_carries_the_painted_sphere(glb: bytes) -> None:
 
 def test_generate_carries_the_servers_texture_and_pbr_maps(painting_server, tmp_path):
     server = painting_server()
-    out = tmp_path / "painted.glb"
+    out, fbx = tmp_path / "painted.glb", tmp_path / "painted.fbx"
     env = bare_env(MESHMILL_REMOTE_URL=server.url)
-    meshmill(env, "generate", str(SAMPLES / "duck.png"), "-o", str(out), "--backend", "remote", "--texture-source", "backend", *MOBILE)
+    meshmill(env, "generate", str(SAMPLES / "duck.png"), "-o", str(out), "-o", str(fbx), "--backend", "remote",
+             "--texture-source", "backend", *MOBILE)  # fmt: skip
     assert json.loads(server.bodies[0])["texture"] is True
     (report,) = validate_gltf(out)
     assert (report["errors"], report["warnings"]) == (0, 0), report["messages"]
@@ -101,6 +102,10 @@ def test_generate_carries_the_servers_texture_and_pbr_maps(painting_server, tmp_
     assert seen["base_color_from"] == "TEX_IMAGE"
     assert seen["metallic_from"][-1] == "TEX_IMAGE" and seen["roughness_from"][-1] == "TEX_IMAGE"
     assert seen["normal_from"] == ["NORMAL_MAP", "TEX_IMAGE"]
+    # the FBX: glTF's one metallic-roughness texture as the two maps FBX has, each straight into its socket
+    in_fbx = blender_import(fbx)
+    assert in_fbx["metallic_from"] == ["TEX_IMAGE"] and in_fbx["roughness_from"] == ["TEX_IMAGE"]
+    assert sorted(name for name, _ in in_fbx["images"]) == ["painted_basecolor", "painted_metallic", "painted_normal", "painted_roughness"]
 
 
 def test_convert_with_a_backend_texture_variant_keeps_the_painted_surface(painting_server, tmp_path):

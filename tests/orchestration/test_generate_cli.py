@@ -232,10 +232,10 @@ def test_eval_refuses_an_unknown_renderer(tmp_path):
 
 
 def test_blender_imports_the_fbx_upright_at_its_height_with_its_textures_connected_and_its_lod_group(tmp_path):
-    fbx = tmp_path / "chest.fbx"
+    fbx, glb = tmp_path / "chest.fbx", tmp_path / "chest.glb"
     result = run(
-        "generate", str(SAMPLES / "mug.jpg"), "-o", str(fbx), "--height", "1.2", "--preset", "mobile", "--texture-size", "512",
-        "--lods", "1",
+        "generate", str(SAMPLES / "mug.jpg"), "-o", str(fbx), "-o", str(glb), "--height", "1.2", "--preset", "mobile",
+        "--texture-size", "512", "--lods", "1",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = blender_import(fbx)
@@ -244,4 +244,16 @@ def test_blender_imports_the_fbx_upright_at_its_height_with_its_textures_connect
     assert report["base_color_from"] == "TEX_IMAGE" and report["normal_from"] == ["NORMAL_MAP", "TEX_IMAGE"]
     assert sorted(name for name, _ in report["images"]) == ["chest_basecolor", "chest_normal"]  # named for what they are
     (lo, hi) = report["bounds"]  # Blender's frame: Z up
+    assert hi[2] - lo[2] == pytest.approx(1.2, abs=2e-3) and lo[2] == pytest.approx(0.0, abs=2e-3)
+
+    # the GLB through Meshmill's Blender add-on (on a numpy without numpy.bool, as Debian 12's Blender 3.4 has it): the
+    # same group, level 0 shown and level 1 hidden, the material and textures named for what they are
+    written = run("blender-addon", str(tmp_path))
+    assert written.returncode == 0 and (tmp_path / "meshmill_blender.py").is_file(), written.stderr
+    seen = blender_import(glb, "--addon", str(tmp_path / "meshmill_blender.py"))
+    assert seen["objects"] == ["chest_LOD0", "chest_LOD1"] and seen["parents"] == {"chest_LOD0": "chest", "chest_LOD1": "chest"}
+    assert seen["hidden"] == ["chest_LOD1"] and seen["materials"] == ["chest_material"]
+    assert sorted(name for name, _ in seen["images"]) == ["chest_basecolor", "chest_normal"]
+    assert seen["base_color_from"] == "TEX_IMAGE" and seen["normal_from"] == ["NORMAL_MAP", "TEX_IMAGE"]
+    (lo, hi) = seen["bounds"]
     assert hi[2] - lo[2] == pytest.approx(1.2, abs=2e-3) and lo[2] == pytest.approx(0.0, abs=2e-3)

@@ -1,26 +1,37 @@
 """Run inside Blender: import a GLB (or an OBJ, or an FBX) and print what Blender made of it as one JSON line.
 
-blender -b --factory-startup --python tests/blender_import.py -- model.glb [--tangents]
+blender -b --factory-startup --python tests/blender_import.py -- model.glb [--tangents] [--addon meshmill_blender.py]
 
+With ``--addon``, the GLB is imported by Meshmill's Blender add-on (registered from that file, its menu operator
+called), on a numpy without the ``numpy.bool`` Blender 3.4's importer needs: the add-on must mend that itself.
 With ``--tangents``, also the MikkTSpace tangent Blender computes for every face corner (loop) of the first
 mesh, with the corner's position and UV (Blender's frame: Z up; UV v up).
 """
 
+import importlib.util
 import json
 import sys
 
 import bpy
 import numpy
 
-if not hasattr(numpy, "bool"):  # Debian 12: Blender 3.4 importer vs numpy 1.24
-    numpy.bool = bool
 path = sys.argv[sys.argv.index("--") + 1]
 bpy.ops.wm.read_factory_settings(use_empty=True)
-if path.endswith(".obj"):
+if "--addon" in sys.argv:
+    if hasattr(numpy, "bool"):
+        del numpy.bool  # as numpy 1.24 to 1.26 have it, whatever this Blender's numpy is
+    spec = importlib.util.spec_from_file_location("meshmill_blender", sys.argv[sys.argv.index("--addon") + 1])
+    addon = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(addon)
+    addon.register()
+    bpy.ops.import_scene.meshmill_glb(filepath=path)
+elif path.endswith(".obj"):
     bpy.ops.wm.obj_import(filepath=path)
 elif path.endswith(".fbx"):
     bpy.ops.import_scene.fbx(filepath=path)
 else:
+    if not hasattr(numpy, "bool"):  # Debian 12: Blender 3.4 importer vs numpy 1.24
+        numpy.bool = bool
     bpy.ops.import_scene.gltf(filepath=path)
 meshes = [o for o in bpy.data.objects if o.type == "MESH"]
 out = {
@@ -32,6 +43,7 @@ out = {
     "objects": sorted(o.name for o in meshes),
     "parents": {o.name: o.parent.name for o in meshes if o.parent is not None},
     "quads": sum(1 for o in meshes for p in o.data.polygons if p.loop_total == 4),
+    "hidden": sorted(o.name for o in meshes if o.hide_viewport and o.hide_render),
 }
 if meshes:  # the world-space box of every mesh, in Blender's frame (Z up), as a user would measure it
     corners = [o.matrix_world @ v.co for o in meshes for v in o.data.vertices]
