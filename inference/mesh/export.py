@@ -120,8 +120,7 @@ def glb_bytes(mesh: trimesh.Trimesh, lods: Sequence[trimesh.Trimesh] = ()) -> by
     named ``name_LODn``."""
     webp = mesh.metadata.get("texture_format") == "webp"
     if not lods:
-        glb = mesh.export(file_type="glb", include_normals=True, extension_webp=webp)
-        return _rewritten(glb, {}) if TANGENT_ATTRIBUTE in mesh.vertex_attributes else glb
+        return _rewritten(mesh.export(file_type="glb", include_normals=True, extension_webp=webp), {})
     name = mesh.metadata.get("name", "meshmill")
     return _rewritten(levels_glb(mesh, lods), {lod_name(name, level): level for level in range(len(lods) + 1)})
 
@@ -143,11 +142,21 @@ def glb_mesh(glb: bytes) -> trimesh.Trimesh:
 
 
 def _rewritten(glb: bytes, levels: dict[str, int]) -> bytes:
-    """The GLB with its tangents' attribute renamed from ``TANGENT_ATTRIBUTE`` to TANGENT and, given the
-    node names of its ``levels`` of detail, those written as MSFT_lod (the JSON chunk rewritten and re-padded,
-    the binary chunk as it was)."""
+    """The GLB with its tangents' attribute renamed from ``TANGENT_ATTRIBUTE`` to TANGENT, its images named for
+    what they are (``chest_basecolor``, ``chest_normal``, ``chest_metallic_roughness`` after the material
+    ``chest_material``: an importer shows those, not ``Image_0``) and, given the node names of its ``levels`` of
+    detail, those written as MSFT_lod (the JSON chunk rewritten and re-padded, the binary chunk as it was)."""
     json_length = struct.unpack_from("<I", glb, 12)[0]
     document = json.loads(glb[20 : 20 + json_length])
+    for material in document.get("materials", []):
+        stem = material.get("name", "meshmill").removesuffix("_material")
+        pbr = material.get("pbrMetallicRoughness", {})
+        for role, info in (("basecolor", pbr.get("baseColorTexture")), ("metallic_roughness", pbr.get("metallicRoughnessTexture")),
+                           ("normal", material.get("normalTexture"))):  # fmt: skip
+            texture = document["textures"][info["index"]] if info else {}
+            source = texture.get("source", texture.get("extensions", {}).get("EXT_texture_webp", {}).get("source"))
+            if source is not None:
+                document["images"][source]["name"] = f"{stem}_{role}"
     for mesh in document.get("meshes", []):
         for primitive in mesh["primitives"]:
             attributes = primitive["attributes"]

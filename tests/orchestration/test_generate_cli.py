@@ -257,3 +257,5 @@ def test_blender_imports_the_fbx_upright_at_its_height_with_its_textures_connect
     assert seen["base_color_from"] == "TEX_IMAGE" and seen["normal_from"] == ["NORMAL_MAP", "TEX_IMAGE"]
     (lo, hi) = seen["bounds"]
     assert hi[2] - lo[2] == pytest.approx(1.2, abs=2e-3) and lo[2] == pytest.approx(0.0, abs=2e-3)
+    # Blender's own importer, without the add-on: the GLB names its images for what they are too
+    assert sorted(name for name, _ in blender_import(glb)["images"]) == ["chest_basecolor", "chest_normal"]
