@@ -102,6 +102,18 @@ def preview_key(content_hash: str, variant: str) -> str:
     return f"outputs/{content_hash}/{variant}/preview.png"
 
 
+def output_blob_keys(content_hash: str, variant: str) -> tuple[str, ...]:
+    """Every key an output of ``variant`` may have made, bar its further formats' (``format_keys`` names those)."""
+    return (
+        mesh_key(content_hash, variant),
+        dense_mesh_key(content_hash, variant),
+        painted_mesh_key(content_hash, variant),
+        glb_key(content_hash, variant),
+        obj_zip_key(content_hash, variant),
+        preview_key(content_hash, variant),
+    )
+
+
 _HASH = r"[0-9a-f]{64}"
 _PART = r"[A-Za-z0-9._=+-]+"
 #: the layout above, read backwards: each pattern names what owns a key

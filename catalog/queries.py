@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from catalog.keys import IMAGE_KEY_LENGTH
 from catalog.labels import LabelKind, attach_labels, detach_labels, label_tables, labels_of, normalise_label
 from catalog.models import Collection, Output, OutputStatus, SourceImage, SourceView, Tag, Variant, collection_member
-from catalog.records import CatalogError
+from catalog.records import CatalogError, no_such_variants
 
 _src = SourceImage.__table__
 _out = Output.__table__
@@ -387,8 +387,8 @@ def source_height(engine: Engine, source_image_id: int) -> float | None:
 def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:
     with engine.connect() as conn:
         row = conn.execute(select(_var).where(_var.c.name == name.lower())).first()
-    if row is None:
-        raise CatalogError(f"variant {name!r} does not exist (see `meshmill variant list`)")
+        if row is None:
+            raise CatalogError(no_such_variants([name], conn.execute(select(_var.c.name)).scalars().all()))
     return dict(row._mapping)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 
+from catalog.blobs import BlobStore
 from catalog.bulk import insert_all, insert_ignoring_duplicates, insert_returning_new
+from catalog.keys import output_blob_keys
 from catalog.labels import attach_labels, label_many, normalise_label
 from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 
@@ -185,6 +188,43 @@ def define_variant(engine: Engine, name: str, params: dict[str, Any]) -> int:
         insert_ignoring_duplicates(conn, table, [{"name": name, "created_at": utcnow(), **values}])
         conn.execute(update(table).where(table.c.name == name).values(**values))
         return conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one()
+
+
+def remove_variant(engine: Engine, blobs: BlobStore, name: str, *, with_outputs: bool = False) -> int:
+    """Remove the variant ``name``; returns how many outputs went with it. A variant with outputs is refused unless
+    ``with_outputs``: then its outputs' rows go in the same transaction (attempts and labels with them), and their
+    files after it (a file left by a failure there is found by ``meshmill catalog check --repair``)."""
+    variants, outputs, sources = Variant.__table__, Output.__table__, SourceImage.__table__
+    with engine.begin() as conn:
+        variant = conn.execute(select(variants.c.id, variants.c.name).where(variants.c.name == name.lower())).first()
+        if variant is None:
+            raise CatalogError(no_such_variants([name], conn.execute(select(variants.c.name)).scalars().all()))
+        made = conn.execute(
+            select(sources.c.content_hash, outputs.c.format_keys)
+            .join(sources, sources.c.id == outputs.c.source_image_id)
+            .where(outputs.c.variant_id == variant.id)
+        ).all()
+        if made and not with_outputs:
+            raise CatalogError(
+                f"variant {variant.name!r} has {len(made):,} output{'s' if len(made) != 1 else ''}: pass --with-outputs to "
+                "remove them too (their files are deleted from the store)"
+            )
+        conn.execute(outputs.delete().where(outputs.c.variant_id == variant.id))
+        conn.execute(variants.delete().where(variants.c.id == variant.id))
+    for content_hash, format_keys in made:
+        for key in [*output_blob_keys(content_hash, variant.name), *(format_keys or {}).values()]:
+            blobs.delete(key)
+    return len(made)
+
+
+def no_such_variants(names: Iterable[str], defined: Iterable[str]) -> str:
+    """What to say of variant names the catalog does not have: the ones it has, and the nearest to a typo."""
+    names, defined = list(names), sorted(defined)
+    said = ", ".join(repr(n) for n in names)
+    near = [m for n in names for m in difflib.get_close_matches(n.lower(), defined, n=1)]
+    there = f"the variants are {', '.join(defined)}" if defined else "no variant is defined yet"
+    guess = f"; did you mean {' or '.join(repr(m) for m in near)}?" if near else ""
+    return f"no variant {said}: {there}{guess} (`meshmill variant add NAME …` defines one)"
 
 
 def freeze_variant(engine: Engine, variant_id: int, params: dict[str, Any]) -> None:

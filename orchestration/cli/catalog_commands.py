@@ -10,14 +10,15 @@ from rich.table import Table
 
 import catalog
 from catalog import MAX_ID, CatalogError, LabelError
-from orchestration.cli.common import console, fail, open_blobs, open_engine, print_json, say
+from orchestration.cli.common import console, counted, fail, open_blobs, open_engine, print_json, say
 from orchestration.exports import DEFAULT_TEMPLATE
 
 app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
 
 
 def _summarise_outputs(outputs: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{o['variant']}:{o['status']}" for o in outputs) or "-"
+    """Each output as ``#12 mobile:succeeded``: its id is what the web app's pages and ``catalog tag --output`` take."""
+    return ", ".join(f"#{o['id']} {o['variant']}:{o['status']}" for o in outputs) or "-"
 
 
 @app.command("find")
@@ -49,7 +50,7 @@ def catalog_find(
     if as_json:
         print_json(records)
         return
-    table = Table("id", "file", "views", "size", "tags", "collections", "outputs", title=f"{len(records)} source objects")
+    table = Table("id", "file", "views", "size", "tags", "collections", "outputs", title=counted(len(records), "source object"))
     for r in records:
         table.add_row(
             str(r["id"]),
@@ -99,7 +100,7 @@ def catalog_export(
     except (RuntimeError, FileNotFoundError) as exc:
         fail(str(exc), 1)
     made = sum(item.made_now for item in written)
-    say(f"wrote {len(written)} files to {destination}" + (f" ({made} made now from the GLB)" if made else ""))
+    say(f"wrote {counted(len(written), 'file')} to {destination}" + (f" ({made} made now from the GLB)" if made else ""))
 
 
 @app.command("show")

@@ -138,6 +138,11 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 source object``, ``2 source objects``: a count with its noun as a person writes it."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -22,6 +22,7 @@ from orchestration.cli.common import (
     Origin,
     Tags,
     console,
+    counted,
     err_console,
     fail,
     label_options,
@@ -86,7 +87,7 @@ def convert(
         defined.add(DEFAULT_VARIANT)
     missing = [v for v in wanted if v not in defined]
     if missing:
-        fail(f"unknown variant(s) {', '.join(missing)}: define them with `meshmill variant add`")
+        fail(catalog.no_such_variants(missing, defined))
     try:
         check_variant_licences(wanted, image_params)
     except ValueError as exc:  # LicenceRefused, or a studio setting that names no known territory
@@ -109,7 +110,8 @@ def convert(
             instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
             force=force, on_progress=lambda o: progress.advance(task),
         )  # fmt: skip
-    table = Table("object", "partition", "stage", "result", "run", title=f"{len(keys)} objects × {len(wanted)} variants")
+    title = f"{counted(len(keys), 'object')} × {counted(len(wanted), 'variant')}"
+    table = Table("object", "partition", "stage", "result", "run", title=title)
     for o in report.outcomes:
         result = "[green]ok[/green]" if o.success and not o.skipped else "made before" if o.skipped else f"[red]{o.error}[/red]"
         table.add_row(names.get(o.image, "-"), o.image, o.variant or "images", result, o.run_id[:8])
@@ -119,8 +121,9 @@ def convert(
     runs = len({o.run_id for o in report.outcomes if o.run_id})
     before = f" ({skipped} made before with the same settings: skipped; --force makes them again)" if skipped else ""
     say(
-        f"{made} of {len(keys) * len(wanted)} GLBs made{before}; {len(bad)} files or sets refused at ingest; {runs} Dagster runs on "
-        f"{workers} worker(s) ({executor}); Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
+        f"{made} of {len(keys) * len(wanted)} GLBs made{before}; {len(bad)} files or sets refused at ingest; "
+        f"{counted(runs, 'Dagster run')} on {counted(workers, 'worker')} ({executor}); "
+        f"Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
     )
     if report.failures or bad:
         for o in report.failures:

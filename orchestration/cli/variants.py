@@ -7,9 +7,9 @@ from rich.table import Table
 
 import catalog
 from assets.variants import variant_params
-from catalog import LabelError
+from catalog import CatalogError, LabelError
 from orchestration.cli import knobs
-from orchestration.cli.common import console, fail, open_engine, print_json, resolve_params, say
+from orchestration.cli.common import console, counted, fail, open_blobs, open_engine, print_json, resolve_params, say
 
 app = typer.Typer(help="Named, stored parameter sets: one output per image × variant.", no_args_is_help=True)
 
@@ -37,6 +37,25 @@ def define(name: str, generation: dict[str, object]) -> str:
 def variant_add(name: str = typer.Argument(..., help="Variant name, e.g. mobile, hero-hunyuan."), *, generation: dict) -> None:
     """Define (or redefine) a variant; its partitions appear for every image at the next convert."""
     say(define(name, generation))
+
+
+@app.command("remove")
+def variant_remove(
+    name: str = typer.Argument(..., help="The variant to remove."),
+    with_outputs: bool = typer.Option(False, "--with-outputs", help="Also remove its outputs, their catalog rows and files."),
+) -> None:
+    """Remove a variant (refused while it has outputs, unless --with-outputs) and its Dagster partitions."""
+    from assets.partitions import variants  # Dagster: only when a variant is removed
+    from orchestration.instance import dagster_instance
+
+    try:
+        removed = catalog.remove_variant(open_engine(), open_blobs(), name, with_outputs=with_outputs)
+    except CatalogError as exc:
+        fail(str(exc))
+    instance = dagster_instance()
+    if instance.has_dynamic_partition(variants.name, name.lower()):
+        instance.delete_dynamic_partition(variants.name, name.lower())
+    say(f"removed variant {name.lower()}" + (f" and its {counted(removed, 'output')}" if removed else ""))
 
 
 @app.command("list")
