@@ -10,7 +10,6 @@ made it. The shape passes from mesh to textured_glb in memory when both run; it 
 import base64
 import functools
 import io
-import os
 from collections.abc import Iterator
 
 import dagster as dg
@@ -26,6 +25,7 @@ from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from assets.variants import output_params
 from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, source_height, start_attempt
+from catalog.config import web_url
 from catalog.keys import dense_mesh_key, format_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
@@ -38,11 +38,6 @@ from inference.pipeline import Shape, make_shape, texture_mesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
 _FROM_UPSCALED = dg.AssetDep(UPSCALED, partition_mapping=by_image)
-
-
-def web_url() -> str:
-    """Where `meshmill serve` answers, for the links from Dagster to each output's page."""
-    return os.environ.get("MESHMILL_WEB_URL", "http://127.0.0.1:8787").rstrip("/")
 
 
 @dg.multi_asset(

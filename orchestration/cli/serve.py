@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import typer
 
-from orchestration.cli.common import open_engine, say
+from catalog.config import remember_web_url
+from orchestration.cli.common import fail, open_engine, say
 
 
 def serve(
@@ -25,5 +28,13 @@ def serve(
 
     open_engine()  # a bad MESHMILL_DATABASE_URL ends here, with its message
     hosts = allowed_hosts(host, allowed_host)
-    say(f"Meshmill catalog on http://{host}:{port}/ ({'edits allowed' if allow_edits else 'read-only'}; answers {', '.join(hosts)})")
-    uvicorn.run(create_app(allow_edits=allow_edits, hosts=hosts), host=host, port=port, log_level="warning")
+    try:  # bound before anything is said: a port in use is the one line, not a URL and then a traceback
+        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? choose another --port)", 1)
+    shown = socket.getfqdn() if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    remember_web_url(url)  # Dagster's links to output pages, for outputs made from now on
+    say(f"Meshmill catalog on {url}/ ({'edits allowed' if allow_edits else 'read-only'}; answers {', '.join(hosts)})")
+    config = uvicorn.Config(create_app(allow_edits=allow_edits, hosts=hosts), log_level="warning")
+    uvicorn.Server(config).run(sockets=[listening])

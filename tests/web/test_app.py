@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from PIL import Image
 from schemathesis.checks import not_a_server_error
 
+from catalog.config import web_url
 from inference.generators.builtin import VERSION as BUILTIN_VERSION
 from orchestration.web.app import MAX_BODY, MAX_LABELS, allowed_hosts, content_disposition
-from tests.support import blob_store, meshmill
+from tests.support import blob_store, meshmill, scrubbed_env
 from tests.support.clients import validate_gltf
 
 # One xdist worker runs the web tests: they share the package's converted catalogs (tests/web/conftest.py).
@@ -416,3 +417,17 @@ def test_no_request_the_openapi_schema_allows_gets_a_server_error(served):
         except Exception as exc:  # noqa: BLE001 - every operation is tried; the failures are reported together
             failures.append(f"{operation.label}: {str(exc)[:600]}")
     assert len(operations) >= 12 and failures == [], failures
+
+
+def test_serve_refuses_a_taken_port_in_one_line_and_dagster_links_to_where_it_answers(serve, tmp_path, monkeypatch):
+    env = scrubbed_env(tmp_path / "home")
+    url = serve(env)
+    monkeypatch.setenv("MESHMILL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MESHMILL_WEB_URL", raising=False)
+    assert web_url() == url  # the output_page link of outputs made from now on
+    port = url.rsplit(":", 1)[1]
+    taken = meshmill(env, "serve", "--port", port, check=False)
+    assert taken.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr and "Traceback" not in taken.stderr
+    assert "Meshmill catalog on" not in taken.stdout  # no address announced that does not answer
+    monkeypatch.setenv("MESHMILL_WEB_URL", "http://catalog.studio/")
+    assert web_url() == "http://catalog.studio"
