@@ -86,12 +86,12 @@ def _end_group(worker: int) -> None:
 STOP_GRACE = 10.0
 
 
-def run_as_group(command: list[str], cwd: Path, grace: float = STOP_GRACE) -> int:
+def run_as_group(command: list[str], cwd: Path, grace: float = STOP_GRACE, env: dict[str, str] | None = None) -> int:
     """Run ``command`` as the leader of a process group of its own and return its exit status. A SIGTERM, SIGINT
     or SIGHUP here is passed to the whole group; what still runs ``grace`` seconds later is killed, and so is
     anything of the group left once the command ends. ``dagster dev`` alone passed a SIGTERM on to nobody: its
     webserver, daemon and code servers stayed up on the port, reparented to init."""
-    child = subprocess.Popen(command, cwd=cwd, start_new_session=True)
+    child = subprocess.Popen(command, cwd=cwd, start_new_session=True, env=env)
     asked: list[float] = []
 
     def forward(signum: int, _frame: object) -> None:

@@ -86,5 +86,24 @@ seen.views_card = await page.evaluate(() => {
   const img = card.querySelector("img.source");
   return { badge: card.querySelector(".views")?.textContent ?? null, src: img.getAttribute("src"), width: img.naturalWidth };
 });
+// a browser without WebGL: the output page shows the preview render and says why, its controls greyed out
+const bare = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+bare.on("pageerror", (e) => seen.errors.push(`no WebGL: ${e}`));
+await bare.addInitScript(() => {
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+    return /webgl/i.test(kind) ? null : getContext.call(this, kind, ...rest);
+  };
+});
+await bare.goto(`${base}/outputs/${plan.output}`);
+await bare.waitForSelector("#viewer[data-ready='no-webgl']", { timeout: 30000 });
+await bare.waitForFunction(() => document.querySelector("#viewer img.fallback")?.complete, null, { timeout: 30000 });
+seen.no_webgl = await bare.evaluate(() => ({
+  preview: document.querySelector("#viewer img.fallback").getAttribute("src"),
+  width: document.querySelector("#viewer img.fallback").naturalWidth,
+  note: document.querySelector("#viewer .fallback-note").textContent,
+  disabled: [...document.querySelectorAll(".toolbar button")].every((b) => b.disabled),
+}));
+await bare.screenshot({ path: `${out}/output-page-no-webgl.png` });
 console.log(JSON.stringify(seen));
 await browser.close();

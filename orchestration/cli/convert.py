@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 import catalog
+from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
 from inference.params import DEFAULT_PRESET
 from orchestration.cli import knobs
@@ -138,11 +139,20 @@ def ui(
     """Start the Dagster webserver and daemon for this project on 127.0.0.1."""
     from orchestration.instance import REPO_ROOT, dagster_instance
 
-    dagster_instance()  # makes DAGSTER_HOME and its dagster.yaml
+    instance = dagster_instance()  # makes DAGSTER_HOME and its dagster.yaml
     beside = Path(sys.executable).with_name("dagster")
     dagster = str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
     command = [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
-    raise typer.Exit(run_as_group(command, REPO_ROOT))  # a SIGTERM stops dagster dev and all it started
+    # run from the instance's folder: from the repository, dagster dev warned that the dagster.yaml there (the template
+    # DAGSTER_HOME's is made from) is not used; the data folder is passed whole, since its default is relative. `dg dev`,
+    # which dagster dev's supersession warning names, needs a dg project layout: the warning is not shown
+    env = {
+        **os.environ,
+        "MESHMILL_HOME": str(meshmill_home()),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p),
+        "PYTHONWARNINGS": ",".join(w for w in ("ignore:Function `dev_command` is superseded", os.environ.get("PYTHONWARNINGS")) if w),
+    }
+    raise typer.Exit(run_as_group(command, Path(instance.root_directory), env=env))  # a SIGTERM stops dagster dev and all it started
 
 
 def worker(

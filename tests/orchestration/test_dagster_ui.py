@@ -130,6 +130,8 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
             time.sleep(0.2)
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, "the port still answers"
+        said = (tmp_path / "ui.log").read_text(errors="replace")  # the notices a first-time user was puzzled by
+        assert "SupersessionWarning" not in said and "in the current folder" not in said, said[:2000]
     finally:  # whatever a failure above left running
         with contextlib.suppress(ProcessLookupError):
             os.killpg(ui.pid, signal.SIGKILL)

@@ -63,6 +63,9 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["errors"] == []
+    # without WebGL: the preview render and why, not a blank box
+    assert seen["no_webgl"]["preview"] == f"/files/outputs/{mobile['id']}/preview.png" and seen["no_webgl"]["width"] > 0
+    assert "no WebGL" in seen["no_webgl"]["note"] and seen["no_webgl"]["disabled"]
     assert (seen["all"], seen["by_tag"], seen["by_collection"]) == (4, 2, 2)
     assert abs(seen["faces"] - mobile["face_count"]) <= 2  # the page loaded this output's GLB
     # its two further levels of detail (MSFT_lod): listed, and the last one shown alone when picked

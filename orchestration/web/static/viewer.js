@@ -7,10 +7,43 @@ import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 
 const HOME = new THREE.Vector3(2.2, 1.4, 3.4);
 
+// Without WebGL (a locked-down or old browser, a remote desktop without a GPU driver) the viewer shows the
+// output's preview render and says why, instead of a blank box; createViewer then returns null.
+const NO_WEBGL = "This browser gives the page no WebGL, so the model cannot be turned here: this is its preview " +
+  "render. Download the GLB to open it in Blender or another viewer.";
+
+function webglAvailable() {
+  try {
+    const canvas = document.createElement("canvas");
+    return Boolean(canvas.getContext("webgl2") || canvas.getContext("webgl"));
+  } catch {
+    return false;
+  }
+}
+
+function previewInstead(element, url) {
+  const image = document.createElement("img");
+  image.className = "fallback";
+  image.alt = "the model's preview render";
+  image.src = url.replace(/model\.glb$/, "preview.png");
+  const note = document.createElement("p");
+  note.className = "fallback-note";
+  note.textContent = NO_WEBGL;
+  element.replaceChildren(image, note);
+  element.dataset.ready = "no-webgl";
+  return null;
+}
+
 export async function createViewer(element, url, { spin = true } = {}) {
   const width = element.clientWidth || 640;
   const height = element.clientHeight || 480;
-  const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+  if (!webglAvailable()) return previewInstead(element, url);
+  let renderer;
+  try {
+    renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+  } catch {
+    return previewInstead(element, url);
+  }
   renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
   renderer.setSize(width, height);
   renderer.outputColorSpace = THREE.SRGBColorSpace;
@@ -104,6 +137,11 @@ async function levelsOfDetail(gltf) {
     return levels;
   }
   return [];
+}
+
+// The toolbar's controls do nothing without a viewer: greyed out, not dead to the click.
+export function disableControls(root = document) {
+  root.querySelectorAll(".toolbar button, .toolbar select").forEach((control) => { control.disabled = true; });
 }
 
 // Move one viewer's camera and the others follow (the compare page).
