@@ -15,7 +15,7 @@ from rich.table import Table
 import catalog
 from catalog.config import meshmill_home
 from catalog.keys import image_partition_key
-from inference.params import DEFAULT_PRESET
+from inference.params import DEFAULT_PRESET, IMAGE_STAGE_FIELDS
 from orchestration.cli import knobs
 from orchestration.cli.common import (
     Collections,
@@ -33,18 +33,24 @@ from orchestration.cli.common import (
     say,
 )
 from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
-from orchestration.cli.variants import DEFAULT_VARIANT, define
+from orchestration.cli.variants import DEFAULT_VARIANT, define, variant_for
 from orchestration.ingest import ingest_sets
 from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers, run_as_group
 
 
-@knobs.generation_options(knobs.IMAGE)
+@knobs.generation_options("preset", knobs.SHAPE, "formats", knobs.IMAGE)
 def convert(
     paths: list[Path] = typer.Argument(None, help="Image files or folders (view sets in them are found: see --views)."),
     views: list[str] = typer.Option([], "--views", help=VIEWS_HELP),
     collection: Collections = None,
     tag: Tags = None,
-    variant: list[str] = typer.Option([], "--variant", "-v", help="Variants to make (default: every defined one, or 'desktop')."),
+    variant: list[str] = typer.Option(
+        [],
+        "--variant",
+        "-v",
+        help="Variants to make (default: every defined one, or 'desktop'). The 3D options below (--preset, --faces, …) "
+        "make or reuse a variant of those settings, made besides any --variant.",
+    ),
     origin: Origin = None,
     object_height: ObjectHeight = None,
     workers: int | None = typer.Option(
@@ -81,8 +87,15 @@ def convert(
     found = objects(paths, views)
     image_params = resolve_params(generation)
     engine, blobs = open_engine(), open_blobs()
+    described = {k: v for k, v in generation.items() if k not in IMAGE_STAGE_FIELDS}
+    if described:  # the 3D options: the variant of those settings, found or made now
+        name, made = variant_for(described)
+        say(f"variant {name}: {'defined now' if made else 'already defined'} with these settings")
     defined = {v["name"] for v in catalog.list_variants(engine)}
-    wanted = [v.lower() for v in variant] or sorted(defined) or [DEFAULT_VARIANT]
+    if described:
+        wanted = list(dict.fromkeys([*(v.lower() for v in variant), name]))
+    else:
+        wanted = [v.lower() for v in variant] or sorted(defined) or [DEFAULT_VARIANT]
     if wanted == [DEFAULT_VARIANT] and DEFAULT_VARIANT not in defined:
         define(DEFAULT_VARIANT, {"preset": DEFAULT_PRESET})
         defined.add(DEFAULT_VARIANT)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import typer
 from rich.table import Table
 
 import catalog
 from assets.variants import variant_params
 from catalog import CatalogError, LabelError
+from inference.params import IMAGE_STAGE_FIELDS
 from orchestration.cli import knobs
 from orchestration.cli.common import console, counted, fail, open_blobs, open_engine, print_json, resolve_params, say
 
@@ -30,6 +34,25 @@ def define(name: str, generation: dict[str, object]) -> str:
         fail(str(exc))
     add_partitions(dagster_instance(), variants.name, [name.lower()])
     return f"variant {name.lower()}: {params.backend}, {params.target_faces} faces, texture {params.texture_size}"
+
+
+def variant_for(generation: dict[str, object]) -> tuple[str, bool]:
+    """The variant a command's generation options describe (``convert --preset mobile --faces 3000``): an existing one
+    with the same 3D settings, else one made now, named after the preset (``mobile``; ``mobile-<hash>`` where that
+    name is taken by other settings). Returns its name and whether it was made now."""
+    shape = {k: v for k, v in generation.items() if k not in IMAGE_STAGE_FIELDS}
+    wanted = resolve_params(shape).model_dump(mode="json")
+    engine = open_engine()
+    rows = catalog.list_variants(engine)
+    for row in rows:
+        stored = variant_params(engine, row).model_dump(mode="json")
+        if all(stored[k] == v for k, v in wanted.items() if k not in IMAGE_STAGE_FIELDS):
+            return row["name"], False
+    base = str(shape.get("preset") or "custom")
+    digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:6]
+    name = base if base not in {row["name"] for row in rows} else f"{base}-{digest}"
+    define(name, shape)
+    return name, True
 
 
 @app.command("add")

@@ -202,12 +202,13 @@ def test_convert_refuses_a_variant_whose_licence_the_studio_setting_forbids_befo
 @EMBEDDED_ONLY
 def test_an_objects_own_height_makes_its_outputs_that_tall_and_a_new_one_makes_them_again(meshmill_env, tmp_path):
     """A height said at ingest (``--object-height``) is the object's: its outputs are made that tall whatever the
-    variant's height; said again, the next convert makes its outputs again (not "made before"), the others not."""
+    variant's height; said again, the next convert makes its outputs again (not "made before"), the others not.
+    Convert's 3D options (``--preset mobile --faces 800``) define the variant of those settings, then reuse it."""
     props = tmp_path / "props"
     props.mkdir()
     for name in ("mug.jpg", "soccer_ball.png"):
         shutil.copy(SAMPLES / name, props / name)
-    meshmill(meshmill_env, "variant", "add", "small", "--preset", "mobile", "--faces", "800", "--texture-size", "512", "--height", "2")
+    small = ("--preset", "mobile", "--faces", "800", "--texture-size", "512", "--height", "2")
     meshmill(meshmill_env, "ingest", str(props / "mug.jpg"), "--object-height", "1.5")
 
     def heights() -> dict[str, tuple[float, float]]:
@@ -219,13 +220,19 @@ def test_an_objects_own_height_makes_its_outputs_that_tall_and_a_new_one_makes_t
             made[record["filename"]] = (record["height_m"], round(float(glb.extents[1]), 4))
         return made
 
-    first = meshmill(meshmill_env, "convert", str(props), "--variant", "small")
-    assert "2 of 2 GLBs made" in first.stdout
+    first = meshmill(meshmill_env, "convert", str(props), *small)
+    assert "variant mobile: defined now with these settings" in first.stdout and "2 of 2 GLBs made" in first.stdout
     assert heights() == {"mug.jpg": (1.5, 1.5), "soccer_ball.png": (None, 2.0)}
     meshmill(meshmill_env, "ingest", str(props / "mug.jpg"), "--object-height", "0.3")
-    again = meshmill(meshmill_env, "convert", str(props), "--variant", "small")
+    again = meshmill(meshmill_env, "convert", str(props), *small)
+    assert "variant mobile: already defined with these settings" in again.stdout
     assert "1 of 2 GLBs made (1 made before with the same settings: skipped" in again.stdout, again.stdout
     assert heights() == {"mug.jpg": (0.3, 0.3), "soccer_ball.png": (None, 2.0)}
+    other = meshmill(meshmill_env, "convert", str(props), "--preset", "mobile", "--faces", "900", "--variant", "nosuch", check=False)
+    assert other.returncode == 2 and "no variant 'nosuch'" in other.stderr  # refused, but the variant of --faces 900 is defined
+    variants = {v["name"]: v["params"] for v in json.loads(meshmill(meshmill_env, "variant", "list", "--json").stdout)}
+    (named,) = set(variants) - {"mobile"}
+    assert named.startswith("mobile-") and variants[named]["target_faces"] == 900 and variants["mobile"]["target_faces"] == 800
     refused = meshmill(meshmill_env, "ingest", str(props / "mug.jpg"), "--object-height", "0", check=False)
     assert refused.returncode == 2 and "--object-height" in refused.stderr
 
