@@ -16,6 +16,28 @@ from orchestration.exports import DEFAULT_TEMPLATE
 app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
 
 
+#: an output's id, as `catalog find` lists it and the web app's pages take it: one id system for sources and outputs
+OutputId = typer.Option(
+    None, "--output", "-o", min=0, max=MAX_ID, help="An output's id (as `catalog find` and the web app show it) instead of ID --variant."
+)
+SourceId = typer.Argument(None, metavar="[ID]", min=0, max=MAX_ID, help="Source image id (or give --output).")
+
+
+def _target(source_id: int | None, output_id: int | None, variant: str | None) -> tuple[int, str | None]:
+    """The source image and variant a command means: ``ID [--variant V]``, or ``--output N`` (its source and variant)."""
+    if (source_id is None) == (output_id is None):
+        fail("give a source image ID, or an output's id with --output (not both)")
+    if output_id is None:
+        return source_id, variant  # type: ignore[return-value]
+    if variant is not None:
+        fail("--output names one output already: leave --variant out")
+    try:
+        detail = catalog.output_detail(open_engine(), output_id)
+    except CatalogError as exc:
+        fail(str(exc), 1)
+    return detail["source"]["id"], detail["output"]["variant"]
+
+
 def _summarise_outputs(outputs: list[dict[str, Any]]) -> str:
     """Each output as ``#12 mobile:succeeded``: its id is what the web app's pages and ``catalog tag --output`` take."""
     return ", ".join(f"#{o['id']} {o['variant']}:{o['status']}" for o in outputs) or "-"
@@ -105,10 +127,12 @@ def catalog_export(
 
 @app.command("show")
 def catalog_show(
-    source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
+    source_id: int | None = SourceId,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    output: int | None = OutputId,
 ) -> None:
-    """Everything the catalog knows about one source image and its outputs."""
+    """Everything the catalog knows about one source image and its outputs (or the source of output --output N)."""
+    source_id, _ = _target(source_id, output, None)
     try:
         record = catalog.show(open_engine(), source_id)
     except CatalogError as exc:
@@ -141,7 +165,8 @@ def catalog_show(
     console.print(table)
 
 
-def _edit(kind: str, source_id: int, add: list[str], remove: list[str], variant: str | None) -> None:
+def _edit(kind: str, target: tuple[int, str | None], add: list[str], remove: list[str]) -> None:
+    source_id, variant = target
     try:
         now = catalog.edit_labels(open_engine(), kind, source_id, add=add, remove=remove, variant=variant)  # type: ignore[arg-type]
     except LabelError as exc:
@@ -154,24 +179,26 @@ def _edit(kind: str, source_id: int, add: list[str], remove: list[str], variant:
 
 @app.command("tag")
 def catalog_tag(
-    source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
+    source_id: int | None = SourceId,
     add: list[str] = typer.Option([], "--add", "-a", help="Tag to add (repeatable)."),
     remove: list[str] = typer.Option([], "--remove", "-r", help="Tag to remove (repeatable)."),
     variant: str | None = typer.Option(None, help="Tag the image's output for this variant instead."),
+    output: int | None = OutputId,
 ) -> None:
-    """Add or remove tags on a source image, or on one of its outputs."""
-    _edit("tag", source_id, add, remove, variant)
+    """Add or remove tags on a source image, or on one of its outputs (ID --variant V, or --output N)."""
+    _edit("tag", _target(source_id, output, variant), add, remove)
 
 
 @app.command("collect")
 def catalog_collect(
-    source_id: int = typer.Argument(..., metavar="ID", min=0, max=MAX_ID, help="Source image id."),
+    source_id: int | None = SourceId,
     add: list[str] = typer.Option([], "--add", "-a", help="Collection to add it to (repeatable)."),
     remove: list[str] = typer.Option([], "--remove", "-r", help="Collection to take it out of (repeatable)."),
     variant: str | None = typer.Option(None, help="Change the collections of this variant's output instead."),
+    output: int | None = OutputId,
 ) -> None:
-    """Add a source image (or one of its outputs) to collections, or take it out."""
-    _edit("collection", source_id, add, remove, variant)
+    """Add a source image (or one of its outputs: ID --variant V, or --output N) to collections, or take it out."""
+    _edit("collection", _target(source_id, output, variant), add, remove)
 
 
 @app.command("collections")

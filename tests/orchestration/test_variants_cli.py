@@ -27,6 +27,16 @@ def test_a_variant_is_removed_with_its_outputs_only_when_asked_and_a_typo_lists_
 
     listed = meshmill(env, "catalog", "find").stdout
     assert "2 source objects" in listed and all(f"#{o} mobile:succeeded" in listed for o in outputs)  # ids as the web app's
+    # one id system: an output's id (as find lists it and the web app takes it) labels and shows that output
+    tagged = meshmill(env, "catalog", "tag", "--output", str(outputs[0]), "--add", "approved")
+    assert "(mobile) tags: approved" in tagged.stdout
+    (record,) = catalog.find(engine, tags=["approved"])
+    assert [o["tags"] for o in record["outputs"]] == [["approved"]] and record["tags"] == []
+    assert '"id": %d' % record["id"] in meshmill(env, "catalog", "show", "--output", str(outputs[0]), "--json").stdout
+    both = meshmill(env, "catalog", "collect", str(record["id"]), "--output", str(outputs[0]), "--add", "x", check=False)
+    assert both.returncode == 2 and "not both" in both.stderr
+    nowhere = meshmill(env, "catalog", "tag", "--output", "99999", "--add", "x", check=False)
+    assert nowhere.returncode == 1 and "output 99999 does not exist" in nowhere.stderr
     typo = meshmill(env, "convert", str(tmp_path), "--variant", "mobil", check=False)
     assert typo.returncode == 2 and "no variant 'mobil': the variants are hero, mobile; did you mean 'mobile'?" in typo.stderr
 
