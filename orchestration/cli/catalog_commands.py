@@ -10,7 +10,7 @@ from rich.table import Table
 
 import catalog
 from catalog import MAX_ID, CatalogError, LabelError
-from orchestration.cli.common import console, counted, fail, open_blobs, open_engine, print_json, say
+from orchestration.cli.common import console, counted, fail, open_blobs, open_engine, print_json, say, shown
 from orchestration.exports import DEFAULT_TEMPLATE
 
 app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
@@ -76,7 +76,7 @@ def catalog_find(
     for r in records:
         table.add_row(
             str(r["id"]),
-            r["filename"],
+            shown(r["filename"]),
             ", ".join(v["view"] for v in r["views"]),
             f"{r['width']}×{r['height']}",
             ", ".join(r["tags"]),

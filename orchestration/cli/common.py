@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine
 
 import catalog
@@ -136,6 +137,15 @@ def resolve_params(generation: dict[str, Any], preset: str | None = None) -> Gen
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def shown(text: object) -> str:
+    """A name as one line of a terminal shows it: control characters written as escapes (a file name with a newline
+    stays on its line), and rich's markup brackets escaped (``[red]x.png`` is a name, not a colour)."""
+    return escape(str(text).translate(_CONTROL))
 
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:

@@ -31,6 +31,7 @@ from orchestration.cli.common import (
     open_engine,
     resolve_params,
     say,
+    shown,
 )
 from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
 from orchestration.cli.variants import DEFAULT_VARIANT, define, variant_for
@@ -114,7 +115,7 @@ def convert(
         else:
             hashes.append(result.content_hash)
             views_given = f" ({len(result.views)} views)" if len(result.views) > 1 else ""
-            names[image_partition_key(result.content_hash)] = result.name + views_given
+            names[image_partition_key(result.content_hash)] = shown(result.name) + views_given
     keys = keys_for(hashes)
     workers = workers or default_workers(len(keys))
     instance = dagster_instance()
@@ -127,7 +128,7 @@ def convert(
     title = f"{counted(len(keys), 'object')} × {counted(len(wanted), 'variant')}"
     table = Table("object", "partition", "stage", "result", "run", title=title)
     for o in report.outcomes:
-        result = "[green]ok[/green]" if o.success and not o.skipped else "made before" if o.skipped else f"[red]{o.error}[/red]"
+        result = "[green]ok[/green]" if o.success and not o.skipped else "made before" if o.skipped else f"[red]{shown(o.error)}[/red]"
         table.add_row(names.get(o.image, "-"), o.image, o.variant or "images", result, o.run_id[:8])
     console.print(table)
     made = sum(o.success and not o.skipped for o in report.outcomes if o.variant)
@@ -141,7 +142,7 @@ def convert(
     )
     if report.failures or bad:
         for o in report.failures:
-            err_console.print(f"[red]failed[/red] {names.get(o.image, o.image)} {o.variant or 'images'}: {o.error}", highlight=False)
+            err_console.print(f"[red]failed[/red] {names.get(o.image, o.image)} {o.variant or 'images'}: {shown(o.error)}", highlight=False)
         raise typer.Exit(1)
 
 

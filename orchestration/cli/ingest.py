@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from orchestration.cli.common import (
     Collections,
@@ -19,6 +18,7 @@ from orchestration.cli.common import (
     open_blobs,
     open_engine,
     say,
+    shown,
 )
 from orchestration.ingest import IngestResult, ingest_sets
 from orchestration.source_sets import SetProblem, SourceSet, discover_sets, set_from_option
@@ -38,7 +38,7 @@ def objects(paths: list[Path] | None, views: list[str]) -> list[SourceSet | SetP
 
 
 def print_result(result: IngestResult) -> None:
-    path, detail = escape(str(result.path)), escape(result.detail)
+    path, detail = shown(result.path), shown(result.detail)
     if result.outcome == "added":
         say(f"[green]added[/green]     #{result.source_id} {path} ({detail})")
     elif result.outcome == "duplicate":

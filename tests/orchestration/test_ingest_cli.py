@@ -159,3 +159,15 @@ def test_a_corpus_of_awkward_files_gets_one_line_each_and_the_good_ones_are_inge
     (tmp_path / "empty").mkdir()
     empty = meshmill(meshmill_env, "ingest", str(tmp_path / "empty"), check=False)
     assert empty.returncode == 1 and "no pictures in this folder" in empty.stderr
+
+
+@pytest.mark.parametrize("meshmill_env", ["sqlite+local"], indirect=True)
+def test_a_name_with_a_newline_or_brackets_stays_on_its_line_as_written(meshmill_env, tmp_path):
+    folder = tmp_path / "names"
+    folder.mkdir()
+    prop_image(3).save(folder / "line\nbreak [red].png")
+    result = meshmill(meshmill_env, "ingest", str(folder))
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("added")]
+    assert "/names/line\\nbreak [red].png (" in line, result.stdout  # one line, the newline shown, the brackets kept
+    listed = meshmill(meshmill_env, "catalog", "find").stdout
+    assert "line\\nbreak [red].png" in listed
