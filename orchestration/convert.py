@@ -16,8 +16,10 @@ open are closed, their pool slots freed, so no dead process holds a slot or a pa
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -228,10 +230,12 @@ def materialise(
     executor: str = "in_process",
     force: bool = False,
     on_progress: Callable[[PartitionOutcome], None] | None = None,
+    on_made: Callable[[str, str | None], None] | None = None,
 ) -> ConvertReport:
     """Run the image stages of each image (cut out and upscaled with ``image_params``' image settings,
     default the GenerationParams defaults), then the 3D stages of each image × variant: those not made
-    before with the same settings, or every one with ``force``."""
+    before with the same settings, or every one with ``force``. ``on_progress``: each partition's outcome, as its
+    run ends; ``on_made``: each partition made, as Dagster stores it (``MadeWatch``), before its run ends."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
     image_keys, variant_names = list(image_keys), list(variant_names)
@@ -260,13 +264,61 @@ def materialise(
     image_keys = todo
     chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
 
-    if workers <= 1 and executor == "in_process":
-        for chunk in chunks:  # here: the models this process loads stay loaded for the whole batch
-            record(convert_chunk(instance, chunk, settings))
-    else:
-        tasks = [(chunk, settings) for chunk in chunks]
-        run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance, engine))
+    wanted = {*image_keys, *(f"{key}|{variant}" for key in image_keys for variant in variant_names)} - made
+    with MadeWatch(instance, wanted, on_made) if on_made else contextlib.nullcontext():
+        if workers <= 1 and executor == "in_process":
+            for chunk in chunks:  # here: the models this process loads stay loaded for the whole batch
+                record(convert_chunk(instance, chunk, settings))
+        else:
+            tasks = [(chunk, settings) for chunk in chunks]
+            run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance, engine))
     return report
+
+
+class MadeWatch:
+    """Tells ``on_made(image, variant)`` of each partition of ``wanted`` made from now on (``variant`` None: the image
+    stages), as Dagster stores its materialisation, read from the event log once a second on a thread of its own:
+    a run reports its partitions only when it ends, and a batch of a few images is one run per worker, so a
+    progress bar fed by runs sat at 0 % and jumped to 100 %. Read with a connection of its own to the instance."""
+
+    KEYS = {dg.AssetKey("upscaled_image"): False, dg.AssetKey("textured_glb"): True}
+
+    def __init__(self, instance: dg.DagsterInstance, wanted: set[str], on_made: Callable[[str, str | None], None], every: float = 1.0):
+        self.instance = dg.DagsterInstance.from_ref(instance.get_ref())
+        self.wanted, self.on_made, self.every = wanted, on_made, every
+        self.after = {key: self._latest(key) for key in self.KEYS}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="meshmill-progress", daemon=True)
+
+    def _latest(self, key: dg.AssetKey) -> int | None:
+        found = self.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1, ascending=False).records
+        return found[0].storage_id if found else None
+
+    def poll(self) -> None:
+        for key, per_variant in self.KEYS.items():
+            records = self.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=self.after[key]), limit=1000, ascending=True
+            ).records
+            for record in records:
+                self.after[key] = record.storage_id
+                if record.partition_key in self.wanted:
+                    image, _, variant = record.partition_key.partition("|")
+                    self.on_made(image, variant if per_variant else None)
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(self.every):
+            with contextlib.suppress(Exception):  # progress is a courtesy: a storage hiccup must not end the batch
+                self.poll()
+
+    def __enter__(self) -> MadeWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(30)
+        with contextlib.suppress(Exception):
+            self.poll()
 
 
 def convert_in_worker(task: tuple[list[str], BatchSettings]) -> list[PartitionOutcome]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import Progress
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 import catalog
@@ -37,6 +40,9 @@ from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
 from orchestration.cli.variants import DEFAULT_VARIANT, define, variant_for
 from orchestration.ingest import ingest_sets
 from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers, run_as_group
+
+if TYPE_CHECKING:
+    from orchestration.convert import PartitionOutcome
 
 
 @knobs.generation_options("preset", knobs.SHAPE, "formats", knobs.IMAGE)
@@ -119,11 +125,11 @@ def convert(
     keys = keys_for(hashes)
     workers = workers or default_workers(len(keys))
     instance = dagster_instance()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("converting", total=len(keys) * (1 + len(wanted)))
+    total = len(keys) * (1 + len(wanted))
+    with ConvertProgress(console, total, names) as progress:
         report = materialise(
             instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
-            force=force, on_progress=lambda o: progress.advance(task),
+            force=force, on_progress=progress.outcome, on_made=progress.made,
         )  # fmt: skip
     title = f"{counted(len(keys), 'object')} × {counted(len(wanted), 'variant')}"
     table = Table("object", "partition", "stage", "result", "run", title=title)
@@ -144,6 +150,50 @@ def convert(
         for o in report.failures:
             err_console.print(f"[red]failed[/red] {names.get(o.image, o.image)} {o.variant or 'images'}: {shown(o.error)}", highlight=False)
         raise typer.Exit(1)
+
+
+class ConvertProgress:
+    """What convert shows while it works, one step per partition (an image's stages, an image × variant): on a terminal
+    a bar with the partitions done of all, the last one done and the time left from those done; off a terminal
+    (a log, a pipe) one line per partition as it is done. A partition counts once, when Dagster stores it or, for
+    one skipped or failed, when its run ends."""
+
+    def __init__(self, console: Console, total: int, names: dict[str, str]):
+        self.console, self.total, self.names = console, total, names
+        self.done: set[tuple[str, str | None]] = set()
+        self.lock = threading.Lock()
+        self.bar: Progress | None = None
+        if console.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+            self.bar = Progress(*columns, console=console, transient=True)
+            self.task = self.bar.add_task("converting", total=total)
+
+    def __enter__(self) -> ConvertProgress:
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar:
+            self.bar.stop()
+
+    def made(self, image: str, variant: str | None) -> None:
+        self._count(image, variant, "made")
+
+    def outcome(self, outcome: PartitionOutcome) -> None:
+        said = "made" if outcome.success and not outcome.skipped else "made before" if outcome.skipped else "failed"
+        self._count(outcome.image, outcome.variant, said)
+
+    def _count(self, image: str, variant: str | None, said: str) -> None:
+        with self.lock:
+            if (image, variant) in self.done:
+                return
+            self.done.add((image, variant))
+            what = f"{self.names.get(image, image)} {variant or 'images'}"
+            if self.bar:
+                self.bar.update(self.task, completed=len(self.done), description=what)
+            else:
+                self.console.print(f"{said} {what} ({len(self.done)}/{self.total})", highlight=False, soft_wrap=True)
 
 
 def ui(

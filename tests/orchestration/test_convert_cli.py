@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import select
 import shutil
 import signal
 import subprocess
@@ -54,6 +56,9 @@ def test_convert_mixed_folder_makes_glbs_for_the_good_and_lists_the_bad(meshmill
     assert result.returncode == 1, result.stdout + result.stderr
     assert "5 of 6 GLBs made; 6 files or sets refused at ingest" in result.stdout
     assert "Traceback" not in result.stderr  # one line per bad file or image, no Dagster stack traces
+    progress = [line for line in result.stdout.splitlines() if re.fullmatch(r"(made|made before|failed) .+ \(\d+/12\)", line)]
+    assert len(progress) == 12 and progress[-1].endswith("(12/12)"), result.stdout  # one line per partition, off a terminal
+    assert "failed blank.png images" in result.stdout
     for name in bad:
         assert f"/{name}:" in result.stderr
     assert "twofronts: two front views: twofronts-front.png and twofronts_front.png" in result.stderr
@@ -283,6 +288,24 @@ def wait_for_running_attempt(env: dict[str, str], timeout: float = 300) -> None:
         time.sleep(0.1)
 
 
+def line_matching(stream: io.BufferedReader, pattern: re.Pattern[str], timeout: float) -> str:
+    """The first line read from ``stream`` (a pipe) that ``pattern`` matches, waiting at most ``timeout`` seconds."""
+    deadline, pending = time.monotonic() + timeout, b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.5)
+        if not ready:
+            continue
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if pattern.search(line.decode(errors="replace")):
+                return line.decode(errors="replace")
+    raise AssertionError(f"no line matching {pattern.pattern!r} within {timeout} s")
+
+
 def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_running(tmp_path):
     """`kill -9` of the convert process alone (as the OOM killer does): its two worker processes end with it;
     `catalog check` names the dead run and the open attempt and `--repair` mends them; the same command again
@@ -290,9 +313,12 @@ def test_a_convert_killed_mid_run_neither_wedges_the_next_nor_leaves_work_runnin
     env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
     meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
     command = [MESHMILL, "convert", str(SAMPLES), "--workers", "2", "--batch-size", "2"]
-    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
     killed_run = wait_for_run(env["DAGSTER_HOME"], "model_stages")
     wait_for_running_attempt(env)  # inside a 3D step, holding a gpu pool slot, an output half made
+    # off a terminal, convert says each partition as it is made, not all at the end (it said nothing until it ended)
+    said = line_matching(first.stdout, re.compile(r"made \S.* images \(\d+/8\)"), 60)
+    assert first.poll() is None and said, said
     workers = worker_processes(first.pid)
     os.kill(first.pid, signal.SIGKILL)  # the parent only: its workers must not go on as orphans
     first.wait()
