@@ -28,13 +28,16 @@ def serve(
 
     open_engine()  # a bad MESHMILL_DATABASE_URL ends here, with its message
     hosts = allowed_hosts(host, allowed_host)
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:  # bound before anything is said: a port in use is the one line, not a URL and then a traceback
-        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listening.bind((host, port))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? choose another --port)", 1)
     shown = socket.getfqdn() if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
-    remember_web_url(url)  # Dagster's links to output pages, for outputs made from now on
+    remember_web_url(url)  # Dagster's links to output pages, for outputs made from now on: noted before it answers
+    listening.listen(2048)
     say(f"Meshmill catalog on {url}/ ({'edits allowed' if allow_edits else 'read-only'}; answers {', '.join(hosts)})")
     config = uvicorn.Config(create_app(allow_edits=allow_edits, hosts=hosts), log_level="warning")
     uvicorn.Server(config).run(sockets=[listening])
