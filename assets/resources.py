@@ -34,7 +34,9 @@ class CatalogResource(dg.ConfigurableResource):
         return catalog.get_engine(self.database_url or None)
 
     def blobs(self) -> catalog.BlobStore:
-        return catalog.blob_store_from_env()
+        """The blob store, waiting out an S3 server that does not answer for ``MESHMILL_STORE_RETRY_SECONDS`` (a
+        restart mid-batch is waited for, not three quick tries that fail the partitions in flight)."""
+        return catalog.blob_store_from_env(retry_for=catalog.store_retry_seconds())
 
     def source(self, key: str) -> dict[str, Any]:
         """The source image of image partition ``key`` (the start of its content hash), looked up once per process."""

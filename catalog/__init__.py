@@ -1,6 +1,6 @@
 """The Meshmill catalog: what was ingested and generated, with labels, parameters and blob keys."""
 
-from catalog.blobs import BlobError, BlobNotFound, BlobStore, LocalBlobStore, S3BlobStore, blob_store_from_env
+from catalog.blobs import BlobError, BlobNotFound, BlobStore, LocalBlobStore, S3BlobStore, blob_store_from_env, store_retry_seconds
 from catalog.db import describe_database, dispose_engines, get_engine, make_engine, migrate
 from catalog.labels import LabelError, normalise_label
 from catalog.models import MAX_ID, OutputStatus
@@ -66,6 +66,7 @@ __all__ = [
     "OutputStatus",
     "S3BlobStore",
     "blob_store_from_env",
+    "store_retry_seconds",
     "define_variant",
     "freeze_variant",
     "dispose_engines",

@@ -11,18 +11,21 @@ import mimetypes
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from time import monotonic, sleep
+from typing import Protocol, TypeVar
 
 import urllib3
 from minio import Minio
 from minio.error import S3Error
 
 from catalog.config import meshmill_home
+
+T = TypeVar("T")
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9._=+-]+$")
 mimetypes.add_type("model/gltf-binary", ".glb")
@@ -162,9 +165,13 @@ class S3BlobStore:
         secure: bool = True,
         region: str | None = None,
         create_bucket: bool = True,
+        retry_for: float = 0.0,
     ):
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
         self.endpoint = endpoint
+        #: seconds an operation goes on trying while the server does not answer (a restart, a network blip): the
+        #: pipeline's stores wait out an outage this long; a command's store answers at once (0)
+        self.retry_for = retry_for
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         if create_bucket:
@@ -207,14 +214,33 @@ class S3BlobStore:
             reason = getattr(exc, "reason", None) or exc
             raise BlobStoreUnreachable(f"{what}{self.describe()}: the server did not answer ({first_line(reason)[:200]})") from None
 
+    def _patiently(self, doing: str, key: str, operation: Callable[[], T]) -> T:
+        """``operation()`` as ``_answering`` reports it, tried again while the server does not answer, for
+        ``retry_for`` seconds in all (waits of 1, 2, 4 … 15 s); then the last 'did not answer', saying how long."""
+        started, wait = monotonic(), 1.0
+        while True:
+            try:
+                with self._answering(doing, key):
+                    return operation()
+            except BlobStoreUnreachable as exc:
+                waited = monotonic() - started
+                if waited + wait > self.retry_for:
+                    if self.retry_for:
+                        raise BlobStoreUnreachable(f"{exc} (tried for {waited:.0f} s)") from None
+                    raise
+                sleep(wait)
+                wait = min(wait * 2, 15.0)
+
     def put(self, key: str, data: bytes, content_type: str | None = None) -> BlobInfo:
         content_type = content_type or guess_content_type(key)
-        with self._answering("writing", key):
-            self.client.put_object(self.bucket, self._name(key), io.BytesIO(data), len(data), content_type=content_type)
+        name = self._name(key)
+        self._patiently(
+            "writing", key, lambda: self.client.put_object(self.bucket, name, io.BytesIO(data), len(data), content_type=content_type)
+        )
         return BlobInfo(key, len(data), content_type)
 
     def get(self, key: str) -> bytes:
-        with self._answering("reading", key):
+        def read() -> bytes:
             response = self.client.get_object(self.bucket, self._name(key))
             try:
                 return response.read()
@@ -222,9 +248,10 @@ class S3BlobStore:
                 response.close()
                 response.release_conn()
 
+        return self._patiently("reading", key, read)
+
     def stat(self, key: str) -> BlobInfo:
-        with self._answering("looking up", key):
-            obj = self.client.stat_object(self.bucket, self._name(key))
+        obj = self._patiently("looking up", key, lambda: self.client.stat_object(self.bucket, self._name(key)))
         modified = obj.last_modified.timestamp() if obj.last_modified else None
         return BlobInfo(key, obj.size or 0, obj.content_type or guess_content_type(key), modified)
 
@@ -236,8 +263,7 @@ class S3BlobStore:
         return True
 
     def delete(self, key: str) -> None:
-        with self._answering("removing", key):
-            self.client.remove_object(self.bucket, self._name(key))
+        self._patiently("removing", key, lambda: self.client.remove_object(self.bucket, self._name(key)))
 
     def list(self, prefix: str = "") -> Iterator[str]:
         return (info.key for info in self.scan(prefix))
@@ -272,8 +298,25 @@ def _env_flag(name: str, default: bool) -> bool:
     raise ValueError(f"{name}={value!r}: expected true or false")
 
 
-def blob_store_from_env() -> BlobStore:
-    """S3 when ``MESHMILL_S3_ENDPOINT`` is set, else the folder ``$MESHMILL_HOME/blobs``."""
+#: how long the pipeline's blob store waits out a store that does not answer before a partition fails
+DEFAULT_STORE_RETRY_SECONDS = 120.0
+
+
+def store_retry_seconds() -> float:
+    """``$MESHMILL_STORE_RETRY_SECONDS``: how long the pipeline's stages go on trying a store that does not answer."""
+    value = os.environ.get("MESHMILL_STORE_RETRY_SECONDS", "")
+    try:
+        seconds = float(value) if value else DEFAULT_STORE_RETRY_SECONDS
+    except ValueError:
+        raise ValueError(f"MESHMILL_STORE_RETRY_SECONDS={value!r}: expected seconds, e.g. 120") from None
+    if not 0 <= seconds <= 86_400:
+        raise ValueError(f"MESHMILL_STORE_RETRY_SECONDS={value!r}: expected 0 to 86400 seconds")
+    return seconds
+
+
+def blob_store_from_env(*, retry_for: float = 0.0) -> BlobStore:
+    """S3 when ``MESHMILL_S3_ENDPOINT`` is set, else the folder ``$MESHMILL_HOME/blobs``. ``retry_for``: seconds an S3
+    operation goes on trying while the server does not answer (the pipeline passes ``store_retry_seconds()``)."""
     endpoint = os.environ.get("MESHMILL_S3_ENDPOINT")
     if not endpoint:
         return LocalBlobStore(os.environ.get("MESHMILL_BLOB_DIR") or meshmill_home() / "blobs")
@@ -293,4 +336,5 @@ def blob_store_from_env() -> BlobStore:
         prefix=os.environ.get("MESHMILL_S3_PREFIX", ""),
         secure=secure,
         region=os.environ.get("MESHMILL_S3_REGION") or None,
+        retry_for=retry_for,
     )

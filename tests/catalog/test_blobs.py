@@ -95,3 +95,48 @@ def test_a_stored_blob_is_readable_as_the_umask_allows(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((tmp_path / "outputs/a/model.glb").stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_server_that_does_not_answer_is_tried_for_the_stores_budget_then_named(monkeypatch):
+    import urllib3
+
+    from catalog.blobs import BlobStoreUnreachable, store_retry_seconds
+
+    calls, naps = [], []
+
+    def away_for(count: int):  # noqa: ANN202
+        def put_object(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            calls.append(args[1])
+            if len(calls) <= count:
+                raise urllib3.exceptions.ProtocolError("Connection refused")
+
+        return put_object
+
+    now = [0.0]
+
+    def nap(seconds: float) -> None:  # the waits, counted on a clock of the test's, without waiting them
+        naps.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr("catalog.blobs.sleep", nap)
+    monkeypatch.setattr("catalog.blobs.monotonic", lambda: now[0])
+    patient = S3BlobStore("127.0.0.1:9", "k", "s", "bucket", secure=False, create_bucket=False, retry_for=20)
+    monkeypatch.setattr(patient.client, "put_object", away_for(2))
+    assert patient.put("a/b", b"x").size == 1 and len(calls) == 3 and naps == [1.0, 2.0]  # back after two tries: written
+
+    calls.clear(), naps.clear()
+    monkeypatch.setattr(patient.client, "put_object", away_for(100))
+    with pytest.raises(BlobStoreUnreachable, match=r"writing 'a/b' in s3://bucket/ at .*: the server did not answer .*\(tried for \d+ s\)"):
+        patient.put("a/b", b"x")
+    assert naps == [1.0, 2.0, 4.0, 8.0]  # 1 + 2 + 4 + 8 s and the tries between them; the next 15 s would pass 20 s
+    hasty = S3BlobStore("127.0.0.1:9", "k", "s", "bucket", secure=False, create_bucket=False)
+    monkeypatch.setattr(hasty.client, "put_object", away_for(1000))
+    calls.clear(), naps.clear()
+    with pytest.raises(BlobStoreUnreachable) as raised:
+        hasty.put("a/b", b"x")
+    assert "tried for" not in str(raised.value) and len(calls) == 1 and naps == []  # a command's store answers at once
+    monkeypatch.setenv("MESHMILL_STORE_RETRY_SECONDS", "soon")
+    with pytest.raises(ValueError, match="expected seconds"):
+        store_retry_seconds()
+    monkeypatch.delenv("MESHMILL_STORE_RETRY_SECONDS")
+    assert store_retry_seconds() == 120.0

@@ -77,7 +77,7 @@ def test_the_catalog_database_restarted_mid_batch_is_retried_through(tmp_path):
         assert_all_made_once(env, images)
 
 
-def test_the_s3_server_away_for_ten_seconds_mid_batch_is_retried_through(tmp_path):
+def test_the_s3_server_away_for_twenty_seconds_mid_batch_is_waited_out(tmp_path):
     with running_s3() as s3:
         env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"), **s3.settings)
         images = write_batch(tmp_path / "batch", copies=1)
@@ -85,7 +85,7 @@ def test_the_s3_server_away_for_ten_seconds_mid_batch_is_retried_through(tmp_pat
         convert = start_convert(env, tmp_path / "batch", log=tmp_path / "convert.log")
         wait_until_made(env, 1, convert)
         s3.stop()
-        time.sleep(10)
+        time.sleep(20)  # three quick tries (2, 4, 8 s) failed the partitions in flight; the stores now wait up to 120 s
         s3.start()
         assert convert.wait(timeout=300) == 0, (tmp_path / "convert.log").read_text()
         assert f"{images} of {images} GLBs made" in (tmp_path / "convert.log").read_text()
