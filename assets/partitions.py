@@ -1,5 +1,5 @@
-"""Partitions: one per source image (key: ``catalog.keys.image_partition_key``, the start of its content
-hash, never a file name), and one per image × variant for the 3D stages."""
+"""Partitions: one per source image (key: ``catalog.keys.image_partition_key``, its name and the start of its content
+hash, ``duck-98bdb802952779f7``), and one per image × variant for the 3D stages."""
 
 import warnings
 

@@ -39,13 +39,13 @@ class CatalogResource(dg.ConfigurableResource):
         return catalog.blob_store_from_env(retry_for=catalog.store_retry_seconds())
 
     def source(self, key: str) -> dict[str, Any]:
-        """The source image of image partition ``key`` (the start of its content hash), looked up once per process."""
+        """The source image of image partition ``key`` (``duck-98bdb802952779f7``), looked up once per process."""
         engine = self.engine()
         cached = (engine.url.render_as_string(), key)
         if cached not in _sources:
             if len(_sources) >= _MAX_SOURCES:
                 _sources.clear()
-            _sources[cached] = catalog.source_by_hash_prefix(engine, key)
+            _sources[cached] = catalog.source_by_partition_key(engine, key)
         return _sources[cached]
 
     def describe_image(self, key: str) -> str:

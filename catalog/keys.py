@@ -40,9 +40,26 @@ def object_hash(view_hashes: Mapping[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def image_partition_key(content_hash: str) -> str:
-    """The Dagster partition key of a source object: the start of its content hash, never a file name."""
-    return content_hash[:IMAGE_KEY_LENGTH]
+def image_partition_key(content_hash: str, name: str) -> str:
+    """The Dagster partition key of a source object: its catalogued name made readable, then the start of its content
+    hash (``duck.png`` → ``duck-98bdb802952779f7``), so the UI's partition filter finds "duck"; unique and stable by
+    the hash (the name is the one the object was first catalogued under)."""
+    return f"{partition_name(name)}-{content_hash[:IMAGE_KEY_LENGTH]}"
+
+
+def partition_name(name: str) -> str:
+    """``Rubber Duck_v2.png`` → ``rubber-duck-v2``: lower case, a-z 0-9 and single dashes, at most 40 characters."""
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", name)
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40].strip("-") or "object"
+
+
+def hash_prefix_of(image_key: str) -> str:
+    """The start of the content hash an image partition key ends with (a key from before names were in keys, all
+    hash, is its own)."""
+    prefix = image_key.rsplit("-", 1)[-1]
+    if not re.fullmatch(rf"[0-9a-f]{{{IMAGE_KEY_LENGTH}}}", prefix):
+        raise ValueError(f"{image_key!r} is not an image partition key (name-<{IMAGE_KEY_LENGTH} hex digits of its hash>)")
+    return prefix
 
 
 def source_key(content_hash: str) -> str:

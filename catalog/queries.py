@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, sel
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from catalog.keys import IMAGE_KEY_LENGTH
+from catalog.keys import IMAGE_KEY_LENGTH, hash_prefix_of, image_partition_key
 from catalog.labels import LabelKind, attach_labels, detach_labels, label_tables, labels_of, normalise_label
 from catalog.models import Collection, Output, OutputStatus, SourceImage, SourceView, Tag, Variant, collection_member
 from catalog.records import CatalogError, no_such_variants
@@ -369,13 +369,29 @@ def list_variants(engine: Engine) -> list[dict[str, Any]]:
         return [{k: _iso(v) for k, v in row._mapping.items()} for row in rows]
 
 
-def source_by_hash_prefix(engine: Engine, prefix: str) -> dict[str, Any]:
-    """The source object whose content hash starts with ``prefix`` (hex; an index range scan), with its ``views``."""
+def source_by_partition_key(engine: Engine, image_key: str) -> dict[str, Any]:
+    """The source object of an image partition (``duck-98bdb802952779f7``: the object whose content hash starts with
+    the key's hex digits; an index range scan), with its ``views``."""
+    try:
+        prefix = hash_prefix_of(image_key)
+    except ValueError as exc:
+        raise CatalogError(str(exc)) from None
     with engine.connect() as conn:
         row = conn.execute(select(_src).where(_src.c.content_hash >= prefix, _src.c.content_hash < prefix + "g")).first()
         if row is None:
             raise CatalogError(f"no source image in the catalog has a content hash starting {prefix!r}")
         return {**row._mapping, "views": views_of(conn, [row.id]).get(row.id, [])}
+
+
+def partition_keys(engine: Engine, content_hashes: Iterable[str]) -> dict[str, str]:
+    """Content hash → the image partition key of each catalogued object among ``content_hashes`` (from the name it was
+    first catalogued under, so the key stays what it was whatever name the same picture arrives under later)."""
+    hashes, keys = sorted(set(content_hashes)), {}
+    with engine.connect() as conn:
+        for start in range(0, len(hashes), 1000):
+            rows = conn.execute(select(_src.c.content_hash, _src.c.filename).where(_src.c.content_hash.in_(hashes[start : start + 1000])))
+            keys.update({row.content_hash: image_partition_key(row.content_hash, row.filename) for row in rows})
+    return keys
 
 
 def source_height(engine: Engine, source_image_id: int) -> float | None:
@@ -406,7 +422,8 @@ def made_outputs(engine: Engine, image_keys: Iterable[str], variant_names: Itera
     """(image partition key, variant) → each output already made (``succeeded``) of these images × variants: what
     a convert run again may skip, once its blob is found as it was written."""
     sources, outputs, variants = SourceImage.__table__, Output.__table__, Variant.__table__
-    keys, names = sorted(set(image_keys)), sorted(set(variant_names))
+    key_of = {hash_prefix_of(key): key for key in image_keys}
+    keys, names = sorted(key_of), sorted(set(variant_names))
     prefix = func.substr(sources.c.content_hash, 1, IMAGE_KEY_LENGTH)
     made: dict[tuple[str, str], MadeOutput] = {}
     with engine.connect() as conn:
@@ -419,5 +436,5 @@ def made_outputs(engine: Engine, image_keys: Iterable[str], variant_names: Itera
                 .where(prefix.in_(keys[start : start + 1000]), variants.c.name.in_(names),
                        outputs.c.status == OutputStatus.succeeded.value)
             )  # fmt: skip
-            made.update({(row.key, row.name): MadeOutput(row.parameters, row.glb_key, row.byte_size, row.height_m) for row in rows})
+            made.update({(key_of[row.key], row.name): MadeOutput(row.parameters, row.glb_key, row.byte_size, row.height_m) for row in rows})
     return made

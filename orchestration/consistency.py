@@ -58,15 +58,19 @@ def check(
     )  # fmt: skip
     report.findings += check_catalog(engine, blobs, run_alive=run_alive, grace=grace)
     with engine.connect() as conn:
-        hashes = list(conn.execute(select(SourceImage.__table__.c.content_hash)).scalars())
+        named = conn.execute(select(SourceImage.__table__.c.content_hash, SourceImage.__table__.c.filename)).all()
         variant_names = set(conn.execute(select(Variant.__table__.c.name)).scalars())
         sources, outputs = SourceImage.__table__, Output.__table__
         made = select(outputs.c.source_image_id).where(outputs.c.status == OutputStatus.succeeded.value)
         report.not_converted = conn.execute(select(func.count()).select_from(sources).where(sources.c.id.not_in(made))).scalar_one()
-    catalogued = {image_partition_key(h) for h in hashes}
+    catalogued = {image_partition_key(h, name) for h, name in named}
     partitions = set(instance.get_dynamic_partitions(images.name))
+    renamed = {key.rsplit("-", 1)[-1]: key for key in catalogued}  # a key from before keys carried names: all hash
     for key in sorted(partitions - catalogued):
-        report.findings.append(Finding("partition_without_source", f"images/{key}", "no catalogued object has it", "remove the partition"))
+        detail = "no catalogued object has it"
+        if key in renamed:
+            detail = f"the key its object had before partition keys carried names: it is {renamed[key]} now (the runs stay)"
+        report.findings.append(Finding("partition_without_source", f"images/{key}", detail, "remove the partition"))
     for name in sorted(set(instance.get_dynamic_partitions(variants.name)) - variant_names):
         report.findings.append(Finding("partition_without_source", f"variants/{name}", "no variant has this name", "remove the partition"))
     if repair:

@@ -31,7 +31,6 @@ from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
 from assets.variants import output_params
 from catalog import OutputStatus, finish_attempt, start_attempt
-from catalog.keys import image_partition_key
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
@@ -208,10 +207,6 @@ def size_gpu_pool(instance: dg.DagsterInstance, workers: int) -> None:
             instance.event_log_storage.set_concurrency_slots(GPU_POOL, workers)
 
     on_conflict_again(raise_limit)
-
-
-def keys_for(content_hashes: Iterable[str]) -> list[str]:
-    return sorted({image_partition_key(h) for h in content_hashes})
 
 
 def plan_chunks(instance: dg.DagsterInstance, image_keys: Iterable[str], batch_size: int) -> list[list[str]]:

@@ -21,9 +21,8 @@ import dagster as dg
 
 from assets.partitions import images, variants
 from assets.resources import CatalogResource
-from catalog import list_variants
+from catalog import list_variants, partition_keys
 from catalog.config import meshmill_home
-from catalog.keys import image_partition_key
 from orchestration.ingest import ingest_set
 from orchestration.instance import release_orphaned_runs
 from orchestration.jobs import image_job, model_job
@@ -64,7 +63,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) 
             candidates.append((mtime, str(found.where), found))
     candidates = sorted(candidates, key=lambda c: c[:2])[:BATCH]
     engine, blobs = catalog.engine(), catalog.blobs()
-    keys: list[str] = []
+    hashes: list[str] = []
     for mtime, _, found in candidates:
         seen["mtime_ns"] = mtime
         if isinstance(found, SetProblem):
@@ -78,8 +77,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) 
         if result.outcome == "failed":
             context.log.warning(f"{found.where}: {result.detail}")
             continue
-        keys.append(image_partition_key(result.content_hash))
-    keys = sorted(set(keys))
+        hashes.append(result.content_hash)
+    keys = sorted(set(partition_keys(engine, hashes).values()))
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"images:{k}", partition_key=k) for k in keys],
         dynamic_partitions_requests=[images.build_add_request(keys)] if keys else [],

@@ -17,7 +17,6 @@ from rich.table import Table
 
 import catalog
 from catalog.config import meshmill_home
-from catalog.keys import image_partition_key
 from inference.params import DEFAULT_PRESET, IMAGE_STAGE_FIELDS
 from orchestration.cli import knobs
 from orchestration.cli.common import (
@@ -83,7 +82,7 @@ def convert(
     from orchestration.celery_config import BROKER_ENV, broker_url
 
     # Dagster and torch: seconds to import
-    from orchestration.convert import EXECUTORS, check_variant_licences, keys_for, materialise
+    from orchestration.convert import EXECUTORS, check_variant_licences, materialise
     from orchestration.instance import dagster_instance
 
     if executor not in EXECUTORS:
@@ -113,16 +112,17 @@ def convert(
         check_variant_licences(wanted, image_params)
     except ValueError as exc:  # LicenceRefused, or a studio setting that names no known territory
         fail(str(exc))
-    hashes, bad, names = [], [], {}
+    bad, said = [], {}
     for result in ingest_sets(found, engine, blobs, collections=collections, tags=tags, origin=origin, height_m=object_height):
         if result.outcome == "failed":
             bad.append((str(result.path), result.detail))
             print_result(result)
         else:
-            hashes.append(result.content_hash)
             views_given = f" ({len(result.views)} views)" if len(result.views) > 1 else ""
-            names[image_partition_key(result.content_hash)] = shown(result.name) + views_given
-    keys = keys_for(hashes)
+            said[result.content_hash] = shown(result.name) + views_given
+    key_of = catalog.partition_keys(engine, said)  # each object's partition: its catalogued name and its hash
+    names = {key_of[h]: name for h, name in said.items()}
+    keys = sorted(names)
     workers = workers or default_workers(len(keys))
     instance = dagster_instance()
     total = len(keys) * (1 + len(wanted))

@@ -228,7 +228,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
 
     def links(detail: dict[str, Any]) -> dict[str, str]:
         src, out = detail["source"], detail["output"]
-        partition = f"{image_partition_key(src['content_hash'])}|{out['variant']}"
+        partition = f"{image_partition_key(src['content_hash'], src['filename'])}|{out['variant']}"
         result = {"asset": f"{dagster_url()}/assets/textured_glb?view=partitions&partition={partition}"}
         if out["dagster_run_id"]:
             result["run"] = f"{dagster_url()}/runs/{out['dagster_run_id']}"

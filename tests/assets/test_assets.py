@@ -36,7 +36,7 @@ from tests.support.images import prop_image
 def ingest(*paths: Path) -> dict[str, int]:
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     results = list(ingest_paths(paths, engine, blobs, collections=["test"]))
-    return {image_partition_key(r.content_hash): r.source_id for r in results if r.source_id}
+    return {image_partition_key(r.content_hash, r.name): r.source_id for r in results if r.source_id}
 
 
 def mobile_variant(faces: int = 1000) -> None:

@@ -61,7 +61,7 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
     run = lambda *args: subprocess.run([MESHMILL, *args], env=env, capture_output=True, text=True, check=True)  # noqa: E731
     run("ingest", str(ROOT / "samples" / "soccer_ball.png"))
     run("variant", "add", "mobile", "--preset", "mobile", "--faces", "1000", "--texture-size", "512")
-    key = json.loads(run("catalog", "find", "--json").stdout)[0]["content_hash"][:16]
+    key = "soccer-ball-" + json.loads(run("catalog", "find", "--json").stdout)[0]["content_hash"][:16]
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 

@@ -64,7 +64,8 @@ def test_inbox_sensor_ingests_new_files_once_with_folder_and_sidecar_labels(home
 def test_variants_sensor_requests_every_variant_after_the_image_stages(home):
     engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
     (result,) = ingest_paths([SAMPLES / "soccer_ball.png"], engine, blobs)
-    key = image_partition_key(result.content_hash)
+    key = image_partition_key(result.content_hash, "soccer_ball.png")
+    assert key == f"soccer-ball-{result.content_hash[:16]}"  # readable in the UI, unique by the hash
     catalog.define_variant(engine, "mobile", variant_params("mobile", target_faces=1000, texture_size=512))
     catalog.define_variant(engine, "hero", variant_params("hero", target_faces=2000, texture_size=512))
     instance = dg.DagsterInstance.ephemeral()
