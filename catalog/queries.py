@@ -271,7 +271,8 @@ def output_detail(engine: Engine, output_id: int) -> dict[str, Any]:
 
 
 def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
-    """What serving an output's files needs, in one query: its blob keys, the GLB's size as written, variant and source file name."""
+    """What serving an output's files needs, in one query: its blob keys, the GLB's size as written, variant, source id and
+    source file name."""
     query = (
         select(
             _out.c.glb_key,
@@ -280,6 +281,7 @@ def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
             _out.c.preview_key,
             _out.c.format_keys,
             _var.c.name.label("variant"),
+            _out.c.source_image_id,
             _src.c.filename,
         )
         .join(_var, _var.c.id == _out.c.variant_id)

@@ -125,8 +125,8 @@ def record_sources(engine: Engine, sources: Iterable[NewSource]) -> list[SourceR
         for kind, attribute in (("tag", "tags"), ("collection", "collections")):
             label_many(conn, kind, [(ids[s.content_hash], getattr(s, attribute)) for s in sources])
         for s in sources:  # a height said again for an object already catalogued replaces the one it had
-            if s.height_m is not None and s.content_hash not in created:
-                conn.execute(update(table).where(table.c.id == ids[s.content_hash]).values(height_m=s.height_m))
+            if s.content_hash not in created:
+                _set_height(conn, ids[s.content_hash], s.height_m)
     records = []
     for s in sources:  # a hash given twice was created by its first occurrence only
         records.append(SourceRecord(ids[s.content_hash], created=s.content_hash in created))
@@ -153,9 +153,14 @@ def label_source(
     with engine.begin() as conn:
         attach_labels(conn, "tag", tags, source_image_id)
         attach_labels(conn, "collection", collections, source_image_id)
-        if height_m is not None:
-            table = SourceImage.__table__
-            conn.execute(update(table).where(table.c.id == source_image_id).values(height_m=height_m))
+        _set_height(conn, source_image_id, height_m)
+
+
+def _set_height(conn: Connection, source_image_id: int, height_m: float | None) -> None:
+    """Give a catalogued object the real height said for it (none said: it keeps the one it has)."""
+    if height_m is not None:
+        table = SourceImage.__table__
+        conn.execute(update(table).where(table.c.id == source_image_id).values(height_m=height_m))
 
 
 def source_id_by_hash(engine: Engine, content_hash: str) -> int | None:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, func, select
 from assets.partitions import images, variants
 from catalog import BlobStore, OutputStatus
 from catalog.consistency import DEFAULT_GRACE, Finding, check_catalog, repair_catalog
-from catalog.keys import image_partition_key
+from catalog.keys import hash_prefix_of, image_partition_key
 from catalog.models import Output, SourceImage, Variant
 from orchestration.instance import orphaned_runs, release_orphaned_runs
 
@@ -65,7 +65,7 @@ def check(
         report.not_converted = conn.execute(select(func.count()).select_from(sources).where(sources.c.id.not_in(made))).scalar_one()
     catalogued = {image_partition_key(h, name) for h, name in named}
     partitions = set(instance.get_dynamic_partitions(images.name))
-    renamed = {key.rsplit("-", 1)[-1]: key for key in catalogued}  # a key from before keys carried names: all hash
+    renamed = {hash_prefix_of(key): key for key in catalogued}  # a key from before keys carried names is all hash
     for key in sorted(partitions - catalogued):
         detail = "no catalogued object has it"
         if key in renamed:

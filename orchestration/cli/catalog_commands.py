@@ -32,10 +32,10 @@ def _target(source_id: int | None, output_id: int | None, variant: str | None) -
     if variant is not None:
         fail("--output names one output already: leave --variant out")
     try:
-        detail = catalog.output_detail(open_engine(), output_id)
+        files = catalog.output_files(open_engine(), output_id)
     except CatalogError as exc:
         fail(str(exc), 1)
-    return detail["source"]["id"], detail["output"]["variant"]
+    return files["source_image_id"], files["variant"]
 
 
 def _summarise_outputs(outputs: list[dict[str, Any]]) -> str:

@@ -109,6 +109,11 @@ def is_decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def split_tags(values: list[str]) -> list[str]:
+    """Tags as a query gives them: repeated (``tag=a&tag=b``) or comma-separated (``tag=a, b``), blanks dropped."""
+    return [t.strip() for value in values for t in value.split(",") if t.strip()]
+
+
 def _not_found(message: str) -> HTTPException:
     return HTTPException(status_code=404, detail=message)
 
@@ -175,7 +180,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None, limit: int, summary: bool
     ) -> dict[str, Any]:
         filters = {
-            "tags": [t.strip() for value in tag for t in value.split(",") if t.strip()],
+            "tags": split_tags(tag),
             "collection": collection or None,
             "variant": variant or None,
             "status": status or None,
@@ -300,7 +305,7 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
     ) -> Response:
         """Every made output of a search (a collection, tags, a variant) in one zip, in each format asked for: the
         stored file where the variant wrote that format, else made now from the output's GLB."""
-        tags = [t.strip() for value in tag for t in value.split(",") if t.strip()]
+        tags = split_tags(tag)
         if not collection and not tags:
             raise HTTPException(status_code=400, detail="say what to download: a collection, a tag, or both")
         try:
@@ -313,18 +318,17 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
         except (RuntimeError, FileNotFoundError) as exc:  # a writer this server lacks (Blender for FBX, usd-core)
             raise HTTPException(status_code=503, detail=str(exc)) from None
         folder = Path(tempfile.mkdtemp(prefix="meshmill-export-"))
-        try:
-            found = exported_files(engine, blobs, names, "{name}_{variant}.{ext}", collection=collection, tags=tags, variant=variant)
-            written = write_export(found, folder / "export.zip")
-        except (LabelError, ValueError) as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise HTTPException(status_code=400, detail=str(exc)) from None
+        try:  # the folder goes with any answer but the file
+            try:
+                found = exported_files(engine, blobs, names, "{name}_{variant}.{ext}", collection=collection, tags=tags, variant=variant)
+                written = write_export(found, folder / "export.zip")
+            except (LabelError, ValueError) as exc:
+                raise HTTPException(status_code=400, detail=str(exc)) from None
+            if not written:
+                raise _not_found("no made output matches this search")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        if not written:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise _not_found("no made output matches this search")
         name = "_".join([*([collection] if collection else []), *tags, *([variant] if variant else [])])
         return FileResponse(
             folder / "export.zip",
