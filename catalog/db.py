@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +17,8 @@ from sqlalchemy.engine import make_url
 from catalog.config import database_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: seconds a connection waits for a lock (SQLite's busy timeout), switching to WAL included
+SQLITE_WAIT_S = 60
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -23,8 +27,26 @@ class CatalogConfigError(ValueError):
     """The catalog URL names a database Meshmill does not support."""
 
 
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL (a no-op once it is), waiting for the lock that takes.
+
+    The switch needs the file to itself and SQLite does not wait for it: a reader anywhere, or two
+    processes opening a new catalog at once (each holding a read lock while asking for the file),
+    gets "database is locked" at once. So it is retried here for as long as any other lock is waited for.
+    """
+    deadline = time.monotonic() + SQLITE_WAIT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 60})
+    engine = create_engine(url, connect_args={"timeout": SQLITE_WAIT_S})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -32,10 +54,10 @@ def _sqlite_engine(url: str) -> Engine:
         # busy_timeout instead of failing with "database is locked" on a read-to-write upgrade.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_WAIT_S * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -78,3 +78,47 @@ def test_the_view_migration_keeps_every_row_and_makes_each_image_its_own_front_v
     assert (outputs["mobile"]["status"], outputs["mobile"]["views"]) == ("succeeded", ["front"])  # made from the one image
     assert (outputs["hero"]["status"], outputs["hero"]["views"]) == ("failed", None)  # made nothing
     engine.dispose()
+
+
+def _open_at(url: str, start: float, results) -> None:  # noqa: ANN001 - a multiprocessing queue
+    import time
+
+    from sqlalchemy import text
+
+    while time.time() < start:  # both processes reach their first connection at the same instant
+        pass
+    try:
+        with get_engine(url).begin() as conn:
+            conn.execute(text("SELECT count(*) FROM source_image"))
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - the failure is the result
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_sqlite_catalog_at_once_all_get_it(tmp_path):
+    """Workers starting on a catalog file that does not exist yet: none is told "database is locked".
+
+    Switching a new file to WAL needs it alone, and SQLite does not wait for that when two processes
+    each hold a read lock while asking for it (a deadlock): one is answered at once. In CI it was one
+    of four `meshmill ingest` processes starting together; two processes meeting exactly fail about one
+    start in four, so twenty fresh catalogs all but ensure the meeting.
+    """
+    import multiprocessing
+    import time
+
+    # forked, so that they start in step with the test's imports; this process never opens the files
+    # (a forked copy of an open SQLite connection would hold its lock for ever in the child)
+    context = multiprocessing.get_context("fork")
+    failures = []
+    for round_ in range(20):
+        url = f"sqlite:///{tmp_path / f'catalog-{round_}.db'}"
+        results = context.Queue()
+        start = time.time() + 0.2
+        processes = [context.Process(target=_open_at, args=(url, start, results)) for _ in range(2)]
+        for process in processes:
+            process.start()
+        outcomes = [results.get(timeout=120) for _ in processes]
+        for process in processes:
+            process.join()
+        failures += [outcome for outcome in outcomes if outcome != "ok"]
+    assert failures == []
