@@ -3,7 +3,6 @@ policy for a step that fails outside its partitions, and closing a catalog attem
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -11,7 +10,7 @@ import dagster as dg
 from sqlalchemy import Engine
 
 from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt
-from catalog.blobs import BlobStoreRefused
+from catalog.blobs import BlobStoreRefused, disk_full
 from inference.generators import EmptySurface
 from inference.images.decode import ImageError
 from inference.licences import LicenceRefused
@@ -31,16 +30,6 @@ BAD_INPUT = (
 def out_of_memory(error: BaseException) -> str | None:
     """A MemoryError has no message of its own."""
     return "out of memory (the machine had too little for this image at these settings)" if isinstance(error, MemoryError) else None
-
-
-def disk_full(error: BaseException) -> str | None:
-    """An OSError ENOSPC/EDQUOT (naming its file), or SQLite's "database or disk is full" however it is wrapped."""
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = f" writing {error.filename}" if error.filename else ""
-        return f"no space left on the device{where}: free some and run it again"
-    if "database or disk is full" in str(error).split("\n", 1)[0]:
-        return "no space left for the catalog or Dagster's storage (database or disk is full): free some and run it again"
-    return None
 
 
 #: faults of the machine that trying again at once does not mend, each a test that names its fault (None: not this

@@ -24,7 +24,7 @@ from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from assets.variants import output_params
-from catalog import BlobNotFound, BlobStore, OutputStatus, finish_attempt, note_shape, source_height, start_attempt
+from catalog import BlobNotFound, BlobStore, Digest, OutputStatus, finish_attempt, note_shape, source_height, start_attempt
 from catalog.config import web_url
 from catalog.keys import dense_mesh_key, format_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
 from inference.backends import backend_spec
@@ -109,18 +109,24 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                 stem = f"{record['filename'].rsplit('.', 1)[0]}_{variant}"
                 textured = texture_mesh(shape, views, params, stem, timings)
                 preview = preview_png(textured.mesh)
-                blobs.put(glb_key(h, variant), textured.glb, "model/gltf-binary")
-                blobs.put(preview_key(h, variant), preview, "image/png")
+                written: dict[str, Digest] = {}  # what each file of the output held, for `catalog check`
+
+                def put(key: str, data: bytes, mime: str) -> None:
+                    blobs.put(key, data, mime)
+                    written[key] = Digest.of(data)
+
+                put(glb_key(h, variant), textured.glb, "model/gltf-binary")
+                put(preview_key(h, variant), preview, "image/png")
                 # quads and further levels are in no OBJ made from the GLB: the OBJ is kept with it
                 keeps_obj = shape.polygon is not None or bool(textured.lods)
                 if keeps_obj:
-                    blobs.put(obj_zip_key(h, variant), obj_zip(textured.mesh, stem, textured.lods, textured.polygon), "application/zip")
+                    put(obj_zip_key(h, variant), obj_zip(textured.mesh, stem, textured.lods, textured.polygon), "application/zip")
                 format_keys = {}
                 finished = Finished(textured.mesh, textured.glb, textured.lods, textured.polygon)
                 for name in params.formats[1:]:  # the further formats the variant asks for (the GLB is above)
                     data, suffix, mime = stored(FORMATS[name], finished, stem)
                     format_keys[name] = format_key(h, variant, name, suffix)
-                    blobs.put(format_keys[name], data, mime)
+                    put(format_keys[name], data, mime)
         common = {"catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "views": used, "parameters": params.model_dump()}
         if MESH in selected:
             yield dg.AssetMaterialization(
@@ -148,7 +154,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
             byte_size=len(textured.glb), glb_key=glb_key(h, variant), preview_key=preview_key(h, variant), timings=timings,
             licences=licence_record(params), views=used, obj_key=obj_zip_key(h, variant) if keeps_obj else None,
             lod_face_counts=[len(level.faces) for level in textured.lods] or None, format_keys=format_keys or None,
-            quad_count=None if textured.polygon is None else quad_count(textured.polygon),
+            quad_count=None if textured.polygon is None else quad_count(textured.polygon), digests=written,
         )  # fmt: skip
         encoded = base64.b64encode(preview).decode()
         yield dg.AssetMaterialization(

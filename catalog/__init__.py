@@ -1,6 +1,6 @@
 """The Meshmill catalog: what was ingested and generated, with labels, parameters and blob keys."""
 
-from catalog.blobs import BlobError, BlobNotFound, BlobStore, LocalBlobStore, S3BlobStore, blob_store_from_env, store_retry_seconds
+from catalog.blobs import BlobError, BlobNotFound, BlobStore, Digest, LocalBlobStore, S3BlobStore, blob_store_from_env, store_retry_seconds
 from catalog.db import describe_database, dispose_engines, get_engine, make_engine, migrate
 from catalog.labels import LabelError, normalise_label
 from catalog.models import MAX_ID, OutputStatus
@@ -34,6 +34,7 @@ from catalog.records import (
     label_source,
     no_such_variants,
     note_shape,
+    record_digests,
     record_output,
     record_source,
     record_sources,
@@ -50,6 +51,8 @@ __all__ = [
     "BlobError",
     "BlobNotFound",
     "BlobStore",
+    "Digest",
+    "record_digests",
     "CatalogError",
     "NewSource",
     "NewView",

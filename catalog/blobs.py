@@ -6,6 +6,8 @@ reader sees the old object or the whole new one, never a part.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import mimetypes
 import os
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from time import monotonic, sleep
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import urllib3
 from minio import Minio
@@ -71,6 +73,17 @@ class BlobInfo:
     size: int
     content_type: str
     modified: float | None = None  # seconds since the epoch, where the store said
+
+
+class Digest(NamedTuple):
+    """What a blob held when it was written: its size and the sha256 of its bytes."""
+
+    byte_size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, data: bytes) -> Digest:
+        return cls(len(data), hashlib.sha256(data).hexdigest())
 
 
 class BlobStore(Protocol):
@@ -279,6 +292,17 @@ class S3BlobStore:
     def url(self, key: str) -> str:
         """A presigned GET URL, valid for a day, that a browser or viewer can load."""
         return self.client.presigned_get_object(self.bucket, self._name(key), expires=timedelta(days=1))
+
+
+def disk_full(error: BaseException) -> str | None:
+    """An OSError ENOSPC/EDQUOT (naming its file), or SQLite's "database or disk is full" however it is wrapped:
+    what it is called (None: not a full disk)."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}: free some and run it again"
+    if "database or disk is full" in str(error).split("\n", 1)[0]:
+        return "no space left for the catalog or Dagster's storage (database or disk is full): free some and run it again"
+    return None
 
 
 def first_line(error: object) -> str:

@@ -26,7 +26,7 @@ def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict])
     if _copies(conn, rows):
         _copy_and_insert(conn, table, rows, returning=None)
         return
-    conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
+    conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), rows)
 
 
 def insert_all(conn: Connection, table: Table, rows: list[dict]) -> None:
@@ -50,11 +50,12 @@ def insert_returning_new(conn: Connection, table: Table, rows: list[dict], key: 
     if _copies(conn, rows):
         return dict(_copy_and_insert(conn, table, rows, returning=key))
     # executemany: compiled once, sent in multi-row batches ("insertmanyvalues"), RETURNING kept
-    statement = _insert(conn, table).on_conflict_do_nothing().returning(key, table.c.id)
+    statement = dialect_insert(conn, table).on_conflict_do_nothing().returning(key, table.c.id)
     return dict(conn.execute(statement, rows).all())
 
 
-def _insert(conn: Connection, table: Table):  # noqa: ANN202
+def dialect_insert(conn: Connection, table: Table):  # noqa: ANN201
+    """INSERT in the dialect of ``conn``, which has ON CONFLICT."""
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 

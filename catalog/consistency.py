@@ -5,6 +5,8 @@
 - ``orphan_blob``: a blob no catalogued object owns (its source, or its variant, is gone);
 - ``unfinished_write``: the temporary file of a blob write that never ended (a local folder only);
 - ``missing_blob``: a row whose blob is not in the store (a source picture, or a made output's file);
+- ``damaged_blob``: a blob whose size (always checked) or content (``deep``: every byte read and hashed) is not
+  what was written (``blob_digest``): a file cut short by a full disk, a bit flipped, a copy gone wrong;
 - ``open_attempt``: an attempt still ``running`` whose run is no longer alive (the output too, when it is
   the output's latest attempt);
 - ``unknown_blob``: a blob outside the key layout (``catalog.keys``), reported and never removed: a shared
@@ -14,23 +16,26 @@ Blobs younger than the grace period are left alone: ingest writes the blob first
 a young blob without a row may be a write in flight. Whether a run is alive is the caller's business
 (``run_alive``: the orchestration layer asks Dagster); the catalog knows no Dagster.
 ``repair_catalog`` removes orphans and unfinished writes, closes open attempts as failed with the reason,
-and marks outputs whose files are gone failed, so that running the same ``meshmill convert`` again makes
-them. A source whose picture is gone cannot be made again from the catalog: it is only reported.
+and marks outputs whose files are gone or damaged failed, so that running the same ``meshmill convert`` again makes
+them. A source whose picture is gone cannot be made again from the catalog: it is only reported; a damaged one is
+removed, so that ingesting the picture again stores it anew.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from catalog.blobs import BlobStore
+from catalog.blobs import BlobError, BlobStore, Digest
 from catalog.keys import key_owner
-from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
+from catalog.models import BlobDigest, Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 from catalog.records import close_open_attempt
 
 #: seconds a blob must be old before it may be called an orphan (a write in flight is younger)
@@ -39,7 +44,7 @@ DEFAULT_GRACE = 3600.0
 
 @dataclass
 class Finding:
-    kind: str  # orphan_blob, unfinished_write, missing_blob, open_attempt, unknown_blob
+    kind: str  # orphan_blob, unfinished_write, missing_blob, damaged_blob, open_attempt, unknown_blob
     subject: str  # the blob key, or "output 12 attempt 3"
     detail: str  # what is wrong, in words
     repair: str  # what --repair does about it ("" where it does nothing)
@@ -102,19 +107,22 @@ def check_catalog(
     run_alive: Callable[[str], bool] = lambda run_id: False,
     grace: float = DEFAULT_GRACE,
     now: float | None = None,
+    deep: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Finding]:
-    """Everything on which the catalog and the blob store disagree (see the module docstring)."""
+    """Everything on which the catalog and the blob store disagree (see the module docstring); with ``deep``, every
+    referenced blob is read and hashed, ``progress(bytes done, bytes in all)`` called as they are."""
     now = time.time() if now is None else now
     known = _catalogued(engine)
     findings: list[Finding] = []
-    stored: set[str] = set()
+    stored: dict[str, int] = {}  # key -> its size in the store
     for info in blobs.scan(unfinished=True):
         old = info.modified is None or now - info.modified >= grace
         if info.key.rsplit("/", 1)[-1].startswith(".tmp-"):
             if old:
                 findings.append(Finding("unfinished_write", info.key, "a blob write that never ended", "remove it"))
             continue
-        stored.add(info.key)
+        stored[info.key] = info.size
         try:
             why = _owner_gone(info.key, known)
         except LookupError:
@@ -128,7 +136,54 @@ def check_catalog(
             repair = "mark the output failed, so the next convert makes it again" if output_id else ""
             detail = f"{table} {row_id} refers to it" + ("" if output_id else ": ingest the picture again")
             findings.append(Finding("missing_blob", key, detail, repair, output_id=output_id))
+    findings += _damaged(engine, blobs, {key: stored[key] for key in known.referenced if key in stored}, known, deep, progress)
     findings += _open_attempts(engine, run_alive, grace, now)
+    return findings
+
+
+def _damaged(
+    engine: Engine,
+    blobs: BlobStore,
+    sizes: dict[str, int],
+    known: _Catalogued,
+    deep: bool,
+    progress: Callable[[int, int], None] | None,
+) -> list[Finding]:
+    """The referenced blobs (key -> size in the store) that are not what was written: sizes always, contents when deep."""
+    table = BlobDigest.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(select(table.c.key, table.c.byte_size, table.c.sha256)).all()
+    written = {row.key: Digest(row.byte_size, row.sha256) for row in rows}
+    found: dict[str, str] = {}
+    for key, size in sizes.items():
+        if key in written and size != written[key].byte_size:
+            found[key] = f"{size:,} bytes in the store, {written[key].byte_size:,} written"
+    if deep:
+        to_hash = sorted(key for key in sizes if key in written and key not in found)
+        total, done = sum(sizes[key] for key in to_hash), 0
+
+        def sha256_of(key: str) -> str | None:
+            try:
+                return hashlib.sha256(blobs.get(key)).hexdigest()
+            except BlobError:  # gone since the scan: a re-make in flight, or removed; the next check says
+                return None
+
+        with ThreadPoolExecutor(max_workers=8) as pool:  # reading is waiting (a disk, a network): several at once
+            for key, sha256 in zip(to_hash, pool.map(sha256_of, to_hash), strict=True):
+                if sha256 is not None and sha256 != written[key].sha256:
+                    found[key] = f"its bytes are not those written (sha256 {sha256[:12]}…, written {written[key].sha256[:12]}…)"
+                done += sizes[key]
+                if progress is not None:
+                    progress(done, total)
+    findings = []
+    for key, detail in sorted(found.items()):
+        table_name, row_id = known.referenced[key]
+        if table_name == "output":
+            repair = "mark the output failed, so the next convert makes it again"
+            findings.append(Finding("damaged_blob", key, f"{detail}; output {row_id}", repair, output_id=row_id))
+        else:
+            repair = "remove it, so that ingesting the picture again stores it anew"
+            findings.append(Finding("damaged_blob", key, f"{detail}; source {row_id}", repair))
     return findings
 
 
@@ -173,14 +228,17 @@ def repair_catalog(engine: Engine, blobs: BlobStore, findings: Iterable[Finding]
             close_open_attempt(
                 engine, finding.output_id, finding.attempt, f"its run stopped before closing it ({finding.detail}); closed by catalog check"
             )
-        elif finding.kind == "missing_blob" and finding.output_id is not None:
+        elif finding.kind in ("missing_blob", "damaged_blob") and finding.output_id is not None:
+            what = "missing from" if finding.kind == "missing_blob" else "damaged in"
             with engine.begin() as conn:
                 conn.execute(
                     update(outputs)
                     .where(outputs.c.id == finding.output_id, outputs.c.status == OutputStatus.succeeded.value)
-                    .values(status=OutputStatus.failed.value, error=f"its file {finding.subject} is missing from the blob store",
+                    .values(status=OutputStatus.failed.value, error=f"its file {finding.subject} is {what} the blob store",
                             updated_at=utcnow())
                 )  # fmt: skip
+        elif finding.kind == "damaged_blob":  # a source's picture: ingesting it again restores a missing one
+            blobs.delete(finding.subject)
         else:
             continue
         finding.repaired = True

@@ -82,6 +82,18 @@ class SourceView(SQLModel, table=True):
     blob_key: str = Field(max_length=512)
 
 
+class BlobDigest(SQLModel, table=True):
+    """What a blob the catalog refers to held when it was written: its size and sha256, for ``catalog check``
+    (sizes always, contents with ``--deep``). A blob written again (an output made again) gets its new digest."""
+
+    __tablename__ = "blob_digest"
+
+    key: str = Field(max_length=512, primary_key=True)
+    byte_size: int = Field(sa_type=BigInteger)
+    sha256: str = Field(max_length=64)
+    written_at: datetime = _timestamp()
+
+
 class Tag(SQLModel, table=True):
     __tablename__ = "tag"
 

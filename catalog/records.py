@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 
-from catalog.blobs import BlobStore
-from catalog.bulk import insert_all, insert_ignoring_duplicates, insert_returning_new
+from catalog.blobs import BlobStore, Digest
+from catalog.bulk import dialect_insert, insert_all, insert_ignoring_duplicates, insert_returning_new
 from catalog.keys import output_blob_keys
 from catalog.labels import attach_labels, label_many, normalise_label
-from catalog.models import Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
+from catalog.models import BlobDigest, Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 
 
 class CatalogError(LookupError):
@@ -331,6 +331,22 @@ def start_attempt(
     return output_id, previous + 1
 
 
+def record_digests(engine_or_conn: Engine | Connection, digests: Mapping[str, Digest]) -> None:
+    """Record what each blob held when it was written (the newest write of a key replaces what was recorded)."""
+    if not digests:
+        return
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.begin() as conn:
+            record_digests(conn, digests)
+        return
+    conn, table, now = engine_or_conn, BlobDigest.__table__, utcnow()
+    rows = [{"key": key, "byte_size": d.byte_size, "sha256": d.sha256, "written_at": now} for key, d in sorted(digests.items())]
+    statement = dialect_insert(conn, table)
+    conn.execute(statement.on_conflict_do_update(index_elements=[table.c.key], set_={
+        "byte_size": statement.excluded.byte_size, "sha256": statement.excluded.sha256, "written_at": statement.excluded.written_at}),
+        rows)  # fmt: skip
+
+
 def finish_attempt(
     engine: Engine,
     output_id: int,
@@ -339,10 +355,12 @@ def finish_attempt(
     status: str,
     error: str | None = None,
     output_status: str | None = None,
+    digests: Mapping[str, Digest] | None = None,
     **output_fields: Any,
 ) -> None:
     """Close an attempt as succeeded or failed and bring the output up to date with it; ``output_status``
-    when the output's differs (a new shape whose GLB is still to be made leaves it pending)."""
+    when the output's differs (a new shape whose GLB is still to be made leaves it pending); ``digests``: what
+    the files it wrote held (``record_digests``), recorded in the same transaction."""
     status = OutputStatus(status).value
     output_status = OutputStatus(output_status or status).value
     table = Output.__table__
@@ -361,6 +379,7 @@ def finish_attempt(
         conn.execute(
             update(OutputAttempt.__table__).where(_attempt(output_id, attempt)).values(status=status, error=error, finished_at=now)
         )
+        record_digests(conn, digests or {})
 
 
 def close_run_attempts(engine: Engine, dagster_run_id: str, error: str) -> int:

@@ -15,6 +15,7 @@ convert was stopped); the report counts them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -43,9 +44,17 @@ class CheckReport:
 
 
 def check(
-    instance: dg.DagsterInstance, engine: Engine, blobs: BlobStore, *, repair: bool = False, grace: float = DEFAULT_GRACE
+    instance: dg.DagsterInstance,
+    engine: Engine,
+    blobs: BlobStore,
+    *,
+    repair: bool = False,
+    grace: float = DEFAULT_GRACE,
+    deep: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckReport:
-    """Every disagreement between the Dagster instance, the catalog and the blob store; with ``repair``, mended."""
+    """Every disagreement between the Dagster instance, the catalog and the blob store; with ``repair``, mended;
+    with ``deep``, every blob's content is hashed too (``progress`` as in ``check_catalog``)."""
     dead = {run.run_id for run in orphaned_runs(instance)}
 
     def run_alive(run_id: str) -> bool:
@@ -56,7 +65,7 @@ def check(
         [Finding("dead_run", run_id, "still STARTED, but the process running it is gone", "fail the run, free its pool slots")
          for run_id in sorted(dead)]
     )  # fmt: skip
-    report.findings += check_catalog(engine, blobs, run_alive=run_alive, grace=grace)
+    report.findings += check_catalog(engine, blobs, run_alive=run_alive, grace=grace, deep=deep, progress=progress)
     with engine.connect() as conn:
         named = conn.execute(select(SourceImage.__table__.c.content_hash, SourceImage.__table__.c.filename)).all()
         variant_names = set(conn.execute(select(Variant.__table__.c.name)).scalars())

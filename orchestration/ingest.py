@@ -18,7 +18,8 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from catalog import BlobStore, NewSource, NewView, label_source, record_sources, source_id_by_hash, view_in_catalog
+from catalog import BlobStore, Digest, NewSource, NewView, label_source, record_digests, record_sources, source_id_by_hash, view_in_catalog
+from catalog.blobs import disk_full
 from catalog.keys import object_hash, source_key
 from catalog.labels import normalise_label, normalise_origin
 from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png
@@ -83,13 +84,17 @@ def ingest_set(
         # a catalogued picture whose blob has gone (a disk lost, a bucket emptied) is stored again from this file:
         # the same PNG as before (these bytes are the ones its hash was taken from)
         lost = tuple(view for view in views if not blobs.exists(source_key(hashes[view])))
+        restored: dict[str, Digest] = {}
         for view in lost:
             name = source_set.views[view].name
             try:
                 image = decode_image(data[view], name).image
             except ImageError as exc:
                 return failed(str(exc).removeprefix(f"{name}: "), view, content_hash)
-            blobs.put(source_key(hashes[view]), encode_png(image), "image/png")
+            png = encode_png(image)
+            blobs.put(source_key(hashes[view]), png, "image/png")
+            restored[source_key(hashes[view])] = Digest.of(png)
+        record_digests(engine, restored)
         label_source(engine, existing, **labels, height_m=height_m)
         return IngestResult(
             source_set.where, "duplicate", existing, "same content already catalogued", content_hash, source_set.name, views, lost
@@ -111,10 +116,14 @@ def ingest_set(
         for view, path in source_set.views.items()
     ]  # fmt: skip
     try:
+        written: dict[str, Digest] = {}  # what each stored picture holds, for `catalog check`
         for view in stored:
-            blobs.put(view.blob_key, encode_png(decoded[view.view].image), "image/png")
+            png = encode_png(decoded[view.view].image)
+            blobs.put(view.blob_key, png, "image/png")
+            written[view.blob_key] = Digest.of(png)
         new = NewSource.of_views(content_hash, source_set.name, stored, origin=origin, height_m=height_m, **labels)
         (record,) = record_sources(engine, [new])
+        record_digests(engine, written)
     except BaseException:
         _remove_unrecorded(engine, blobs, content_hash, stored)
         raise
@@ -164,14 +173,28 @@ def ingest_sets(
     origin: str | None = None,
     height_m: float | None = None,
 ) -> Iterator[IngestResult]:
-    """Ingest each object of ``found``; yields one result per object (or problem) as it goes."""
+    """Ingest each object of ``found``; yields one result per object (or problem) as it goes.
+
+    A full disk (the blob folder's or the catalog's) stops the batch: the object it struck and every one not
+    reached are yielded as failed, each named, so that the user knows what to ingest again."""
     collections = [normalise_label(c, "collection") for c in collections]
     tags = [normalise_label(t, "tag") for t in tags]
-    for item in found:
+    items = iter(found)
+    for item in items:
         if isinstance(item, SetProblem):
             yield IngestResult(item.where, "failed", detail=item.detail, name=item.where.name)
             continue
-        yield ingest_set(item, engine, blobs, collections=collections, tags=tags, origin=origin, height_m=height_m)
+        try:
+            result = ingest_set(item, engine, blobs, collections=collections, tags=tags, origin=origin, height_m=height_m)
+        except Exception as exc:
+            full = disk_full(exc) or disk_full(exc.__cause__ or exc)
+            if full is None:
+                raise
+            yield IngestResult(item.where, "failed", detail=full, name=item.name)
+            for rest in items:
+                yield IngestResult(rest.where, "failed", detail=f"not reached: the ingest stopped ({full})", name=rest.where.name)
+            return
+        yield result
 
 
 def ingest_paths(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 import catalog
@@ -214,6 +217,20 @@ def catalog_collections(as_json: bool = typer.Option(False, "--json", help="Prin
     console.print(table)
 
 
+@contextlib.contextmanager
+def hashing_progress(shown: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A bar of bytes hashed with its rate and time left, on standard error (None where not shown)."""
+    if not shown:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = ("hashing blobs", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("hash", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 @app.command("check")
 def catalog_check(
     repair: bool = typer.Option(False, "--repair", help="Mend what can be mended: see each finding's repair."),
@@ -221,15 +238,22 @@ def catalog_check(
         3600.0, min=0, help="Seconds a blob must be old before it counts as an orphan (younger ones may be writes in flight)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: the findings and the count of objects not yet converted."),
+    deep: bool = typer.Option(
+        False,
+        "--deep",
+        help="Read every catalogued blob and compare its sha256 with the one recorded when it was written (sizes: always).",
+    ),
 ) -> None:
     """Check that the catalog, the blob store and the Dagster instance agree; with --repair, mend them.
 
-    Finds blobs no object owns, rows whose blobs are missing, attempts left running by runs that are gone,
-    runs whose process died (holding pool slots) and partitions no object has. Exits 1 while problems remain."""
+    Finds blobs no object owns, rows whose blobs are missing or damaged (a size, or with --deep a content, other than
+    written), attempts left running by runs that are gone, runs whose process died (holding pool slots) and partitions
+    no object has. Exits 1 while problems remain."""
     from orchestration.consistency import check  # Dagster: seconds to import
     from orchestration.instance import dagster_instance
 
-    report = check(dagster_instance(), open_engine(), open_blobs(), repair=repair, grace=grace)
+    with hashing_progress(deep and not as_json) as progress:
+        report = check(dagster_instance(), open_engine(), open_blobs(), repair=repair, grace=grace, deep=deep, progress=progress)
     if as_json:
         print_json({"findings": [f.as_dict() for f in report.findings], "not_converted": report.not_converted})
     else:
@@ -241,7 +265,7 @@ def catalog_check(
         left = len(report.problems)
         verdict = f"{left} problem(s) left" if left else "mended" if any(f.repaired for f in report.findings) else "clean"
         say(f"{verdict}; {report.not_converted} catalogued object(s) not yet converted")
-        if any(f.repaired and f.kind in ("open_attempt", "missing_blob") for f in report.findings):
+        if any(f.repaired and f.kind in ("open_attempt", "missing_blob", "damaged_blob") for f in report.findings):
             say("run the same `meshmill convert` again: it makes what failed and skips what was made")
         elif left and not repair:
             say("`meshmill catalog check --repair` mends them")

@@ -108,3 +108,32 @@ def test_every_key_the_layout_makes_is_read_back_to_its_owner():
     for make in (mesh_key, dense_mesh_key, painted_mesh_key, glb_key, obj_zip_key, preview_key):
         assert key_owner(make(h, "hero.v2")) == KeyOwner(object=h, variant="hero.v2")
     assert key_owner("notes/readme.txt") is None and key_owner(f"outputs/{h}") is None
+
+
+def test_a_blob_other_than_written_is_found_by_its_size_or_with_deep_by_its_content(stores):
+    from catalog import Digest, record_digests
+
+    engine, blobs = stores
+    variant_id = define_variant(engine, "mobile", {"backend": "builtin"})
+    h, output_id = made_object(engine, blobs, 1, variant_id)
+    record_digests(engine, {glb_key(h, "mobile"): Digest.of(b"an earlier make")})
+    # a file written again gets its new digest
+    record_digests(engine, {key: Digest.of(blobs.get(key)) for key in (source_key(h), glb_key(h, "mobile"), preview_key(h, "mobile"))})
+    later = time.time() + 7200
+    assert check_catalog(engine, blobs, now=later, deep=True) == []
+
+    blobs.put(glb_key(h, "mobile"), b"glT")  # cut short
+    blobs.put(preview_key(h, "mobile"), b"PNG")  # the same size, other bytes
+    blobs.put(source_key(h), b"pnG")
+    assert [(f.kind, f.subject, f.output_id) for f in check_catalog(engine, blobs, now=later)] == [
+        ("damaged_blob", glb_key(h, "mobile"), output_id)
+    ]
+    seen = []
+    findings = check_catalog(engine, blobs, now=later, deep=True, progress=lambda done, total: seen.append((done, total)))
+    assert kinds(findings) == sorted([("damaged_blob", key) for key in (glb_key(h, "mobile"), preview_key(h, "mobile"), source_key(h))])
+    assert seen[-1] == (6, 6)  # the two blobs of the right size were read: 3 bytes each
+
+    repair_catalog(engine, blobs, findings)
+    output = output_detail(engine, output_id)["output"]
+    assert output["status"] == "failed" and "damaged in the blob store" in output["error"]
+    assert not blobs.exists(source_key(h))  # the next ingest of the picture stores it anew

@@ -189,6 +189,41 @@ def test_every_output_records_the_image_stage_settings_that_made_it(meshmill_env
 
 
 @EMBEDDED_ONLY
+def test_a_damaged_blob_is_found_by_size_or_by_content_and_made_again_after_a_repair(meshmill_env):
+    """Every file written is recorded with its size and sha256: `catalog check` compares sizes, `--deep` contents;
+    `--repair` marks a damaged output failed (the next convert makes it) and removes a damaged picture (the next ingest
+    stores it anew). Before: a GLB with its bytes changed, or a picture cut short, was "clean"."""
+    env, store = meshmill_env, blob_store(meshmill_env)
+    meshmill(env, "variant", "add", "mobile", "--preset", "mobile", "--faces", "800", "--texture-size", "512")
+    assert "1 of 1 GLBs made" in meshmill(env, "convert", str(SAMPLES / "duck.png"), "--variant", "mobile").stdout
+    ((record,),) = [r["outputs"] for r in find_json(env)]
+    glb = record["blob_keys"]["glb"]
+    data = bytearray(store.get(glb))
+    data[len(data) // 2] ^= 0xFF  # one byte flipped: the size is as written
+    store.put(glb, bytes(data))
+    assert meshmill(env, "catalog", "check", "--grace", "0").stdout.startswith("clean")
+    deep = meshmill(env, "catalog", "check", "--deep", "--grace", "0", "--json", check=False)
+    assert deep.returncode == 1
+    (finding,) = json.loads(deep.stdout)["findings"]
+    assert (finding["kind"], finding["subject"], finding["output_id"]) == ("damaged_blob", glb, record["id"])
+    assert "its bytes are not those written" in finding["detail"]
+
+    repaired = meshmill(env, "catalog", "check", "--deep", "--repair", "--grace", "0")
+    assert "mended" in repaired.stdout and "run the same `meshmill convert` again" in repaired.stdout
+    assert [o["status"] for r in find_json(env) for o in r["outputs"]] == ["failed"]
+    assert "1 of 1 GLBs made" in meshmill(env, "convert", str(SAMPLES / "duck.png"), "--variant", "mobile").stdout
+    assert meshmill(env, "catalog", "check", "--deep", "--grace", "0").stdout.startswith("clean")
+
+    (source,) = [r["blob_key"] for r in find_json(env)]
+    store.put(source, store.get(source)[:100])  # the picture cut short
+    short = json.loads(meshmill(env, "catalog", "check", "--grace", "0", "--json", check=False).stdout)["findings"]
+    assert [(f["kind"], f["subject"]) for f in short] == [("damaged_blob", source)] and "100 bytes in the store" in short[0]["detail"]
+    meshmill(env, "catalog", "check", "--repair", "--grace", "0")
+    assert not store.exists(source)
+    assert "its picture had gone from the blob store and is stored again" in meshmill(env, "ingest", str(SAMPLES / "duck.png")).stdout
+    assert meshmill(env, "catalog", "check", "--deep", "--grace", "0").stdout.startswith("clean")
+
+
 def test_convert_refuses_bad_image_settings_before_storing_anything(meshmill_env):
     result = meshmill(meshmill_env, "convert", str(SAMPLES / "duck.png"), "--upscaler", "waifu2x", check=False)
     assert result.returncode == 2 and "upscaler 'waifu2x' is unknown: choose one of builtin, realesrgan-x4" in result.stderr

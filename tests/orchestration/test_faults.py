@@ -6,6 +6,7 @@ test_convert_cli.py and test_celery.py.)"""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -133,6 +134,11 @@ def test_a_full_disk_ends_the_command_with_one_line_and_nothing_half_written(tmp
         full = meshmill(env, "ingest", str(tmp_path / "noise"), check=False)
         assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
         assert "no space left on the device" in full.stderr or "could not be written" in full.stderr, full.stderr
+        # every picture is named: added, or failed with the full disk, or not reached after it (before: none after it)
+        lines = (full.stdout + full.stderr).splitlines()
+        said = [re.search(r"noise/(\d\.png)", line) for line in lines if line.startswith(("added", "failed"))]
+        assert sorted(m.group(1) for m in said if m) == [f"{i}.png" for i in range(8)], full.stdout + full.stderr
+        assert "not reached: the ingest stopped (no space left" in full.stderr, full.stderr
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
         check = meshmill(env, "catalog", "check", "--grace", "0", "--repair", check=False)
         assert "missing_blob" not in check.stdout, check.stdout  # no row was written without its blob
