@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -29,6 +30,9 @@ TRIES = 3
 FIRST_PAUSE = 2.0
 
 Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
+#: when the run's work was planned (ISO 8601): ``meshmill convert`` tags its runs with the moment it looked for what
+#: was made, so an output another run makes after that is not made again (``catalog.claims``)
+PLANNED_TAG = "meshmill/planned_at"
 
 
 def run_id_of(context: dg.AssetExecutionContext) -> str | None:
@@ -37,6 +41,18 @@ def run_id_of(context: dg.AssetExecutionContext) -> str | None:
         return context.run.run_id
     except DagsterInvalidPropertyError:  # no public name for it
         return None
+
+
+def planned_at(context: dg.AssetExecutionContext) -> datetime | None:
+    """When the run's work was planned: ``PLANNED_TAG``, else when the run was made; None outside a run."""
+    run_id = run_id_of(context)
+    if run_id is None:
+        return None
+    said = context.run.tags.get(PLANNED_TAG)
+    if said:
+        return datetime.fromisoformat(said)
+    record = context.instance.get_run_record_by_id(run_id)
+    return record.create_timestamp if record is not None else None
 
 
 def materialised_in_run(context: dg.AssetExecutionContext) -> set[tuple[dg.AssetKey, str]]:

@@ -10,13 +10,15 @@ made it. The shape passes from mesh to textured_glb in memory when both run; it 
 import base64
 import functools
 import io
+import time
 from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
 import trimesh
+from sqlalchemy import Engine
 
-from assets.batch import Event, each_partition, run_id_of
+from assets.batch import Event, each_partition, planned_at, run_id_of
 from assets.checks import TEXTURED_CHECKS, glb_check_evaluations
 from assets.faults import RETRY, failure_recorded
 from assets.image_assets import GROUP, UPSCALED
@@ -24,7 +26,19 @@ from assets.partitions import by_image, image_variants
 from assets.resources import QUEUE_TAG, CatalogResource, ComputeResource
 from assets.stored_views import load_views
 from assets.variants import output_params
-from catalog import BlobNotFound, BlobStore, Digest, OutputStatus, finish_attempt, note_shape, source_height, start_attempt
+from catalog import (
+    BlobNotFound,
+    BlobStore,
+    Digest,
+    MadeMeanwhile,
+    OutputClaimed,
+    OutputStatus,
+    finish_attempt,
+    heartbeat,
+    note_shape,
+    source_height,
+    start_attempt,
+)
 from catalog.config import web_url
 from catalog.keys import dense_mesh_key, format_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
 from inference.backends import backend_spec
@@ -38,6 +52,8 @@ from inference.pipeline import Shape, make_shape, texture_mesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
 _FROM_UPSCALED = dg.AssetDep(UPSCALED, partition_mapping=by_image)
+#: seconds between looks at an output another run is making
+CLAIM_POLL_S = 1.0
 
 
 @dg.multi_asset(
@@ -84,11 +100,13 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         used = list(views.images)
         if len(used) < len(framed.pngs):
             context.log.info(f"{catalog.describe_image(key)}: {params.backend} takes the {', '.join(used)} of its {len(framed.pngs)} views")
-        output_id, attempt = start_attempt(
-            engine, record["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id_of(context)
-        )
+        claim = claimed(context, engine, record["id"], variant_id, params, catalog.describe_image(key))
+        if isinstance(claim, MadeMeanwhile):
+            yield from made_meanwhile(context, blobs, key, claim, params, record, used, checks)
+            return
+        output_id, attempt = claim
         timings: dict[str, float] = {}
-        with failure_recorded(engine, output_id, attempt, "shape_and_texture"):
+        with heartbeat(engine, output_id, run_id_of(context)), failure_recorded(engine, output_id, attempt, "shape_and_texture"):
             check_licences(params)  # a setting changed since convert checked: refused here, by name, before any work
             check_formats(params.formats)  # a format this worker cannot write (no Blender, no usd-core): refused by name, now
             if MESH in selected:
@@ -175,6 +193,42 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         yield from (e for e in glb_check_evaluations(textured.glb, params.target_faces, key) if e.check_name in checks)
 
     yield from each_partition(context, work, catalog.describe_image)
+
+
+def claimed(
+    context: dg.AssetExecutionContext, engine: Engine, source_id: int, variant_id: int, params: GenerationParams, name: str
+) -> tuple[int, int] | MadeMeanwhile:
+    """This run's claim on the output (its id and attempt), waited for while another run makes it; or, when another
+    run made it after this one was planned, with the same parameters, what that run made (not made again)."""
+    holder = None
+    while True:
+        try:
+            return start_attempt(engine, source_id, variant_id, parameters=params.model_dump(), dagster_run_id=run_id_of(context),
+                                 made_since=planned_at(context))  # fmt: skip
+        except MadeMeanwhile as made:
+            return made
+        except OutputClaimed as busy:
+            if busy.run_id != holder:
+                context.log.info(f"{name}: run {busy.run_id} is making this output now; waiting for it")
+                holder = busy.run_id
+            time.sleep(CLAIM_POLL_S)
+
+
+def made_meanwhile(
+    context: dg.AssetExecutionContext, blobs: BlobStore, key: str, made: MadeMeanwhile, params: GenerationParams,
+    record: dict, views: list[str], checks: set[str],
+) -> Iterator[Event]:  # fmt: skip
+    """The partition as the run that made it meanwhile left it: materialised in this run too, pointing at the same
+    output (nothing is written), with its GLB's checks."""
+    h, variant = record["content_hash"], key.split("|")[1]
+    context.log.info(f"{key}: made meanwhile by run {made.run_id}, with the same parameters: not made again")
+    common = {"catalog_id": record["id"], "output_id": made.output_id, "views": views, "made_by_run": made.run_id or ""}
+    if MESH in context.selected_asset_keys:
+        yield dg.AssetMaterialization(MESH, partition=key, metadata={"blob_key": mesh_key(h, variant), **common})
+    if TEXTURED in context.selected_asset_keys:
+        yield dg.AssetMaterialization(TEXTURED, partition=key, metadata={"blob_key": glb_key(h, variant), **common})
+        glb = blobs.get(glb_key(h, variant))
+        yield from (e for e in glb_check_evaluations(glb, params.target_faces, key) if e.check_name in checks)
 
 
 def shape_ply(shape: Shape) -> bytes:

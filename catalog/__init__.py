@@ -1,6 +1,7 @@
 """The Meshmill catalog: what was ingested and generated, with labels, parameters and blob keys."""
 
 from catalog.blobs import BlobError, BlobNotFound, BlobStore, Digest, LocalBlobStore, S3BlobStore, blob_store_from_env, store_retry_seconds
+from catalog.claims import MadeMeanwhile, OutputClaimed, heartbeat, lease_s
 from catalog.db import describe_database, dispose_engines, get_engine, make_engine, migrate
 from catalog.labels import LabelError, normalise_label
 from catalog.models import MAX_ID, OutputStatus
@@ -46,6 +47,10 @@ from catalog.records import (
 )
 
 __all__ = [
+    "MadeMeanwhile",
+    "OutputClaimed",
+    "heartbeat",
+    "lease_s",
     "describe_database",
     "VARIANT_FIELDS",
     "BlobError",

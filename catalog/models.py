@@ -168,6 +168,9 @@ class Output(SQLModel, table=True):
     #: files, OBJ or USDC, as a zip); NULL where only the GLB (and ``obj_key``) were written
     format_keys: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     dagster_run_id: str | None = Field(default=None, max_length=64)
+    #: while running: when the run making it last said it was still at work (``catalog.claims``); a running output
+    #: whose heartbeat is older than the claim's lease was left by a process that stopped
+    heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 
 from catalog.blobs import BlobStore, Digest
 from catalog.bulk import dialect_insert, insert_all, insert_ignoring_duplicates, insert_returning_new
+from catalog.claims import MadeMeanwhile, OutputClaimed, stale_before
 from catalog.keys import output_blob_keys
 from catalog.labels import attach_labels, label_many, normalise_label
 from catalog.models import BlobDigest, Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
@@ -263,69 +266,101 @@ OUTPUT_FIELDS = (
 
 def record_output(engine: Engine, source_image_id: int, variant_id: int, **fields: Any) -> int:
     """Create or update the output of one source image × variant; returns its id."""
+    _known_output_fields(fields)
+    table = Output.__table__
+    with engine.begin() as conn:
+        output_id = _output_row(conn, source_image_id, variant_id)
+        conn.execute(update(table).where(table.c.id == output_id).values(**fields, updated_at=utcnow()))
+        return output_id
+
+
+def _known_output_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(OUTPUT_FIELDS)
     if unknown:
         raise TypeError(f"unknown output fields: {', '.join(sorted(unknown))}")
     if "status" in fields:
         fields["status"] = OutputStatus(fields["status"]).value
+
+
+def _output_row(conn: Connection, source_image_id: int, variant_id: int) -> int:
+    """The id of the output of one source image × variant, made pending if there was none; its row locked until
+    the transaction ends (on PostgreSQL; SQLite's writers queue for the whole file)."""
     table = Output.__table__
+    if conn.execute(select(SourceImage.__table__.c.id).where(SourceImage.__table__.c.id == source_image_id)).scalar() is None:
+        raise CatalogError(f"source image {source_image_id} does not exist")
+    now = utcnow()
+    row = {"source_image_id": source_image_id, "variant_id": variant_id, "status": OutputStatus.pending.value, "parameters": {},
+           "timings": {}, "created_at": now, "updated_at": now}  # fmt: skip
+    insert_ignoring_duplicates(conn, table, [row])
     key = (table.c.source_image_id == source_image_id) & (table.c.variant_id == variant_id)
-    with engine.begin() as conn:
-        if conn.execute(select(SourceImage.__table__.c.id).where(SourceImage.__table__.c.id == source_image_id)).scalar() is None:
-            raise CatalogError(f"source image {source_image_id} does not exist")
-        now = utcnow()
-        insert_ignoring_duplicates(
-            conn,
-            table,
-            [
-                {
-                    "source_image_id": source_image_id,
-                    "variant_id": variant_id,
-                    "status": OutputStatus.pending.value,
-                    "parameters": {},
-                    "timings": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ],
-        )
-        conn.execute(update(table).where(key).values(**fields, updated_at=now))
-        return conn.execute(select(table.c.id).where(key)).scalar_one()
+    return conn.execute(select(table.c.id).where(key).with_for_update()).scalar_one()
 
 
 def start_attempt(
-    engine: Engine, source_image_id: int, variant_id: int, *, parameters: dict[str, Any], dagster_run_id: str | None = None
+    engine: Engine,
+    source_image_id: int,
+    variant_id: int,
+    *,
+    parameters: dict[str, Any],
+    dagster_run_id: str | None = None,
+    made_since: datetime | None = None,
 ) -> tuple[int, int]:
-    """Mark the output running and open a new attempt; returns (output id, attempt number)."""
-    output_id = record_output(
-        engine,
-        source_image_id,
-        variant_id,
-        status=OutputStatus.running,
-        error=None,
-        parameters=parameters,
-        dagster_run_id=dagster_run_id,
-    )
-    table = OutputAttempt.__table__
+    """Claim the output for this run, mark it running and open a new attempt; returns (output id, attempt number).
+
+    Raises ``OutputClaimed`` while another run holds a live claim on it (``catalog.claims``), and, given
+    ``made_since`` (when this run was planned), ``MadeMeanwhile`` when another run made it since then with the
+    same ``parameters``: the caller waits, or takes what was made."""
+    table = Output.__table__
     with engine.begin() as conn:
-        previous = conn.execute(select(func.max(table.c.attempt)).where(table.c.output_id == output_id)).scalar() or 0
-        # an attempt still running now was left so by a process that stopped (killed, out of memory): close it
+        output_id = _output_row(conn, source_image_id, variant_id)
+        now, other_run = utcnow(), table.c.dagster_run_id.is_distinct_from(dagster_run_id)
+        holder = conn.execute(
+            select(table.c.dagster_run_id).where(
+                table.c.id == output_id, table.c.status == OutputStatus.running.value, other_run, table.c.heartbeat_at > stale_before()
+            )
+        ).first()
+        if holder is not None:
+            raise OutputClaimed(output_id, holder.dagster_run_id)
+        attempts = OutputAttempt.__table__
+        if made_since is not None:  # made by another run's attempt that ended after this run was planned
+            made = conn.execute(
+                select(table.c.dagster_run_id, table.c.parameters).where(
+                    table.c.id == output_id,
+                    table.c.status == OutputStatus.succeeded.value,
+                    other_run,
+                    select(attempts.c.id)
+                    .where(
+                        attempts.c.output_id == output_id,
+                        attempts.c.status == OutputStatus.succeeded.value,
+                        attempts.c.finished_at >= made_since.astimezone(UTC),  # stored in UTC
+                    )
+                    .exists(),
+                )
+            ).first()
+            if made is not None and made.parameters == json.loads(json.dumps(parameters)):
+                raise MadeMeanwhile(output_id, made.dagster_run_id)
         conn.execute(
             update(table)
-            .where(table.c.output_id == output_id, table.c.status == OutputStatus.running.value)
-            .values(
-                status=OutputStatus.failed.value, error=f"its process stopped; superseded by attempt {previous + 1}", finished_at=utcnow()
-            )
+            .where(table.c.id == output_id)
+            .values(status=OutputStatus.running.value, error=None, parameters=parameters, dagster_run_id=dagster_run_id,
+                    heartbeat_at=now, updated_at=now)
+        )  # fmt: skip
+        previous = conn.execute(select(func.max(attempts.c.attempt)).where(attempts.c.output_id == output_id)).scalar() or 0
+        # an attempt still running now was left so by a process that stopped (killed, out of memory): close it
+        conn.execute(
+            update(attempts)
+            .where(attempts.c.output_id == output_id, attempts.c.status == OutputStatus.running.value)
+            .values(status=OutputStatus.failed.value, error=f"its process stopped; superseded by attempt {previous + 1}", finished_at=now)
         )
         conn.execute(
-            insert(table).values(
+            insert(attempts).values(
                 output_id=output_id,
                 attempt=previous + 1,
                 status=OutputStatus.running.value,
                 parameters=parameters,
                 timings={},
                 dagster_run_id=dagster_run_id,
-                started_at=utcnow(),
+                started_at=now,
             )
         )
     return output_id, previous + 1
@@ -364,9 +399,7 @@ def finish_attempt(
     status = OutputStatus(status).value
     output_status = OutputStatus(output_status or status).value
     table = Output.__table__
-    unknown = set(output_fields) - set(OUTPUT_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown output fields: {', '.join(sorted(unknown))}")
+    _known_output_fields(output_fields)
     now = utcnow()
     with engine.begin() as conn:
         # with the seconds the earlier stages noted on the attempt (note_shape)

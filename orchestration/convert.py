@@ -22,11 +22,12 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import dagster as dg
 
 import catalog
-from assets.batch import failed_partitions
+from assets.batch import PLANNED_TAG, failed_partitions
 from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
 from assets.variants import output_params
@@ -69,6 +70,7 @@ class BatchSettings:
     image_params: GenerationParams
     executor: str = "in_process"
     made: frozenset[str] = frozenset()  # 3D partitions ("image|variant") already made with these settings: skipped
+    planned_at: str = ""  # when ``made`` was looked for (ISO 8601): what another run makes after it is not made again
 
 
 def contiguous_ranges(order: Iterable[str], wanted: Iterable[str], max_size: int | None = None) -> list[list[str]]:
@@ -89,7 +91,9 @@ def contiguous_ranges(order: Iterable[str], wanted: Iterable[str], max_size: int
     return ranges
 
 
-def run_range(instance: dg.DagsterInstance, stages: str, keys: list[str], run_config: dict, executor: str) -> tuple[str, dict[str, str]]:
+def run_range(
+    instance: dg.DagsterInstance, stages: str, keys: list[str], run_config: dict, executor: str, planned_at: str = ""
+) -> tuple[str, dict[str, str]]:
     """One run of ``stages`` (``image_stages`` or ``model_stages``) over the partitions ``keys[0]`` to
     ``keys[-1]``; returns the run id and the error of each partition that was not made."""
     if len(keys) == 1:
@@ -97,6 +101,8 @@ def run_range(instance: dg.DagsterInstance, stages: str, keys: list[str], run_co
     else:
         tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
     tags[COORDINATOR_TAG] = coordinator()
+    if planned_at:
+        tags[PLANNED_TAG] = planned_at
     run_config = {**run_config, **_QUIET}
     job = definitions.image_stages_job if stages == "image_stages" else definitions.model_stages_job
     if executor == "celery":
@@ -138,7 +144,7 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
         if variant in settings.variants and f"{key}|{variant}" not in settings.made
     ]
     for keys in contiguous_ranges(order, wanted):
-        run_id, failed_models = run_range(instance, "model_stages", keys, {}, settings.executor)
+        run_id, failed_models = run_range(instance, "model_stages", keys, {}, settings.executor, settings.planned_at)
         for key in keys:
             image, variant = key.split("|")
             outcomes.append(PartitionOutcome(image, variant, key not in failed_models, run_id, failed_models.get(key, "")))
@@ -192,7 +198,10 @@ def _record_failed_output(key: str, variant: str, image_params: GenerationParams
     source = catalog_resource.source(key)
     engine = catalog_resource.engine()
     variant_id, params = _variant_params(variant, image_params, catalog.source_height(engine, source["id"]))
-    output_id, attempt = start_attempt(engine, source["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id)
+    try:
+        output_id, attempt = start_attempt(engine, source["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id)
+    except catalog.OutputClaimed:  # another convert is making it from its own image stages: its outcome stands
+        return
     finish_attempt(engine, output_id, attempt, status=OutputStatus.failed, error=error)
 
 
@@ -240,8 +249,9 @@ def materialise(
     size_gpu_pool(instance, workers)
     add_partitions(instance, images.name, image_keys)
     add_partitions(instance, variants.name, variant_names)
+    planned_at = datetime.now(UTC).isoformat()
     made = frozenset() if force else frozenset(already_made(image_keys, variant_names, image_params))
-    settings = BatchSettings(tuple(variant_names), image_params, executor, made)
+    settings = BatchSettings(tuple(variant_names), image_params, executor, made, "" if force else planned_at)
     report = ConvertReport()
 
     def record(outcomes: list[PartitionOutcome]) -> None:

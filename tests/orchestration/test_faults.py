@@ -17,10 +17,11 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 from PIL import Image
+from sqlalchemy import create_engine, text
 
 from orchestration.convert import GPU_POOL, size_gpu_pool
 from orchestration.instance import add_partitions, dagster_instance
-from tests.support import MESHMILL, SAMPLES, find_json, meshmill, scrubbed_env
+from tests.support import MESHMILL, SAMPLES, catalog_url, find_json, meshmill, scrubbed_env
 from tests.support.servers import create_database, restart_postgres, running_s3, throwaway_postgres
 
 
@@ -117,6 +118,12 @@ def test_two_converts_of_overlapping_folders_at_once_make_each_output_once(tmp_p
     assert first.wait(timeout=400) == 0, (tmp_path / "a.log").read_text()
     assert second.wait(timeout=400) == 0, (tmp_path / "b.log").read_text()
     assert_all_made_once(env, len(pictures))
+    # made once, not only recorded once: one attempt per output (before: the two shared ones were made by both)
+    engine = create_engine(catalog_url(env))
+    with engine.connect() as conn:
+        attempts = conn.execute(text("SELECT output_id, count(*) FROM output_attempt GROUP BY output_id")).all()
+    engine.dispose()
+    assert sorted(count for _, count in attempts) == [1] * len(pictures), attempts
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
