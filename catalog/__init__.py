@@ -2,7 +2,7 @@
 
 from catalog.blobs import BlobError, BlobNotFound, BlobStore, Digest, LocalBlobStore, S3BlobStore, blob_store_from_env, store_retry_seconds
 from catalog.claims import MadeMeanwhile, OutputClaimed, heartbeat, lease_s
-from catalog.db import describe_database, dispose_engines, get_engine, make_engine, migrate
+from catalog.db import describe_database, dispose_engines, get_engine, make_engine, migrate, read_only_engine
 from catalog.labels import LabelError, normalise_label
 from catalog.models import MAX_ID, OutputStatus
 from catalog.queries import (
@@ -47,6 +47,7 @@ from catalog.records import (
 )
 
 __all__ = [
+    "read_only_engine",
     "MadeMeanwhile",
     "OutputClaimed",
     "heartbeat",

@@ -87,6 +87,25 @@ def make_engine(url: str) -> Engine:
     raise CatalogConfigError(f"catalog URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
 
 
+def read_only_engine(url: str | None = None) -> Engine:
+    """An engine that only reads ``url``'s catalog, for when the normal one cannot open it: on a full disk SQLite
+    cannot create the journal files that every connection to a WAL file needs. With a write-ahead log holding
+    pages not yet in the file, SQLite reads both in read-only mode; without one (or with the empty one a failed
+    open leaves) the file is complete, and is opened as immutable, which needs no journal files at all. Not
+    migrated. PostgreSQL's engine is the normal one."""
+    url = url or database_url()
+    if not url.startswith("sqlite"):
+        return make_engine(url)
+    path = Path(make_url(url).database or "").resolve()
+    if not path.is_file():
+        raise CatalogConfigError(f"catalog {url!r}: no such file to read")
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"  # an empty log: the failed open's
+    return create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(f"file:{path}?{mode}", uri=True, timeout=SQLITE_WAIT_S, check_same_thread=False)
+    )
+
+
 def alembic_config(engine: Engine | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -44,7 +44,7 @@ class CheckReport:
 
 
 def check(
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance | None,
     engine: Engine,
     blobs: BlobStore,
     *,
@@ -54,10 +54,14 @@ def check(
     progress: Callable[[int, int], None] | None = None,
 ) -> CheckReport:
     """Every disagreement between the Dagster instance, the catalog and the blob store; with ``repair``, mended;
-    with ``deep``, every blob's content is hashed too (``progress`` as in ``check_catalog``)."""
-    dead = {run.run_id for run in orphaned_runs(instance)}
+    with ``deep``, every blob's content is hashed too (``progress`` as in ``check_catalog``). Without an ``instance``
+    (Dagster's storage could not be opened) the catalog and the store alone: no runs, no partitions, no repair of
+    attempts left open (each is taken as still running)."""
+    dead = {run.run_id for run in orphaned_runs(instance)} if instance is not None else set()
 
     def run_alive(run_id: str) -> bool:
+        if instance is None:
+            return True
         run = instance.get_run_by_id(run_id)
         return run is not None and run.status in _ALIVE and run_id not in dead
 
@@ -72,6 +76,10 @@ def check(
         sources, outputs = SourceImage.__table__, Output.__table__
         made = select(outputs.c.source_image_id).where(outputs.c.status == OutputStatus.succeeded.value)
         report.not_converted = conn.execute(select(func.count()).select_from(sources).where(sources.c.id.not_in(made))).scalar_one()
+    if instance is None:
+        if repair:
+            raise ValueError("--repair needs Dagster's storage, which could not be opened")
+        return report
     catalogued = {image_partition_key(h, name) for h, name in named}
     partitions = set(instance.get_dynamic_partitions(images.name))
     renamed = {hash_prefix_of(key): key for key in catalogued}  # a key from before keys carried names is all hash

@@ -35,7 +35,17 @@ from catalog import OutputStatus, finish_attempt, start_attempt
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
-from orchestration.instance import COORDINATOR_TAG, add_partitions, coordinator, dagster_instance, on_conflict_again, release_orphaned_runs
+from orchestration.instance import (
+    COORDINATOR_TAG,
+    add_partitions,
+    coordinator,
+    dagster_instance,
+    fail_own_runs,
+    give_up_reserve,
+    keep_reserve,
+    on_conflict_again,
+    release_orphaned_runs,
+)
 from orchestration.workers import DEFAULT_BATCH_SIZE, run_in_workers
 
 EXECUTORS = ("in_process", "celery")
@@ -60,6 +70,15 @@ class ConvertReport:
     @property
     def failures(self) -> list[PartitionOutcome]:
         return [o for o in self.outcomes if not o.success]
+
+
+class BatchStopped(Exception):
+    """The batch stopped on an error outside any one partition (Dagster's storage full, the catalog away): ``report``
+    holds what was done before it, the error is the cause. The runs this process was coordinating are failed."""
+
+    def __init__(self, report: ConvertReport):
+        super().__init__(f"the batch stopped after {len(report.outcomes)} partition outcome(s)")
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -246,6 +265,7 @@ def materialise(
     image_params = image_params or GenerationParams()
     engine = definitions.RESOURCES["catalog"].engine()
     release_orphaned_runs(instance, engine)
+    keep_reserve(instance)
     size_gpu_pool(instance, workers)
     add_partitions(instance, images.name, image_keys)
     add_partitions(instance, variants.name, variant_names)
@@ -270,13 +290,25 @@ def materialise(
     chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
 
     wanted = {*image_keys, *(f"{key}|{variant}" for key in image_keys for variant in variant_names)} - made
-    with MadeWatch(instance, wanted, on_made) if on_made else contextlib.nullcontext():
-        if workers <= 1 and executor == "in_process":
-            for chunk in chunks:  # here: the models this process loads stay loaded for the whole batch
-                record(convert_chunk(instance, chunk, settings))
-        else:
-            tasks = [(chunk, settings) for chunk in chunks]
-            run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance, engine))
+    try:
+        with MadeWatch(instance, wanted, on_made) if on_made else contextlib.nullcontext():
+            if workers <= 1 and executor == "in_process":
+                for chunk in chunks:  # here: the models this process loads stay loaded for the whole batch
+                    record(convert_chunk(instance, chunk, settings))
+            else:
+                tasks = [(chunk, settings) for chunk in chunks]
+                run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance, engine))
+    except Exception as exc:
+        give_up_reserve(instance)  # Dagster's storage may be what filled up: the runs still open can be failed now
+        fail_own_runs(instance, engine, f"convert stopped: {type(exc).__name__}: {str(exc).strip()[:200]}")
+        seen = {(o.image, o.variant) for o in report.outcomes}
+        report.outcomes += [
+            PartitionOutcome(key, variant, False, "", "not made: the batch stopped")
+            for key in image_keys
+            for variant in (None, *variant_names)
+            if (key, variant) not in seen
+        ]
+        raise BatchStopped(report) from exc
     return report
 
 
@@ -330,8 +362,13 @@ def convert_in_worker(task: tuple[list[str], BatchSettings]) -> list[PartitionOu
     """A worker process's part: one chunk, on the worker's own connection to the instance. A failure
     outside any one partition fails the chunk's partitions, named, rather than the worker."""
     chunk, settings = task
+    instance = None
     try:
-        return convert_chunk(dagster_instance(), chunk, settings)
+        instance = dagster_instance()
+        return convert_chunk(instance, chunk, settings)
     except Exception as exc:
-        error = f"worker failed: {type(exc).__name__}: {exc}"
+        error = f"worker failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        if instance is not None:  # no run of this worker is left STARTED
+            give_up_reserve(instance)
+            fail_own_runs(instance, definitions.RESOURCES["catalog"].engine(), error)
         return [PartitionOutcome(key, variant, False, "", error) for key in chunk for variant in (None, *settings.variants)]

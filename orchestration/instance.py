@@ -9,6 +9,7 @@ launcher started. So the next convert, ``meshmill catalog check --repair`` and t
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -89,6 +90,45 @@ def release_orphaned_runs(instance: dg.DagsterInstance, engine: Engine | None = 
             close_run_attempts(engine, run.run_id, f"its process stopped: {why}")
         released.append(run.run_id)
     return released
+
+
+#: space kept free beside Dagster's storage, given up when it fills so that the runs left open can still be failed
+RESERVE_BYTES = 4 * 2**20
+_RESERVE = ".space-reserve"
+
+
+def keep_reserve(instance: dg.DagsterInstance) -> None:
+    """Set aside ``RESERVE_BYTES`` in the instance's folder, unless they are set aside already or there is no room."""
+    path = Path(instance.root_directory) / _RESERVE
+    if path.exists():
+        return
+    try:
+        with open(path, "wb") as reserve:
+            os.posix_fallocate(reserve.fileno(), 0, RESERVE_BYTES)
+    except OSError:  # already (nearly) full: nothing to set aside
+        path.unlink(missing_ok=True)
+
+
+def give_up_reserve(instance: dg.DagsterInstance) -> None:
+    (Path(instance.root_directory) / _RESERVE).unlink(missing_ok=True)
+
+
+def fail_own_runs(instance: dg.DagsterInstance, engine: Engine | None, why: str) -> list[str]:
+    """Fail the runs this process coordinates that are still open, as it stops on an error (Dagster's storage full,
+    the catalog away), free their pool slots and close the attempts they left running; returns their run ids. Best
+    effort: the storage may still refuse, and the next convert or ``catalog check --repair`` then closes them."""
+    failed = []
+    with contextlib.suppress(Exception):
+        runs = instance.get_runs(
+            dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING], tags={COORDINATOR_TAG: coordinator()})
+        )
+        for run in runs:
+            instance.report_run_failed(run, why)
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            if engine is not None:
+                close_run_attempts(engine, run.run_id, why)
+            failed.append(run.run_id)
+    return failed
 
 
 def _alive(pid: int) -> bool:

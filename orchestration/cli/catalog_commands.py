@@ -13,7 +13,7 @@ from rich.table import Table
 
 import catalog
 from catalog import MAX_ID, CatalogError, LabelError
-from orchestration.cli.common import console, counted, fail, open_blobs, open_engine, print_json, say, shown
+from orchestration.cli.common import console, counted, err_console, fail, open_blobs, open_engine, print_json, say, shown, unreachable
 from orchestration.exports import DEFAULT_TEMPLATE
 
 app = typer.Typer(help="Query and label the catalog.", no_args_is_help=True)
@@ -60,7 +60,7 @@ def catalog_find(
     """Find source images (newest first) by tags, collection, variant and output status."""
     try:
         records = catalog.find(
-            open_engine(),
+            open_engine(reading=True),
             tags=tag,
             any_tags=any_tag,
             collection=collection,
@@ -137,7 +137,7 @@ def catalog_show(
     """Everything the catalog knows about one source image and its outputs (or the source of output --output N)."""
     source_id, _ = _target(source_id, output, None)
     try:
-        record = catalog.show(open_engine(), source_id)
+        record = catalog.show(open_engine(reading=True), source_id)
     except CatalogError as exc:
         fail(str(exc), 1)
     if as_json:
@@ -207,7 +207,7 @@ def catalog_collect(
 @app.command("collections")
 def catalog_collections(as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per collection.")) -> None:
     """Every collection, with how many images and outputs it holds."""
-    rows = catalog.list_collections(open_engine())
+    rows = catalog.list_collections(open_engine(reading=True))
     if as_json:
         print_json(rows)
         return
@@ -252,8 +252,17 @@ def catalog_check(
     from orchestration.consistency import check  # Dagster: seconds to import
     from orchestration.instance import dagster_instance
 
+    engine = open_engine(reading=not repair)
+    try:
+        instance = dagster_instance()
+    except Exception as exc:  # e.g. its disk full: the catalog and the store can still be checked
+        said = unreachable(exc)
+        if said is None or repair:
+            raise
+        err_console.print(f"[yellow]note:[/yellow] Dagster's runs and partitions are not checked: {said}", highlight=False)
+        instance = None
     with hashing_progress(deep and not as_json) as progress:
-        report = check(dagster_instance(), open_engine(), open_blobs(), repair=repair, grace=grace, deep=deep, progress=progress)
+        report = check(instance, engine, open_blobs(), repair=repair, grace=grace, deep=deep, progress=progress)
     if as_json:
         print_json({"findings": [f.as_dict() for f in report.findings], "not_converted": report.not_converted})
     else:
@@ -264,7 +273,8 @@ def catalog_check(
             console.print(table)
         left = len(report.problems)
         verdict = f"{left} problem(s) left" if left else "mended" if any(f.repaired for f in report.findings) else "clean"
-        say(f"{verdict}; {report.not_converted} catalogued object(s) not yet converted")
+        only = " (the catalog and the blob store only)" if instance is None else ""
+        say(f"{verdict}{only}; {report.not_converted} catalogued object(s) not yet converted")
         if any(f.repaired and f.kind in ("open_attempt", "missing_blob", "damaged_blob") for f in report.findings):
             say("run the same `meshmill convert` again: it makes what failed and skips what was made")
         elif left and not repair:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -18,10 +19,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 import catalog
 from catalog import LabelError
 from catalog.blobs import BlobError, first_line
+from catalog.config import database_url
 from catalog.labels import normalise_origin
 from inference.params import MAX_HEIGHT_M, GenerationParams, ParameterError
 from orchestration.cli import knobs
@@ -45,12 +48,19 @@ def unreachable(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, DBAPIError):
         detail = first_line(exc.orig if exc.orig is not None else exc)
-        which = _dagster_storage() if _raised_in_dagster_storage(exc) else f"the catalog database ({catalog.describe_database()})"
+        in_dagster = _raised_in_dagster_storage(exc)
+        which = _dagster_storage() if in_dagster else f"the catalog database ({catalog.describe_database()})"
         if "full" in detail.lower() or "no space" in detail.lower():
             return f"{which} could not be written: {detail} (free some space and run the command again)"
+        left = _space_left(os.environ.get("DAGSTER_HOME") if in_dagster else _catalog_file())
+        if _full_disk_said(detail, left):
+            # SQLite calls a write that found no space "disk I/O error" when it was its journal that could not grow
+            free = f"{left / 1e6:.1f} MB free now; SQLite said: {detail}"
+            return f"{which} could not be written: its disk is full or nearly ({free}): free some space and run the command again"
         return f"{which} failed: {detail}"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"no space left on the device{f' writing {exc.filename}' if exc.filename else ''}: free some space and run the command again"
+        written = exc.filename2 or exc.filename  # a copy names its source first, and the file it was writing second
+        return f"no space left on the device{f' writing {written}' if written else ''}: free some space and run the command again"
     return None
 
 
@@ -58,6 +68,39 @@ def _raised_in_dagster_storage(exc: BaseException) -> bool:
     """Whether a database error came from Dagster's own storage (runs, events, partitions), not the catalog."""
     storage = f"{os.sep}dagster{os.sep}_core{os.sep}storage{os.sep}"
     return any(storage in frame.f_code.co_filename for frame, _ in traceback.walk_tb(exc.__traceback__))
+
+
+#: bytes free under which a database's "disk I/O error" is taken to be a full disk
+NEARLY_FULL = 64 * 2**20
+
+
+def _space_left(path: str | None) -> int | None:
+    """Bytes free on the file system holding ``path`` (or the nearest folder above it that exists); None if unknown."""
+    if not path:
+        return None
+    place = Path(path)
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    try:
+        return shutil.disk_usage(place).free
+    except OSError:
+        return None
+
+
+def _full_disk_said(detail: str, left: int | None) -> bool:
+    """Whether a database's error means its disk is full: SQLite says so, or calls a write that found no space
+    "disk I/O error" when it was its journal that could not grow."""
+    detail = detail.lower()
+    return "full" in detail or "no space" in detail or ("disk i/o error" in detail and left is not None and left < NEARLY_FULL)
+
+
+def _catalog_file() -> str | None:
+    """The catalog's SQLite file, if the catalog is one."""
+    try:
+        url = make_url(database_url())
+    except Exception:  # a malformed URL is reported where it is used
+        return None
+    return url.database if url.get_backend_name() == "sqlite" else None
 
 
 def _dagster_storage() -> str:
@@ -68,11 +111,19 @@ def say(message: str) -> None:
     console.print(message, highlight=False)
 
 
-def open_engine() -> Engine:
+def open_engine(*, reading: bool = False) -> Engine:
+    """The catalog; for a command that only ``reading`` it, read-only when its disk is too full to open it otherwise."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         return catalog.get_engine()
     except ValueError as exc:
         fail(str(exc))
+    except DBAPIError as exc:
+        if not reading or not _full_disk_said(first_line(exc.orig or exc), _space_left(_catalog_file())):
+            raise
+        err_console.print("[yellow]note:[/yellow] the catalog's disk is full: the catalog is read as it is, read-only", highlight=False)
+        return catalog.read_only_engine()
 
 
 def open_blobs() -> catalog.BlobStore:

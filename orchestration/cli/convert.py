@@ -34,6 +34,7 @@ from orchestration.cli.common import (
     resolve_params,
     say,
     shown,
+    unreachable,
 )
 from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
 from orchestration.cli.variants import DEFAULT_VARIANT, define, variant_for
@@ -41,7 +42,7 @@ from orchestration.ingest import ingest_sets
 from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers, run_as_group
 
 if TYPE_CHECKING:
-    from orchestration.convert import PartitionOutcome
+    from orchestration.convert import ConvertReport, PartitionOutcome
 
 
 @knobs.generation_options("preset", knobs.SHAPE, "formats", knobs.IMAGE)
@@ -82,7 +83,7 @@ def convert(
     from orchestration.celery_config import BROKER_ENV, broker_url
 
     # Dagster and torch: seconds to import
-    from orchestration.convert import EXECUTORS, check_variant_licences, materialise
+    from orchestration.convert import EXECUTORS, BatchStopped, check_variant_licences, materialise
     from orchestration.instance import dagster_instance
 
     if executor not in EXECUTORS:
@@ -126,11 +127,29 @@ def convert(
     workers = workers or default_workers(len(keys))
     instance = dagster_instance()
     total = len(keys) * (1 + len(wanted))
-    with ConvertProgress(console, total, names) as progress:
-        report = materialise(
-            instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
-            force=force, on_progress=progress.outcome, on_made=progress.made,
-        )  # fmt: skip
+    try:
+        with ConvertProgress(console, total, names) as progress:
+            report = materialise(
+                instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
+                force=force, on_progress=progress.outcome, on_made=progress.made,
+            )  # fmt: skip
+    except BatchStopped as stopped:  # e.g. Dagster's storage full: what was done, then one line naming the fault
+        said = unreachable(stopped.__cause__)
+        if said is None:  # a bug: its traceback
+            raise stopped.__cause__ from None
+        summarise(stopped.report, names, keys, wanted, bad, workers, executor, instance.root_directory)
+        fail(f"{said}; the batch stopped there", 1)
+    summarise(report, names, keys, wanted, bad, workers, executor, instance.root_directory)
+    if report.failures or bad:
+        for o in report.failures:
+            err_console.print(f"[red]failed[/red] {names.get(o.image, o.image)} {o.variant or 'images'}: {shown(o.error)}", highlight=False)
+        raise typer.Exit(1)
+
+
+def summarise(
+    report: ConvertReport, names: dict[str, str], keys: list[str], wanted: list[str], bad: list, workers: int, executor: str, home: str
+) -> None:
+    """The table of every partition's outcome and the batch's one-line summary."""
     title = f"{counted(len(keys), 'object')} × {counted(len(wanted), 'variant')}"
     table = Table("object", "partition", "stage", "result", "run", title=title)
     for o in report.outcomes:
@@ -144,12 +163,8 @@ def convert(
     say(
         f"{made} of {len(keys) * len(wanted)} GLBs made{before}; {len(bad)} files or sets refused at ingest; "
         f"{counted(runs, 'Dagster run')} on {counted(workers, 'worker')} ({executor}); "
-        f"Dagster instance: {instance.root_directory} (open it with `meshmill ui`)"
+        f"Dagster instance: {home} (open it with `meshmill ui`)"
     )
-    if report.failures or bad:
-        for o in report.failures:
-            err_console.print(f"[red]failed[/red] {names.get(o.image, o.image)} {o.variant or 'images'}: {shown(o.error)}", highlight=False)
-        raise typer.Exit(1)
 
 
 class ConvertProgress:

@@ -5,6 +5,7 @@ test_convert_cli.py and test_celery.py.)"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -124,6 +125,65 @@ def test_two_converts_of_overlapping_folders_at_once_make_each_output_once(tmp_p
         attempts = conn.execute(text("SELECT output_id, count(*) FROM output_attempt GROUP BY output_id")).all()
     engine.dispose()
     assert sorted(count for _, count in attempts) == [1] * len(pictures), attempts
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_dagsters_storage_filling_up_mid_batch_ends_with_a_summary_one_line_and_no_run_left_open(tmp_path):
+    """Before: the raw SQL of the event that did not fit, no summary, and the run left STARTED until a repair."""
+    disk = tmp_path / "dagster"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(disk))
+        (tmp_path / "one").mkdir()
+        shutil.copy(SAMPLES / "duck.png", tmp_path / "one")
+        meshmill(env, "convert", str(tmp_path / "one"))  # the instance exists, its storage migrated
+        free = shutil.disk_usage(disk).free
+        with open(disk / "filler", "wb") as filler:  # 400 kB left: the batch starts and the events of its GLBs do not fit
+            filler.write(b"\0" * (free - 400_000))
+        images = write_batch(tmp_path / "batch", copies=1)
+        full = meshmill(env, "convert", str(tmp_path / "batch"), check=False)
+        assert full.returncode == 1 and "Traceback" not in full.stderr and "INSERT INTO" not in full.stdout + full.stderr
+        # SQLite says "database or disk is full", or "disk I/O error" when its journal could not grow
+        assert re.search(rf"Dagster's storage \({disk}\) could not be written: (its disk is full|database or disk is full)", full.stderr)
+        assert "GLBs made" in full.stdout and "not made: the batch stopped" in full.stdout, full.stdout
+        (disk / "filler").unlink()
+        check = meshmill(env, "catalog", "check", "--grace", "0", check=False)
+        assert check.returncode == 0 and "dead_run" not in check.stdout, check.stdout  # the run was failed as it stopped
+        again = meshmill(env, "convert", str(tmp_path / "batch"))
+        assert f"of {images} GLBs made" in again.stdout
+        assert_all_made_once(env, images + 1)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_the_catalog_is_checked_and_searched_read_only_on_a_full_disk(tmp_path):
+    """Before: `catalog check` and `catalog find` ended with "disk I/O error": SQLite could not create the journal
+    files a connection to a WAL file needs, and Dagster could not open its storage."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        env = scrubbed_env(disk / "home", DAGSTER_HOME=str(disk / "dagster"))
+        meshmill(env, "ingest", str(SAMPLES / "duck.png"), "--tag", "hero")
+        with open(disk / "filler", "wb") as filler:  # every byte left taken
+            with contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+        check = meshmill(env, "catalog", "check", "--grace", "0", check=False)
+        assert check.returncode == 0 and "Traceback" not in check.stderr, check.stdout + check.stderr
+        assert check.stdout.startswith("clean (the catalog and the blob store only); 1 catalogued object(s) not yet converted")
+        assert "the catalog's disk is full" in check.stderr and "Dagster's runs and partitions are not checked" in check.stderr
+        assert f"writing {disk}/dagster/dagster.yaml" in check.stderr, check.stderr  # the file it could not write
+        assert [r["filename"] for r in find_json(env, "--tag", "hero")] == ["duck.png"]
+        refused = meshmill(env, "catalog", "tag", "1", "--add", "prop", check=False)  # a change: refused, in one line
+        assert refused.returncode == 1 and "full" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
