@@ -117,9 +117,12 @@ def run_as_group(command: list[str], cwd: Path, grace: float = STOP_GRACE, env: 
 def _serve(work: Callable[[Any], Any], channel: Connection, parent: int) -> None:
     os.setpgrp()  # a group of its own, which ends with it (module docstring)
     _exit_with_parent(parent)
-    while (item := channel.recv()) is not None:
-        number, task = item
-        channel.send((number, work(task)))
+    try:
+        while (item := channel.recv()) is not None:
+            number, task = item
+            channel.send((number, work(task)))
+    except (EOFError, BrokenPipeError, ConnectionResetError):  # the parent is gone (killed): nobody to tell, nothing to say
+        return
 
 
 @dataclass
