@@ -32,6 +32,7 @@ from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
 from assets.variants import output_params
 from catalog import OutputStatus, finish_attempt, start_attempt
+from catalog.keys import view_key, views_manifest_key
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
@@ -89,6 +90,7 @@ class BatchSettings:
     image_params: GenerationParams
     executor: str = "in_process"
     made: frozenset[str] = frozenset()  # 3D partitions ("image|variant") already made with these settings: skipped
+    images_made: frozenset[str] = frozenset()  # images whose views are stored, made with these image settings: not cut out again
     planned_at: str = ""  # when ``made`` was looked for (ISO 8601): what another run makes after it is not made again
 
 
@@ -146,12 +148,16 @@ def run_range(
 
 def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: BatchSettings) -> list[PartitionOutcome]:
     """The image stages of a chunk of consecutive images, then the 3D stages of those that made it through."""
-    run_id, failed = run_range(instance, "image_stages", chunk, image_stage_config(settings.image_params), settings.executor)
-    outcomes = [PartitionOutcome(key, None, key not in failed, run_id, failed.get(key, "")) for key in chunk]
-    for key, error in failed.items():
-        for variant in settings.variants:
-            _record_failed_output(key, variant, settings.image_params, run_id, f"image stages failed: {error}")
-            outcomes.append(PartitionOutcome(key, variant, False, run_id, "skipped: the image stages failed"))
+    outcomes = [PartitionOutcome(key, None, True, "", skipped=True) for key in chunk if key in settings.images_made]
+    failed: dict[str, str] = {}
+    for keys in contiguous_ranges(chunk, [key for key in chunk if key not in settings.images_made]):
+        run_id, failed_here = run_range(instance, "image_stages", keys, image_stage_config(settings.image_params), settings.executor)
+        outcomes += [PartitionOutcome(key, None, key not in failed_here, run_id, failed_here.get(key, "")) for key in keys]
+        for key, error in failed_here.items():
+            failed[key] = error
+            for variant in settings.variants:
+                _record_failed_output(key, variant, settings.image_params, run_id, f"image stages failed: {error}")
+                outcomes.append(PartitionOutcome(key, variant, False, run_id, "skipped: the image stages failed"))
     # the 3D partitions in Dagster's order (image after image, each with its variants in the order they were added)
     all_variants = instance.get_dynamic_partitions(variants.name)
     order = [f"{key}|{variant}" for key in chunk for variant in all_variants]
@@ -190,6 +196,23 @@ def already_made(image_keys: Iterable[str], variant_names: Iterable[str], image_
         for (key, variant), output in made.items()
         if output.parameters == wanted(variant, output.height_m) and intact(blobs, output)
     }
+
+
+def images_made_before(image_keys: Iterable[str], image_params: GenerationParams) -> set[str]:
+    """The images whose framed views (what the 3D stages read) are stored, every one of them, made with the image
+    settings this convert would use: a new variant of them needs no new cut-out or upscale."""
+    resource = definitions.RESOURCES["catalog"]
+    blobs, wanted = resource.blobs(), json.loads(json.dumps(image_params.image_settings()))
+    found = set()
+    for key in image_keys:
+        content_hash = resource.source(key)["content_hash"]
+        try:
+            manifest = json.loads(blobs.get(views_manifest_key("framed", content_hash)))
+            if manifest.get("settings") == wanted and all(blobs.exists(view_key("framed", content_hash, v)) for v in manifest["views"]):
+                found.add(key)
+        except (catalog.BlobNotFound, ValueError, KeyError, TypeError):  # none stored, or a manifest not understood: made again
+            continue
+    return found
 
 
 def intact(blobs: catalog.BlobStore, output: catalog.MadeOutput) -> bool:
@@ -271,7 +294,10 @@ def materialise(
     add_partitions(instance, variants.name, variant_names)
     planned_at = datetime.now(UTC).isoformat()
     made = frozenset() if force else frozenset(already_made(image_keys, variant_names, image_params))
-    settings = BatchSettings(tuple(variant_names), image_params, executor, made, "" if force else planned_at)
+    # an image is left out only when every variant asked for was made (with none asked for: its image stages are)
+    todo = [key for key in image_keys if not variant_names or any(f"{key}|{variant}" not in made for variant in variant_names)]
+    images_made = frozenset() if force or not variant_names else frozenset(images_made_before(todo, image_params))
+    settings = BatchSettings(tuple(variant_names), image_params, executor, made, images_made, "" if force else planned_at)
     report = ConvertReport()
 
     def record(outcomes: list[PartitionOutcome]) -> None:
@@ -280,16 +306,14 @@ def materialise(
             if on_progress:
                 on_progress(outcome)
 
-    # an image is left out only when every variant asked for was made (with none asked for: its image stages are)
-    todo = [key for key in image_keys if not variant_names or any(f"{key}|{variant}" not in made for variant in variant_names)]
     for key in image_keys:  # what is not made again: the image stages of an image left out, the variants made
-        skipped = [None] if key not in todo else []
+        skipped = [None] if key not in set(todo) else []
         skipped += [variant for variant in variant_names if f"{key}|{variant}" in made]
         record([PartitionOutcome(key, variant, True, "", skipped=True) for variant in skipped])
     image_keys = todo
     chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
 
-    wanted = {*image_keys, *(f"{key}|{variant}" for key in image_keys for variant in variant_names)} - made
+    wanted = {*image_keys, *(f"{key}|{variant}" for key in image_keys for variant in variant_names)} - made - images_made
     try:
         with MadeWatch(instance, wanted, on_made) if on_made else contextlib.nullcontext():
             if workers <= 1 and executor == "in_process":

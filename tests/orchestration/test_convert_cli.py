@@ -187,6 +187,15 @@ def test_every_output_records_the_image_stage_settings_that_made_it(meshmill_env
     framed = json.loads(blob_store(env).get(f"framed/{record['content_hash']}/views.json"))
     assert framed["settings"] == {"remove_background": True, "background": "u2net", "upscale": 2, "upscaler": "realesrgan-x2"}
 
+    # a new variant of the same image settings takes the stored views: no cut-out or upscale again (before: both re-ran)
+    meshmill(env, "variant", "add", "third", "--faces", "700", "--texture-size", "512")
+    settings = ("--upscale", "2", "--upscaler", "realesrgan-x2", "--background", "u2net")
+    again = meshmill(env, "convert", str(tmp_path / "disc.png"), "--variant", "third", *settings)
+    assert "1 of 1 GLBs made" in again.stdout and "1 Dagster run on" in again.stdout, again.stdout  # the 3D stages' run alone
+    assert re.search(r"│ images\s+│ made before", again.stdout), again.stdout
+    other = meshmill(env, "convert", str(tmp_path / "disc.png"), "--variant", "third", "--upscale", "1", "--background", "u2net")
+    assert "2 Dagster runs on" in other.stdout, other.stdout  # other image settings: cut out and upscaled again
+
 
 @EMBEDDED_ONLY
 def test_a_damaged_blob_is_found_by_size_or_by_content_and_made_again_after_a_repair(meshmill_env):
