@@ -12,6 +12,7 @@ import functools
 import io
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import dagster as dg
 import numpy as np
@@ -87,6 +88,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
     blobs, engine, selected = catalog.blobs(), catalog.engine(), context.selected_asset_keys
     checks = {key.name for key in context.selected_asset_check_keys}
     variant_of = functools.cache(catalog.variant)  # a run's partitions share a few variants: one query each
+    run_id, since = run_id_of(context), planned_at(context)  # the run's, asked once for all its partitions
 
     def work(key: str) -> Iterator[Event]:
         image, variant = key.split("|")
@@ -100,13 +102,13 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
         used = list(views.images)
         if len(used) < len(framed.pngs):
             context.log.info(f"{catalog.describe_image(key)}: {params.backend} takes the {', '.join(used)} of its {len(framed.pngs)} views")
-        claim = claimed(context, engine, record["id"], variant_id, params, catalog.describe_image(key))
+        claim = claimed(context, engine, (record["id"], variant_id), params, (run_id, since), catalog.describe_image(key))
         if isinstance(claim, MadeMeanwhile):
             yield from made_meanwhile(context, blobs, key, claim, params, record, used, checks)
             return
         output_id, attempt = claim
         timings: dict[str, float] = {}
-        with heartbeat(engine, output_id, run_id_of(context)), failure_recorded(engine, output_id, attempt, "shape_and_texture"):
+        with heartbeat(engine, output_id, run_id), failure_recorded(engine, output_id, attempt, "shape_and_texture"):
             check_licences(params)  # a setting changed since convert checked: refused here, by name, before any work
             check_formats(params.formats)  # a format this worker cannot write (no Blender, no usd-core): refused by name, now
             if MESH in selected:
@@ -196,15 +198,20 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
 
 
 def claimed(
-    context: dg.AssetExecutionContext, engine: Engine, source_id: int, variant_id: int, params: GenerationParams, name: str
+    context: dg.AssetExecutionContext,
+    engine: Engine,
+    output: tuple[int, int],
+    params: GenerationParams,
+    run: tuple[str | None, datetime | None],
+    name: str,
 ) -> tuple[int, int] | MadeMeanwhile:
-    """This run's claim on the output (its id and attempt), waited for while another run makes it; or, when another
-    run made it after this one was planned, with the same parameters, what that run made (not made again)."""
-    holder = None
+    """This run's claim on the ``output`` (source id, variant id), as its id and attempt, waited for while another run
+    makes it; or, when another run made it after this ``run`` (id, when planned) was planned, with the same
+    parameters, what that run made (not made again)."""
+    (source_id, variant_id), (run_id, since), holder = output, run, None
     while True:
         try:
-            return start_attempt(engine, source_id, variant_id, parameters=params.model_dump(), dagster_run_id=run_id_of(context),
-                                 made_since=planned_at(context))  # fmt: skip
+            return start_attempt(engine, source_id, variant_id, parameters=params.model_dump(), dagster_run_id=run_id, made_since=since)
         except MadeMeanwhile as made:
             return made
         except OutputClaimed as busy:

@@ -51,6 +51,17 @@ def store_views(blobs: BlobStore, stage: str, content_hash: str, views: StoredVi
     return keys
 
 
+def stored_settings(blobs: BlobStore, stage: str, content_hash: str) -> dict[str, Any] | None:
+    """The settings an image stage stored its views with, when every view its manifest names is there (the
+    pictures are not read); None when nothing usable is stored."""
+    try:
+        manifest = json.loads(blobs.get(views_manifest_key(stage, content_hash)))
+        views, settings = manifest["views"], manifest.get("settings")
+    except (BlobNotFound, ValueError, KeyError, TypeError):  # none stored, or a manifest not understood
+        return None
+    return settings if all(blobs.exists(view_key(stage, content_hash, view)) for view in views) else None
+
+
 def load_views(blobs: BlobStore, stage: str, content_hash: str) -> StoredViews:
     """The views an image stage stored, with its settings; ``BlobNotFound`` says which asset to materialise."""
     try:

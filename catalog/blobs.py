@@ -298,7 +298,8 @@ def disk_full(error: BaseException) -> str | None:
     """An OSError ENOSPC/EDQUOT (naming its file), or SQLite's "database or disk is full" however it is wrapped:
     what it is called (None: not a full disk)."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = f" writing {error.filename}" if error.filename else ""
+        written = error.filename2 or error.filename  # a copy names its source first, and the file it was writing second
+        where = f" writing {written}" if written else ""
         return f"no space left on the device{where}: free some and run it again"
     if "database or disk is full" in str(error).split("\n", 1)[0]:
         return "no space left for the catalog or Dagster's storage (database or disk is full): free some and run it again"

@@ -23,7 +23,6 @@ removed, so that ingesting the picture again stores it anew.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -164,7 +163,7 @@ def _damaged(
 
         def sha256_of(key: str) -> str | None:
             try:
-                return hashlib.sha256(blobs.get(key)).hexdigest()
+                return Digest.of(blobs.get(key)).sha256
             except BlobError:  # gone since the scan: a re-make in flight, or removed; the next check says
                 return None
 

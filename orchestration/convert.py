@@ -30,9 +30,10 @@ import catalog
 from assets.batch import PLANNED_TAG, failed_partitions
 from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
+from assets.stored_views import stored_settings
 from assets.variants import output_params
 from catalog import OutputStatus, finish_attempt, start_attempt
-from catalog.keys import view_key, views_manifest_key
+from catalog.blobs import first_line
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
@@ -202,17 +203,8 @@ def images_made_before(image_keys: Iterable[str], image_params: GenerationParams
     """The images whose framed views (what the 3D stages read) are stored, every one of them, made with the image
     settings this convert would use: a new variant of them needs no new cut-out or upscale."""
     resource = definitions.RESOURCES["catalog"]
-    blobs, wanted = resource.blobs(), json.loads(json.dumps(image_params.image_settings()))
-    found = set()
-    for key in image_keys:
-        content_hash = resource.source(key)["content_hash"]
-        try:
-            manifest = json.loads(blobs.get(views_manifest_key("framed", content_hash)))
-            if manifest.get("settings") == wanted and all(blobs.exists(view_key("framed", content_hash, v)) for v in manifest["views"]):
-                found.add(key)
-        except (catalog.BlobNotFound, ValueError, KeyError, TypeError):  # none stored, or a manifest not understood: made again
-            continue
-    return found
+    blobs, wanted = resource.blobs(), image_params.image_settings()
+    return {key for key in image_keys if stored_settings(blobs, "framed", resource.source(key)["content_hash"]) == wanted}
 
 
 def intact(blobs: catalog.BlobStore, output: catalog.MadeOutput) -> bool:
@@ -324,7 +316,7 @@ def materialise(
                 run_in_workers(tasks, convert_in_worker, workers, record, on_lost=lambda pid: release_orphaned_runs(instance, engine))
     except Exception as exc:
         give_up_reserve(instance)  # Dagster's storage may be what filled up: the runs still open can be failed now
-        fail_own_runs(instance, engine, f"convert stopped: {type(exc).__name__}: {str(exc).strip()[:200]}")
+        fail_own_runs(instance, engine, f"convert stopped: {type(exc).__name__}: {first_line(exc)}")
         seen = {(o.image, o.variant) for o in report.outcomes}
         report.outcomes += [
             PartitionOutcome(key, variant, False, "", "not made: the batch stopped")
@@ -391,7 +383,7 @@ def convert_in_worker(task: tuple[list[str], BatchSettings]) -> list[PartitionOu
         instance = dagster_instance()
         return convert_chunk(instance, chunk, settings)
     except Exception as exc:
-        error = f"worker failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        error = f"worker failed: {type(exc).__name__}: {first_line(exc)}"
         if instance is not None:  # no run of this worker is left STARTED
             give_up_reserve(instance)
             fail_own_runs(instance, definitions.RESOURCES["catalog"].engine(), error)

@@ -84,12 +84,17 @@ def release_orphaned_runs(instance: dg.DagsterInstance, engine: Engine | None = 
     released = []
     for run in orphaned_runs(instance):
         why = f"its process ({run.tags[COORDINATOR_TAG]}) stopped before the run ended"
-        instance.report_run_failed(run, why)
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        if engine is not None:
-            close_run_attempts(engine, run.run_id, f"its process stopped: {why}")
+        _fail_run(instance, engine, run, why, f"its process stopped: {why}")
         released.append(run.run_id)
     return released
+
+
+def _fail_run(instance: dg.DagsterInstance, engine: Engine | None, run: dg.DagsterRun, why: str, attempts_why: str) -> None:
+    """Fail a run left open, free the pool slots it holds and, given the catalog's ``engine``, close its attempts."""
+    instance.report_run_failed(run, why)
+    instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    if engine is not None:
+        close_run_attempts(engine, run.run_id, attempts_why)
 
 
 #: space kept free beside Dagster's storage, given up when it fills so that the runs left open can still be failed
@@ -123,10 +128,7 @@ def fail_own_runs(instance: dg.DagsterInstance, engine: Engine | None, why: str)
             dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING], tags={COORDINATOR_TAG: coordinator()})
         )
         for run in runs:
-            instance.report_run_failed(run, why)
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            if engine is not None:
-                close_run_attempts(engine, run.run_id, why)
+            _fail_run(instance, engine, run, why, why)
             failed.append(run.run_id)
     return failed
 

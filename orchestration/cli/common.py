@@ -6,7 +6,6 @@ to import, and ``meshmill catalog find`` should answer in well under one.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 import catalog
 from catalog import LabelError
-from catalog.blobs import BlobError, first_line
+from catalog.blobs import BlobError, disk_full, first_line
 from catalog.config import database_url
 from catalog.labels import normalise_origin
 from inference.params import MAX_HEIGHT_M, GenerationParams, ParameterError
@@ -58,9 +57,8 @@ def unreachable(exc: BaseException) -> str | None:
             free = f"{left / 1e6:.1f} MB free now; SQLite said: {detail}"
             return f"{which} could not be written: its disk is full or nearly ({free}): free some space and run the command again"
         return f"{which} failed: {detail}"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        written = exc.filename2 or exc.filename  # a copy names its source first, and the file it was writing second
-        return f"no space left on the device{f' writing {written}' if written else ''}: free some space and run the command again"
+    if isinstance(exc, OSError):
+        return disk_full(exc)
     return None
 
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -64,6 +65,18 @@ def assert_all_made_once(env: dict[str, str], images: int) -> None:
     assert [[o["status"] for o in r["outputs"]] for r in records] == [["succeeded"]] * images
     check = meshmill(env, "catalog", "check", "--grace", "0", "--json", check=False)
     assert check.returncode == 0, check.stdout
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (e.g. ``3m``) mounted on ``folder`` while the body runs; the test is skipped where it cannot be."""
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
 def test_the_catalog_database_restarted_mid_batch_is_retried_through(tmp_path):
@@ -130,11 +143,7 @@ def test_two_converts_of_overlapping_folders_at_once_make_each_output_once(tmp_p
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
 def test_dagsters_storage_filling_up_mid_batch_ends_with_a_summary_one_line_and_no_run_left_open(tmp_path):
     """Before: the raw SQL of the event that did not fit, no summary, and the run left STARTED until a repair."""
-    disk = tmp_path / "dagster"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_disk(tmp_path / "dagster", "16m") as disk:
         env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(disk))
         (tmp_path / "one").mkdir()
         shutil.copy(SAMPLES / "duck.png", tmp_path / "one")
@@ -154,19 +163,13 @@ def test_dagsters_storage_filling_up_mid_batch_ends_with_a_summary_one_line_and_
         again = meshmill(env, "convert", str(tmp_path / "batch"))
         assert f"of {images} GLBs made" in again.stdout
         assert_all_made_once(env, images + 1)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
 def test_the_catalog_is_checked_and_searched_read_only_on_a_full_disk(tmp_path):
     """Before: `catalog check` and `catalog find` ended with "disk I/O error": SQLite could not create the journal
     files a connection to a WAL file needs, and Dagster could not open its storage."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_disk(tmp_path / "disk", "4m") as disk:
         env = scrubbed_env(disk / "home", DAGSTER_HOME=str(disk / "dagster"))
         meshmill(env, "ingest", str(SAMPLES / "duck.png"), "--tag", "hero")
         with open(disk / "filler", "wb") as filler:  # every byte left taken
@@ -182,17 +185,11 @@ def test_the_catalog_is_checked_and_searched_read_only_on_a_full_disk(tmp_path):
         assert [r["filename"] for r in find_json(env, "--tag", "hero")] == ["duck.png"]
         refused = meshmill(env, "catalog", "tag", "1", "--add", "prop", check=False)  # a change: refused, in one line
         assert refused.returncode == 1 and "full" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
 def test_a_full_disk_ends_the_command_with_one_line_and_nothing_half_written(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_disk(tmp_path / "disk", "3m") as disk:
         env = scrubbed_env(disk / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
         (tmp_path / "noise").mkdir()
         rng = __import__("numpy").random.default_rng(0)
@@ -212,8 +209,6 @@ def test_a_full_disk_ends_the_command_with_one_line_and_nothing_half_written(tmp
         again = meshmill(env, "ingest", str(tmp_path / "noise"))
         assert "8 failed" not in again.stdout and len(find_json(env, "--limit", "100")) == 8
         assert meshmill(env, "catalog", "check", "--grace", "0").stdout.startswith("clean")
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_processes_adding_the_same_partitions_at_once_all_succeed(tmp_path):
