@@ -83,9 +83,10 @@ class GenerationParams(BaseModel):
     )
     texture_size: int = Field(2048, ge=512, le=4096, description="base-colour texture edge in pixels")
     texture_format: str = Field(
-        "png",
-        description="texture encoding: png (lossless), jpeg (quality 90: ~10× faster to encode, ~3.5× smaller) "
-        "or webp (EXT_texture_webp: smallest, slowest to encode)",
+        "jpeg",
+        description="base-colour encoding: jpeg (quality 90: 49–51 dB from the lossless texture, ~10× faster to encode "
+        "and ~6× smaller than png), png (lossless) or webp (EXT_texture_webp: smallest, slowest to encode); "
+        "normal maps stay lossless",
     )
     uv_mode: str = Field(
         "xatlas",

@@ -124,7 +124,7 @@ def generate(
     console.print(table)
 
 
-@knobs.generation_options("preset", "uv_mode", "keep_lighting")
+@knobs.generation_options("preset", "uv_mode", "keep_lighting", "texture_format")
 def evaluate(
     mesh_dir: Path = typer.Argument(..., help="Folder of ground-truth meshes (OBJ, +Y up, front +Z), searched recursively."),
     make_reference_set: bool = typer.Option(False, help="First write the default set (meshes from pybullet_data) into MESH_DIR."),

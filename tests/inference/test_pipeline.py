@@ -72,7 +72,8 @@ def test_blender_imports_the_glb_with_material_and_image(duck_single):
 def test_obj_export_writes_obj_mtl_and_texture(duck_single, tmp_path):
     asset, _ = duck_single
     paths = write_obj(asset.mesh, tmp_path, "duck")
-    assert sorted(p.name for p in paths) == ["duck.mtl", "duck.obj", "duck_material.png", "duck_normal.png"]  # mobile: a normal map
+    # the base colour as the variant encodes it (JPEG by default), the normal map (mobile has one) lossless
+    assert sorted(p.name for p in paths) == ["duck.mtl", "duck.obj", "duck_material.jpeg", "duck_normal.png"]
     reloaded = trimesh.load(tmp_path / "duck.obj", force="mesh")
     assert len(reloaded.faces) == asset.faces and reloaded.visual.material.image is not None
 
@@ -144,11 +145,11 @@ def test_unusable_images_fail_with_a_clear_message(image, message):
         generate_asset({"front": image}, MOBILE)
 
 
-@pytest.mark.parametrize(("texture_format", "mime"), [("jpeg", "image/jpeg"), ("webp", "image/webp")])
-def test_a_variant_can_encode_its_texture_as_jpeg_or_webp(texture_format, mime, tmp_path):
+@pytest.mark.parametrize(("texture_format", "mime"), [("png", "image/png"), ("jpeg", "image/jpeg"), ("webp", "image/webp")])
+def test_a_variant_can_encode_its_texture_as_png_jpeg_or_webp(texture_format, mime, tmp_path):
     """The texture is stored in the chosen format (WebP declared as EXT_texture_webp), the GLB stays valid,
-    and the OBJ export still writes its texture. Mobile's normal map stays PNG beside a JPEG (JPEG's blocks
-    would show as dents) and is WebP in a WebP file."""
+    and the OBJ export still writes its texture. Mobile's normal map stays lossless: PNG beside a JPEG (JPEG's
+    blocks would show as dents) or a PNG, WebP in a WebP file."""
     params = MOBILE.replace(texture_format=texture_format)
     asset = generate_asset({"front": Image.open(SAMPLES / "duck.png")}, params, name="duck")
     path = tmp_path / "duck.glb"
@@ -156,7 +157,7 @@ def test_a_variant_can_encode_its_texture_as_jpeg_or_webp(texture_format, mime, 
     (report,) = validate_gltf(path)
     assert (report["errors"], report["warnings"]) == (0, 0), report["messages"]
     gltf = GLTF2.load_from_bytes(asset.glb)
-    assert [image.mimeType for image in gltf.images] == [mime, "image/png" if texture_format == "jpeg" else mime]
+    assert [image.mimeType for image in gltf.images] == [mime, "image/webp" if texture_format == "webp" else "image/png"]
     assert (gltf.extensionsUsed or []) == (["EXT_texture_webp"] if texture_format == "webp" else [])
     assert trimesh.load(path, force="mesh").visual.material.baseColorTexture.size == (512, 512)
     paths = write_obj(asset.mesh, tmp_path / "obj", "duck")

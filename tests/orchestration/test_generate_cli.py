@@ -26,11 +26,11 @@ def run(*args: str):  # noqa: ANN201
 def test_generate_one_image_prints_stats_and_writes_a_valid_glb(tmp_path):
     out = tmp_path / "mug.glb"
     result = run(
-        "generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512", "--texture-format", "jpeg",
+        "generate", str(SAMPLES / "mug.jpg"), "-o", str(out), "--preset", "mobile", "--texture-size", "512", "--texture-format", "png",
         "--no-normal-map", "--keep-lighting",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert [image.mimeType for image in GLTF2.load(str(out)).images] == ["image/jpeg"]  # mobile's normal map turned off
+    assert [image.mimeType for image in GLTF2.load(str(out)).images] == ["image/png"]  # mobile's normal map turned off
     assert "normal_map" not in result.stdout
     assert "faces" in result.stdout and "vertices" in result.stdout and "bytes" in result.stdout
     for stage in ("preprocess", "shape", "cleanup", "uv", "texture", "export", "total"):
@@ -49,7 +49,7 @@ def test_generate_writes_every_format_asked_for_at_the_height_asked_for(tmp_path
         "--preset", "mobile", "--texture-size", "512",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in obj.parent.iterdir()} == {"mug.obj", "mug.mtl", "mug_material.png", "mug_normal.png"}
+    assert {p.name for p in obj.parent.iterdir()} == {"mug.obj", "mug.mtl", "mug_material.jpeg", "mug_normal.png"}
     lo, hi = trimesh.load(glb, force="mesh").bounds
     assert (hi[1] - lo[1], lo[1]) == pytest.approx((1.2, 0.0), abs=1e-3)
     stage = Usd.Stage.Open(str(usdz))
@@ -105,7 +105,7 @@ def test_generate_four_views_with_obj_output(tmp_path):
     quads = int(re.search(r"([\d,]+) quads", result.stdout).group(1).replace(",", ""))
     assert abs(faces - 3000) <= 150 and 0.48 * faces <= quads <= faces / 2 and "normal_map" in result.stdout
     assert re.search(r"LODs [\d,]+ faces", result.stdout)
-    files = ["ring.mtl", "ring.obj", "ring_LOD1.obj", "ring_material.png", "ring_normal.png"]
+    files = ["ring.mtl", "ring.obj", "ring_LOD1.obj", "ring_material.jpeg", "ring_normal.png"]
     assert sorted(p.name for p in (tmp_path / "obj").iterdir()) == files
     obj_faces = [line.split() for line in (tmp_path / "obj" / "ring.obj").read_text().splitlines() if line.startswith("f ")]
     assert sum(len(face) == 5 for face in obj_faces) >= 0.99 * quads  # the OBJ keeps the quads

@@ -95,7 +95,7 @@ def test_downloads_are_valid_files(api, served, tmp_path):
     # mobile here has two further levels of detail: their OBJs are in the zip, sharing the MTL and textures
     assert sorted(archive.namelist()) == [
         "duck_mobile.mtl", "duck_mobile.obj", "duck_mobile_LOD1.obj", "duck_mobile_LOD2.obj",
-        "duck_mobile_material.png", "duck_mobile_normal.png",
+        "duck_mobile_material.jpeg", "duck_mobile_normal.png",
     ]  # fmt: skip
     archive.extractall(tmp_path / "obj")
     obj = trimesh.load(tmp_path / "obj" / "duck_mobile.obj", force="mesh")
