@@ -10,7 +10,7 @@ files) go through:
 - `meshmill convert --workers N`;
 - `meshmill convert --executor celery` through N `meshmill worker` processes on a local Redis.
 Each is timed as a whole command in a fresh process (interpreter start and imports included), so a
-ratio is what a user waits. One mobile-preset GLB per image. Prints a table; nothing is asserted.
+ratio is what a user waits. One GLB per image, mobile preset unless --preset says otherwise. Prints a table; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def make_images(folder: Path, count: int) -> None:
         image.save(folder / f"image_{n:03d}.png")
 
 
-def plain_loop(folder: Path, out: Path, backend: str) -> None:
+def plain_loop(folder: Path, out: Path, backend: str, preset: str = "mobile") -> None:
     """The same inference functions, no catalog, no Dagster."""
     from inference.generators import get_generator
     from inference.images.decode import decode_image
@@ -56,7 +56,7 @@ def plain_loop(folder: Path, out: Path, backend: str) -> None:
     from inference.params import GenerationParams
     from inference.pipeline import clean_views, make_shape, texture_mesh, upscale_views
 
-    params = GenerationParams.resolve("mobile", upscale=2, backend=backend)
+    params = GenerationParams.resolve(preset, upscale=2, backend=backend)
     generator = get_generator(backend)
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(folder.glob("*.png")):
@@ -118,11 +118,15 @@ def gpu_sampling(label: str):  # noqa: ANN201
         GPU_USE[label] = [sum(v) / len(v) for _, v in sorted(samples.items())]
 
 
+PRESET = {"name": "mobile"}  # --preset: every row's variant
+
+
 def convert(folder: Path, root: Path, backend: str, *options: str, **extra: str) -> float:
     env = fresh_env(root, **dagster_storage(root), **extra)
-    timed([*MESHMILL, "variant", "add", "mobile", "--preset", "mobile", "--backend", backend], env)
+    preset = PRESET["name"]
+    timed([*MESHMILL, "variant", "add", preset, "--preset", preset, "--backend", backend], env)
     with gpu_sampling(f"{folder.parent.name}:{' '.join(options)}"):
-        return timed([*MESHMILL, "convert", str(folder), "--variant", "mobile", "--upscale", "2", *options], env)
+        return timed([*MESHMILL, "convert", str(folder), "--variant", preset, "--upscale", "2", *options], env)
 
 
 @contextlib.contextmanager
@@ -146,11 +150,13 @@ def main() -> None:
     parser.add_argument("--models", help="the weights folder of a learned --backend; `tiny`: build the tests' tiny random Hunyuan3D models")
     parser.add_argument("--dagster-postgres", action="store_true", help="Dagster's runs and events on a throwaway PostgreSQL")
     parser.add_argument("--more-workers", type=int, nargs="*", default=[], help="also time `--workers N` for these N")
-    parser.add_argument("--plain", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--preset", default="mobile", help="the preset of every row's GLBs")
+    parser.add_argument("--plain", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain:
-        plain_loop(Path(args.plain[0]), Path(args.plain[0]) / "out", args.plain[1])
+        plain_loop(Path(args.plain[0]), Path(args.plain[0]) / "out", args.plain[1], args.plain[2])
         return
+    PRESET["name"] = args.preset
     with contextlib.ExitStack() as stack:
         if args.models == "tiny":
             from tests.support.tiny_hunyuan import build_tested_models
@@ -172,7 +178,7 @@ def run(args: argparse.Namespace) -> None:
             root = Path(tmp)
             folder = root / "images"
             make_images(folder, count)
-            plain = timed([sys.executable, __file__, "--plain", str(folder), args.backend], fresh_env(root / "plain"))
+            plain = timed([sys.executable, __file__, "--plain", str(folder), args.backend, args.preset], fresh_env(root / "plain"))
             (folder / "out").rename(root / "plain-out")  # not an input of the runs below
             one = convert(folder, root / "one", args.backend, "--workers", "1")
             many = convert(folder, root / "many", args.backend, "--workers", str(args.workers))
@@ -187,7 +193,7 @@ def run(args: argparse.Namespace) -> None:
                 print(f"{count} images, {n} workers: {seconds:.1f} s, {one / seconds:.2f}× one worker's images per hour", flush=True)
             print(f"{count} images done: plain {plain:.1f} s, 1 worker {one:.1f} s, {args.workers} workers {many:.1f} s", flush=True)
     storage = "PostgreSQL" if args.dagster_postgres else "SQLite (embedded)"
-    print(f"\norchestration benchmark: {args.backend}, mobile preset, upscale ×2, {os.cpu_count()} cores, Dagster storage {storage}")
+    print(f"\norchestration benchmark: {args.backend}, {args.preset} preset, upscale ×2, {os.cpu_count()} cores, Dagster storage {storage}")
     header = f"{'images':>6} {'plain loop':>11} {'1 worker':>9} {'ratio':>6} {f'{args.workers} workers':>10} {'speed-up':>9}"
     print(header + (f" {f'{args.celery} Celery':>9} {'speed-up':>9}" if args.celery else ""))
     for count, plain, one, many, celery in rows:
