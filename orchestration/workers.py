@@ -45,11 +45,29 @@ MIN_IMAGES_PER_WORKER = 8
 DEFAULT_BATCH_SIZE = 16
 
 
-def default_workers(images: int) -> int:
-    """One worker per GPU; on a machine without one, one per core (on the 2-core box two workers made 1.33×
-    the images per hour of one with the built-in generator: docs/benchmarks.md, "Orchestration"), at most 8 there (more
-    was not measured); and no more than the batch keeps busy."""
-    machine = gpu_count() or min(8, os.cpu_count() or 1)
+#: the cores one worker keeps busy on a GPU node: most of the finish (decimation, xatlas, encoding) is CPU work
+CORES_PER_WORKER = 2
+#: workers sharing one GPU at most: 8 on a 16-core, 1-GPU node made 2.58× the images per hour of one, 4 made 2.16×
+#: (docs/benchmarks.md, "Orchestration")
+MAX_WORKERS_PER_GPU = 8
+#: backends that keep little on the GPU (the built-in generator's field; a model server keeps its model elsewhere):
+#: several workers can share a GPU. A learned model loaded in process is one copy per worker: one worker per GPU
+LIGHT_ON_GPU = ("builtin", "remote")
+
+
+def default_workers(images: int, light_on_gpu: bool = True) -> int:
+    """How many workers a batch of ``images`` gets. On a machine without a GPU, one per core (on the 2-core box
+    two workers made 1.33× the images per hour of one: docs/benchmarks.md, "Orchestration"), at most 8 (more was
+    not measured). On a GPU node, one per ``CORES_PER_WORKER`` cores, up to ``MAX_WORKERS_PER_GPU`` per GPU and at
+    least one per GPU, when every backend of the batch is ``light_on_gpu`` (``LIGHT_ON_GPU``); otherwise one per GPU.
+    Never more than the batch keeps busy (``MIN_IMAGES_PER_WORKER`` images each)."""
+    cores, gpus = os.cpu_count() or 1, gpu_count()
+    if not gpus:
+        machine = min(8, cores)
+    elif light_on_gpu:
+        machine = max(gpus, min(gpus * MAX_WORKERS_PER_GPU, cores // CORES_PER_WORKER))
+    else:
+        machine = gpus
     return max(1, min(machine, -(-images // MIN_IMAGES_PER_WORKER)))
 
 

@@ -16,7 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import catalog
+from assets.variants import variant_params
 from catalog.config import meshmill_home
+from inference.backends import backend_spec
 from inference.params import DEFAULT_PRESET, IMAGE_STAGE_FIELDS
 from orchestration.cli import knobs
 from orchestration.cli.common import (
@@ -39,9 +41,19 @@ from orchestration.cli.common import (
 from orchestration.cli.ingest import VIEWS_HELP, objects, print_result
 from orchestration.cli.variants import DEFAULT_VARIANT, define, variant_for
 from orchestration.ingest import ingest_sets
-from orchestration.workers import DEFAULT_BATCH_SIZE, MIN_IMAGES_PER_WORKER, default_workers, run_as_group
+from orchestration.workers import (
+    CORES_PER_WORKER,
+    DEFAULT_BATCH_SIZE,
+    LIGHT_ON_GPU,
+    MAX_WORKERS_PER_GPU,
+    MIN_IMAGES_PER_WORKER,
+    default_workers,
+    run_as_group,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from orchestration.convert import ConvertReport, PartitionOutcome
 
 
@@ -63,8 +75,10 @@ def convert(
     workers: int | None = typer.Option(
         None,
         min=1,
-        help="Worker processes, each pinned to one GPU and keeping its models loaded (default: one per GPU; "
-        f"without a GPU, one per core; one per {MIN_IMAGES_PER_WORKER} images at most). With --executor celery: runs coordinated at once.",
+        help="Worker processes, each pinned to one GPU and keeping its models loaded (default on a GPU node: one per "
+        f"{CORES_PER_WORKER} cores, at most {MAX_WORKERS_PER_GPU} a GPU, for the built-in generator and model servers; one per GPU "
+        f"for a learned model loaded here; without a GPU, one per core; one per {MIN_IMAGES_PER_WORKER} images at most). "
+        "With --executor celery: runs coordinated at once.",
     ),
     batch_size: int = typer.Option(
         DEFAULT_BATCH_SIZE, min=1, help="Images per Dagster run (each image and image × variant is still its own partition)."
@@ -124,7 +138,7 @@ def convert(
     key_of = catalog.partition_keys(engine, said)  # each object's partition: its catalogued name and its hash
     names = {key_of[h]: name for h, name in said.items()}
     keys = sorted(names)
-    workers = workers or default_workers(len(keys))
+    workers = workers or default_workers(len(keys), light_on_gpu(engine, wanted))
     instance = dagster_instance()
     total = len(keys) * (1 + len(wanted))
     try:
@@ -258,3 +272,9 @@ def worker(
     command = [str(celery), "-A", "orchestration.celery_app", "worker", "-Q", ",".join(queue), "-n", name, "--concurrency",
                str(concurrency), "--prefetch-multiplier", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]  # fmt: skip
     os.execve(command[0], command, env)  # the worker becomes this process: signals reach Celery itself
+
+
+def light_on_gpu(engine: Engine, variants: list[str]) -> bool:
+    """Whether every variant's backend keeps little on the GPU (``LIGHT_ON_GPU``): then several workers share a GPU."""
+    backends = {variant_params(engine, catalog.variant_by_name(engine, v)).backend for v in variants}
+    return all(backend_spec(b).kind in LIGHT_ON_GPU for b in backends)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration import workers
 from orchestration.convert import contiguous_ranges
-from orchestration.workers import run_in_workers
+from orchestration.workers import default_workers, run_in_workers
 from tests.support import square_after, square_after_starting_a_child, worker_processes
 
 
@@ -30,6 +31,37 @@ def test_3d_ranges_leave_out_failed_images_and_variants_not_asked_for():
     assert contiguous_ranges(order, every) == [["a|mobile", "a|desktop"], ["c|mobile", "c|desktop"]]
     mobile = [key for key in order if key.endswith("|mobile")]  # one variant of two: a range per image
     assert contiguous_ranges(order, mobile) == [["a|mobile"], ["b|mobile"], ["c|mobile"]]
+
+
+@pytest.mark.parametrize(
+    ("cores", "gpus", "light", "images", "expected"),
+    [
+        (16, 1, True, 64, 8),  # a 16-core, 1-GPU node with the built-in generator or a model server: 8 share the GPU
+        (16, 1, False, 64, 1),  # a learned model in process: one copy per worker, one worker per GPU
+        (64, 4, True, 400, 32),  # 8 a GPU at most
+        (4, 4, True, 400, 4),  # at least one a GPU, however few the cores
+        (16, 1, True, 12, 2),  # no more than the batch keeps busy (8 images each)
+        (2, 0, False, 200, 2),  # no GPU: one per core, whatever the backend
+        (32, 0, True, 200, 8),  # ... at most 8
+    ],
+)
+def test_the_default_worker_count_follows_cores_gpus_and_what_the_backend_keeps_on_the_gpu(
+    monkeypatch, cores, gpus, light, images, expected
+):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(workers, "gpu_count", lambda: gpus)
+    assert default_workers(images, light) == expected
+
+
+def test_a_batch_is_light_on_the_gpu_only_when_every_variant_s_backend_is(tmp_path):
+    import catalog
+    from inference.params import GenerationParams
+    from orchestration.cli.convert import light_on_gpu
+
+    engine = catalog.get_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    for name, backend in (("plain", "builtin"), ("served", "trellis2"), ("learned", "hunyuan3d-2mini-turbo")):
+        catalog.define_variant(engine, name, GenerationParams(backend=backend).model_dump(mode="json"))
+    assert light_on_gpu(engine, ["plain", "served"]) and not light_on_gpu(engine, ["plain", "learned"])
 
 
 @pytest.mark.timeout(60)
