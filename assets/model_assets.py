@@ -12,6 +12,7 @@ import functools
 import io
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
@@ -49,7 +50,7 @@ from inference.mesh.formats import FORMATS, Finished, check_formats, stored
 from inference.mesh.preview import preview_png
 from inference.mesh.remesh import quad_count
 from inference.params import GenerationParams
-from inference.pipeline import Shape, make_shape, texture_mesh
+from inference.pipeline import Shape, TexturedMesh, make_shape, texture_mesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
 _FROM_UPSCALED = dg.AssetDep(UPSCALED, partition_mapping=by_image)
@@ -108,6 +109,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
             return
         output_id, attempt = claim
         timings: dict[str, float] = {}
+        textured = kept = None
         with heartbeat(engine, output_id, run_id), failure_recorded(engine, output_id, attempt, "shape_and_texture"):
             check_licences(params)  # a setting changed since convert checked: refused here, by name, before any work
             check_formats(params.formats)  # a format this worker cannot write (no Blender, no usd-core): refused by name, now
@@ -116,11 +118,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
                 shape = make_shape(views, params, generator, timings)
                 for warning in shape.warnings:
                     context.log.warning(f"{catalog.describe_image(key)} ({variant}): {warning}")
-                if shape.dense is not None:
-                    blobs.put(dense_mesh_key(h, variant), shape.dense.export(file_type="ply"), "application/octet-stream")
-                if shape.painted is not None:
-                    blobs.put(painted_mesh_key(h, variant), shape.painted.export(file_type="glb"), "model/gltf-binary")
-                blobs.put(mesh_key(h, variant), shape_ply(shape), "application/octet-stream")
+                store_shape(blobs, h, variant, shape)
                 # which model made this shape, and its seconds, shown with the output's stats
                 note_shape(engine, output_id, attempt, model_name=generator.name, model_version=generator.version, timings=timings)
             else:  # re-texturing only: the stored shape, and no model
@@ -128,70 +126,20 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
             if TEXTURED in selected:
                 stem = f"{record['filename'].rsplit('.', 1)[0]}_{variant}"
                 textured = texture_mesh(shape, views, params, stem, timings)
-                preview = preview_png(textured.mesh)
-                written: dict[str, Digest] = {}  # what each file of the output held, for `catalog check`
-
-                def put(key: str, data: bytes, mime: str) -> None:
-                    blobs.put(key, data, mime)
-                    written[key] = Digest.of(data)
-
-                put(glb_key(h, variant), textured.glb, "model/gltf-binary")
-                put(preview_key(h, variant), preview, "image/png")
-                # quads and further levels are in no OBJ made from the GLB: the OBJ is kept with it
-                keeps_obj = shape.polygon is not None or bool(textured.lods)
-                if keeps_obj:
-                    put(obj_zip_key(h, variant), obj_zip(textured.mesh, stem, textured.lods, textured.polygon), "application/zip")
-                format_keys = {}
-                finished = Finished(textured.mesh, textured.glb, textured.lods, textured.polygon)
-                for name in params.formats[1:]:  # the further formats the variant asks for (the GLB is above)
-                    data, suffix, mime = stored(FORMATS[name], finished, stem)
-                    format_keys[name] = format_key(h, variant, name, suffix)
-                    put(format_keys[name], data, mime)
+                kept = store_output(blobs, h, variant, stem, textured, params)
         common = {"catalog_id": record["id"], "output_id": output_id, "attempt": attempt, "views": used, "parameters": params.model_dump()}
         if MESH in selected:
-            yield dg.AssetMaterialization(
-                MESH,
-                partition=key,
-                metadata={
-                    "faces": len(shape.mesh.faces),
-                    "vertices": len(shape.mesh.vertices),
-                    "watertight": bool(shape.mesh.is_watertight),
-                    "seconds": timings["shape"] + timings["cleanup"],
-                    "blob_key": mesh_key(h, variant),
-                    "model": f"{generator.name} {generator.version}",
-                    "models_loaded_in_worker": compute.models_loaded(),
-                    **common,
-                },
-            )
-        if TEXTURED not in selected:  # a new shape whose GLB is still to be made
+            metadata = {"seconds": timings["shape"] + timings["cleanup"], "model": f"{generator.name} {generator.version}"}
+            metadata["models_loaded_in_worker"] = compute.models_loaded()
+            yield dg.AssetMaterialization(MESH, partition=key, metadata={**shape_metadata(shape, h, variant), **metadata, **common})
+        if textured is None or kept is None:  # a new shape whose GLB is still to be made
             finish_attempt(
                 engine, output_id, attempt, status=OutputStatus.succeeded, output_status=OutputStatus.pending, timings=timings, views=used
             )
             return
-        faces, vertices = len(textured.mesh.faces), len(textured.mesh.vertices)
-        finish_attempt(
-            engine, output_id, attempt, status=OutputStatus.succeeded, face_count=faces, vertex_count=vertices,
-            byte_size=len(textured.glb), glb_key=glb_key(h, variant), preview_key=preview_key(h, variant), timings=timings,
-            licences=licence_record(params), views=used, obj_key=obj_zip_key(h, variant) if keeps_obj else None,
-            lod_face_counts=[len(level.faces) for level in textured.lods] or None, format_keys=format_keys or None,
-            quad_count=None if textured.polygon is None else quad_count(textured.polygon), digests=written,
-        )  # fmt: skip
-        encoded = base64.b64encode(preview).decode()
-        yield dg.AssetMaterialization(
-            TEXTURED,
-            partition=key,
-            metadata={
-                "faces": faces,
-                "vertices": vertices,
-                "bytes": len(textured.glb),
-                "seconds": sum(timings.values()),
-                "texture_coverage": textured.texture_coverage,
-                "blob_key": glb_key(h, variant),
-                "output_page": dg.MetadataValue.url(f"{web_url()}/outputs/{output_id}"),
-                "preview": dg.MetadataValue.md(f"![preview](data:image/png;base64,{encoded})"),
-                **common,
-            },
-        )
+        record_output(engine, (output_id, attempt), textured, kept, params, timings, used)
+        metadata = output_metadata(textured, kept, output_id, timings)
+        yield dg.AssetMaterialization(TEXTURED, partition=key, metadata={**metadata, **common})
         yield from (e for e in glb_check_evaluations(textured.glb, params.target_faces, key) if e.check_name in checks)
 
     yield from each_partition(context, work, catalog.describe_image)
@@ -245,6 +193,91 @@ def shape_ply(shape: Shape) -> bytes:
     mesh = shape.mesh.copy()
     mesh.face_attributes["polygon"] = shape.polygon
     return mesh.export(file_type="ply", include_attributes=True)
+
+
+def store_shape(blobs: BlobStore, content_hash: str, variant: str, shape: Shape) -> None:
+    """The shape's blobs: the budget mesh (PLY), and the dense and the backend's textured surfaces where it has them
+    (what re-texturing without the model reads back, ``stored_shape``)."""
+    if shape.dense is not None:
+        blobs.put(dense_mesh_key(content_hash, variant), shape.dense.export(file_type="ply"), "application/octet-stream")
+    if shape.painted is not None:
+        blobs.put(painted_mesh_key(content_hash, variant), shape.painted.export(file_type="glb"), "model/gltf-binary")
+    blobs.put(mesh_key(content_hash, variant), shape_ply(shape), "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """What ``store_output`` wrote for an output."""
+
+    glb_key: str
+    preview_key: str
+    preview: bytes
+    obj_key: str | None  # the OBJ kept beside the GLB (quads, levels of detail), if any
+    format_keys: dict[str, str]  # the further formats the variant asks for, by name
+    digests: dict[str, Digest]  # what each file held, for `catalog check`
+
+
+def store_output(
+    blobs: BlobStore, content_hash: str, variant: str, stem: str, textured: TexturedMesh, params: GenerationParams
+) -> StoredOutput:
+    """The output's files in the blob store: the GLB, its preview, the OBJ where the GLB cannot give it back (quads,
+    levels of detail), and every further format ``params.formats`` asks for."""
+    digests: dict[str, Digest] = {}
+
+    def put(key: str, data: bytes, mime: str) -> str:
+        blobs.put(key, data, mime)
+        digests[key] = Digest.of(data)
+        return key
+
+    preview = preview_png(textured.mesh)
+    glb = put(glb_key(content_hash, variant), textured.glb, "model/gltf-binary")
+    png = put(preview_key(content_hash, variant), preview, "image/png")
+    obj = None
+    if textured.polygon is not None or textured.lods:  # quads and further levels are in no OBJ made from the GLB
+        obj = put(obj_zip_key(content_hash, variant), obj_zip(textured.mesh, stem, textured.lods, textured.polygon), "application/zip")
+    finished = Finished(textured.mesh, textured.glb, textured.lods, textured.polygon)
+    format_keys = {}
+    for name in params.formats[1:]:  # the GLB is above
+        data, suffix, mime = stored(FORMATS[name], finished, stem)
+        format_keys[name] = put(format_key(content_hash, variant, name, suffix), data, mime)
+    return StoredOutput(glb, png, preview, obj, format_keys, digests)
+
+
+def record_output(
+    engine: Engine, attempt: tuple[int, int], textured: TexturedMesh, kept: StoredOutput, params: GenerationParams,
+    timings: dict[str, float], views: list[str],
+) -> None:  # fmt: skip
+    """The attempt (output id, attempt) succeeded: the catalog records the output's files, stats and licences."""
+    output_id, number = attempt
+    finish_attempt(
+        engine, output_id, number, status=OutputStatus.succeeded, face_count=len(textured.mesh.faces),
+        vertex_count=len(textured.mesh.vertices), byte_size=len(textured.glb), glb_key=kept.glb_key,
+        preview_key=kept.preview_key, timings=timings, licences=licence_record(params), views=views, obj_key=kept.obj_key,
+        lod_face_counts=[len(level.faces) for level in textured.lods] or None, format_keys=kept.format_keys or None,
+        quad_count=None if textured.polygon is None else quad_count(textured.polygon), digests=kept.digests,
+    )  # fmt: skip
+
+
+def shape_metadata(shape: Shape, content_hash: str, variant: str) -> dict[str, object]:
+    """The ``mesh`` materialisation's own metadata."""
+    mesh = shape.mesh
+    faces, vertices, watertight = len(mesh.faces), len(mesh.vertices), bool(mesh.is_watertight)
+    return {"faces": faces, "vertices": vertices, "watertight": watertight, "blob_key": mesh_key(content_hash, variant)}
+
+
+def output_metadata(textured: TexturedMesh, kept: StoredOutput, output_id: int, timings: dict[str, float]) -> dict[str, object]:
+    """The ``textured_glb`` materialisation's own metadata: stats, the web app's page, the preview inline."""
+    encoded = base64.b64encode(kept.preview).decode()
+    return {
+        "faces": len(textured.mesh.faces),
+        "vertices": len(textured.mesh.vertices),
+        "bytes": len(textured.glb),
+        "seconds": sum(timings.values()),
+        "texture_coverage": textured.texture_coverage,
+        "blob_key": kept.glb_key,
+        "output_page": dg.MetadataValue.url(f"{web_url()}/outputs/{output_id}"),
+        "preview": dg.MetadataValue.md(f"![preview](data:image/png;base64,{encoded})"),
+    }
 
 
 def stored_shape(blobs: BlobStore, content_hash: str, variant: str, params: GenerationParams) -> Shape:
