@@ -154,8 +154,8 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
     for keys in contiguous_ranges(chunk, [key for key in chunk if key not in settings.images_made]):
         run_id, failed_here = run_range(instance, "image_stages", keys, image_stage_config(settings.image_params), settings.executor)
         outcomes += [PartitionOutcome(key, None, key not in failed_here, run_id, failed_here.get(key, "")) for key in keys]
+        failed.update(failed_here)
         for key, error in failed_here.items():
-            failed[key] = error
             for variant in settings.variants:
                 _record_failed_output(key, variant, settings.image_params, run_id, f"image stages failed: {error}")
                 outcomes.append(PartitionOutcome(key, variant, False, run_id, "skipped: the image stages failed"))
@@ -298,8 +298,9 @@ def materialise(
             if on_progress:
                 on_progress(outcome)
 
+    left_out = set(image_keys) - set(todo)
     for key in image_keys:  # what is not made again: the image stages of an image left out, the variants made
-        skipped = [None] if key not in set(todo) else []
+        skipped = [None] if key in left_out else []
         skipped += [variant for variant in variant_names if f"{key}|{variant}" in made]
         record([PartitionOutcome(key, variant, True, "", skipped=True) for variant in skipped])
     image_keys = todo
