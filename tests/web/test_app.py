@@ -18,7 +18,8 @@ from schemathesis.checks import not_a_server_error
 
 from catalog.config import web_url
 from inference.generators.builtin import VERSION as BUILTIN_VERSION
-from orchestration.web.app import MAX_BODY, MAX_LABELS, allowed_hosts, content_disposition
+from orchestration.web.app import MAX_BODY, allowed_hosts
+from orchestration.web.state import MAX_LABELS, content_disposition
 from tests.support import blob_store, meshmill, scrubbed_env
 from tests.support.clients import validate_gltf
 
