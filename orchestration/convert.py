@@ -30,6 +30,7 @@ import catalog
 from assets.batch import PLANNED_TAG, failed_partitions
 from assets.image_assets import image_stage_config
 from assets.partitions import images, variants
+from assets.resources import CatalogResource
 from assets.stored_views import stored_settings
 from assets.variants import output_params
 from catalog import OutputStatus, finish_attempt, start_attempt
@@ -93,6 +94,18 @@ class BatchSettings:
     made: frozenset[str] = frozenset()  # 3D partitions ("image|variant") already made with these settings: skipped
     images_made: frozenset[str] = frozenset()  # images whose views are stored, made with these image settings: not cut out again
     planned_at: str = ""  # when ``made`` was looked for (ISO 8601): what another run makes after it is not made again
+    database_url: str = ""  # the catalog convert was handed ("": from the environment), for its own reads and its runs'
+
+    @property
+    def catalog(self) -> CatalogResource:
+        return CatalogResource(database_url=self.database_url)
+
+    def run_config(self, config: dict) -> dict:
+        """``config`` with the catalog resource set to this batch's, so its runs write where convert reads. A URL
+        handed in is stored with each run's config (Dagster shows it): give one without a password (libpq reads
+        ``PGPASSWORD`` or ``~/.pgpass``); the catalog of the environment is not written there."""
+        resources = {"resources": {"catalog": {"config": {"database_url": self.database_url}}}} if self.database_url else {}
+        return {**config, **_QUIET, **resources}
 
 
 def contiguous_ranges(order: Iterable[str], wanted: Iterable[str], max_size: int | None = None) -> list[list[str]]:
@@ -125,7 +138,6 @@ def run_range(
     tags[COORDINATOR_TAG] = coordinator()
     if planned_at:
         tags[PLANNED_TAG] = planned_at
-    run_config = {**run_config, **_QUIET}
     job = definitions.image_stages_job if stages == "image_stages" else definitions.model_stages_job
     if executor == "celery":
         result = dg.execute_job(dg.reconstructable(job), instance=instance, run_config=run_config, tags=tags, raise_on_error=False)
@@ -152,12 +164,14 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
     outcomes = [PartitionOutcome(key, None, True, "", skipped=True) for key in chunk if key in settings.images_made]
     failed: dict[str, str] = {}
     for keys in contiguous_ranges(chunk, [key for key in chunk if key not in settings.images_made]):
-        run_id, failed_here = run_range(instance, "image_stages", keys, image_stage_config(settings.image_params), settings.executor)
+        run_id, failed_here = run_range(
+            instance, "image_stages", keys, settings.run_config(image_stage_config(settings.image_params)), settings.executor
+        )
         outcomes += [PartitionOutcome(key, None, key not in failed_here, run_id, failed_here.get(key, "")) for key in keys]
         failed.update(failed_here)
         for key, error in failed_here.items():
             for variant in settings.variants:
-                _record_failed_output(key, variant, settings.image_params, run_id, f"image stages failed: {error}")
+                _record_failed_output(settings.catalog, key, variant, settings.image_params, run_id, f"image stages failed: {error}")
                 outcomes.append(PartitionOutcome(key, variant, False, run_id, "skipped: the image stages failed"))
     # the 3D partitions in Dagster's order (image after image, each with its variants in the order they were added)
     all_variants = instance.get_dynamic_partitions(variants.name)
@@ -170,28 +184,35 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
         if variant in settings.variants and f"{key}|{variant}" not in settings.made
     ]
     for keys in contiguous_ranges(order, wanted):
-        run_id, failed_models = run_range(instance, "model_stages", keys, {}, settings.executor, settings.planned_at)
+        run_id, failed_models = run_range(instance, "model_stages", keys, settings.run_config({}), settings.executor, settings.planned_at)
         for key in keys:
             image, variant = key.split("|")
             outcomes.append(PartitionOutcome(image, variant, key not in failed_models, run_id, failed_models.get(key, "")))
     return outcomes
 
 
-def _variant_params(variant: str, image_params: GenerationParams, height_m: float | None = None) -> tuple[int, GenerationParams]:
+def _variant_params(
+    store: CatalogResource, variant: str, image_params: GenerationParams, height_m: float | None = None
+) -> tuple[int, GenerationParams]:
     """The variant's id and the parameters an output of it is made with by this convert (``output_params``)."""
-    variant_id, params = definitions.RESOURCES["catalog"].variant(variant)
+    variant_id, params = store.variant(variant)
     return variant_id, output_params(params, image_params.image_settings(), height_m)
 
 
-def already_made(image_keys: Iterable[str], variant_names: Iterable[str], image_params: GenerationParams) -> set[str]:
+def already_made(
+    store: CatalogResource, image_keys: Iterable[str], variant_names: Iterable[str], image_params: GenerationParams
+) -> set[str]:
     """The 3D partitions ("image|variant") whose output the catalog has as made, with the parameters this convert
     would make it with, and whose GLB is still stored at the size it was written: a re-run of the same command
     skips them (a changed variant, image setting or object height does not, nor an output deleted or cut short in
     the store)."""
-    resource = definitions.RESOURCES["catalog"]
-    made = catalog.made_outputs(resource.engine(), image_keys, variant_names)
-    wanted = functools.cache(lambda variant, height: json.loads(json.dumps(_variant_params(variant, image_params, height)[1].model_dump())))
-    blobs = resource.blobs()
+    made = catalog.made_outputs(store.engine(), image_keys, variant_names)
+
+    def wanted_params(variant: str, height: float | None) -> dict:
+        return json.loads(json.dumps(_variant_params(store, variant, image_params, height)[1].model_dump()))
+
+    wanted = functools.cache(wanted_params)
+    blobs = store.blobs()
     return {
         f"{key}|{variant}"
         for (key, variant), output in made.items()
@@ -199,12 +220,11 @@ def already_made(image_keys: Iterable[str], variant_names: Iterable[str], image_
     }
 
 
-def images_made_before(image_keys: Iterable[str], image_params: GenerationParams) -> set[str]:
+def images_made_before(store: CatalogResource, image_keys: Iterable[str], image_params: GenerationParams) -> set[str]:
     """The images whose framed views (what the 3D stages read) are stored, every one of them, made with the image
     settings this convert would use: a new variant of them needs no new cut-out or upscale."""
-    resource = definitions.RESOURCES["catalog"]
-    blobs, wanted = resource.blobs(), image_params.image_settings()
-    return {key for key in image_keys if stored_settings(blobs, "framed", resource.source(key)["content_hash"]) == wanted}
+    blobs, wanted = store.blobs(), image_params.image_settings()
+    return {key for key in image_keys if stored_settings(blobs, "framed", store.source(key)["content_hash"]) == wanted}
 
 
 def intact(blobs: catalog.BlobStore, output: catalog.MadeOutput) -> bool:
@@ -217,21 +237,20 @@ def intact(blobs: catalog.BlobStore, output: catalog.MadeOutput) -> bool:
         return False
 
 
-def check_variant_licences(variants: Iterable[str], image_params: GenerationParams) -> None:
+def check_variant_licences(store: CatalogResource, variants: Iterable[str], image_params: GenerationParams) -> None:
     """Refuse, before anything is ingested or run, variants whose models the studio's licence setting forbids."""
     for variant in variants:
         try:
-            check_licences(_variant_params(variant, image_params)[1])
+            check_licences(_variant_params(store, variant, image_params)[1])
         except LicenceRefused as exc:
             raise LicenceRefused(f"variant {variant!r}: {exc}") from None
 
 
-def _record_failed_output(key: str, variant: str, image_params: GenerationParams, run_id: str, error: str) -> None:
+def _record_failed_output(store: CatalogResource, key: str, variant: str, image_params: GenerationParams, run_id: str, error: str) -> None:
     """The catalog shows the output as failed, with why, even though its own stages never ran."""
-    catalog_resource = definitions.RESOURCES["catalog"]
-    source = catalog_resource.source(key)
-    engine = catalog_resource.engine()
-    variant_id, params = _variant_params(variant, image_params, catalog.source_height(engine, source["id"]))
+    source = store.source(key)
+    engine = store.engine()
+    variant_id, params = _variant_params(store, variant, image_params, catalog.source_height(engine, source["id"]))
     try:
         output_id, attempt = start_attempt(engine, source["id"], variant_id, parameters=params.model_dump(), dagster_run_id=run_id)
     except catalog.OutputClaimed:  # another convert is making it from its own image stages: its outcome stands
@@ -259,6 +278,7 @@ def plan_chunks(instance: dg.DagsterInstance, image_keys: Iterable[str], batch_s
 
 def materialise(
     instance: dg.DagsterInstance,
+    store: CatalogResource,
     image_keys: Iterable[str],
     variant_names: Iterable[str],
     *,
@@ -270,26 +290,29 @@ def materialise(
     on_progress: Callable[[PartitionOutcome], None] | None = None,
     on_made: Callable[[str, str | None], None] | None = None,
 ) -> ConvertReport:
-    """Run the image stages of each image (cut out and upscaled with ``image_params``' image settings,
-    default the GenerationParams defaults), then the 3D stages of each image × variant: those not made
-    before with the same settings, or every one with ``force``. ``on_progress``: each partition's outcome, as its
-    run ends; ``on_made``: each partition made, as Dagster stores it (``MadeWatch``), before its run ends."""
+    """Run, on the catalog ``store`` (what convert reads, where its runs write), the image stages of each image
+    (cut out and upscaled with ``image_params``' image settings, default the GenerationParams defaults), then the
+    3D stages of each image × variant: those not made before with the same settings, or every one with ``force``.
+    ``on_progress``: each partition's outcome, as its run ends; ``on_made``: each partition made, as Dagster stores
+    it (``MadeWatch``), before its run ends."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r} is unknown: choose one of {', '.join(EXECUTORS)}")
     image_keys, variant_names = list(image_keys), list(variant_names)
     image_params = image_params or GenerationParams()
-    engine = definitions.RESOURCES["catalog"].engine()
+    engine = store.engine()
     release_orphaned_runs(instance, engine)
     keep_reserve(instance)
     size_gpu_pool(instance, workers)
     add_partitions(instance, images.name, image_keys)
     add_partitions(instance, variants.name, variant_names)
     planned_at = datetime.now(UTC).isoformat()
-    made = frozenset() if force else frozenset(already_made(image_keys, variant_names, image_params))
+    made = frozenset() if force else frozenset(already_made(store, image_keys, variant_names, image_params))
     # an image is left out only when every variant asked for was made (with none asked for: its image stages are)
     todo = [key for key in image_keys if not variant_names or any(f"{key}|{variant}" not in made for variant in variant_names)]
-    images_made = frozenset() if force or not variant_names else frozenset(images_made_before(todo, image_params))
-    settings = BatchSettings(tuple(variant_names), image_params, executor, made, images_made, "" if force else planned_at)
+    images_made = frozenset() if force or not variant_names else frozenset(images_made_before(store, todo, image_params))
+    settings = BatchSettings(
+        tuple(variant_names), image_params, executor, made, images_made, "" if force else planned_at, store.database_url
+    )
     report = ConvertReport()
 
     def record(outcomes: list[PartitionOutcome]) -> None:
@@ -387,5 +410,5 @@ def convert_in_worker(task: tuple[list[str], BatchSettings]) -> list[PartitionOu
         error = f"worker failed: {type(exc).__name__}: {first_line(exc)}"
         if instance is not None:  # no run of this worker is left STARTED
             give_up_reserve(instance)
-            fail_own_runs(instance, definitions.RESOURCES["catalog"].engine(), error)
+            fail_own_runs(instance, settings.catalog.engine(), error)
         return [PartitionOutcome(key, variant, False, "", error) for key in chunk for variant in (None, *settings.variants)]

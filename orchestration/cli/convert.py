@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import catalog
+from assets.resources import CatalogResource
 from assets.variants import variant_params
 from catalog.config import meshmill_home
 from inference.backends import backend_spec
@@ -108,6 +109,7 @@ def convert(
     found = objects(paths, views)
     image_params = resolve_params(generation)
     engine, blobs = open_engine(), open_blobs()
+    store = CatalogResource()  # the catalog of the environment, as the code location's runs open it
     described = {k: v for k, v in generation.items() if k not in IMAGE_STAGE_FIELDS}
     if described:  # the 3D options: the variant of those settings, found or made now
         name, made = variant_for(described)
@@ -124,7 +126,7 @@ def convert(
     if missing:
         fail(catalog.no_such_variants(missing, defined))
     try:
-        check_variant_licences(wanted, image_params)
+        check_variant_licences(store, wanted, image_params)
     except ValueError as exc:  # LicenceRefused, or a studio setting that names no known territory
         fail(str(exc))
     bad, said = [], {}
@@ -144,7 +146,7 @@ def convert(
     try:
         with ConvertProgress(console, total, names) as progress:
             report = materialise(
-                instance, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
+                instance, store, keys, wanted, image_params=image_params, workers=workers, batch_size=batch_size, executor=executor,
                 force=force, on_progress=progress.outcome, on_made=progress.made,
             )  # fmt: skip
     except BatchStopped as stopped:  # e.g. Dagster's storage full: what was done, then one line naming the fault

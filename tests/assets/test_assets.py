@@ -80,7 +80,7 @@ def test_a_batch_is_two_runs_and_every_partition_its_own_materialisation(home, t
     mobile_variant(1500)
     catalog.define_variant(engine, "desktop", variant_params("desktop", target_faces=3000, texture_size=512))
     instance = dg.DagsterInstance.ephemeral()
-    report = materialise(instance, sorted(keys), ["mobile", "desktop"])
+    report = materialise(instance, RESOURCES["catalog"], sorted(keys), ["mobile", "desktop"])
     assert report.failures == [] and len(report.outcomes) == 3 * 3
     assert len(instance.get_runs()) == 2  # the image stages of the three images, then their six 3D partitions
 
@@ -119,10 +119,10 @@ def test_a_batch_is_two_runs_and_every_partition_its_own_materialisation(home, t
     assert set(status(instance, "textured_glb", partitions).values()) == {"MATERIALIZED"}
 
     # made before with the same settings: skipped; forced, made again, keeping the earlier attempt
-    again = materialise(instance, [sorted(keys)[0]], ["mobile"])
+    again = materialise(instance, RESOURCES["catalog"], [sorted(keys)[0]], ["mobile"])
     assert {(o.variant, o.skipped) for o in again.outcomes} == {(None, True), ("mobile", True)}
     assert len(instance.get_runs()) == 2
-    assert materialise(instance, [sorted(keys)[0]], ["mobile"], force=True).failures == []
+    assert materialise(instance, RESOURCES["catalog"], [sorted(keys)[0]], ["mobile"], force=True).failures == []
     output = next(o for o in catalog.show(engine, keys[sorted(keys)[0]])["outputs"] if o["variant"] == "mobile")
     assert [a["status"] for a in catalog.attempts_of(engine, output["id"])] == ["succeeded", "succeeded"]
 
@@ -133,7 +133,7 @@ def test_a_bad_image_fails_only_itself_and_shows_failed(home, tmp_path):
     engine = catalog.get_engine()
     mobile_variant()
     instance = dg.DagsterInstance.ephemeral()
-    report = materialise(instance, sorted(keys), ["mobile"])
+    report = materialise(instance, RESOURCES["catalog"], sorted(keys), ["mobile"])
     blank = next(k for k, sid in keys.items() if catalog.show(engine, sid)["filename"] == "blank.png")
     assert {(o.image, o.variant) for o in report.failures} == {(blank, None), (blank, "mobile")}
     assert "no object found" in next(o.error for o in report.failures if o.variant is None)
@@ -160,7 +160,7 @@ def test_the_record_follows_the_image_stage_settings_that_made_the_views(home):
     engine = catalog.get_engine()
     mobile_variant(800)
     instance = dg.DagsterInstance.ephemeral()
-    assert materialise(instance, [key], ["mobile"], image_params=GenerationParams(upscale=2)).failures == []
+    assert materialise(instance, RESOURCES["catalog"], [key], ["mobile"], image_params=GenerationParams(upscale=2)).failures == []
     (output,) = catalog.show(engine, source_id)["outputs"]
     assert output["parameters"]["upscale"] == 2 and output["parameters"]["target_faces"] == 800
 
@@ -260,7 +260,7 @@ def test_a_new_shape_without_its_glb_leaves_the_output_pending(home, selection):
     ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
     mobile_variant()
     instance = dg.DagsterInstance.ephemeral()
-    assert materialise(instance, [key], []).failures == []  # the image stages only
+    assert materialise(instance, RESOURCES["catalog"], [key], []).failures == []  # the image stages only
     instance.add_dynamic_partitions("variants", ["mobile"])
     partition = dg.MultiPartitionKey({"image": key, "variant": "mobile"})
     assert dg.materialize(ASSETS, selection=selection, partition_key=partition, instance=instance, resources=RESOURCES).success
@@ -276,7 +276,7 @@ def test_a_licence_the_studio_setting_forbids_fails_the_output_at_once_with_why(
     ((key, source_id),) = ingest(SAMPLES / "soccer_ball.png").items()
     catalog.define_variant(catalog.get_engine(), "hy", variant_params("mobile", backend="hunyuan3d-2mini-turbo"))
     instance = dg.DagsterInstance.ephemeral()
-    assert materialise(instance, [key], []).failures == []  # the image stages only
+    assert materialise(instance, RESOURCES["catalog"], [key], []).failures == []  # the image stages only
     instance.add_dynamic_partitions("variants", ["hy"])
     monkeypatch.setenv("MESHMILL_TERRITORY", "UK")
     partition = dg.MultiPartitionKey({"image": key, "variant": "hy"})
@@ -298,7 +298,7 @@ def test_quads_and_levels_of_detail_are_recorded_and_survive_re_texturing(home):
         engine, "game", variant_params("mobile", target_faces=1000, texture_size=512, lods=2, remesh="quad", uv_mode="box")
     )
     instance = dg.DagsterInstance.ephemeral()
-    assert materialise(instance, [key], ["game"]).failures == []
+    assert materialise(instance, RESOURCES["catalog"], [key], ["game"]).failures == []
     (output,) = catalog.show(engine, source_id)["outputs"]
     blobs = catalog.blob_store_from_env()
 
@@ -318,3 +318,18 @@ def test_quads_and_levels_of_detail_are_recorded_and_survive_re_texturing(home):
     assert dg.materialize(ASSETS, selection=["textured_glb"], partition_key=partition, instance=instance, resources=RESOURCES).success
     (output,) = catalog.show(engine, source_id)["outputs"]
     assert quads_in_zip() == first and output["quad_count"] >= first
+
+
+def test_convert_works_on_the_catalog_it_is_handed(home, tmp_path):
+    """A catalog other than the environment's: convert reads its sources and variants from it, and the runs it
+    starts record their outputs there; the environment's catalog is never touched."""
+    store = CatalogResource(database_url=f"sqlite:///{tmp_path / 'studio.db'}")
+    engine = store.engine()
+    ((result),) = ingest_paths([SAMPLES / "soccer_ball.png"], engine, store.blobs(), collections=["test"])
+    catalog.define_variant(engine, "mobile", variant_params("mobile", target_faces=800, texture_size=512))
+    key = image_partition_key(result.content_hash, result.name)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(instance, store, [key], ["mobile"]).failures == []
+    (output,) = catalog.show(engine, result.source_id)["outputs"]
+    assert output["status"] == "succeeded" and output["parameters"]["target_faces"] == 800
+    assert catalog.find(catalog.get_engine()) == [] and catalog.list_variants(catalog.get_engine()) == []

@@ -70,7 +70,7 @@ def test_variants_sensor_requests_every_variant_after_the_image_stages(home):
     catalog.define_variant(engine, "hero", variant_params("hero", target_faces=2000, texture_size=512))
     instance = dg.DagsterInstance.ephemeral()
     assert evaluate(variants_sensor, instance).run_requests == []
-    materialise(instance, [key], [])  # the image stages only
+    materialise(instance, CatalogResource(), [key], [])  # the image stages only
     tick = evaluate(variants_sensor, instance)
     assert sorted(str(r.partition_key) for r in tick.run_requests) == sorted([f"{key}|hero", f"{key}|mobile"])
     assert evaluate(variants_sensor, instance, tick.cursor).run_requests == []
