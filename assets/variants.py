@@ -30,3 +30,20 @@ def output_params(variant: GenerationParams, image_settings: Mapping[str, Any], 
     The 3D asset makes outputs with it and ``convert`` compares what it gives with what an output was made with."""
     params = variant.replace(**image_settings)
     return params if height_m is None else params.replace(height=height_m)
+
+
+def another_seed_variant(engine: Engine, name: str) -> str:
+    """A variant that is ``name``'s parameters with the next seed (``desktop`` → ``desktop-seed1``, then
+    ``desktop-seed2`` …), defined now unless one of that name already has exactly those parameters; returns its name.
+    What a reviewer's "make it again" asks for: everything the same but the sampler's seed."""
+    params = variant_params(engine, catalog.variant_by_name(engine, name))
+    base = name.removesuffix(f"-seed{params.seed}") if params.seed else name
+    existing = {v["name"] for v in catalog.list_variants(engine)}
+    for seed in range(params.seed + 1, params.seed + 1000):
+        wanted, candidate = params.replace(seed=seed).model_dump(mode="json"), f"{base}-seed{seed}"
+        if candidate not in existing:
+            catalog.define_variant(engine, candidate, wanted)
+            return candidate
+        if variant_params(engine, catalog.variant_by_name(engine, candidate)).model_dump(mode="json") == wanted:
+            return candidate
+    raise catalog.CatalogError(f"variant {name!r}: no free name for another seed among {base}-seed{params.seed + 1}…")

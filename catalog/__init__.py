@@ -4,7 +4,7 @@ from catalog.blobs import BlobError, BlobNotFound, BlobStore, Digest, LocalBlobS
 from catalog.claims import MadeMeanwhile, OutputClaimed, heartbeat, lease_s
 from catalog.db import describe_database, dispose_engines, get_engine, make_engine, migrate, read_only_engine
 from catalog.labels import LabelError, normalise_label
-from catalog.models import MAX_ID, OutputStatus
+from catalog.models import MAX_ID, OutputStatus, ReviewDecision
 from catalog.queries import (
     MadeOutput,
     edit_labels,
@@ -45,8 +45,16 @@ from catalog.records import (
     start_attempt,
     view_in_catalog,
 )
+from catalog.reviews import REVIEW_FILTERS, ReviewError, ReviewFilter, remakes_after, review_output, reviews_of, settle_remake
 
 __all__ = [
+    "REVIEW_FILTERS",
+    "ReviewError",
+    "ReviewFilter",
+    "remakes_after",
+    "review_output",
+    "reviews_of",
+    "settle_remake",
     "read_only_engine",
     "MadeMeanwhile",
     "OutputClaimed",
@@ -74,6 +82,7 @@ __all__ = [
     "LocalBlobStore",
     "MAX_ID",
     "OutputStatus",
+    "ReviewDecision",
     "S3BlobStore",
     "blob_store_from_env",
     "store_retry_seconds",

@@ -19,6 +19,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_utc(value: Any) -> Any:
+    """A stored time as ISO 8601 with its zone (SQLite hands timestamps back without it; every stored time is UTC);
+    anything else as it is."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value
+
+
 def _timestamp(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False, **kwargs)
 
@@ -171,8 +179,35 @@ class Output(SQLModel, table=True):
     #: while running: when the run making it last said it was still at work (``catalog.claims``); a running output
     #: whose heartbeat is older than the claim's lease was left by a process that stopped
     heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    #: the latest review decision (``ReviewDecision``: approved or rejected); NULL until someone reviews it
+    review: str | None = Field(default=None, max_length=16)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+class ReviewDecision(str, enum.Enum):
+    """What a reviewer said of an output: approved or rejected it, or asked for it again (with another seed or as
+    another variant)."""
+
+    approved = "approved"
+    rejected = "rejected"
+    remake = "remake"
+
+
+class Review(SQLModel, table=True):
+    """One decision on an output, by whom and when; the output keeps its latest approval or rejection in ``review``."""
+
+    __tablename__ = "review"
+    __table_args__ = (Index("ix_review_output", "output_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    output_id: int = Field(sa_column=Column(Integer, ForeignKey("output.id", ondelete="CASCADE"), nullable=False))
+    decision: str = Field(max_length=16)
+    reviewer: str = Field(max_length=128)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    #: for a remake: the variant asked for (a new one with another seed, or one that exists)
+    variant: str | None = Field(default=None, max_length=64)
+    decided_at: datetime = _timestamp()
 
 
 class OutputAttempt(SQLModel, table=True):

@@ -1,17 +1,16 @@
-"""Reading the catalog: find by tags, collections, variant and status; show one image; edit labels.
+"""Reading the catalog: find by tags, collections, variant, status and review; show one image; edit labels.
 
 ``find`` returns one dict per matching source image, newest first, with its outputs; ``summary=True``
 leaves out of each output what only its own page shows (parameters, timings, counts, licences…), which
 makes a listing page cheaper to read and to build. A label
 matches an image when it is on the image itself or on one of its outputs (only the outputs the
-variant/status filters select, when those are given). Results are paginated by id: pass the last
+variant/status/review filters select, when those are given). Results are paginated by id: pass the last
 id you saw as ``before_id`` to get the next page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select, union_all
@@ -20,8 +19,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from catalog.keys import IMAGE_KEY_LENGTH, hash_prefix_of, image_partition_key
 from catalog.labels import LabelKind, attach_labels, detach_labels, label_tables, labels_of, normalise_label
-from catalog.models import Collection, Output, OutputStatus, SourceImage, SourceView, Tag, Variant, collection_member
+from catalog.models import Collection, Output, OutputStatus, SourceImage, SourceView, Tag, Variant, collection_member, iso_utc
 from catalog.records import CatalogError, no_such_variants
+from catalog.reviews import REVIEW_FILTERS
 
 _src = SourceImage.__table__
 _out = Output.__table__
@@ -47,20 +47,29 @@ _OUTPUT_FIELDS = (
     "lod_face_counts",
     "quad_count",
     "dagster_run_id",
+    "review",
 )
 #: what a summary (``find(summary=True)``) says of each output, besides its variant, blob keys and labels
-_SUMMARY_OUTPUT_FIELDS = ("id", "status")
+_SUMMARY_OUTPUT_FIELDS = ("id", "status", "review")
 #: what a record says of each view of its object
 _VIEW_FIELDS = ("view", "content_hash", "filename", "blob_key", "width", "height", "mode", "source_format", "byte_size")
 
 
-def _output_filter(variant_id: int | None, status: str | None) -> ColumnElement[bool] | None:
+def _output_filter(variant_id: int | None, status: str | None, review: str | None = None) -> ColumnElement[bool] | None:
     conditions = []
     if variant_id is not None:
         conditions.append(_out.c.variant_id == variant_id)
     if status is not None:
         conditions.append(_out.c.status == status)
+    if review is not None:
+        conditions.append(_out.c.review.is_(None) if review == "unreviewed" else _out.c.review == review)
     return and_(*conditions) if conditions else None
+
+
+def _review_filter(review: str | None) -> str | None:
+    if review is not None and review not in REVIEW_FILTERS:
+        raise ValueError(f"review {review!r}: use one of {', '.join(REVIEW_FILTERS)}")
+    return review
 
 
 def _has_label(kind: LabelKind, label_id: int, output_filter: ColumnElement[bool] | None) -> ColumnElement[bool]:
@@ -102,6 +111,7 @@ def _matching_sources(
     collection: str | None = None,
     variant: str | None = None,
     status: str | None = None,
+    review: str | None = None,
     limit: int = 50,
     before_id: int | None = None,
 ) -> Select | None:
@@ -120,7 +130,7 @@ def _matching_sources(
         variant_id = known["variant"].get(variant.lower())
         if variant_id is None:
             return None
-    output_filter = _output_filter(variant_id, status)
+    output_filter = _output_filter(variant_id, status, _review_filter(review))
 
     conditions: list[ColumnElement[bool]] = []
     for tag in tags:
@@ -143,13 +153,6 @@ def _matching_sources(
     return select(_src).where(*conditions).order_by(_src.c.id.desc()).limit(limit)
 
 
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        # SQLite hands timestamps back without their zone; every stored time is UTC.
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    return value
-
-
 def views_of(conn: Connection, source_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Each object's views, in the order they were recorded (front first)."""
     views: dict[int, list[dict[str, Any]]] = {}
@@ -165,6 +168,7 @@ def describe_sources(
     *,
     variant: str | None = None,
     status: str | None = None,
+    review: str | None = None,
     rows: list[Any] | None = None,
     summary: bool = False,
 ) -> list[dict[str, Any]]:
@@ -192,6 +196,9 @@ def describe_sources(
         out_query = out_query.where(_var.c.name == variant.lower())
     if status is not None:
         out_query = out_query.where(_out.c.status == OutputStatus(status).value)
+    review_filter = _output_filter(None, None, _review_filter(review))
+    if review_filter is not None:
+        out_query = out_query.where(review_filter)
     outputs: dict[int, list[Any]] = {}
     for row in conn.execute(out_query).all():
         outputs.setdefault(row.source_image_id, []).append(row)
@@ -208,8 +215,8 @@ def describe_sources(
         record["tags"] = tags.get(key, [])
         record["collections"] = collections.get(key, [])
         if not summary:
-            record["created_at"] = _iso(r["created_at"])
-            record["updated_at"] = _iso(r["updated_at"])
+            record["created_at"] = iso_utc(r["created_at"])
+            record["updated_at"] = iso_utc(r["updated_at"])
         return record
 
     records = []
@@ -231,7 +238,7 @@ def describe_sources(
                 "source_format": src.source_format,
                 "byte_size": src.byte_size,
                 "blob_key": src.blob_key,
-                "created_at": _iso(src.created_at),
+                "created_at": iso_utc(src.created_at),
                 "views": views.get(source_id, []),
                 "tags": tags.get(key, []),
                 "collections": collections.get(key, []),
@@ -247,8 +254,8 @@ def find(engine: Engine, *, summary: bool = False, **filters: Any) -> list[dict[
         query = _matching_sources(conn, **filters)
         rows = [] if query is None else conn.execute(query).all()
         ids = [row.id for row in rows]
-        variant, status = filters.get("variant"), filters.get("status")
-        return describe_sources(conn, ids, variant=variant, status=status, rows=rows, summary=summary)
+        variant, status, review = filters.get("variant"), filters.get("status"), filters.get("review")
+        return describe_sources(conn, ids, variant=variant, status=status, review=review, rows=rows, summary=summary)
 
 
 def show(engine: Engine, source_image_id: int) -> dict[str, Any]:
@@ -362,13 +369,14 @@ def list_collections(engine: Engine) -> list[dict[str, Any]]:
     )
     query = select(table.c.name, images.label("images"), outputs.label("outputs"), table.c.created_at).order_by(table.c.name)
     with engine.connect() as conn:
-        return [{"name": r.name, "images": r.images, "outputs": r.outputs, "created_at": _iso(r.created_at)} for r in conn.execute(query)]
+        rows = conn.execute(query).all()
+    return [{"name": r.name, "images": r.images, "outputs": r.outputs, "created_at": iso_utc(r.created_at)} for r in rows]
 
 
 def list_variants(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(_var).order_by(_var.c.name))
-        return [{k: _iso(v) for k, v in row._mapping.items()} for row in rows]
+        return [{k: iso_utc(v) for k, v in row._mapping.items()} for row in rows]
 
 
 def source_by_partition_key(engine: Engine, image_key: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from assets import ASSETS
 from assets.resources import CatalogResource, ComputeResource
 from orchestration.celery_config import broker_url, executor_config
 from orchestration.jobs import image_job, model_job
-from orchestration.sensors import inbox_sensor, orphaned_runs_sensor, variants_sensor
+from orchestration.sensors import inbox_sensor, orphaned_runs_sensor, remakes_sensor, variants_sensor
 
 RESOURCES = {"catalog": CatalogResource(), "compute": ComputeResource()}
 
@@ -23,7 +23,7 @@ def executor() -> dg.ExecutorDefinition:
 defs = dg.Definitions(
     assets=ASSETS,
     jobs=[image_job, model_job],
-    sensors=[inbox_sensor, variants_sensor, orphaned_runs_sensor],
+    sensors=[inbox_sensor, variants_sensor, orphaned_runs_sensor, remakes_sensor],
     resources=RESOURCES,
     executor=executor(),
 )

@@ -50,15 +50,17 @@ def exported_files(
     collection: str | None = None,
     tags: list[str] | None = None,
     variant: str | None = None,
+    review: str | None = None,
 ) -> Iterator[ExportedFile]:
-    """Every made output of the objects in ``collection`` with every one of ``tags`` (of ``variant`` where given) in
+    """Every made output of the objects in ``collection`` with every one of ``tags`` (of ``variant``, and with the
+    latest ``review`` decision — ``approved`` — where given) in
     each of ``formats``, named by ``template``: ``{collection}`` (the one asked for, else the object's first, else
     ``uncollected``), ``{name}`` (the source's file name without its suffix), ``{variant}``, ``{format}``, ``{ext}``.
     Two objects of one name in one folder keep both: the second and later get ``-<source id>`` before the suffix."""
     before, taken = None, set()
     while True:
         page = catalog.find(
-            engine, collection=collection, tags=tags or [], variant=variant, status="succeeded", limit=PAGE, before_id=before
+            engine, collection=collection, tags=tags or [], variant=variant, status="succeeded", review=review, limit=PAGE, before_id=before
         )
         for source in page:
             name = Path(source["filename"]).stem

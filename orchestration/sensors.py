@@ -8,7 +8,9 @@ the image stages with run keys. ``variants_sensor`` then requests ``mesh`` + ``t
 every variant of each image whose ``upscaled_image`` was materialised. Both keep a cursor, and run
 keys make a repeated request a no-op, so restarts neither skip nor repeat work. ``orphaned_runs_sensor``
 (on by default) is run monitoring for the runs ``convert`` launches itself: it fails those whose process
-died and frees their pool slots.
+died and frees their pool slots. ``remakes_sensor`` (on by default) queues the runs a reviewer asked for in the web
+app ("make it again with another seed", "make it as variant X"): one run of the 3D stages per remake, tagged with
+who asked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import dagster as dg
 
 from assets.partitions import images, variants
 from assets.resources import CatalogResource
-from catalog import list_variants, partition_keys
+from assets.variants import another_seed_variant
+from catalog import CatalogError, LabelError, list_variants, partition_keys, remakes_after, settle_remake
 from catalog.config import meshmill_home
 from orchestration.ingest import ingest_set
 from orchestration.instance import release_orphaned_runs
@@ -119,3 +122,45 @@ def orphaned_runs_sensor(context: dg.SensorEvaluationContext, catalog: CatalogRe
     for run_id in released:
         context.log.warning(f"run {run_id}: its process is gone; failed, its pool slots freed and its attempts closed")
     return dg.SkipReason(f"closed {len(released)} run(s) left open by dead processes" if released else "no run left open by a dead process")
+
+
+#: the tags a remake's run carries: the review that asked for it, and who
+REVIEW_TAG, REVIEWER_TAG = "meshmill/review", "meshmill/requested_by"
+
+
+@dg.sensor(
+    job=model_job,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Queues the 3D stages of each output a reviewer asked to make again (another seed or another variant).",
+)
+def remakes_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) -> dg.SensorResult:
+    """A remake without a variant asks for another seed: its output's variant with the next seed, defined here and
+    noted on the remake; one that cannot be defined (a name too long) is logged and left."""
+    engine = catalog.engine()
+    after = int(context.cursor) if context.cursor else None
+    remakes = remakes_after(engine, after, limit=BATCH)
+    requests, names = [], set()
+    for remake in remakes:
+        variant = remake["variant"]
+        if variant is None:
+            try:
+                variant = another_seed_variant(engine, remake["output_variant"])
+            except (CatalogError, LabelError) as exc:
+                context.log.warning(f"review {remake['id']}: no variant with another seed of {remake['output_variant']}: {exc}")
+                continue
+            settle_remake(engine, remake["id"], variant)
+        names.add(variant)
+        requests.append(
+            dg.RunRequest(
+                run_key=f"remake:{remake['id']}",
+                partition_key=dg.MultiPartitionKey({"image": remake["image"], "variant": variant}),
+                tags={REVIEW_TAG: str(remake["id"]), REVIEWER_TAG: remake["reviewer"]},
+            )
+        )
+    names = sorted(names)
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[variants.build_add_request(names)] if names else [],
+        cursor=str(remakes[-1]["id"]) if remakes else context.cursor,
+    )

@@ -1,6 +1,7 @@
 // Drive the Meshmill web app in headless Chromium (Debian's) as an art lead would; save screenshots.
 //   node tools/viewer_check.mjs BASE_URL OUT_DIR PLAN.json
-// PLAN: {"tag": "...", "collection": "...", "output": <id>, "compare_image": <source id>, "views_output": <id>}
+// PLAN: {"tag": "...", "collection": "...", "output": <id>, "compare_image": <source id>, "views_output": <id>,
+//        optionally "review_base": <a server with edits>, "review_output": <id>, "review_token": "..."}
 // Prints one JSON object of what it saw; the caller (tests/web/test_browser.py) asserts and checks pixels.
 import { launchChromium } from "./chromium.mjs";
 import { readFileSync } from "node:fs";
@@ -105,5 +106,24 @@ seen.no_webgl = await bare.evaluate(() => ({
   disabled: [...document.querySelectorAll(".toolbar button")].every((b) => b.disabled),
 }));
 await bare.screenshot({ path: `${out}/output-page-no-webgl.png` });
+
+// review (a server with edits and reviewers' tokens): sign in, reject with a note, ask for another seed
+if (plan.review_base) {
+  const lead = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  lead.on("pageerror", (e) => seen.errors.push(`review: ${e}`));
+  await lead.goto(`${plan.review_base}/outputs/${plan.review_output}?spin=0`);
+  await lead.fill("#sign-in-form input[name=token]", plan.review_token);
+  await Promise.all([lead.waitForNavigation(), lead.click("#sign-in-form button[type=submit]")]);
+  await lead.fill("#review-form input[name=note]", "the lid is missing");
+  await Promise.all([lead.waitForNavigation(), lead.click("#reject")]);
+  await lead.click("#another-seed");
+  await lead.waitForFunction(() => document.querySelector("#review-message").textContent.includes("asked for"), null, { timeout: 30000 });
+  seen.review = await lead.evaluate(() => ({
+    state: document.querySelector("#review-state").textContent.replace(/\s+/g, " ").trim(),
+    message: document.querySelector("#review-message").textContent,
+    approve_disabled: document.querySelector("#approve").disabled,
+  }));
+  await lead.locator("aside").screenshot({ path: `${out}/review.png` });
+}
 console.log(JSON.stringify(seen));
 await browser.close();

@@ -1,4 +1,4 @@
-"""``meshmill catalog``: find source images by tag, collection, variant and status; show one; label them."""
+"""``meshmill catalog``: find source images by tag, collection, variant, status and review; show one; label them."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ OutputId = typer.Option(
     None, "--output", "-o", min=0, max=MAX_ID, help="An output's id (as `catalog find` and the web app show it) instead of ID --variant."
 )
 SourceId = typer.Argument(None, metavar="[ID]", min=0, max=MAX_ID, help="Source image id (or give --output).")
+
+#: an output's latest review, as the web app's reviewers left it
+ReviewOption = typer.Option(None, help="Only outputs whose latest review is this (approved in the web app, say).")
 
 
 def _target(source_id: int | None, output_id: int | None, variant: str | None) -> tuple[int, str | None]:
@@ -53,11 +56,12 @@ def catalog_find(
     collection: str | None = typer.Option(None, "--collection", "-c", help="Only images in this collection (or with an output in it)."),
     variant: str | None = typer.Option(None, help="Only images with an output of this variant."),
     status: catalog.OutputStatus | None = typer.Option(None, help="Only outputs in this state."),
+    review: catalog.ReviewFilter | None = ReviewOption,
     limit: int = typer.Option(50, min=1, max=1000, help="Page size."),
     before: int | None = typer.Option(None, min=0, max=MAX_ID, help="Next page: the last id of the previous one."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: one object per source image."),
 ) -> None:
-    """Find source images (newest first) by tags, collection, variant and output status."""
+    """Find source images (newest first) by tags, collection, variant, output status and review."""
     try:
         records = catalog.find(
             open_engine(reading=True),
@@ -66,6 +70,7 @@ def catalog_find(
             collection=collection,
             variant=variant,
             status=status.value if status else None,
+            review=review.value if review else None,
             limit=limit,
             before_id=before,
             summary=not as_json,  # the table shows no more
@@ -98,6 +103,7 @@ def catalog_export(
     tag: list[str] = typer.Option([], "--tag", "-t", help="Only objects with this tag (repeatable: every one of them)."),
     formats: str = typer.Option("glb", "--format", "-f", help="Comma-separated formats: glb, obj, fbx, usdz, usdc."),
     variant: str | None = typer.Option(None, help="Only this variant's outputs."),
+    review: catalog.ReviewFilter | None = ReviewOption,
     template: str = typer.Option(
         DEFAULT_TEMPLATE,
         help="Each file's path: {collection}, {name} (the source's file name without its suffix), {variant}, {format}, {ext}.",
@@ -118,7 +124,8 @@ def catalog_export(
         fail("say what to export: --collection NAME, --tag NAME, or both")
     try:
         check_formats(names)
-        found = exported_files(open_engine(), open_blobs(), names, template, collection=collection, tags=tag, variant=variant)
+        chosen = {"collection": collection, "tags": tag, "variant": variant, "review": review.value if review else None}
+        found = exported_files(open_engine(), open_blobs(), names, template, **chosen)
         written = write_export(found, destination)
     except (ValueError, KeyError) as exc:
         fail(str(exc))

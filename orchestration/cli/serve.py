@@ -13,7 +13,12 @@ from orchestration.cli.common import fail, open_engine, say
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every one)."),
     port: int = typer.Option(8787, help="Port to listen on."),
-    allow_edits: bool = typer.Option(False, "--allow-edits", help="Let the pages add and remove tags and collections."),
+    allow_edits: bool = typer.Option(
+        False,
+        "--allow-edits",
+        help="Let the pages edit: tags and collections, review (approve, reject, make again). Edits carry a reviewer's "
+        "token from MESHMILL_EDIT_TOKENS (name=token, comma-separated); without tokens, only on a loopback --host.",
+    ),
     allowed_host: list[str] = typer.Option(
         [],
         "--allowed-host",
@@ -24,9 +29,17 @@ def serve(
     """The catalog web app: search by tag and collection, a 3D viewer per output, side-by-side variants, downloads."""
     import uvicorn
 
-    from orchestration.web.app import allowed_hosts, create_app
+    from orchestration.web.app import LOOPBACK_HOSTS, allowed_hosts, create_app
+    from orchestration.web.state import TOKENS_ENV, TokenError, edit_tokens
 
     open_engine()  # a bad MESHMILL_DATABASE_URL ends here, with its message
+    try:
+        tokens = edit_tokens()
+    except TokenError as exc:
+        fail(str(exc))
+    if allow_edits and not tokens and host not in LOOPBACK_HOSTS:
+        fail(f"--allow-edits on {host} needs reviewers' tokens in {TOKENS_ENV} (name=token, comma-separated): anyone who "
+             "reaches the app could edit otherwise; or serve on 127.0.0.1")  # fmt: skip
     hosts = allowed_hosts(host, allowed_host)
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -38,6 +51,7 @@ def serve(
     url = f"http://{shown}:{port}"
     remember_web_url(url)  # Dagster's links to output pages, for outputs made from now on: noted before it answers
     listening.listen(2048)
-    say(f"Meshmill catalog on {url}/ ({'edits allowed' if allow_edits else 'read-only'}; answers {', '.join(hosts)})")
-    config = uvicorn.Config(create_app(allow_edits=allow_edits, hosts=hosts), log_level="warning")
+    edits = f"edits by {len(tokens)} reviewer(s) with tokens" if tokens else "edits allowed from this machine"
+    say(f"Meshmill catalog on {url}/ ({edits if allow_edits else 'read-only'}; answers {', '.join(hosts)})")
+    config = uvicorn.Config(create_app(allow_edits=allow_edits, hosts=hosts, tokens=tokens), log_level="warning")
     uvicorn.Server(config).run(sockets=[listening])

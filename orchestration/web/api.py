@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 import catalog
-from catalog import MAX_ID, CatalogError, LabelError
+from catalog import MAX_ID, REVIEW_FILTERS, CatalogError, LabelError
 from orchestration.web.state import MAX_LABELS, PAGE, CatalogId, Site, links, not_found
 
 router = APIRouter(prefix="/api")
@@ -21,11 +21,6 @@ class LabelEdit(BaseModel):
     variant: str | None = None  # label the variant's output instead of the image
 
 
-def refuse_read_only(site: Site) -> None:
-    if not site.allow_edits:
-        raise HTTPException(status_code=403, detail="this server is read-only: start it with `meshmill serve --allow-edits`")
-
-
 @router.get("/search")
 def api_search(
     site: Site,
@@ -33,11 +28,12 @@ def api_search(
     collection: str | None = None,
     variant: str | None = None,
     status: str | None = None,
+    review: str | None = Query(None, description="an output's latest review: " + ", ".join(REVIEW_FILTERS)),
     before: int | None = Query(None, ge=0, le=MAX_ID),
     limit: int = Query(PAGE, ge=1, le=200),
     summary: bool = Query(False, description="outputs without parameters, timings, counts and licences: a cheaper listing"),
 ) -> dict[str, Any]:
-    return site.search(tag, collection, variant, status, before, limit, summary)
+    return site.search(tag, collection, variant, status, before, limit, summary, review)
 
 
 @router.get("/outputs/{output_id}")
@@ -52,8 +48,8 @@ def api_variants(site: Site, source_id: CatalogId) -> list[dict[str, Any]]:
 
 
 @router.post("/sources/{source_id}/labels")
-def api_edit_labels(site: Site, source_id: CatalogId, edit: LabelEdit) -> dict[str, Any]:
-    refuse_read_only(site)
+def api_edit_labels(request: Request, site: Site, source_id: CatalogId, edit: LabelEdit) -> dict[str, Any]:
+    site.editor(request)
     if edit.kind not in ("tag", "collection"):
         raise HTTPException(status_code=400, detail=f"kind {edit.kind!r}: use 'tag' or 'collection'")
     try:

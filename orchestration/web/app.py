@@ -25,9 +25,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import catalog
-from orchestration.web import api, files, pages
+from orchestration.web import api, files, pages, review
 from orchestration.web.ranges import Unsatisfiable, requested_range
-from orchestration.web.state import AppState, is_decimal, not_found
+from orchestration.web.state import AppState, edit_tokens, is_decimal, not_found
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,16 @@ def refused_body(request: Request) -> Response | None:
     return None
 
 
-def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) -> FastAPI:
-    """The app; ``hosts``: the Host names it answers (default: ``allowed_hosts()``, loopback)."""
+def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None, tokens: dict[str, str] | None = None) -> FastAPI:
+    """The app; ``hosts``: the Host names it answers (default: ``allowed_hosts()``, loopback); ``tokens``: who may
+    edit (token → reviewer, default: ``$MESHMILL_EDIT_TOKENS``; none: whoever reaches the app)."""
     app = FastAPI(title="Meshmill catalog", docs_url="/api/docs", openapi_url="/api/openapi.json")
     state = AppState(
         engine=catalog.get_engine(),
         blobs=catalog.blob_store_from_env(),
         templates=Jinja2Templates(directory=str(HERE / "templates")),
         allow_edits=allow_edits,
+        tokens=edit_tokens() if tokens is None else tokens,
         has_three=(THREE / "build" / "three.module.js").is_file(),
     )
     app.state.meshmill = state
@@ -150,6 +152,6 @@ def create_app(allow_edits: bool = False, hosts: Sequence[str] | None = None) ->
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         return state.page(request, "error.html", status_code=exc.status_code, message=exc.detail, code=exc.status_code)
 
-    for router in (api.router, files.router, pages.router):
+    for router in (api.router, review.router, files.router, pages.router):
         app.include_router(router)
     return app

@@ -47,9 +47,10 @@ def file_export(
     tag: list[str] = Query([]),
     collection: str | None = None,
     variant: str | None = None,
+    review: str | None = Query(None, description="only outputs whose latest review is this: approved, say"),
     format: str = Query("glb", description="comma-separated formats: " + ", ".join(FORMATS)),  # noqa: A002
 ) -> Response:
-    """Every made output of a search (a collection, tags, a variant) in one zip, in each format asked for: the
+    """Every made output of a search (a collection, tags, a variant, a review) in one zip, in each format asked for: the
     stored file where the variant wrote that format, else made now from the output's GLB."""
     tags = split_tags(tag)
     if not collection and not tags:
@@ -66,9 +67,8 @@ def file_export(
     folder = Path(tempfile.mkdtemp(prefix="meshmill-export-"))
     try:  # the folder goes with any answer but the file
         try:
-            found = exported_files(
-                site.engine, site.blobs, names, "{name}_{variant}.{ext}", collection=collection, tags=tags, variant=variant
-            )
+            chosen = {"collection": collection, "tags": tags, "variant": variant, "review": review or None}
+            found = exported_files(site.engine, site.blobs, names, "{name}_{variant}.{ext}", **chosen)
             written = write_export(found, folder / "export.zip")
         except (LabelError, ValueError) as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -77,7 +77,7 @@ def file_export(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    name = "_".join([*([collection] if collection else []), *tags, *([variant] if variant else [])])
+    name = "_".join([*([collection] if collection else []), *tags, *([variant] if variant else []), *([review] if review else [])])
     return FileResponse(
         folder / "export.zip",
         media_type="application/zip",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 import catalog
-from catalog import MAX_ID
+from catalog import MAX_ID, REVIEW_FILTERS
 from inference.mesh.formats import FORMATS
 from orchestration.web.state import MAX_COMPARED, PAGE, STATUSES, CatalogId, Site, is_decimal, links
 
@@ -21,16 +21,24 @@ def search_page(
     collection: str | None = None,
     variant: str | None = None,
     status: str | None = None,
+    review: str | None = None,
     before: int | None = Query(None, ge=0, le=MAX_ID),
 ) -> HTMLResponse:
-    result = site.search(tag, collection, variant, status, before, PAGE, summary=True)  # the page shows no more
-    filters = {"tag": ", ".join(t for t in tag if t), "collection": collection or "", "variant": variant or "", "status": status or ""}
+    result = site.search(tag, collection, variant, status, before, PAGE, summary=True, review=review)  # the page shows no more
+    filters = {
+        "tag": ", ".join(t for t in tag if t),
+        "collection": collection or "",
+        "variant": variant or "",
+        "status": status or "",
+        "review": review or "",
+    }
     return site.page(
         request,
         "search.html",
         result=result,
         filters=filters,
         statuses=STATUSES,
+        reviews=REVIEW_FILTERS,
         collections=catalog.list_collections(site.engine),
         variants=catalog.list_variants(site.engine),
         formats=list(FORMATS),
@@ -40,7 +48,15 @@ def search_page(
 @router.get("/outputs/{output_id}", response_class=HTMLResponse)
 def output_page(request: Request, site: Site, output_id: CatalogId) -> HTMLResponse:
     detail = site.output(output_id)
-    return site.page(request, "output.html", detail=detail, links=links(detail), attempts=catalog.attempts_of(site.engine, output_id))
+    return site.page(
+        request,
+        "output.html",
+        detail=detail,
+        links=links(detail),
+        attempts=catalog.attempts_of(site.engine, output_id),
+        reviews=catalog.reviews_of(site.engine, output_id),
+        variants=[v["name"] for v in catalog.list_variants(site.engine)] if site.allow_edits else [],
+    )
 
 
 @router.get("/compare", response_class=HTMLResponse)

@@ -3,10 +3,12 @@ catalog id into a record or a 404 (``AppState``, reached through ``Site``); and 
 
 from __future__ import annotations
 
+import getpass
+import hmac
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -30,6 +32,31 @@ CatalogId = Annotated[int, fastapi.Path(ge=0, le=MAX_ID)]
 MAX_LABELS = 100
 #: compare shows this many outputs at most
 MAX_COMPARED = 4
+#: where edit tokens come from (``name=token`` pairs, comma-separated) and the cookie a browser keeps one in
+TOKENS_ENV = "MESHMILL_EDIT_TOKENS"
+TOKEN_COOKIE = "meshmill_token"
+MIN_TOKEN = 16
+
+
+class TokenError(ValueError):
+    """Edit tokens the app will not start with."""
+
+
+def edit_tokens(text: str | None = None) -> dict[str, str]:
+    """The reviewers' tokens (token → name) from ``name=token`` pairs, comma-separated (default: ``$MESHMILL_EDIT_TOKENS``)."""
+    text = os.environ.get(TOKENS_ENV, "") if text is None else text
+    tokens: dict[str, str] = {}
+    for pair in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, token = (part.strip() for part in pair.partition("="))
+        if not sep or not name or not token:
+            raise TokenError(f"{TOKENS_ENV}: {pair.split('=')[0][:40]!r} is not name=token")
+        if len(token) < MIN_TOKEN:
+            hint = "e.g. `openssl rand -hex 16`"
+            raise TokenError(f"{TOKENS_ENV}: {name}'s token is {len(token)} characters; use at least {MIN_TOKEN} ({hint})")
+        if token in tokens:
+            raise TokenError(f"{TOKENS_ENV}: {tokens[token]} and {name} have the same token")
+        tokens[token] = name
+    return tokens
 
 
 def dagster_url() -> str:
@@ -67,15 +94,18 @@ class AppState:
     templates: Jinja2Templates
     allow_edits: bool = False
     has_three: bool = False
-    edit_token: str = ""  # with edits allowed: the token an edit must carry ("" takes edits from anyone who reaches the app)
+    #: with edits allowed, who may edit: token → reviewer's name. Empty: whoever reaches the app edits, recorded as the
+    #: user running it (``meshmill serve`` then binds to loopback only)
+    tokens: Mapping[str, str] = field(default_factory=dict)
 
     def search(self, tag: list[str], collection: str | None, variant: str | None, status: str | None, before: int | None,
-               limit: int, summary: bool) -> dict[str, Any]:  # fmt: skip
+               limit: int, summary: bool, review: str | None = None) -> dict[str, Any]:  # fmt: skip
         filters = {
             "tags": split_tags(tag),
             "collection": collection or None,
             "variant": variant or None,
             "status": status or None,
+            "review": review or None,
             "before_id": before,
             "limit": limit,
         }
@@ -118,10 +148,36 @@ class AppState:
             raise damaged(output_id, "GLB", f"{len(data):,} bytes of the {files['byte_size']:,} written")
         return data
 
+    def reviewer(self, request: Request) -> str | None:
+        """Who sends this request, by the token it carries (``Authorization: Bearer``, or the cookie signing in sets);
+        None where it carries none this app knows. With no tokens set, the user running the app."""
+        if not self.tokens:
+            return f"{getpass.getuser()} (local)"
+        header = request.headers.get("authorization", "")
+        return self.name_of(header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(TOKEN_COOKIE, ""))
+
+    def name_of(self, given: str) -> str | None:
+        """The reviewer whose token ``given`` is (compared in constant time), or None."""
+        given_bytes = given.encode()
+        return next((name for token, name in self.tokens.items() if given and hmac.compare_digest(token.encode(), given_bytes)), None)
+
+    def editor(self, request: Request) -> str:
+        """The reviewer an edit is recorded under; 403 on a read-only app, 401 without a known token."""
+        if not self.allow_edits:
+            raise HTTPException(status_code=403, detail="this server is read-only: start it with `meshmill serve --allow-edits`")
+        name = self.reviewer(request)
+        if name is None:
+            raise HTTPException(status_code=401, detail=f"sign in: send your edit token (one of {TOKENS_ENV}) as `Authorization: Bearer`")
+        return name
+
     def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return self.templates.TemplateResponse(
-            request, name, {"allow_edits": self.allow_edits, "three": self.has_three, **context}, status_code=status_code
-        )
+        base = {
+            "allow_edits": self.allow_edits,
+            "three": self.has_three,
+            "signed_in": self.allow_edits and self.reviewer(request),
+            "needs_token": bool(self.tokens),
+        }
+        return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 
 def damaged(output_id: int, what: str, problem: str) -> HTTPException:

@@ -119,11 +119,12 @@ def test_a_summary_is_the_full_record_less_what_only_an_outputs_own_page_shows(e
         assert ids(summary) == ids(full) and ids(full)
         for long, short in zip(full, summary, strict=True):
             assert {k: v for k, v in long.items() if k != "outputs"} == {k: v for k, v in short.items() if k != "outputs"}
-            kept = ("id", "status", "variant", "blob_keys", "tags", "collections")
+            kept = ("id", "status", "review", "variant", "blob_keys", "tags", "collections")
             assert [{k: o[k] for k in kept} for o in long["outputs"]] == short["outputs"]
     (record,) = find(engine, summary=True, tags=["approved"])
     assert record["outputs"][1] == {
-        "id": record["outputs"][1]["id"], "status": "succeeded", "variant": "mobile", "tags": ["approved"], "collections": [],
+        "id": record["outputs"][1]["id"], "status": "succeeded", "review": None, "variant": "mobile", "tags": ["approved"],
+        "collections": [],
         "blob_keys": {"glb": "outputs/a.glb", "obj": None, "preview": "previews/a.png"},
     }  # fmt: skip
 

@@ -33,7 +33,7 @@ def test_checks_jobs_sensors_and_resources():
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("textured_glb", "valid_gltf"), ("textured_glb", "face_budget"), ("textured_glb", "non_empty")}
     assert {job.name for job in defs.jobs} >= {"image_stages", "model_stages"}
-    assert {sensor.name for sensor in defs.sensors} == {"inbox_sensor", "variants_sensor", "orphaned_runs_sensor"}
+    assert {sensor.name for sensor in defs.sensors} == {"inbox_sensor", "variants_sensor", "orphaned_runs_sensor", "remakes_sensor"}
     assert set(defs.resources) == {"catalog", "compute"}
     image_stages = defs.resolve_job_def("image_stages")
     assert isinstance(image_stages.partitions_def, dg.DynamicPartitionsDefinition) and image_stages.partitions_def.name == "images"

@@ -13,12 +13,15 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 
 import catalog
+from assets import ASSETS
 from assets.resources import CatalogResource
+from assets.variants import another_seed_variant
 from catalog.keys import image_partition_key
 from orchestration.convert import materialise
+from orchestration.definitions import RESOURCES
 from orchestration.ingest import ingest_paths
 from orchestration.instance import COORDINATOR_TAG
-from orchestration.sensors import inbox_sensor, orphaned_runs_sensor, variants_sensor
+from orchestration.sensors import REVIEW_TAG, REVIEWER_TAG, inbox_sensor, orphaned_runs_sensor, remakes_sensor, variants_sensor
 from tests.support import SAMPLES, variant_params
 from tests.support.images import write_view_set
 
@@ -99,3 +102,34 @@ def test_orphaned_runs_sensor_fails_a_run_whose_process_died_and_frees_its_slot(
     (attempt,) = catalog.attempts_of(engine, output_id)
     assert attempt["status"] == "failed" and "its process stopped" in attempt["error"]
     assert "no run left open" in evaluate(orphaned_runs_sensor, instance).skip_message
+
+
+def test_a_remake_asked_for_in_review_is_queued_by_the_remakes_sensor_and_made(home):
+    """ "Another seed" from the web app: a variant with the next seed, one run request tagged with the review and the
+    reviewer, and the run it requests makes the new output beside the old one."""
+    engine, blobs = catalog.get_engine(), catalog.blob_store_from_env()
+    (result,) = ingest_paths([SAMPLES / "soccer_ball.png"], engine, blobs)
+    key = image_partition_key(result.content_hash, "soccer_ball.png")
+    catalog.define_variant(engine, "mobile", variant_params("mobile", target_faces=800, texture_size=512))
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(instance, CatalogResource(), [key], ["mobile"]).failures == []
+    (output,) = catalog.show(engine, result.source_id)["outputs"]
+    assert evaluate(remakes_sensor, instance).run_requests == []
+
+    review = catalog.review_output(engine, output["id"], "remake", "ana")  # another seed, from the web app
+    tick = evaluate(remakes_sensor, instance)
+    assert catalog.reviews_of(engine, output["id"])[-1]["variant"] == "mobile-seed1"  # defined, and noted on the remake
+    assert another_seed_variant(engine, "mobile") == "mobile-seed1"  # asked again: the same variant, not a third
+    assert another_seed_variant(engine, "mobile-seed1") == "mobile-seed2"
+    (request,) = tick.run_requests
+    assert str(request.partition_key) == f"{key}|mobile-seed1" and request.tags[REVIEWER_TAG] == "ana"
+    assert request.tags[REVIEW_TAG] == str(review["id"]) and request.run_key == f"remake:{review['id']}"
+    assert tick.dynamic_partitions_requests[0].partition_keys == ["mobile-seed1"]
+    assert evaluate(remakes_sensor, instance, tick.cursor).run_requests == []  # asked once, queued once
+
+    instance.add_dynamic_partitions("variants", ["mobile-seed1"])
+    assert dg.materialize(ASSETS, selection=["mesh", "textured_glb"], partition_key=request.partition_key, instance=instance,
+                          resources=RESOURCES, tags=request.tags).success  # fmt: skip
+    made = {o["variant"]: o for o in catalog.show(engine, result.source_id)["outputs"]}
+    assert made["mobile-seed1"]["status"] == "succeeded" and made["mobile-seed1"]["parameters"]["seed"] == 1
+    assert made["mobile"]["parameters"]["seed"] == 0 and made["mobile"]["id"] == output["id"]

@@ -252,6 +252,64 @@ def test_edits_are_refused_unless_allowed(api, served, serve):
     assert names(api, tag="approved") == ["duck.png", "mug.jpg"]
 
 
+ANA, BO = "ana-" + "a1" * 10, "bo-" + "b2" * 10  # edit tokens (at least 16 characters)
+
+
+def test_reviewers_approve_reject_and_ask_again_under_their_own_tokens(api, served, serve):
+    """Review where the art lead looks: every edit carries a reviewer's token and is recorded under their name; the
+    latest decision filters searches and the export; "another seed" defines the variant the remake sensor queues."""
+    env = {**served.env, "MESHMILL_EDIT_TOKENS": f"ana={ANA}, bo={BO}"}
+    editable = httpx.Client(base_url=serve(env, "--allow-edits"), timeout=30)
+    mug, duck = (mobile_output(api, served.ids[name])["id"] for name in ("mug.jpg", "rubber-duck"))
+    approve = {"decision": "approved", "note": "ship it"}
+    assert editable.post(f"/api/outputs/{mug}/review", json=approve).status_code == 401  # no token
+    wrong = editable.post(f"/api/outputs/{mug}/review", json=approve, headers={"Authorization": "Bearer " + "x" * 20})
+    assert wrong.status_code == 401 and "MESHMILL_EDIT_TOKENS" in wrong.json()["detail"]
+    assert editable.post(f"/api/sources/{served.ids['mug.jpg']}/labels", json={"kind": "tag", "add": ["x"]}).status_code == 401
+    assert api.post(f"/api/outputs/{mug}/review", json=approve).status_code == 403  # the read-only server
+
+    as_ana = {"Authorization": f"Bearer {ANA}"}
+    approved = editable.post(f"/api/outputs/{mug}/review", json=approve, headers=as_ana)
+    assert approved.status_code == 200 and (approved.json()["reviewer"], approved.json()["note"]) == ("ana", "ship it")
+    assert editable.post(f"/api/outputs/{duck}/review", json={"decision": "rejected"}, headers=as_ana).status_code == 200
+    bad = editable.post(f"/api/outputs/{duck}/review", json={"decision": "remake"}, headers=as_ana)
+    assert bad.status_code == 400 and "use approved or rejected" in bad.json()["detail"]
+    assert editable.post("/api/outputs/999999/review", json=approve, headers=as_ana).status_code == 404
+
+    assert names(api, collection="kitchen", review="approved") == ["mug.jpg"]
+    assert names(api, collection="kitchen", review="rejected") == ["rubber-duck"]
+    assert api.get("/api/search", params={"review": "liked"}).status_code == 400
+    exported = api.get("/files/export.zip", params={"collection": "kitchen", "review": "approved"})
+    assert zipfile.ZipFile(io.BytesIO(exported.content)).namelist() == ["mug_mobile.glb"]
+    page = api.get(f"/outputs/{mug}").text
+    assert 'id="review-state" class="review approved"' in page and "by ana" in page and "ship it" in page
+    search_page = api.get("/", params={"collection": "kitchen", "review": "approved"}).text
+    assert '<option value="approved" selected>' in search_page and '<input type="hidden" name="review" value="approved">' in search_page
+
+    # a browser signs in once (an HttpOnly cookie) and asks for the output again with another seed
+    assert editable.post("/api/session", json={"token": "y" * 20}).status_code == 401
+    signed = editable.post("/api/session", json={"token": BO})
+    assert signed.json() == {"reviewer": "bo"} and "httponly" in signed.headers["set-cookie"].lower()
+    assert "samesite=strict" in signed.headers["set-cookie"].lower()
+    assert 'id="review-form"' in editable.get(f"/outputs/{mug}").text and "reviewing as bo" in editable.get(f"/outputs/{mug}").text
+    again = editable.post(f"/api/outputs/{mug}/remake", json={"note": "the handle is thin"})
+    assert again.status_code == 200 and (again.json()["variant"], again.json()["reviewer"]) == (None, "bo")  # the sensor picks it
+    as_variant = editable.post(f"/api/outputs/{mug}/remake", json={"variant": "no-such-variant"})
+    assert as_variant.status_code == 400 and "variant 'no-such-variant' does not exist" in as_variant.json()["detail"]
+    history = api.get(f"/api/outputs/{mug}/reviews").json()
+    assert [(r["decision"], r["reviewer"], r["variant"]) for r in history] == [("approved", "ana", None), ("remake", "bo", None)]
+    assert api.get(f"/outputs/{mug}").text.count("by ana") == 1  # a remake does not change the decision shown
+    editable.delete("/api/session")
+    assert editable.post(f"/api/outputs/{mug}/remake", json={}).status_code == 401  # signed out
+
+
+def test_serve_refuses_edits_off_loopback_without_tokens_and_weak_tokens(served):
+    open_edits = meshmill(served.env, "serve", "--host", "0.0.0.0", "--allow-edits", check=False)
+    assert open_edits.returncode == 2 and "needs reviewers' tokens in MESHMILL_EDIT_TOKENS" in open_edits.stderr
+    weak = meshmill({**served.env, "MESHMILL_EDIT_TOKENS": "ana=short"}, "serve", "--allow-edits", check=False)
+    assert weak.returncode == 2 and "ana's token is 5 characters; use at least 16" in weak.stderr
+
+
 # --- hardening: what any browser or script may send -----------------------------------------------------
 
 

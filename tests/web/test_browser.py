@@ -1,6 +1,7 @@
 """The web app in headless Chromium (Debian's, WebGL through SwiftShader), driven by playwright-core:
 search narrows by tag and collection, the viewer draws the model (pixels checked), the wireframe and
-light toggles change the picture, compare shows every variant with linked cameras. Screenshots are
+light toggles change the picture, compare shows every variant with linked cameras, a reviewer signs in, rejects
+and asks for another seed. Screenshots are
 kept in test-artifacts/web/."""
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def model_pixels(path: Path) -> np.ndarray:
 def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp_path):
     env, ids = web_catalog
     base = serve(env)
+    token = "lead-" + "c3" * 10
+    review_base = serve({**env, "MESHMILL_EDIT_TOKENS": f"lead={token}"}, "--allow-edits")
+    ball_desktop = next(o for o in httpx.get(f"{base}/api/sources/{ids['soccer_ball.png']}/variants").json() if o["variant"] == "desktop")
     duck_outputs = httpx.get(f"{base}/api/sources/{ids['duck.png']}/variants").json()
     mobile = next(o for o in duck_outputs if o["variant"] == "mobile")
     plan = tmp_path / "plan.json"
@@ -46,6 +50,9 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
                 "compare_image": ids["duck.png"],
                 "views_output": views_mobile["id"],
                 "views_collection": "kitchen",
+                "review_base": review_base,
+                "review_output": ball_desktop["id"],
+                "review_token": token,
             }
         )
     )
@@ -92,6 +99,12 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     assert seen["views"] == [{"view": v, "width": 192, "used": True} for v in ("front", "left", "back", "right")]
     assert seen["views_card"]["badge"] == "4 views" and seen["views_card"]["width"] == 192
     assert seen["views_card"]["src"] == f"/files/sources/{ids['rubber-duck']}/image"  # the front, the default view
+    # review: signed in with a token, rejected with a note, asked again with the next seed; recorded under the name
+    assert seen["review"]["state"].startswith("rejected by lead") and "the lid is missing" in seen["review"]["state"]
+    assert seen["review"]["message"] == "asked for it again with another seed: Dagster's remakes_sensor queues it"
+    history = httpx.get(f"{base}/api/outputs/{ball_desktop['id']}/reviews").json()
+    decisions = [(r["decision"], r["reviewer"], r["variant"]) for r in history]
+    assert decisions[-2:] == [("rejected", "lead", None), ("remake", "lead", None)]
     first, second = (np.array(c) for c in seen["cameras"])
     assert np.allclose(first, second, atol=1e-6)  # dragging one view moved the other
     assert np.linalg.norm(first - np.array(seen["cameras_before"][0])) > 0.3  # ... away from where both started
