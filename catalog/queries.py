@@ -22,6 +22,19 @@ from catalog.labels import LabelKind, attach_labels, detach_labels, label_tables
 from catalog.models import Collection, Output, OutputStatus, SourceImage, SourceView, Tag, Variant, collection_member, iso_utc
 from catalog.records import CatalogError, no_such_variants
 from catalog.reviews import REVIEW_FILTERS
+from catalog.rows import (
+    OUTPUT_COLUMNS,
+    SOURCE_COLUMNS,
+    SUMMARY_COLUMNS,
+    VIEW_COLUMNS,
+    CollectionRow,
+    OutputDetail,
+    OutputRow,
+    OutputSummary,
+    SourceRecord,
+    VariantRow,
+    ViewRow,
+)
 
 _src = SourceImage.__table__
 _out = Output.__table__
@@ -31,28 +44,8 @@ _coll = Collection.__table__
 _view = SourceView.__table__
 
 MAX_PAGE = 1000
-_OUTPUT_FIELDS = (
-    "id",
-    "status",
-    "error",
-    "parameters",
-    "model_name",
-    "model_version",
-    "face_count",
-    "vertex_count",
-    "byte_size",
-    "timings",
-    "licences",
-    "views",
-    "lod_face_counts",
-    "quad_count",
-    "dagster_run_id",
-    "review",
-)
-#: what a summary (``find(summary=True)``) says of each output, besides its variant, blob keys and labels
-_SUMMARY_OUTPUT_FIELDS = ("id", "status", "review")
-#: what a record says of each view of its object
-_VIEW_FIELDS = ("view", "content_hash", "filename", "blob_key", "width", "height", "mode", "source_format", "byte_size")
+#: the output columns each kind of output row reads, and the view columns a view row reads (``catalog.rows``)
+_OUTPUT_FIELDS, _SUMMARY_OUTPUT_FIELDS, _VIEW_FIELDS = OUTPUT_COLUMNS, SUMMARY_COLUMNS, VIEW_COLUMNS
 
 
 def _output_filter(variant_id: int | None, status: str | None, review: str | None = None) -> ColumnElement[bool] | None:
@@ -153,12 +146,12 @@ def _matching_sources(
     return select(_src).where(*conditions).order_by(_src.c.id.desc()).limit(limit)
 
 
-def views_of(conn: Connection, source_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def views_of(conn: Connection, source_ids: list[int]) -> dict[int, list[ViewRow]]:
     """Each object's views, in the order they were recorded (front first)."""
-    views: dict[int, list[dict[str, Any]]] = {}
+    views: dict[int, list[ViewRow]] = {}
     query = select(_view).where(_view.c.source_image_id.in_(source_ids)).order_by(_view.c.source_image_id, _view.c.id)
     for row in conn.execute(query):
-        views.setdefault(row.source_image_id, []).append({name: getattr(row, name) for name in _VIEW_FIELDS})
+        views.setdefault(row.source_image_id, []).append(ViewRow(**{name: getattr(row, name) for name in _VIEW_FIELDS}))
     return views
 
 
@@ -171,7 +164,7 @@ def describe_sources(
     review: str | None = None,
     rows: list[Any] | None = None,
     summary: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[SourceRecord]:
     """Records of the given source images, in the given order, with their (filtered) outputs.
 
     ``rows``: the images' rows, when the caller has them already. ``summary``: outputs carry only
@@ -206,7 +199,7 @@ def describe_sources(
     tags, collections = labels["tag"], labels["collection"]
     views = views_of(conn, source_ids)
 
-    def output_record(row: Any) -> dict[str, Any]:
+    def output_record(row: Any) -> OutputRow | OutputSummary:
         r = row._mapping
         key = (r["source_image_id"], r["id"])
         record = {name: r[name] for name in fields}
@@ -214,10 +207,9 @@ def describe_sources(
         record["blob_keys"] = {"glb": r["glb_key"], "obj": r["obj_key"], "preview": r["preview_key"], **(r["format_keys"] or {})}
         record["tags"] = tags.get(key, [])
         record["collections"] = collections.get(key, [])
-        if not summary:
-            record["created_at"] = iso_utc(r["created_at"])
-            record["updated_at"] = iso_utc(r["updated_at"])
-        return record
+        if summary:
+            return OutputSummary(**record)
+        return OutputRow(**record, created_at=iso_utc(r["created_at"]), updated_at=iso_utc(r["updated_at"]))
 
     records = []
     for source_id in source_ids:
@@ -225,30 +217,21 @@ def describe_sources(
         if src is None:
             continue
         key = (source_id, None)
+        columns = {name: getattr(src, name) for name in SOURCE_COLUMNS}
         records.append(
-            {
-                "id": src.id,
-                "content_hash": src.content_hash,
-                "filename": src.filename,
-                "origin": src.origin,
-                "height_m": src.height_m,
-                "width": src.width,
-                "height": src.height,
-                "mode": src.mode,
-                "source_format": src.source_format,
-                "byte_size": src.byte_size,
-                "blob_key": src.blob_key,
-                "created_at": iso_utc(src.created_at),
-                "views": views.get(source_id, []),
-                "tags": tags.get(key, []),
-                "collections": collections.get(key, []),
-                "outputs": [output_record(o) for o in outputs.get(source_id, [])],
-            }
+            SourceRecord(
+                **columns,
+                created_at=iso_utc(src.created_at),
+                views=views.get(source_id, []),
+                tags=tags.get(key, []),
+                collections=collections.get(key, []),
+                outputs=[output_record(o) for o in outputs.get(source_id, [])],
+            )
         )
     return records
 
 
-def find(engine: Engine, *, summary: bool = False, **filters: Any) -> list[dict[str, Any]]:
+def find(engine: Engine, *, summary: bool = False, **filters: Any) -> list[SourceRecord]:
     """Matching source images with their outputs (see the module docstring for the filters and ``summary``)."""
     with engine.connect() as conn:
         query = _matching_sources(conn, **filters)
@@ -258,7 +241,7 @@ def find(engine: Engine, *, summary: bool = False, **filters: Any) -> list[dict[
         return describe_sources(conn, ids, variant=variant, status=status, review=review, rows=rows, summary=summary)
 
 
-def show(engine: Engine, source_image_id: int) -> dict[str, Any]:
+def show(engine: Engine, source_image_id: int) -> SourceRecord:
     with engine.connect() as conn:
         records = describe_sources(conn, [source_image_id])
     if not records:
@@ -266,15 +249,15 @@ def show(engine: Engine, source_image_id: int) -> dict[str, Any]:
     return records[0]
 
 
-def output_detail(engine: Engine, output_id: int) -> dict[str, Any]:
-    """One output: ``{"source": <the source image's record, all its outputs>, "output": <this one>}``."""
+def output_detail(engine: Engine, output_id: int) -> OutputDetail:
+    """One output (``output``) and its source object's record, with all its outputs (``source``)."""
     with engine.connect() as conn:
         source_id = conn.execute(select(_out.c.source_image_id).where(_out.c.id == output_id)).scalar()
         records = [] if source_id is None else describe_sources(conn, [source_id])
     if not records:
         raise CatalogError(f"output {output_id} does not exist")
-    (output,) = [o for o in records[0]["outputs"] if o["id"] == output_id]
-    return {"source": records[0], "output": output}
+    (output,) = [o for o in records[0].outputs if o.id == output_id]
+    return OutputDetail(source=records[0], output=output)
 
 
 def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
@@ -351,7 +334,7 @@ def edit_labels(
         return labels_of(conn, [source_image_id])[kind].get((source_image_id, output_id), [])
 
 
-def list_collections(engine: Engine) -> list[dict[str, Any]]:
+def list_collections(engine: Engine) -> list[CollectionRow]:
     """Every collection with how many source images it holds and how many outputs are made for it: the succeeded
     outputs of its images, and any output filed in it on its own (each counted once)."""
     table, link, out = Collection.__table__, collection_member, Output.__table__
@@ -370,13 +353,13 @@ def list_collections(engine: Engine) -> list[dict[str, Any]]:
     query = select(table.c.name, images.label("images"), outputs.label("outputs"), table.c.created_at).order_by(table.c.name)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [{"name": r.name, "images": r.images, "outputs": r.outputs, "created_at": iso_utc(r.created_at)} for r in rows]
+    return [CollectionRow(name=r.name, images=r.images, outputs=r.outputs, created_at=iso_utc(r.created_at)) for r in rows]
 
 
-def list_variants(engine: Engine) -> list[dict[str, Any]]:
+def list_variants(engine: Engine) -> list[VariantRow]:
     with engine.connect() as conn:
-        rows = conn.execute(select(_var).order_by(_var.c.name))
-        return [{k: iso_utc(v) for k, v in row._mapping.items()} for row in rows]
+        rows = conn.execute(select(_var).order_by(_var.c.name)).all()
+    return [VariantRow(**{k: iso_utc(v) for k, v in row._mapping.items()}) for row in rows]
 
 
 def source_by_partition_key(engine: Engine, image_key: str) -> dict[str, Any]:
@@ -410,12 +393,12 @@ def source_height(engine: Engine, source_image_id: int) -> float | None:
         return conn.execute(select(_src.c.height_m).where(_src.c.id == source_image_id)).scalar()
 
 
-def variant_by_name(engine: Engine, name: str) -> dict[str, Any]:
+def variant_by_name(engine: Engine, name: str) -> VariantRow:
     with engine.connect() as conn:
         row = conn.execute(select(_var).where(_var.c.name == name.lower())).first()
         if row is None:
             raise CatalogError(no_such_variants([name], conn.execute(select(_var.c.name)).scalars().all()))
-    return dict(row._mapping)
+    return VariantRow(**{k: iso_utc(v) for k, v in row._mapping.items()})
 
 
 class MadeOutput(NamedTuple):

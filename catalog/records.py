@@ -16,7 +16,8 @@ from catalog.bulk import dialect_insert, insert_all, insert_ignoring_duplicates,
 from catalog.claims import MadeMeanwhile, OutputClaimed, stale_before
 from catalog.keys import output_blob_keys
 from catalog.labels import attach_labels, label_many, normalise_label
-from catalog.models import BlobDigest, Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
+from catalog.models import BlobDigest, Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, iso_utc, utcnow
+from catalog.rows import AttemptRow
 
 
 class CatalogError(LookupError):
@@ -490,8 +491,9 @@ def running_attempt(engine: Engine, source_image_id: int, variant_id: int, dagst
     return (row.id, row.attempt) if row else None
 
 
-def attempts_of(engine: Engine, output_id: int) -> list[dict[str, Any]]:
+def attempts_of(engine: Engine, output_id: int) -> list[AttemptRow]:
+    """The output's attempts, first first."""
     table = OutputAttempt.__table__
     with engine.connect() as conn:
-        rows = conn.execute(select(table).where(table.c.output_id == output_id).order_by(table.c.attempt))
-        return [dict(row._mapping) for row in rows]
+        rows = conn.execute(select(table).where(table.c.output_id == output_id).order_by(table.c.attempt)).all()
+    return [AttemptRow(**{k: iso_utc(v) for k, v in row._mapping.items()}) for row in rows]

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 from catalog.keys import image_partition_key
 from catalog.models import Output, OutputStatus, Review, ReviewDecision, SourceImage, Variant, iso_utc, utcnow
 from catalog.records import CatalogError
+from catalog.rows import ReviewRow
 
 _review = Review.__table__
 _out = Output.__table__
@@ -40,7 +41,7 @@ class ReviewError(ValueError):
 
 def review_output(
     engine: Engine, output_id: int, decision: str, reviewer: str, *, note: str | None = None, variant: str | None = None
-) -> dict[str, Any]:
+) -> ReviewRow:
     """Record ``reviewer``'s ``decision`` on the output; returns the review as stored. Approving needs a made output;
     a remake may name the ``variant`` to make (defined already); without one it asks for another seed."""
     try:
@@ -71,7 +72,7 @@ def review_output(
         return _records(conn.execute(select(_review).where(_review.c.id == review_id)).all())[0]
 
 
-def reviews_of(engine: Engine, output_id: int) -> list[dict[str, Any]]:
+def reviews_of(engine: Engine, output_id: int) -> list[ReviewRow]:
     """Every decision on the output, oldest first."""
     with engine.connect() as conn:
         return _records(conn.execute(select(_review).where(_review.c.output_id == output_id).order_by(_review.c.id)).all())
@@ -107,6 +108,5 @@ def settle_remake(engine: Engine, review_id: int, variant: str) -> None:
         conn.execute(update(_review).where(_review.c.id == review_id, _review.c.variant.is_(None)).values(variant=variant.lower()))
 
 
-def _records(rows: list[Any]) -> list[dict[str, Any]]:
-    fields = ("id", "output_id", "decision", "reviewer", "note", "variant")
-    return [{**{name: row._mapping[name] for name in fields}, "decided_at": iso_utc(row._mapping["decided_at"])} for row in rows]
+def _records(rows: list[Any]) -> list[ReviewRow]:
+    return [ReviewRow(**{name: iso_utc(row._mapping[name]) for name in ReviewRow.field_names()}) for row in rows]

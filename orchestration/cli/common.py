@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -185,7 +186,14 @@ def resolve_params(generation: dict[str, Any], preset: str | None = None) -> Gen
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+    """``value`` as JSON; catalog rows (``catalog.rows``) as the objects of their fields."""
+    sys.stdout.write(json.dumps(value, indent=2, default=_as_object) + "\n")
+
+
+def _as_object(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
