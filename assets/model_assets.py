@@ -42,7 +42,16 @@ from catalog import (
     start_attempt,
 )
 from catalog.config import web_url
-from catalog.keys import dense_mesh_key, format_key, glb_key, mesh_key, obj_zip_key, painted_mesh_key, preview_key
+from catalog.keys import (
+    dense_mesh_key,
+    format_key,
+    glb_key,
+    mesh_key,
+    obj_zip_key,
+    painted_mesh_key,
+    preview_key,
+    split_output_partition_key,
+)
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
 from inference.mesh.export import obj_zip
@@ -92,7 +101,7 @@ def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResourc
     run_id, since = run_id_of(context), planned_at(context)  # the run's, asked once for all its partitions
 
     def work(key: str) -> Iterator[Event]:
-        image, variant = key.split("|")
+        image, variant = split_output_partition_key(key)
         record = catalog.source(image)
         h = record["content_hash"]
         variant_id, variant_params = variant_of(variant)
@@ -175,7 +184,7 @@ def made_meanwhile(
 ) -> Iterator[Event]:  # fmt: skip
     """The partition as the run that made it meanwhile left it: materialised in this run too, pointing at the same
     output (nothing is written), with its GLB's checks."""
-    h, variant = record["content_hash"], key.split("|")[1]
+    h, variant = record["content_hash"], split_output_partition_key(key)[1]
     context.log.info(f"{key}: made meanwhile by run {made.run_id}, with the same parameters: not made again")
     common = {"catalog_id": record["id"], "output_id": made.output_id, "views": views, "made_by_run": made.run_id or ""}
     if MESH in context.selected_asset_keys:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 import catalog
 from assets.variants import variant_params
+from catalog.keys import split_output_partition_key
 from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
 from inference.runtime.devices import torch_device
@@ -50,7 +51,7 @@ class CatalogResource(dg.ConfigurableResource):
 
     def describe_image(self, key: str) -> str:
         """An image partition as people know it: its file name, and the key."""
-        image_key = key.split("|")[0]
+        image_key = split_output_partition_key(key)[0]  # an image partition's key is its own image key
         try:
             return f"{self.source(image_key)['filename']} ({key})"
         except catalog.CatalogError:

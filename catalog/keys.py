@@ -47,6 +47,18 @@ def image_partition_key(content_hash: str, name: str) -> str:
     return f"{partition_name(name)}-{content_hash[:IMAGE_KEY_LENGTH]}"
 
 
+def output_partition_key(image_key: str, variant: str) -> str:
+    """The key of an (object, variant) partition of the 3D assets, as Dagster writes a ``MultiPartitionKey`` of the
+    dimensions ``image`` and ``variant`` (its dimensions' keys in the order of their names, joined by ``|``)."""
+    return f"{image_key}|{variant}"
+
+
+def split_output_partition_key(key: str) -> tuple[str, str]:
+    """``(image key, variant)`` of an ``output_partition_key`` (an image partition's key: ``(key, "")``)."""
+    image_key, _, variant = key.partition("|")
+    return image_key, variant
+
+
 def partition_name(name: str) -> str:
     """``Rubber Duck_v2.png`` → ``rubber-duck-v2``: lower case, a-z 0-9 and single dashes, at most 40 characters."""
     stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", name)

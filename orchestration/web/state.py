@@ -21,7 +21,9 @@ from sqlalchemy import Engine
 
 import catalog
 from catalog import MAX_ID, BlobNotFound, CatalogError, LabelError, OutputStatus
-from catalog.keys import image_partition_key
+from catalog.keys import image_partition_key, output_partition_key
+from catalog.reviews import MAX_REVIEWER
+from catalog.rows import OutputDetail, SourceRecord
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ def edit_tokens(text: str | None = None) -> dict[str, str]:
         name, sep, token = (part.strip() for part in pair.partition("="))
         if not sep or not name or not token:
             raise TokenError(f"{TOKENS_ENV}: {pair.split('=')[0][:40]!r} is not name=token")
+        if len(name) > MAX_REVIEWER or not name.isprintable():
+            raise TokenError(f"{TOKENS_ENV}: the name {name[:40]!r} is not 1 to {MAX_REVIEWER} printable characters")
         if len(token) < MIN_TOKEN:
             hint = "e.g. `openssl rand -hex 16`"
             raise TokenError(f"{TOKENS_ENV}: {name}'s token is {len(token)} characters; use at least {MIN_TOKEN} ({hint})")
@@ -122,10 +126,10 @@ class AppState:
         except CatalogError as exc:
             raise not_found(str(exc)) from None
 
-    def output(self, output_id: int) -> dict[str, Any]:
+    def output(self, output_id: int) -> OutputDetail:
         return self.found(catalog.output_detail, output_id)
 
-    def source(self, source_id: int) -> dict[str, Any]:
+    def source(self, source_id: int) -> SourceRecord:
         return self.found(catalog.show, source_id)
 
     def output_file(self, output_id: int) -> tuple[dict[str, Any], str]:
@@ -186,10 +190,10 @@ def damaged(output_id: int, what: str, problem: str) -> HTTPException:
     return HTTPException(status_code=500, detail=detail)
 
 
-def links(detail: dict[str, Any]) -> dict[str, str]:
+def links(detail: Mapping[str, Any]) -> dict[str, str]:
     """Where the output is in the Dagster UI: its partition of ``textured_glb`` and the run that made it."""
     src, out = detail["source"], detail["output"]
-    partition = f"{image_partition_key(src['content_hash'], src['filename'])}|{out['variant']}"
+    partition = output_partition_key(image_partition_key(src["content_hash"], src["filename"]), out["variant"])
     result = {"asset": f"{dagster_url()}/assets/textured_glb?view=partitions&partition={partition}"}
     if out["dagster_run_id"]:
         result["run"] = f"{dagster_url()}/runs/{out['dagster_run_id']}"

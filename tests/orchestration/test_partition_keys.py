@@ -29,3 +29,16 @@ def test_an_image_partition_key_reads_as_its_name_and_is_found_by_its_hash(home)
     assert old.subject == "images/0123456789abcdef" and "it is duck-0123456789abcdef now" in old.detail
     check(instance, engine, blobs, repair=True, grace=0)
     assert instance.get_dynamic_partitions("images") == ["duck-0123456789abcdef"]
+
+
+def test_an_output_partition_key_is_dagsters_own_key_of_its_image_and_variant():
+    """The one home of the 3D assets' partition keys writes them as Dagster does, so a key built there names the
+    partition a sensor's ``MultiPartitionKey`` or the UI names."""
+    import dagster as dg
+
+    from catalog.keys import output_partition_key, split_output_partition_key
+
+    key = output_partition_key("duck-0123456789abcdef", "mobile-seed1")
+    assert key == str(dg.MultiPartitionKey({"variant": "mobile-seed1", "image": "duck-0123456789abcdef"}))
+    assert split_output_partition_key(key) == ("duck-0123456789abcdef", "mobile-seed1")
+    assert split_output_partition_key("duck-0123456789abcdef") == ("duck-0123456789abcdef", "")
