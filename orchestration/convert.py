@@ -35,6 +35,7 @@ from assets.stored_views import stored_settings
 from assets.variants import output_params
 from catalog import OutputStatus, finish_attempt, start_attempt
 from catalog.blobs import first_line
+from catalog.keys import output_partition_key, split_output_partition_key
 from inference.licences import LicenceRefused, check_licences
 from inference.params import GenerationParams
 from orchestration import definitions
@@ -175,18 +176,18 @@ def convert_chunk(instance: dg.DagsterInstance, chunk: list[str], settings: Batc
                 outcomes.append(PartitionOutcome(key, variant, False, run_id, "skipped: the image stages failed"))
     # the 3D partitions in Dagster's order (image after image, each with its variants in the order they were added)
     all_variants = instance.get_dynamic_partitions(variants.name)
-    order = [f"{key}|{variant}" for key in chunk for variant in all_variants]
+    order = [output_partition_key(key, variant) for key in chunk for variant in all_variants]
     wanted = [
-        f"{key}|{variant}"
+        output_partition_key(key, variant)
         for key in chunk
         if key not in failed
         for variant in all_variants
-        if variant in settings.variants and f"{key}|{variant}" not in settings.made
+        if variant in settings.variants and output_partition_key(key, variant) not in settings.made
     ]
     for keys in contiguous_ranges(order, wanted):
         run_id, failed_models = run_range(instance, "model_stages", keys, settings.run_config({}), settings.executor, settings.planned_at)
         for key in keys:
-            image, variant = key.split("|")
+            image, variant = split_output_partition_key(key)
             outcomes.append(PartitionOutcome(image, variant, key not in failed_models, run_id, failed_models.get(key, "")))
     return outcomes
 
@@ -214,7 +215,7 @@ def already_made(
     wanted = functools.cache(wanted_params)
     blobs = store.blobs()
     return {
-        f"{key}|{variant}"
+        output_partition_key(key, variant)
         for (key, variant), output in made.items()
         if output.parameters == wanted(variant, output.height_m) and intact(blobs, output)
     }
@@ -308,7 +309,9 @@ def materialise(
     planned_at = datetime.now(UTC).isoformat()
     made = frozenset() if force else frozenset(already_made(store, image_keys, variant_names, image_params))
     # an image is left out only when every variant asked for was made (with none asked for: its image stages are)
-    todo = [key for key in image_keys if not variant_names or any(f"{key}|{variant}" not in made for variant in variant_names)]
+    todo = [
+        key for key in image_keys if not variant_names or any(output_partition_key(key, variant) not in made for variant in variant_names)
+    ]
     images_made = frozenset() if force or not variant_names else frozenset(images_made_before(store, todo, image_params))
     settings = BatchSettings(
         tuple(variant_names), image_params, executor, made, images_made, "" if force else planned_at, store.database_url
@@ -324,12 +327,12 @@ def materialise(
     left_out = set(image_keys) - set(todo)
     for key in image_keys:  # what is not made again: the image stages of an image left out, the variants made
         skipped = [None] if key in left_out else []
-        skipped += [variant for variant in variant_names if f"{key}|{variant}" in made]
+        skipped += [variant for variant in variant_names if output_partition_key(key, variant) in made]
         record([PartitionOutcome(key, variant, True, "", skipped=True) for variant in skipped])
     image_keys = todo
     chunks = plan_chunks(instance, image_keys, min(batch_size, -(-len(image_keys) // max(1, workers))) if image_keys else batch_size)
 
-    wanted = {*image_keys, *(f"{key}|{variant}" for key in image_keys for variant in variant_names)} - made - images_made
+    wanted = {*image_keys, *(output_partition_key(key, variant) for key in image_keys for variant in variant_names)} - made - images_made
     try:
         with MadeWatch(instance, wanted, on_made) if on_made else contextlib.nullcontext():
             if workers <= 1 and executor == "in_process":
