@@ -1,7 +1,7 @@
 // Drive the Meshmill web app in headless Chromium (Debian's) as an art lead would; save screenshots.
 //   node tools/viewer_check.mjs BASE_URL OUT_DIR PLAN.json
 // PLAN: {"tag": "...", "collection": "...", "output": <id>, "compare_image": <source id>, "views_output": <id>,
-//        optionally "review_base": <a server with edits>, "review_output": <id>, "review_token": "..."}
+//        optionally "review_base": <a server with edits>, "review_output": <id>, "review_token": "...", "review_as": <variant>}
 // Prints one JSON object of what it saw; the caller (tests/web/test_browser.py) asserts and checks pixels.
 import { launchChromium } from "./chromium.mjs";
 import { readFileSync } from "node:fs";
@@ -107,7 +107,7 @@ seen.no_webgl = await bare.evaluate(() => ({
 }));
 await bare.screenshot({ path: `${out}/output-page-no-webgl.png` });
 
-// review (a server with edits and reviewers' tokens): sign in, reject with a note, ask for another seed
+// review (a server with edits and reviewers' tokens): sign in, reject with a note, ask for it as another variant
 if (plan.review_base) {
   const lead = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   lead.on("pageerror", (e) => seen.errors.push(`review: ${e}`));
@@ -116,7 +116,9 @@ if (plan.review_base) {
   await Promise.all([lead.waitForNavigation(), lead.click("#sign-in-form button[type=submit]")]);
   await lead.fill("#review-form input[name=note]", "the lid is missing");
   await Promise.all([lead.waitForNavigation(), lead.click("#reject")]);
-  await lead.click("#another-seed");
+  seen.review_seed_disabled = await lead.locator("#another-seed").isDisabled();  // the built-in has no random stage
+  await lead.selectOption("#review-form select[name=variant]", plan.review_as);
+  await lead.click("#as-variant");
   await lead.waitForFunction(() => document.querySelector("#review-message").textContent.includes("asked for"), null, { timeout: 30000 });
   seen.review = await lead.evaluate(() => ({
     state: document.querySelector("#review-state").textContent.replace(/\s+/g, " ").trim(),

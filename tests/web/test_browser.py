@@ -1,7 +1,7 @@
 """The web app in headless Chromium (Debian's, WebGL through SwiftShader), driven by playwright-core:
 search narrows by tag and collection, the viewer draws the model (pixels checked), the wireframe and
 light toggles change the picture, compare shows every variant with linked cameras, a reviewer signs in, rejects
-and asks for another seed. Screenshots are
+and asks for the output as another variant. Screenshots are
 kept in test-artifacts/web/."""
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
                 "review_base": review_base,
                 "review_output": ball_desktop["id"],
                 "review_token": token,
+                "review_as": "mobile",
             }
         )
     )
@@ -99,12 +100,13 @@ def test_search_viewer_wireframe_and_compare_in_chromium(web_catalog, serve, tmp
     assert seen["views"] == [{"view": v, "width": 192, "used": True} for v in ("front", "left", "back", "right")]
     assert seen["views_card"]["badge"] == "4 views" and seen["views_card"]["width"] == 192
     assert seen["views_card"]["src"] == f"/files/sources/{ids['rubber-duck']}/image"  # the front, the default view
-    # review: signed in with a token, rejected with a note, asked again with the next seed; recorded under the name
+    # review: signed in with a token, rejected with a note, asked again as another variant; recorded under the name
     assert seen["review"]["state"].startswith("rejected by lead") and "the lid is missing" in seen["review"]["state"]
-    assert seen["review"]["message"] == "asked for it again with another seed: Dagster's remakes_sensor queues it"
+    assert seen["review"]["message"] == "asked for it again as mobile: Dagster's remakes_sensor queues it"
+    assert seen["review_seed_disabled"]  # a built-in output: another seed would make the same mesh
     history = httpx.get(f"{base}/api/outputs/{ball_desktop['id']}/reviews").json()
     decisions = [(r["decision"], r["reviewer"], r["variant"]) for r in history]
-    assert decisions[-2:] == [("rejected", "lead", None), ("remake", "lead", None)]
+    assert decisions[-2:] == [("rejected", "lead", None), ("remake", "lead", "mobile")]
     first, second = (np.array(c) for c in seen["cameras"])
     assert np.allclose(first, second, atol=1e-6)  # dragging one view moved the other
     assert np.linalg.norm(first - np.array(seen["cameras_before"][0])) > 0.3  # ... away from where both started
