@@ -44,8 +44,6 @@ _coll = Collection.__table__
 _view = SourceView.__table__
 
 MAX_PAGE = 1000
-#: the output columns each kind of output row reads, and the view columns a view row reads (``catalog.rows``)
-_OUTPUT_FIELDS, _SUMMARY_OUTPUT_FIELDS, _VIEW_FIELDS = OUTPUT_COLUMNS, SUMMARY_COLUMNS, VIEW_COLUMNS
 
 
 def _output_filter(variant_id: int | None, status: str | None, review: str | None = None) -> ColumnElement[bool] | None:
@@ -151,7 +149,7 @@ def views_of(conn: Connection, source_ids: list[int]) -> dict[int, list[ViewRow]
     views: dict[int, list[ViewRow]] = {}
     query = select(_view).where(_view.c.source_image_id.in_(source_ids)).order_by(_view.c.source_image_id, _view.c.id)
     for row in conn.execute(query):
-        views.setdefault(row.source_image_id, []).append(ViewRow(**{name: getattr(row, name) for name in _VIEW_FIELDS}))
+        views.setdefault(row.source_image_id, []).append(ViewRow(**{name: getattr(row, name) for name in VIEW_COLUMNS}))
     return views
 
 
@@ -168,14 +166,14 @@ def describe_sources(
     """Records of the given source images, in the given order, with their (filtered) outputs.
 
     ``rows``: the images' rows, when the caller has them already. ``summary``: outputs carry only
-    `_SUMMARY_OUTPUT_FIELDS`, their variant, blob keys and labels.
+    `SUMMARY_COLUMNS`, their variant, blob keys and labels.
     """
     if not source_ids:
         return []
     if rows is None:
         rows = conn.execute(select(_src).where(_src.c.id.in_(source_ids))).all()
     sources = {row.id: row for row in rows}
-    fields = _SUMMARY_OUTPUT_FIELDS if summary else _OUTPUT_FIELDS
+    fields = SUMMARY_COLUMNS if summary else OUTPUT_COLUMNS
     columns = [_out.c[name] for name in (*fields, "source_image_id", "glb_key", "obj_key", "preview_key", "format_keys")]
     if not summary:
         columns += [_out.c.created_at, _out.c.updated_at]
@@ -288,7 +286,7 @@ def output_files(engine: Engine, output_id: int) -> dict[str, Any]:
 def source_files(engine: Engine, source_image_id: int, view: str = "front") -> dict[str, Any]:
     """One view of a source object (its blob key, hash and file name; the object's name and hash), in one query."""
     query = (
-        select(*(_view.c[name] for name in _VIEW_FIELDS), _src.c.filename.label("object_name"), _src.c.content_hash.label("object_hash"))
+        select(*(_view.c[name] for name in VIEW_COLUMNS), _src.c.filename.label("object_name"), _src.c.content_hash.label("object_hash"))
         .join(_src, _src.c.id == _view.c.source_image_id)
         .where(_view.c.source_image_id == source_image_id, _view.c.view == view)
     )

@@ -66,10 +66,11 @@ def review_output(
             if conn.execute(select(Variant.__table__.c.id).where(Variant.__table__.c.name == variant)).scalar() is None:
                 raise CatalogError(f"variant {variant!r} does not exist")
         row = {"output_id": output_id, "decision": decision, "reviewer": reviewer, "note": note or None, "variant": variant}
-        review_id = conn.execute(insert(_review).values(**row, decided_at=utcnow()).returning(_review.c.id)).scalar_one()
+        decided_at = utcnow()
+        review_id = conn.execute(insert(_review).values(**row, decided_at=decided_at).returning(_review.c.id)).scalar_one()
         if decision != ReviewDecision.remake:
             conn.execute(update(_out).where(_out.c.id == output_id).values(review=decision))
-        return _records(conn.execute(select(_review).where(_review.c.id == review_id)).all())[0]
+    return ReviewRow(id=review_id, **row, decided_at=iso_utc(decided_at))
 
 
 def reviews_of(engine: Engine, output_id: int) -> list[ReviewRow]:

@@ -9,11 +9,18 @@ API serialise it as they would a dict, and it compares equal to the dict of its 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.models import OutputAttempt, Variant
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    return names, frozenset(names)
 
 
 class Row(Mapping[str, Any]):
@@ -23,21 +30,18 @@ class Row(Mapping[str, Any]):
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        return _fields(cls)[0]
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self.field_names():
+        if key not in _fields(type(self))[1]:
             raise KeyError(key)
         return getattr(self, key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.field_names())
+        return iter(_fields(type(self))[0])
 
     def __len__(self) -> int:
-        return len(self.field_names())
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self.field_names())})"
+        return len(_fields(type(self))[0])
 
 
 def _row(cls: type) -> type:

@@ -34,8 +34,7 @@ class SignIn(BaseModel):
 @router.post("/session")
 def sign_in(request: Request, site: Site, given: SignIn, response: Response) -> dict[str, str]:
     """Check a reviewer's token and keep it in a cookie the pages' edits send (HttpOnly, same site only)."""
-    if not site.allow_edits:
-        raise HTTPException(status_code=403, detail="this server is read-only: start it with `meshmill serve --allow-edits`")
+    site.refuse_read_only()
     if not site.tokens:
         raise HTTPException(status_code=400, detail="this server takes edits without a token: there is nothing to sign in to")
     name = site.name_of(given.token)

@@ -165,10 +165,13 @@ class AppState:
         given_bytes = given.encode()
         return next((name for token, name in self.tokens.items() if given and hmac.compare_digest(token.encode(), given_bytes)), None)
 
-    def editor(self, request: Request) -> str:
-        """The reviewer an edit is recorded under; 403 on a read-only app, 401 without a known token."""
+    def refuse_read_only(self) -> None:
         if not self.allow_edits:
             raise HTTPException(status_code=403, detail="this server is read-only: start it with `meshmill serve --allow-edits`")
+
+    def editor(self, request: Request) -> str:
+        """The reviewer an edit is recorded under; 403 on a read-only app, 401 without a known token."""
+        self.refuse_read_only()
         name = self.reviewer(request)
         if name is None:
             raise HTTPException(status_code=401, detail=f"sign in: send your edit token (one of {TOKENS_ENV}) as `Authorization: Bearer`")
