@@ -27,6 +27,7 @@ from PIL import Image, ImageOps
 from inference.generators import ShapeGenerator, get_generator
 from inference.generators.base import textured_surface
 from inference.images.background import remove_background
+from inference.images.decode import too_small
 from inference.images.fill import bleed_colours
 from inference.images.upscale import upscale_image
 from inference.licences import check_licences
@@ -43,7 +44,6 @@ from inference.params import GenerationParams
 from inference.views import EXTENT, FramedViews, ViewError, check_view_names, frame_views
 
 MAX_FRAME = 2048
-MIN_IMAGE_SIDE = 32
 #: longest side a view is worked on at: twice the largest frame, so an object filling half the picture still fills
 #: its frame, while an 8000² picture is no longer cut out at full size (9 GB of memory for a 265 KB PNG)
 MAX_WORK_SIDE = 2 * MAX_FRAME
@@ -105,14 +105,6 @@ def check_views_accepted(generator: ShapeGenerator, views: Iterable[str]) -> Non
     refused = set(views) - generator.accepts_views
     if refused:
         raise ViewError(f"backend {generator.name!r} cannot use the {', '.join(sorted(refused))} view(s)")
-
-
-def too_small(size: tuple[int, int]) -> str | None:
-    """Why a picture of ``size`` (width, height) is too small to work with, or None: what ``cut_out`` refuses and
-    ingest refuses before storing it."""
-    if min(size) >= MIN_IMAGE_SIDE:
-        return None
-    return f"image is {size[0]}×{size[1]}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed"
 
 
 def cut_out(image: Image.Image, view: str, *, remove: bool = True, remover: str = "builtin") -> Image.Image:

@@ -22,8 +22,7 @@ from catalog import BlobStore, Digest, NewSource, NewView, label_source, record_
 from catalog.blobs import disk_full
 from catalog.keys import object_hash, source_key
 from catalog.labels import normalise_label, normalise_origin
-from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png
-from inference.pipeline import too_small
+from inference.images.decode import DecodedImage, ImageError, decode_image, encode_png, too_small
 from orchestration.source_sets import SetProblem, SourceSet, discover_sets
 
 #: the views of one object may differ in shape (a sofa is wide from the front, narrow from the side), but

@@ -17,6 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: Largest picture accepted, in pixels (16384 × 16384 = 268 Mpx would need > 1 GB decoded).
 MAX_PIXELS = 8192 * 8192
+#: Shortest side worked with: a smaller picture has too few pixels to cut out and frame
+MIN_IMAGE_SIDE = 32
 
 
 class ImageError(ValueError):
@@ -147,6 +149,14 @@ def _decode(data: bytes, name: str) -> DecodedImage:
     if image.width < 1 or image.height < 1:
         raise ImageError(f"{name}: image has no pixels")
     return DecodedImage(_normalise_mode(image), source_format, source_mode)
+
+
+def too_small(size: tuple[int, int]) -> str | None:
+    """Why a picture of ``size`` (width, height) is too small to work with, or None: what the cut-out refuses and
+    ingest refuses before storing it."""
+    if min(size) >= MIN_IMAGE_SIDE:
+        return None
+    return f"image is {size[0]}×{size[1]}; at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE} pixels are needed"
 
 
 def encode_png(image: Image.Image, compress_level: int = 3) -> bytes:

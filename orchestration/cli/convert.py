@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import catalog
-from assets.resources import CatalogResource
 from assets.variants import variant_params
 from catalog.config import meshmill_home
 from inference.backends import backend_spec
@@ -109,6 +108,8 @@ def convert(
     found = objects(paths, views)
     image_params = resolve_params(generation)
     engine, blobs = open_engine(), open_blobs()
+    from assets.resources import CatalogResource  # Dagster and the generators: seconds no other command should pay
+
     store = CatalogResource()  # the catalog of the environment, as the code location's runs open it
     described = {k: v for k, v in generation.items() if k not in IMAGE_STAGE_FIELDS}
     if described:  # the 3D options: the variant of those settings, found or made now

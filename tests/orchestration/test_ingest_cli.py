@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,11 @@ def test_a_name_with_a_newline_or_brackets_stays_on_its_line_as_written(meshmill
     assert "/names/line\\nbreak [red].png (" in line, result.stdout  # one line, the newline shown, the brackets kept
     listed = meshmill(meshmill_env, "catalog", "find").stdout
     assert "line\\nbreak [red].png" in listed
+
+
+def test_the_catalog_commands_start_without_torch_or_dagster():
+    """`meshmill catalog …`, `ingest` and `variant …` answer in about a second: building the command line imports
+    neither torch nor Dagster nor trimesh (seconds of imports that only `convert`, `generate` and the servers need)."""
+    probe = "import sys, orchestration.cli; print(sorted(m for m in ('torch', 'dagster', 'trimesh', 'scipy') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
