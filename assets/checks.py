@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from inference.mesh.audit import audit_glb
-from inference.mesh.cleanup import FACE_TOLERANCE
-
 TEXTURED = dg.AssetKey("textured_glb")
 TEXTURED_CHECKS = [
     dg.AssetCheckSpec(
@@ -22,6 +19,8 @@ TEXTURED_CHECKS = [
 
 def glb_check_evaluations(glb: bytes, target_faces: int, partition: str) -> list[dg.AssetCheckEvaluation]:
     """The three checks of one partition's GLB."""
+    from inference.mesh.audit import audit_glb  # trimesh: loaded where a step runs, not where runs are planned
+    from inference.mesh.cleanup import FACE_TOLERANCE
 
     def result(name: str, passed: bool, metadata: dict) -> dg.AssetCheckEvaluation:
         return dg.AssetCheckEvaluation(asset_key=TEXTURED, check_name=name, passed=bool(passed), metadata=metadata, partition=partition)

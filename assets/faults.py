@@ -11,10 +11,9 @@ from sqlalchemy import Engine
 
 from catalog import BlobNotFound, CatalogError, OutputStatus, finish_attempt
 from catalog.blobs import BlobStoreRefused, disk_full
-from inference.generators import EmptySurface
+from inference.errors import EmptySurface, MeshError
 from inference.images.decode import ImageError
 from inference.licences import LicenceRefused
-from inference.mesh.cleanup import MeshError
 from inference.params import ParameterError
 from inference.runtime.weights import ModelUnavailable
 from inference.views import ViewError

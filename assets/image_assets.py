@@ -21,7 +21,6 @@ from assets.stored_views import StoredViews, load_views, store_views
 from catalog.keys import view_key
 from inference.images.decode import decode_image, encode_png
 from inference.params import GenerationParams, knob_help
-from inference.pipeline import clean_views, upscale_views
 
 GROUP = "meshmill"
 SOURCE, CLEANED, UPSCALED = dg.AssetKey("source_image"), dg.AssetKey("cleaned_image"), dg.AssetKey("upscaled_image")
@@ -63,6 +62,8 @@ def _spec(key: dg.AssetKey, deps: list[dg.AssetKey], description: str) -> dg.Ass
 def cut_out_and_upscale(
     context: dg.AssetExecutionContext, config: ImageStagesConfig, catalog: CatalogResource, compute: ComputeResource
 ) -> Iterator[Event]:
+    from inference.pipeline import clean_views, upscale_views  # torch: loaded where a step runs, not where runs are planned
+
     blobs, selected = catalog.blobs(), context.selected_asset_keys
     params = GenerationParams.resolve(None, **config.model_dump())  # validates the remover's and upscaler's names
 

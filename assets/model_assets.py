@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
-import trimesh
 from sqlalchemy import Engine
 
 from assets.batch import Event, each_partition, planned_at, run_id_of
@@ -54,12 +54,14 @@ from catalog.keys import (
 )
 from inference.backends import backend_spec
 from inference.licences import check_licences, licence_record
-from inference.mesh.export import obj_zip
 from inference.mesh.formats import FORMATS, Finished, check_formats, stored
-from inference.mesh.preview import preview_png
-from inference.mesh.remesh import quad_count
 from inference.params import GenerationParams
-from inference.pipeline import Shape, TexturedMesh, make_shape, texture_mesh
+
+if TYPE_CHECKING:  # torch and trimesh are loaded where a step runs, not where runs are planned (convert's parent,
+    # Dagster's code server and daemon): the functions below import what they use
+    import trimesh
+
+    from inference.pipeline import Shape, TexturedMesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
 _FROM_UPSCALED = dg.AssetDep(UPSCALED, partition_mapping=by_image)
@@ -95,6 +97,8 @@ CLAIM_POLL_S = 1.0
     op_tags={QUEUE_TAG: "gpu"},
 )
 def shape_and_texture(context: dg.AssetExecutionContext, catalog: CatalogResource, compute: ComputeResource) -> Iterator[Event]:
+    from inference.pipeline import make_shape, texture_mesh
+
     blobs, engine, selected = catalog.blobs(), catalog.engine(), context.selected_asset_keys
     checks = {key.name for key in context.selected_asset_check_keys}
     variant_of = functools.cache(catalog.variant)  # a run's partitions share a few variants: one query each
@@ -195,7 +199,7 @@ def made_meanwhile(
         yield from (e for e in glb_check_evaluations(glb, params.target_faces, key) if e.check_name in checks)
 
 
-def shape_ply(shape: Shape) -> bytes:
+def shape_ply(shape: "Shape") -> bytes:
     """The budget mesh as PLY, with each face's ``polygon`` where quad retopology made it."""
     if shape.polygon is None:
         return shape.mesh.export(file_type="ply")
@@ -204,7 +208,7 @@ def shape_ply(shape: Shape) -> bytes:
     return mesh.export(file_type="ply", include_attributes=True)
 
 
-def store_shape(blobs: BlobStore, content_hash: str, variant: str, shape: Shape) -> None:
+def store_shape(blobs: BlobStore, content_hash: str, variant: str, shape: "Shape") -> None:
     """The shape's blobs: the budget mesh (PLY), and the dense and the backend's textured surfaces where it has them
     (what re-texturing without the model reads back, ``stored_shape``)."""
     if shape.dense is not None:
@@ -227,10 +231,13 @@ class StoredOutput:
 
 
 def store_output(
-    blobs: BlobStore, content_hash: str, variant: str, stem: str, textured: TexturedMesh, params: GenerationParams
+    blobs: BlobStore, content_hash: str, variant: str, stem: str, textured: "TexturedMesh", params: GenerationParams
 ) -> StoredOutput:
     """The output's files in the blob store: the GLB, its preview, the OBJ where the GLB cannot give it back (quads,
     levels of detail), and every further format ``params.formats`` asks for."""
+    from inference.mesh.export import obj_zip
+    from inference.mesh.preview import preview_png
+
     digests: dict[str, Digest] = {}
 
     def put(key: str, data: bytes, mime: str) -> str:
@@ -253,10 +260,12 @@ def store_output(
 
 
 def record_output(
-    engine: Engine, attempt: tuple[int, int], textured: TexturedMesh, kept: StoredOutput, params: GenerationParams,
+    engine: Engine, attempt: tuple[int, int], textured: "TexturedMesh", kept: StoredOutput, params: GenerationParams,
     timings: dict[str, float], views: list[str],
 ) -> None:  # fmt: skip
     """The attempt (output id, attempt) succeeded: the catalog records the output's files, stats and licences."""
+    from inference.mesh.remesh import quad_count
+
     output_id, number = attempt
     finish_attempt(
         engine, output_id, number, status=OutputStatus.succeeded, face_count=len(textured.mesh.faces),
@@ -267,14 +276,14 @@ def record_output(
     )  # fmt: skip
 
 
-def shape_metadata(shape: Shape, content_hash: str, variant: str) -> dict[str, object]:
+def shape_metadata(shape: "Shape", content_hash: str, variant: str) -> dict[str, object]:
     """The ``mesh`` materialisation's own metadata."""
     mesh = shape.mesh
     faces, vertices, watertight = len(mesh.faces), len(mesh.vertices), bool(mesh.is_watertight)
     return {"faces": faces, "vertices": vertices, "watertight": watertight, "blob_key": mesh_key(content_hash, variant)}
 
 
-def output_metadata(textured: TexturedMesh, kept: StoredOutput, output_id: int, timings: dict[str, float]) -> dict[str, object]:
+def output_metadata(textured: "TexturedMesh", kept: StoredOutput, output_id: int, timings: dict[str, float]) -> dict[str, object]:
     """The ``textured_glb`` materialisation's own metadata: stats, the web app's page, the preview inline."""
     encoded = base64.b64encode(kept.preview).decode()
     return {
@@ -289,14 +298,17 @@ def output_metadata(textured: TexturedMesh, kept: StoredOutput, output_id: int, 
     }
 
 
-def stored_shape(blobs: BlobStore, content_hash: str, variant: str, params: GenerationParams) -> Shape:
+def stored_shape(blobs: BlobStore, content_hash: str, variant: str, params: GenerationParams) -> "Shape":
     """The shape ``mesh`` stored, for re-texturing without the model; with the dense surface a normal map needs and
     the backend's textured surface a variant whose texture comes from the backend needs."""
+    import trimesh
 
-    def load(key: str, file_type: str = "ply") -> trimesh.Trimesh:
+    from inference.pipeline import Shape
+
+    def load(key: str, file_type: str = "ply") -> "trimesh.Trimesh":
         return trimesh.load(io.BytesIO(blobs.get(key)), file_type=file_type, process=False, force="mesh")
 
-    def kept(key: str, what: str, file_type: str = "ply") -> trimesh.Trimesh:
+    def kept(key: str, what: str, file_type: str = "ply") -> "trimesh.Trimesh":
         try:
             return load(key, file_type)
         except BlobNotFound:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from sqlalchemy import Engine
@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 import catalog
 from assets.variants import variant_params
 from catalog.keys import split_output_partition_key
-from inference.generators import ShapeGenerator, get_generator
 from inference.params import GenerationParams
-from inference.runtime.devices import torch_device
+
+if TYPE_CHECKING:
+    from inference.generators import ShapeGenerator
 
 #: the op tag that routes a step to a Celery queue: image stages to "cpu" workers, 3D stages to "gpu" workers
 QUEUE_TAG = "dagster-celery/queue"
@@ -66,15 +67,20 @@ class CatalogResource(dg.ConfigurableResource):
 
 class ComputeResource(dg.ConfigurableResource):
     """Picks the device (CUDA when present) and keeps loaded generators for the life of the process,
-    so a batch of partitions run in one process loads each model once."""
+    so a batch of partitions run in one process loads each model once. torch is imported on first use: the
+    processes that only plan and watch runs (convert's parent, Dagster's code server and daemon) never load it."""
 
     device: str = "auto"
 
     def torch_device(self) -> str:
+        from inference.runtime.devices import torch_device
+
         return str(torch_device(None if self.device == "auto" else self.device))
 
     def generator(self, backend: str, log: logging.Logger | None = None) -> ShapeGenerator:
         """The backend's generator on this worker's device, built (its model loaded) on first use only."""
+        from inference.generators import get_generator
+
         key = (backend, self.torch_device())
         if key not in _generators:
             start = time.perf_counter()

@@ -34,9 +34,34 @@ _POLL = 1.0
 
 
 def gpu_count() -> int:
-    import torch  # seconds to import: not for the commands that only read this module's settings
+    """The NVIDIA GPUs this process may use, as CUDA would count them (``CUDA_VISIBLE_DEVICES`` respected), asked of
+    the driver through NVML: the parent that only hands out work never imports torch (seconds, and memory it would
+    hold for the whole batch). No driver, no GPU."""
+    import pynvml
 
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:  # no NVIDIA driver on this machine
+        return 0
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+    finally:
+        pynvml.nvmlShutdown()
+    return visible_gpus(count, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def visible_gpus(count: int, visible: str | None) -> int:
+    """Of ``count`` GPUs on the machine, how many CUDA lets a process with ``CUDA_VISIBLE_DEVICES=visible`` use: the
+    listed ones up to the first it cannot take (empty, or "-1": none); all of them where it is not set."""
+    if visible is None:
+        return count
+    listed = 0
+    for entry in visible.split(","):
+        entry = entry.strip()
+        if not entry or entry.startswith("-"):
+            break
+        listed += 1
+    return min(count, listed)
 
 
 #: a worker takes seconds to start (imports, models): below this many images each, one process does better

@@ -7,7 +7,8 @@ a backend's kind names; the implementations import their model packages only whe
 from __future__ import annotations
 
 from inference.backends import backend_spec
-from inference.generators.base import EmptySurface, ShapeGenerator
+from inference.errors import EmptySurface
+from inference.generators.base import ShapeGenerator
 from inference.generators.builtin import BuiltinGenerator
 from inference.generators.hunyuan import HunyuanGenerator
 from inference.generators.remote import RemoteGenerator

@@ -13,11 +13,6 @@ from inference.runtime.weights import ModelUnavailable
 from inference.views import FramedViews
 
 
-class EmptySurface(RuntimeError):
-    """A generator produced no surface: a learned model decoded an empty volume (random-looking output, a bad
-    seed), or the silhouettes leave no volume."""
-
-
 class TextureUnavailable(ModelUnavailable):
     """``texture_source="backend"`` asked of a backend that gives no texture of its own here (a model that makes
     none, a texture model not installed, a server that answered an untextured mesh)."""

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from skimage.measure import marching_cubes
 
 from inference.backends import BackendSpec
-from inference.generators.base import EmptySurface
+from inference.errors import EmptySurface
 from inference.generators.cross_section import runs, squareness
 from inference.params import GenerationParams
 from inference.runtime.devices import torch_device

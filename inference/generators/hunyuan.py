@@ -23,7 +23,8 @@ import torch
 import trimesh
 
 from inference.backends import BackendSpec
-from inference.generators.base import EmptySurface, TextureUnavailable
+from inference.errors import EmptySurface
+from inference.generators.base import TextureUnavailable
 from inference.params import GenerationParams
 from inference.runtime.devices import model_dtype, torch_device
 from inference.runtime.weights import import_module, models_dir, require_files

@@ -28,7 +28,8 @@ import numpy as np
 import trimesh
 
 from inference.backends import BackendSpec
-from inference.generators.base import EmptySurface, TextureUnavailable, has_texture
+from inference.errors import EmptySurface
+from inference.generators.base import TextureUnavailable, has_texture
 from inference.images.decode import encode_png
 from inference.params import GenerationParams
 from inference.runtime.weights import ModelUnavailable

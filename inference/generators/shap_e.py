@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from inference.backends import BackendSpec
-from inference.generators.base import EmptySurface
+from inference.errors import EmptySurface
 from inference.params import GenerationParams
 from inference.runtime.devices import model_dtype, torch_device
 from inference.runtime.weights import import_module, models_dir, quiet_loading, require_files

@@ -8,14 +8,12 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from inference.errors import MeshError
+
 FACE_TOLERANCE = 0.05  # decimated face count lands within ±5 % of the target
 #: the most one simplifier pass is asked to reduce by: asked for far more at once, it can stall well above
 #: its target (a 246k-face lathe asked for 600 faces stopped at 3,638; in two passes of ≤10× it lands on 600)
 MAX_PASS_REDUCTION = 10
-
-
-class MeshError(ValueError):
-    """The generated mesh is unusable (empty, degenerate); the message says how."""
 
 
 def drop_floaters(mesh: trimesh.Trimesh, min_fraction: float = 0.01) -> trimesh.Trimesh:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from inference.generators.base import EmptySurface
+from inference.errors import EmptySurface
 from inference.mesh.audit import glb_problems
 from inference.mesh.cleanup import MeshError, clean_mesh, sound_faces, unit_vertex_normals
 from inference.mesh.export import obj_files

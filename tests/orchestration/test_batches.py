@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -51,6 +53,22 @@ def test_the_default_worker_count_follows_cores_gpus_and_what_the_backend_keeps_
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(workers, "gpu_count", lambda: gpus)
     assert default_workers(images, light) == expected
+
+
+@pytest.mark.parametrize(
+    ("visible", "expected"),
+    [(None, 4), ("0,1", 2), ("3", 1), ("", 0), ("-1", 0), ("0,-1,1", 1), ("GPU-8c2e6f1a,GPU-91d0b7e2", 2), ("0,1,2,3,4,5", 4)],
+)
+def test_the_gpus_a_worker_may_use_are_those_cuda_visible_devices_lists_up_to_the_first_it_cannot(visible, expected):
+    assert workers.visible_gpus(4, visible) == expected
+
+
+def test_counting_gpus_imports_no_torch():
+    """The parent of a batch counts GPUs (for the default worker count and each worker's device) through NVML."""
+    probe = "import sys; from orchestration.workers import gpu_count; n = gpu_count(); print(n, 'torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    count, torch_loaded = result.stdout.split()
+    assert int(count) >= 0 and torch_loaded == "False"
 
 
 def test_a_batch_is_light_on_the_gpu_only_when_every_variant_s_backend_is(tmp_path):

@@ -37,3 +37,15 @@ def test_checks_jobs_sensors_and_resources():
     assert set(defs.resources) == {"catalog", "compute"}
     image_stages = defs.resolve_job_def("image_stages")
     assert isinstance(image_stages.partitions_def, dg.DynamicPartitionsDefinition) and image_stages.partitions_def.name == "images"
+
+
+def test_loading_the_code_location_and_planning_runs_loads_no_torch_or_trimesh():
+    """Dagster's code server and daemon and `convert`'s parent load the definitions and plan runs; only a process
+    that runs a step imports torch and trimesh (seconds, and memory each of those processes would hold)."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "trimesh", "scipy", "xatlas", "fast_simplification")
+    probe = f"import sys, orchestration.definitions, orchestration.convert; print([m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
