@@ -10,7 +10,9 @@ files) go through:
 - `meshmill convert --workers N`;
 - `meshmill convert --executor celery` through N `meshmill worker` processes on a local Redis.
 Each is timed as a whole command in a fresh process (interpreter start and imports included), so a
-ratio is what a user waits. One GLB per image, mobile preset unless --preset says otherwise. Prints a table; nothing is asserted.
+ratio is what a user waits; a second table gives each command's CPU seconds (it and every process it waited for),
+which vary less than the wall clock on a shared box. One GLB per image, mobile preset unless --preset says
+otherwise. Prints the tables; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,12 +71,22 @@ def plain_loop(folder: Path, out: Path, backend: str, preset: str = "mobile") ->
         (out / f"{path.stem}.png").write_bytes(preview_png(textured.mesh))
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class Timing:
+    """A command's wall-clock seconds, and the CPU seconds (user + system) it and every process it waited for spent:
+    on a box whose speed varies by a third from run to run, the CPU seconds say more about the work done."""
+
+    wall: float
+    cpu: float
+
+
+def timed(command: list[str], env: dict[str, str]) -> Timing:
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
+    return Timing(wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
 
 
 MODELS: dict[str, str] = {}  # with --models: MESHMILL_MODELS_DIR for every command
@@ -121,7 +135,7 @@ def gpu_sampling(label: str):  # noqa: ANN201
 PRESET = {"name": "mobile"}  # --preset: every row's variant
 
 
-def convert(folder: Path, root: Path, backend: str, *options: str, **extra: str) -> float:
+def convert(folder: Path, root: Path, backend: str, *options: str, **extra: str) -> Timing:
     env = fresh_env(root, **dagster_storage(root), **extra)
     preset = PRESET["name"]
     timed([*MESHMILL, "variant", "add", preset, "--preset", preset, "--backend", backend], env)
@@ -189,16 +203,22 @@ def run(args: argparse.Namespace) -> None:
                     celery = convert(folder, root / "celery", args.backend, "--executor", "celery", "--workers", str(args.celery),
                                      MESHMILL_CELERY_BROKER=broker)  # fmt: skip
             rows.append((count, plain, one, many, celery))
-            for n, seconds in more:
-                print(f"{count} images, {n} workers: {seconds:.1f} s, {one / seconds:.2f}× one worker's images per hour", flush=True)
-            print(f"{count} images done: plain {plain:.1f} s, 1 worker {one:.1f} s, {args.workers} workers {many:.1f} s", flush=True)
+            for n, t in more:
+                print(f"{count} images, {n} workers: {t.wall:.1f} s, {one.wall / t.wall:.2f}× one worker's images per hour", flush=True)
+            walls = f"plain {plain.wall:.1f} s, 1 worker {one.wall:.1f} s, {args.workers} workers {many.wall:.1f} s"
+            print(f"{count} images done: {walls}", flush=True)
     storage = "PostgreSQL" if args.dagster_postgres else "SQLite (embedded)"
     print(f"\norchestration benchmark: {args.backend}, {args.preset} preset, upscale ×2, {os.cpu_count()} cores, Dagster storage {storage}")
     header = f"{'images':>6} {'plain loop':>11} {'1 worker':>9} {'ratio':>6} {f'{args.workers} workers':>10} {'speed-up':>9}"
     print(header + (f" {f'{args.celery} Celery':>9} {'speed-up':>9}" if args.celery else ""))
     for count, plain, one, many, celery in rows:
-        line = f"{count:>6} {plain:10.1f}s {one:8.1f}s {one / plain:6.2f} {many:9.1f}s {one / many:8.2f}×"
-        print(line + (f" {celery:8.1f}s {one / celery:8.2f}×" if celery else ""))
+        line = f"{count:>6} {plain.wall:10.1f}s {one.wall:8.1f}s {one.wall / plain.wall:6.2f}"
+        line += f" {many.wall:9.1f}s {one.wall / many.wall:8.2f}×"
+        print(line + (f" {celery.wall:8.1f}s {one.wall / celery.wall:8.2f}×" if celery else ""))
+    print("CPU seconds (user + system, every process of the command; Celery workers run outside it and are not counted):")
+    print(f"{'images':>6} {'plain loop':>11} {'1 worker':>9} {'ratio':>6} {f'{args.workers} workers':>10} {'ratio':>6}")
+    for count, plain, one, many, _ in rows:
+        print(f"{count:>6} {plain.cpu:10.1f}s {one.cpu:8.1f}s {one.cpu / plain.cpu:6.2f} {many.cpu:9.1f}s {many.cpu / plain.cpu:6.2f}")
     for label, use in GPU_USE.items():
         print(
             f"GPU utilisation while `convert {label.split(':', 1)[1]}` ran ({label.split(':')[0]}): "
