@@ -29,6 +29,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+import pynvml
+
 #: seconds between checks that every worker is still alive
 _POLL = 1.0
 
@@ -37,8 +39,6 @@ def gpu_count() -> int:
     """The NVIDIA GPUs this process may use, as CUDA would count them (``CUDA_VISIBLE_DEVICES`` respected), asked of
     the driver through NVML: the parent that only hands out work never imports torch (seconds, and memory it would
     hold for the whole batch). No driver, no GPU."""
-    import pynvml
-
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError:  # no NVIDIA driver on this machine
