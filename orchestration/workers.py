@@ -15,6 +15,7 @@ so that a caller reading it to the end (a script, a CI job) waited for ever afte
 from __future__ import annotations
 
 import contextlib
+import glob
 import multiprocessing
 import os
 import signal
@@ -41,8 +42,12 @@ def gpu_count() -> int:
     hold for the whole batch). No driver, no GPU."""
     try:
         pynvml.nvmlInit()
-    except pynvml.NVMLError:  # no NVIDIA driver on this machine
-        return 0
+    except pynvml.NVMLError:
+        if not glob.glob("/dev/nvidia[0-9]*"):  # no NVIDIA device on this machine
+            return 0
+        import torch  # devices NVML cannot reach (a container given CUDA without NVML's library): ask CUDA, slowly
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
     try:
         count = pynvml.nvmlDeviceGetCount()
     finally:
