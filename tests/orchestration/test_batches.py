@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from orchestration import workers
 from orchestration.convert import contiguous_ranges
 from orchestration.workers import default_workers, run_in_workers
-from tests.support import square_after, square_after_starting_a_child, worker_processes
+from tests.support import heavy_modules_loaded, square_after, square_after_starting_a_child, worker_processes
 
 
 def test_wanted_keys_become_runs_of_consecutive_keys_at_most_the_batch_size():
@@ -65,10 +63,7 @@ def test_the_gpus_a_worker_may_use_are_those_cuda_visible_devices_lists_up_to_th
 
 def test_counting_gpus_imports_no_torch():
     """The parent of a batch counts GPUs (for the default worker count and each worker's device) through NVML."""
-    probe = "import sys; from orchestration.workers import gpu_count; n = gpu_count(); print(n, 'torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    count, torch_loaded = result.stdout.split()
-    assert int(count) >= 0 and torch_loaded == "False"
+    assert heavy_modules_loaded("from orchestration.workers import gpu_count\nassert gpu_count() >= 0", ("torch",)) == []
 
 
 def test_a_batch_is_light_on_the_gpu_only_when_every_variant_s_backend_is(tmp_path):

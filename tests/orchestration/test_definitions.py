@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.definitions import defs
+from tests.support import heavy_modules_loaded
 
 
 def test_the_code_location_has_the_five_stages_in_order():
@@ -42,10 +43,5 @@ def test_checks_jobs_sensors_and_resources():
 def test_loading_the_code_location_and_planning_runs_loads_no_torch_or_trimesh():
     """Dagster's code server and daemon and `convert`'s parent load the definitions and plan runs; only a process
     that runs a step imports torch and trimesh (seconds, and memory each of those processes would hold)."""
-    import subprocess
-    import sys
-
     heavy = ("torch", "trimesh", "scipy", "xatlas", "fast_simplification")
-    probe = f"import sys, orchestration.definitions, orchestration.convert; print([m for m in {heavy!r} if m in sys.modules])"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]", result.stdout
+    assert heavy_modules_loaded("import orchestration.definitions, orchestration.convert", heavy) == []

@@ -21,6 +21,14 @@ ARTIFACTS = ROOT / "test-artifacts"
 MESHMILL = str(Path(sys.executable).with_name("meshmill"))  # the venv's command, as a user runs it
 
 
+def heavy_modules_loaded(code: str, modules: tuple[str, ...] = ("torch", "dagster", "trimesh", "scipy")) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``code`` (sorted): what a process that
+    only does ``code`` pays for at start."""
+    probe = f"import json, sys\n{code}\nprint(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def bare_env(**extra: str) -> dict[str, str]:
     """A minimal environment: no MESHMILL_* or DAGSTER_* settings from the developer's shell, wide output (and
     no numba JIT, as in the tests' own process: tests/conftest.py says why)."""
