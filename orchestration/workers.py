@@ -15,6 +15,7 @@ so that a caller reading it to the end (a script, a CI job) waited for ever afte
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import multiprocessing
 import os
@@ -36,23 +37,32 @@ import pynvml
 _POLL = 1.0
 
 
+@functools.cache
+def _nvml_gpus() -> int | None:
+    """The NVIDIA GPUs on this machine as the driver counts them (asked once a process), None where NVML cannot be
+    reached."""
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return None
+    try:
+        return pynvml.nvmlDeviceGetCount()
+    finally:
+        pynvml.nvmlShutdown()
+
+
 def gpu_count() -> int:
     """The NVIDIA GPUs this process may use, as CUDA would count them (``CUDA_VISIBLE_DEVICES`` respected), asked of
     the driver through NVML: the parent that only hands out work never imports torch (seconds, and memory it would
     hold for the whole batch). No driver, no GPU."""
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        if not glob.glob("/dev/nvidia[0-9]*"):  # no NVIDIA device on this machine
-            return 0
-        import torch  # devices NVML cannot reach (a container given CUDA without NVML's library): ask CUDA, slowly
+    machine = _nvml_gpus()
+    if machine is not None:
+        return visible_gpus(machine, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if not glob.glob("/dev/nvidia[0-9]*"):  # no NVIDIA device on this machine
+        return 0
+    import torch  # devices NVML cannot reach (a container given CUDA without NVML's library): ask CUDA, slowly
 
-        return torch.cuda.device_count() if torch.cuda.is_available() else 0
-    try:
-        count = pynvml.nvmlDeviceGetCount()
-    finally:
-        pynvml.nvmlShutdown()
-    return visible_gpus(count, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def visible_gpus(count: int, visible: str | None) -> int:
@@ -208,8 +218,9 @@ def run_in_workers(
     done: set[int] = set()
 
     def start(index: int) -> None:
-        saved = {k: os.environ.get(k) for k in worker_environment(index, count)}
-        os.environ.update(worker_environment(index, count))
+        environment = worker_environment(index, count)
+        saved = {k: os.environ.get(k) for k in environment}
+        os.environ.update(environment)
         ours, theirs = context.Pipe()
         try:
             process = context.Process(target=_serve, args=(work, theirs, os.getpid()), daemon=True, name=f"meshmill-worker-{index}")
