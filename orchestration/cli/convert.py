@@ -94,9 +94,9 @@ def convert(
     generation: dict,
 ) -> None:
     """The main job: ingest images and turn each into textured GLBs through Dagster (runs show in the UI)."""
+    # Dagster: seconds to import, which no other command should pay
+    from assets.resources import CatalogResource
     from orchestration.celery_config import BROKER_ENV, broker_url
-
-    # Dagster and torch: seconds to import
     from orchestration.convert import EXECUTORS, BatchStopped, check_variant_licences, materialise
     from orchestration.instance import dagster_instance
 
@@ -108,8 +108,6 @@ def convert(
     found = objects(paths, views)
     image_params = resolve_params(generation)
     engine, blobs = open_engine(), open_blobs()
-    from assets.resources import CatalogResource  # Dagster and the generators: seconds no other command should pay
-
     store = CatalogResource()  # the catalog of the environment, as the code location's runs open it
     described = {k: v for k, v in generation.items() if k not in IMAGE_STAGE_FIELDS}
     if described:  # the 3D options: the variant of those settings, found or made now

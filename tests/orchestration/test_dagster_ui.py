@@ -56,6 +56,16 @@ def launch_and_wait(port: int, job: str, partition_tags: dict[str, str], run_con
     pytest.fail(f"run {run_id} of {job} did not finish in 300 s")
 
 
+def page_check(port: int, path: str, shot: str, *texts: str) -> list[str]:
+    """The UI page at ``path`` in headless Chromium (``tools/page_check.mjs``): screenshotted to ARTIFACTS/``shot``;
+    which of ``texts`` it did not show."""
+    page = subprocess.run(
+        ["node", str(ROOT / "tools" / "page_check.mjs"), f"http://127.0.0.1:{port}/{path}", str(ARTIFACTS / shot), *texts],
+        capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    return json.loads(page.stdout.strip().splitlines()[-1])["missing"]
+
+
 def test_ui_runs_assets_launched_through_graphql(tmp_path):
     env = scrubbed_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path / "dagster"))
     run = lambda *args: subprocess.run([MESHMILL, *args], env=env, capture_output=True, text=True, check=True)  # noqa: E731
@@ -97,26 +107,9 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
         assert [(m["partition"], m["runId"]) for m in upscaled] == [(key, images_run)]
 
         ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / "dagster-asset-graph.png"
-        page = subprocess.run(
-            [
-                "node",
-                str(ROOT / "tools" / "page_check.mjs"),
-                f"http://127.0.0.1:{port}/asset-groups/meshmill",
-                str(shot),
-                "source_image",
-                "cleaned_image",
-                "upscaled_image",
-                "mesh",
-                "textured_glb",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=True,
-        )
-        assert json.loads(page.stdout.strip().splitlines()[-1])["missing"] == []
-        assert shot.stat().st_size > 10_000
+        stages = ("source_image", "cleaned_image", "upscaled_image", "mesh", "textured_glb")
+        assert page_check(port, "asset-groups/meshmill", "dagster-asset-graph.png", *stages) == []
+        assert (ARTIFACTS / "dagster-asset-graph.png").stat().st_size > 10_000
 
         # a variant defined later: its partitions exist but none is made, so the graph shows mesh and textured_glb grey
         # (Dagster colours a partitioned asset green only when every partition is made); the asset's Partitions tab
@@ -126,11 +119,7 @@ def test_ui_runs_assets_launched_through_graphql(tmp_path):
             ("asset-groups/meshmill", "dagster-asset-graph-partial.png", ["textured_glb"]),
             ("assets/textured_glb?view=partitions", "dagster-partitions-partial.png", ["Materialized (1)", "Missing (1)", "desktop"]),
         ):
-            page = subprocess.run(
-                ["node", str(ROOT / "tools" / "page_check.mjs"), f"http://127.0.0.1:{port}/{url}", str(ARTIFACTS / name), *texts],
-                capture_output=True, text=True, timeout=180, check=True,
-            )  # fmt: skip
-            assert json.loads(page.stdout.strip().splitlines()[-1])["missing"] == [], (url, page.stdout)
+            assert page_check(port, url, name, *texts) == [], url
 
         # a SIGTERM to `meshmill ui` alone (a service manager, a closed terminal) stops everything it started and
         # frees the port; before, dagster dev and its children stayed up, reparented to init
