@@ -59,8 +59,6 @@ from inference.params import GenerationParams
 
 if TYPE_CHECKING:  # torch and trimesh are loaded where a step runs, not where runs are planned (convert's parent,
     # Dagster's code server and daemon): the functions below import what they use
-    import trimesh
-
     from inference.pipeline import Shape, TexturedMesh
 
 MESH, TEXTURED = dg.AssetKey("mesh"), dg.AssetKey("textured_glb")
@@ -305,10 +303,10 @@ def stored_shape(blobs: BlobStore, content_hash: str, variant: str, params: Gene
 
     from inference.pipeline import Shape
 
-    def load(key: str, file_type: str = "ply") -> "trimesh.Trimesh":
+    def load(key: str, file_type: str = "ply") -> trimesh.Trimesh:
         return trimesh.load(io.BytesIO(blobs.get(key)), file_type=file_type, process=False, force="mesh")
 
-    def kept(key: str, what: str, file_type: str = "ply") -> "trimesh.Trimesh":
+    def kept(key: str, what: str, file_type: str = "ply") -> trimesh.Trimesh:
         try:
             return load(key, file_type)
         except BlobNotFound:
