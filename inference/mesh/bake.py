@@ -68,6 +68,25 @@ def sample_bilinear(image: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> 
     return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, :, 0].T
 
 
+def in_view_frame(normals: torch.Tensor, view: str) -> torch.Tensor:
+    """``normals`` (N, 3) as ``view``'s camera sees them: (its right, up, toward it); the front's frame is the world's."""
+    right, toward = VIEW_AXES[view]
+    axes = torch.tensor([right, (0, 1, 0), toward], dtype=normals.dtype, device=normals.device)
+    return normals @ axes.T
+
+
+def views_light(normal: torch.Tensor, samples: list[tuple[str, torch.Tensor, torch.Tensor]]):  # noqa: ANN201
+    """One light for every view, fixed to its camera, fitted on what each view sees (``samples``: the view's name, its
+    colours at every texel and which texels it sees): each picture of a view set is drawn under the light its
+    camera had, from the same side of it, the way a style model or a photographer lights a picture (``relative_shading``'s
+    function of normals in a view's frame, ``in_view_frame``; None: no light). A light fixed in the world (a turntable
+    render) was fitted here before 2026-12-07: docs/benchmarks.md, "Four views under their own light"."""
+    return relative_shading(
+        torch.cat([colours[sees] for _, colours, sees in samples]),
+        torch.cat([in_view_frame(normal[sees], name) for name, _, sees in samples]),
+    )
+
+
 def facing_views(normal: torch.Tensor, seen_normal: torch.Tensor) -> torch.Tensor:
     """``normal`` (N, 3) turned to face the front (z ≥ 0) when the seen surface (``seen_normal``) barely faces
     backwards (the views' light was fitted on one side only and says nothing of the other)."""
@@ -102,6 +121,7 @@ def bake_texture(
     colour_sum = torch.zeros((len(texels), 3), device=device)
     weight_sum = torch.zeros(len(texels), device=device)
     seen = torch.zeros(len(texels), dtype=torch.bool, device=device)
+    samples, weights = [], []  # per view: its name, its colours and the texels it sees; its weights
     for name, image in views.images.items():
         rgba = torch.as_tensor(image, dtype=torch.float32, device=device).permute(2, 0, 1)
         rgba = torch.cat([push_pull_fill(rgba[:3], rgba[3] >= SOLID), rgba[3:]])
@@ -117,17 +137,25 @@ def bake_texture(
         alpha = ((sample[:, 3] - 0.25) / 0.5).clamp(0.0, 1.0)
         facing = cos**2
         weight = alpha * facing * visible
-        seen |= visible & (facing > 0.05) & (alpha > 0)
-        colour_sum += weight[:, None] * sample[:, :3]
+        sees = visible & (facing > 0.05) & (alpha > 0)
+        seen |= sees
+        samples.append((name, sample[:, :3], sees))
+        weights.append(weight)
+    if delight:  # each view's colours de-lit before they are blended: under a light fixed to the cameras they differ
+        light = views_light(normal, samples)
+    for (name, colours, _), weight in zip(samples, weights, strict=True):
+        if delight:
+            colours = divide_shading(colours, in_view_frame(normal, name), light)[0]
+        colour_sum += weight[:, None] * colours
         weight_sum += weight
     if not bool((weight_sum > 1e-6).any()):
         raise MeshError("no view colours any part of the surface (the views and the shape do not overlap)")
     colour = colour_sum / weight_sum.clamp(min=1e-6)[:, None]
     confidence = texel_confidence(weight_sum)
-    shading = relative_shading(colour, normal, seen)
+    shading = None if delight else relative_shading(colour, normal, seen)
 
     def albedo(at: torch.Tensor | slice) -> torch.Tensor:
-        return divide_shading(colour[at], normal[at], shading)[0]
+        return colour[at] if delight else divide_shading(colour[at], normal[at], shading)[0]
 
     # the fill runs over the surface as one piece: vertices at one position are one, across UV seams and in
     # meshes whose faces share no vertices at all
@@ -135,8 +163,6 @@ def bake_texture(
     corners = torch.as_tensor(weld, dtype=torch.long, device=device)[corners]
     some = gather_samples(len(texels), device)
     vertex_fill = fill_unseen(corners[some], bary[some], albedo(some), confidence[some], weld[mesh.faces], int(weld.max()) + 1)
-    if delight:
-        colour = albedo(slice(None))
     blend = (confidence < 1).nonzero().squeeze(1)  # only these texels take any of the fill
     fill = (bary[blend, :, None] * vertex_fill[corners[blend]]).sum(dim=1)
     if not delight and shading is not None:  # the fill lit as the views light the surface, turned to face them
