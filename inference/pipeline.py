@@ -161,10 +161,16 @@ def upscale_views(
         return frame_views(upscaled, frame_size(upscaled))
 
 
-def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGenerator, timings: dict[str, float] | None = None) -> Shape:
+def make_shape(
+    views: FramedViews,
+    params: GenerationParams,
+    generator: ShapeGenerator,
+    timings: dict[str, float] | None = None,
+    device: str | None = None,
+) -> Shape:
     """Shape and clean-up: a watertight mesh of about ``params.target_faces`` faces in the views' frame, and
     the dense surface it was decimated from when ``params.normal_map`` asks for it; with ``params.texture_source``
-    "backend", the backend's own textured surface too."""
+    "backend", the backend's own textured surface too. ``device``: where the decimation runs (``clean_shape``)."""
     check_views_accepted(generator, views.images)
     painted = None
     with _timed(timings, "shape"):
@@ -174,14 +180,15 @@ def make_shape(views: FramedViews, params: GenerationParams, generator: ShapeGen
         else:
             vertices, faces = generator.generate(views, params)
     with _timed(timings, "cleanup"):
-        shape = clean_shape(vertices, faces, params)
+        shape = clean_shape(vertices, faces, params, device)
     shape.painted = painted
     return shape
 
 
-def clean_shape(vertices: np.ndarray, faces: np.ndarray, params: GenerationParams) -> Shape:
-    """A generator's surface cleaned up and brought to the budget — decimated, or remeshed into quads when
-    ``params.remesh`` asks — with the dense surface kept when ``params.normal_map`` asks for it."""
+def clean_shape(vertices: np.ndarray, faces: np.ndarray, params: GenerationParams, device: str | None = None) -> Shape:
+    """A generator's surface cleaned up and brought to the budget — decimated (on ``device``; default: CUDA when there
+    is one), or remeshed into quads when ``params.remesh`` asks — with the dense surface kept when ``params.normal_map``
+    asks for it."""
     dense = dense_surface(vertices, faces)
     polygon = None
     if params.remesh == "quad":
@@ -189,7 +196,7 @@ def clean_shape(vertices: np.ndarray, faces: np.ndarray, params: GenerationParam
         mesh, polygon = quads.mesh, quads.polygon
         shortfall = quad_shortfall(len(mesh.faces), params.target_faces)
     else:
-        mesh = budget_mesh(dense, params.target_faces)
+        mesh = budget_mesh(dense, params.target_faces, device)
         shortfall = budget_shortfall(len(mesh.faces), params.target_faces)
     return Shape(mesh, dense if params.normal_map else None, [shortfall] if shortfall else [], polygon)
 
@@ -277,7 +284,7 @@ def generate_asset(
     check_views_accepted(generator, images)  # before any work on the views
     timings: dict[str, float] = {}
     views = upscale_views(clean_views(images, params, timings), params, device, timings)
-    shape = make_shape(views, params, generator, timings)
+    shape = make_shape(views, params, generator, timings, device)
     textured = texture_mesh(shape, views, params, name, timings, device)
     timings["total"] = sum(timings.values())
     return GeneratedAsset(

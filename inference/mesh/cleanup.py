@@ -33,14 +33,22 @@ def drop_floaters(mesh: trimesh.Trimesh, min_fraction: float = 0.01) -> trimesh.
     return mesh
 
 
-def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tuple[np.ndarray, np.ndarray]:
-    """Quadric decimation (fast-simplification) to ``target_faces`` ± 5 %; subdivides first if short. Where
-    the simplifier stalls above the target (non-manifold fins and slivers it will not collapse), the closest
-    result it reached: ``budget_mesh`` says so."""
+def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Quadric decimation to ``target_faces`` ± 5 %; subdivides first if short. On CUDA (``device``; default: CUDA
+    when there is one) the edges collapse in parallel on the GPU (``inference.mesh.collapse``), which keeps the
+    surface's topology; where that leaves it above the budget (a noisy surface's many tiny handles each keep a few
+    faces), and everywhere else, fast-simplification collapses one edge at a time. Where it stalls above the target
+    (non-manifold fins and slivers it will not collapse), the closest result it reached: ``budget_mesh`` says so."""
     while len(faces) < target_faces:
         vertices, faces = trimesh.remesh.subdivide(vertices, faces)
     if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
         return vertices, faces
+    if on_gpu(device):  # the bulk on the GPU; what its topology check leaves above the budget (handles), below
+        from inference.mesh.collapse import decimate_parallel
+
+        vertices, faces = decimate_parallel(vertices, faces, target_faces, "cuda" if device is None else device)
+        if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
+            return vertices, faces
     while len(faces) > target_faces * MAX_PASS_REDUCTION:
         vertices, faces = fast_simplification.simplify(vertices, faces, target_count=max(target_faces, len(faces) // MAX_PASS_REDUCTION))
     aim, best = target_faces, None
@@ -53,6 +61,13 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tupl
             best = out_v, out_f
         aim = max(4, int(aim * target_faces / max(len(out_f), 1)))
     return best
+
+
+def on_gpu(device: str | None) -> bool:
+    """Whether torch work asked for on ``device`` (None: CUDA when there is one) runs on a GPU."""
+    from inference.runtime.devices import torch_device
+
+    return torch_device(device).type == "cuda"
 
 
 def _face_keys(faces: np.ndarray, vertex_count: int) -> np.ndarray:
@@ -150,10 +165,10 @@ def budget_shortfall(face_count: int, target_faces: int) -> str | None:
     )
 
 
-def budget_mesh(dense: trimesh.Trimesh, target_faces: int) -> trimesh.Trimesh:
-    """``dense`` decimated to about ``target_faces`` (``budget_shortfall`` says when it could not be),
-    consistently wound, with no unsound face left."""
-    v, f = decimate(np.asarray(dense.vertices), np.asarray(dense.faces), target_faces)
+def budget_mesh(dense: trimesh.Trimesh, target_faces: int, device: str | None = None) -> trimesh.Trimesh:
+    """``dense`` decimated to about ``target_faces`` on ``device`` (``decimate``; ``budget_shortfall`` says when it
+    could not be), consistently wound, with no unsound face left."""
+    v, f = decimate(np.asarray(dense.vertices), np.asarray(dense.faces), target_faces, device)
     mesh = trimesh.Trimesh(v, f, process=True)
     mesh.update_faces(mesh.nondegenerate_faces())
     mesh.update_faces(sound_faces(mesh.vertices, mesh.faces))

@@ -1,0 +1,105 @@
+"""The parallel edge collapse (the GPU's decimation), run here on the CPU: the budget, a closed surface kept closed and
+manifold, borders and flat faces kept where they are, as close to the dense surface as fast-simplification, and any
+triangle soup handled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inference.mesh.cleanup import decimate, within_budget
+from inference.mesh.collapse import decimate_parallel
+
+
+def edge_sharing(faces: np.ndarray) -> np.ndarray:
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    return np.unique(edges, axis=0, return_counts=True)[1]
+
+
+def rim_vertices(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    return np.asarray(vertices)[np.unique(unique[counts == 1])]
+
+
+def radial_error(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """The largest distance of a unit sphere's decimation from the sphere, over points sampled on its faces."""
+    points = trimesh.Trimesh(vertices, faces, process=False).sample(20_000, seed=0)
+    return float(np.abs(np.linalg.norm(points, axis=1) - 1).max())
+
+
+@pytest.mark.parametrize("target", [300, 2_000])
+def test_a_sphere_stays_closed_manifold_and_as_round_as_with_fast_simplification(target):
+    sphere = trimesh.creation.icosphere(subdivisions=5)  # 20,480 faces
+    vertices, faces = decimate_parallel(sphere.vertices, sphere.faces, target, "cpu")
+    assert within_budget(len(faces), target)
+    assert (edge_sharing(faces) == 2).all()  # closed, and no edge shared by more than two faces
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0  # no face turned over
+    reference = decimate(sphere.vertices, sphere.faces, target, "cpu")
+    assert radial_error(vertices, faces) <= 1.5 * radial_error(*reference)
+
+
+def test_an_open_border_keeps_its_line():
+    """A hemisphere's rim stays on its plane and keeps its roundness; nothing else opens."""
+    half = trimesh.creation.icosphere(subdivisions=5)
+    half.update_faces(half.triangles_center[:, 2] > 0)
+    half.remove_unreferenced_vertices()
+    vertices, faces = decimate_parallel(half.vertices, half.faces, 600, "cpu")
+    assert within_budget(len(faces), 600)
+    assert (edge_sharing(faces) <= 2).all() and 16 <= (edge_sharing(faces) == 1).sum()
+    before, after = rim_vertices(half.vertices, half.faces), rim_vertices(vertices, faces)
+    assert after[:, 2].max() <= before[:, 2].max() + 0.005  # the rim (cut along faces: a few hundredths high) stays
+    assert np.abs(np.linalg.norm(after[:, :2], axis=1) - 1).max() < 0.02  # ... and round
+
+
+def test_flat_faces_collapse_to_a_few_triangles_and_keep_their_volume():
+    box = trimesh.creation.box()
+    for _ in range(4):
+        box = box.subdivide()  # 3,072 faces, every edge of a face costing nothing
+    vertices, faces = decimate_parallel(box.vertices, box.faces, 100, "cpu")
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    assert within_budget(len(faces), 100) and mesh.is_watertight
+    assert abs(mesh.volume - 1.0) < 1e-6 and np.allclose(mesh.bounds, [[-0.5] * 3, [0.5] * 3])
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.integers(0, 2),
+    st.floats(0, 0.3),
+    st.lists(st.tuples(*[st.integers(0, 161)] * 3), max_size=60),
+    st.integers(0, 20),
+    st.floats(0.02, 0.9),
+    st.integers(0, 2**31),
+)
+def test_any_triangle_soup_comes_back_as_valid_faces(subdivisions, jitter, extra, repeats, share, seed):
+    """A sphere crumpled at random, with fins, stray faces, repeated faces and faces in a line added: no error, faces
+    that index the returned vertices, none of them repeating a corner, never more faces than given."""
+    sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
+    rng = np.random.default_rng(seed)
+    vertices = sphere.vertices + rng.normal(0, jitter, sphere.vertices.shape)
+    vertices[: len(vertices) // 8, 1] = 0.0  # some in one plane
+    count = len(vertices)
+    faces = np.concatenate([sphere.faces, np.array(extra, dtype=np.int64).reshape(-1, 3) % count, sphere.faces[:repeats]])
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
+    target = max(1, int(share * len(faces)))
+    out_vertices, out = decimate_parallel(vertices, faces, target, "cpu")
+    assert len(out) <= len(faces) and np.isfinite(out_vertices).all()
+    assert out.min() >= 0 and out.max() < len(out_vertices)
+    assert ((out[:, 0] != out[:, 1]) & (out[:, 1] != out[:, 2]) & (out[:, 0] != out[:, 2])).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here; run on the GPU machine")
+def test_the_gpu_decimates_as_the_cpu_does():
+    """The CUDA path (what ``decimate`` takes on a GPU) against the same collapse on the CPU: the same budget, closed,
+    manifold, and as round (their random tie-breaks differ, so the meshes are not identical)."""
+    sphere = trimesh.creation.icosphere(subdivisions=6)
+    on_gpu = decimate(sphere.vertices, sphere.faces, 2_000)  # the default device: CUDA here
+    on_cpu = decimate_parallel(sphere.vertices, sphere.faces, 2_000, "cpu")
+    for _, faces in (on_gpu, on_cpu):
+        assert within_budget(len(faces), 2_000) and (edge_sharing(faces) == 2).all()
+    assert radial_error(*on_gpu) <= 1.2 * radial_error(*on_cpu)
