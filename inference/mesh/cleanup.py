@@ -36,19 +36,22 @@ def drop_floaters(mesh: trimesh.Trimesh, min_fraction: float = 0.01) -> trimesh.
 def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Quadric decimation to ``target_faces`` ± 5 %; subdivides first if short. On CUDA (``device``; default: CUDA
     when there is one) the edges collapse in parallel on the GPU (``inference.mesh.collapse``), which keeps the
-    surface's topology; where that leaves it above the budget (a noisy surface's many tiny handles each keep a few
-    faces), and everywhere else, fast-simplification collapses one edge at a time. Where it stalls above the target
-    (non-manifold fins and slivers it will not collapse), the closest result it reached: ``budget_mesh`` says so."""
+    surface's topology: a surface with more handles than the budget can hold (a noisy one's tiny tunnels) is left to
+    fast-simplification, which collapses one edge at a time on the CPU, through handles too, as it does everywhere
+    else. Where that stalls above the target (non-manifold fins and slivers it will not collapse), the closest result
+    it reached: ``budget_mesh`` says so."""
     while len(faces) < target_faces:
         vertices, faces = trimesh.remesh.subdivide(vertices, faces)
     if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
         return vertices, faces
-    if on_gpu(device):  # the bulk on the GPU; what its topology check leaves above the budget (handles), below
-        from inference.mesh.collapse import decimate_parallel
+    if on_gpu(device):
+        from inference.mesh.collapse import decimate_parallel, keeps_to_budget
 
-        vertices, faces = decimate_parallel(vertices, faces, target_faces, "cuda" if device is None else device)
-        if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
-            return vertices, faces
+        gpu = "cuda" if device is None else device
+        if keeps_to_budget(faces, target_faces, gpu):
+            vertices, faces = decimate_parallel(vertices, faces, target_faces, gpu)
+            if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
+                return vertices, faces
     while len(faces) > target_faces * MAX_PASS_REDUCTION:
         vertices, faces = fast_simplification.simplify(vertices, faces, target_count=max(target_faces, len(faces) // MAX_PASS_REDUCTION))
     aim, best = target_faces, None

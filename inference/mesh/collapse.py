@@ -34,6 +34,10 @@ MAX_MOVE = 1.0
 WELL_POSED = 1e-10
 #: passes of the pick in a round (each picks among the edges the earlier ones left free)
 PICK_PASSES = 3
+#: the collapse keeps every handle, each with at least about this many faces ...
+FACES_PER_HANDLE = 16
+#: ... so it takes a surface only where its handles would hold at most this share of the budget
+HANDLE_SHARE = 0.1
 
 
 def _plane_quadrics(v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -151,6 +155,24 @@ def _still_refused(
         at = torch.searchsorted(refused, keys).clamp(max=len(refused) - 1)
         when = torch.where(refused[at] == keys, refused_in[at], -1)
     return (when >= 0) & (changed[a] < when) & (changed[b] < when), when
+
+
+def handle_count(faces: np.ndarray, device: torch.device | str) -> int:
+    """The handles of a closed surface in one piece, from its Euler characteristic (vertices − edges + faces = 2 − 2 ×
+    handles); pieces add to it, so a surface in several pieces counts fewer. A noisy marching-cubes surface has
+    hundreds of tiny handles (the voxels' noise opens tunnels through thin spots)."""
+    f = torch.as_tensor(np.ascontiguousarray(faces, dtype=np.int64), device=torch.device(device))
+    if not len(f):
+        return 0
+    used = torch.unique(f)
+    edges = _edges(torch.searchsorted(used, f), len(used))[0]
+    return max(0, (2 - (len(used) - len(edges) + len(f))) // 2)
+
+
+def keeps_to_budget(faces: np.ndarray, target_faces: int, device: torch.device | str) -> bool:
+    """Whether the collapse can bring ``faces`` near ``target_faces``: its handles, which it keeps, would hold at most
+    HANDLE_SHARE of the budget."""
+    return handle_count(faces, device) * FACES_PER_HANDLE <= HANDLE_SHARE * target_faces
 
 
 def decimate_parallel(
