@@ -1,13 +1,15 @@
 """Generation benchmark: seconds per stage (median) and peak RSS, one 1024² view, four views, and the
 finish of a learned-model-sized mesh.
 
-    .venv/bin/python benchmarks/generate_bench.py [--runs 5] [--preset desktop] [--inputs DIR] [--finish-grid 380]
+    .venv/bin/python benchmarks/generate_bench.py [--runs 5] [--preset desktop] [--inputs DIR] [--finish-grid 380] [--finish-noise 0.004]
                                                   [--devices cpu,cuda] [--uv-modes xatlas,box] [--set lods=3 ...]
 
 Inputs are the pybullet duck rendered at 1024² in our four views (one view: the front alone).
 "finish" is what Meshmill does after any backend: a noisy marching-cubes surface of about 1.25 M faces
-(a 380³ grid: an ellipsoid with ripples and noise, as learned decoders return) taken through clean-up,
-UVs, the bake (from the duck's front view) and export to the preset's GLB.
+(a 380³ grid: an ellipsoid with ripples and noise, as learned decoders return; the noise also opens ~940 tiny
+handles, which ``--finish-noise 0.001 --finish-grid 460`` does not: a surface of the same size without them) taken
+through clean-up, UVs, the bake (from the duck's front view) and export to the preset's GLB. Clean-up includes the
+decimation, on the GPU with CUDA where the surface's handles allow (``inference.mesh.cleanup.decimate``).
 Each case runs in a fresh process (so its peak RSS is its own) on each device asked for (default:
 the CPU, and CUDA beside it when torch sees a GPU), so CPU and GPU figures come from one run; the
 first run of each is a warm-up and is left out of the medians. The device is where torch works
@@ -89,7 +91,7 @@ def settings(pairs: list[str]) -> dict:
     return values
 
 
-def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_mode: str, extra: dict) -> dict:
+def run_finish(folder: Path, runs: int, preset: str, grid: int, noise: float, device: str, uv_mode: str, extra: dict) -> dict:
     """In this process: ``runs`` finishes of one dense surface; per-stage medians and peak RSS."""
     from PIL import Image
 
@@ -98,7 +100,7 @@ def run_finish(folder: Path, runs: int, preset: str, grid: int, device: str, uv_
 
     params = GenerationParams.resolve(preset, uv_mode=uv_mode, **extra)
     views = upscale_views(clean_views({"front": Image.open(folder / "front.png").convert("RGBA")}, params), params, device)
-    vertices, faces = noisy_surface(grid)
+    vertices, faces = noisy_surface(grid, noise)
     timings: list[dict[str, float]] = []
     for _ in range(runs + 1):
         start = time.perf_counter()
@@ -159,11 +161,15 @@ def main() -> None:
     parser.add_argument("--inputs", help="folder with front/left/back/right.png to use instead of rendering them")
     parser.add_argument("--write-inputs", help="render the inputs into this folder and stop")
     parser.add_argument("--finish-grid", type=int, default=380, help="grid of the dense surface the finish case starts from (0: skip)")
+    parser.add_argument(
+        "--finish-noise", type=float, default=0.004, help="its field's noise per voxel (0.004: ~940 tiny handles at 380³; 0.001: none)"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another parameter for every case (repeatable)")
     args = parser.parse_args()
     extra = settings(args.set)
     if args.case == "finish":
-        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, args.finish_grid, args.device, args.uv_mode, extra)))
+        surface = (args.finish_grid, args.finish_noise)
+        print(json.dumps(run_finish(Path(args.inputs), args.runs, args.preset, *surface, args.device, args.uv_mode, extra)))
         return
     if args.case:
         views = ["front"] if args.case == "one" else ["front", "left", "back", "right"]
@@ -190,7 +196,8 @@ def main() -> None:
                 for mode in modes:
                     out = subprocess.run(
                         [sys.executable, __file__, "--case", case, "--inputs", str(folder), "--runs", str(args.runs)]
-                        + ["--preset", args.preset, "--finish-grid", str(args.finish_grid), "--device", device, "--uv-mode", mode]
+                        + ["--preset", args.preset, "--finish-grid", str(args.finish_grid), "--finish-noise", str(args.finish_noise)]
+                        + ["--device", device, "--uv-mode", mode]
                         + [f"--set={pair}" for pair in args.set],
                         capture_output=True,
                         text=True,
