@@ -157,6 +157,38 @@ def _still_refused(
     return (when >= 0) & (changed[a] < when) & (changed[b] < when), when
 
 
+def close_small_holes(f: torch.Tensor, n: int) -> torch.Tensor:
+    """``f`` with every hole of three or four border edges closed by one or two faces wound as its neighbours are.
+    Marching cubes leaves a few non-manifold edges, the clean-up removes their faces, and the holes that opens are
+    this small; fast-simplification happens to close them, the collapse would keep them. Larger openings stay."""
+    directed = torch.stack([f, f.roll(-1, dims=1)], dim=2).reshape(-1, 2)
+    keys = torch.minimum(directed[:, 0], directed[:, 1]) * n + torch.maximum(directed[:, 0], directed[:, 1])
+    _, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    border = directed[counts[inverse] == 1]  # u → w along a face; the hole runs w → u
+    if not len(border):
+        return f
+    ones = torch.ones(len(border), dtype=torch.long, device=f.device)
+    leaving = torch.zeros(n, dtype=torch.long, device=f.device).index_add_(0, border[:, 1], ones)
+    arriving = torch.zeros(n, dtype=torch.long, device=f.device).index_add_(0, border[:, 0], ones)
+    step = torch.full((n,), -1, dtype=torch.long, device=f.device)
+    step[border[:, 1]] = border[:, 0]
+    simple = (leaving == 1) & (arriving == 1)  # one way round the hole at this vertex
+    start = border[:, 1][simple[border[:, 1]]]
+    loop = [start]
+    for _ in range(4):
+        nxt = step[loop[-1]]
+        loop.append(torch.where(nxt >= 0, nxt, loop[-1]))
+    smallest = lambda corners: torch.stack(corners, dim=1).min(dim=1).values == start  # noqa: E731  (each hole once)
+    triangle = (loop[3] == start) & (loop[1] != start) & (loop[2] != start) & smallest(loop[:3])
+    quad = (loop[4] == start) & (loop[3] != start) & (loop[2] != start) & (loop[1] != start) & smallest(loop[:4])
+    added = [
+        torch.stack([loop[0], loop[1], loop[2]], dim=1)[triangle],
+        torch.stack([loop[0], loop[1], loop[2]], dim=1)[quad],
+        torch.stack([loop[0], loop[2], loop[3]], dim=1)[quad],
+    ]
+    return torch.cat([f, *added])
+
+
 def handle_count(faces: np.ndarray, device: torch.device | str) -> int:
     """The handles of a closed surface in one piece, from its Euler characteristic (vertices − edges + faces = 2 − 2 ×
     handles); pieces add to it, so a surface in several pieces counts fewer. A noisy marching-cubes surface has
@@ -185,6 +217,7 @@ def decimate_parallel(
     v = torch.as_tensor(np.ascontiguousarray(vertices, dtype=np.float64), device=device).clone()
     f = torch.as_tensor(np.ascontiguousarray(faces, dtype=np.int64), device=device)
     n = len(v)
+    f = close_small_holes(f, n)
     q = _plane_quadrics(v, f) + _border_quadrics(v, f, n)
     generator = torch.Generator(device=device).manual_seed(0)  # the same mesh decimates the same way every time
     # edges whose collapse was refused (their keys, and the round): not tried again until a collapse changes either end's

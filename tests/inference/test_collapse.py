@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inference.mesh.cleanup import decimate, within_budget
-from inference.mesh.collapse import decimate_parallel, handle_count, keeps_to_budget
+from inference.mesh.collapse import close_small_holes, decimate_parallel, handle_count, keeps_to_budget
 
 
 def edge_sharing(faces: np.ndarray) -> np.ndarray:
@@ -55,6 +55,23 @@ def test_an_open_border_keeps_its_line():
     before, after = rim_vertices(half.vertices, half.faces), rim_vertices(vertices, faces)
     assert after[:, 2].max() <= before[:, 2].max() + 0.005  # the rim (cut along faces: a few hundredths high) stays
     assert np.abs(np.linalg.norm(after[:, :2], axis=1) - 1).max() < 0.02  # ... and round
+
+
+def test_holes_of_three_and_four_edges_are_closed_and_a_larger_opening_is_kept():
+    """The clean-up removes marching cubes' non-manifold faces and leaves holes this small, which the collapse would
+    keep; a real opening (a cap cut off) stays open."""
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    cap = np.nonzero(sphere.triangles_center[:, 2] > 0.95)[0]
+    triangle, quad = 10, sphere.face_adjacency[0]
+    faces = np.delete(sphere.faces, np.unique(np.concatenate([[triangle], quad, cap])), axis=0)
+    closed = close_small_holes(torch.as_tensor(faces), len(sphere.vertices)).numpy()
+    assert len(closed) == len(faces) + 3
+    mesh = trimesh.Trimesh(sphere.vertices, closed, process=False)
+    cap_rim = rim_vertices(sphere.vertices, sphere.faces[cap])
+    assert mesh.is_winding_consistent and len(rim_vertices(sphere.vertices, closed)) == len(cap_rim)
+    vertices, out = decimate_parallel(sphere.vertices, faces, 1_500, "cpu")
+    rim = rim_vertices(vertices, out)
+    assert (edge_sharing(out) <= 2).all() and len(rim) and (rim[:, 2] > 0.9).all()  # only the cap's rim is open
 
 
 def test_flat_faces_collapse_to_a_few_triangles_and_keep_their_volume():
