@@ -7,14 +7,17 @@ two of which touch each other's neighbourhood, so their collapses are independen
 - each vertex carries the quadric of its faces' planes (Garland and Heckbert, 1997), area-weighted, plus planes
   across any open border so borders hold their line; a collapse's new vertex minimises the summed quadric of its two
   ends (the optimum where the system is well posed and near the edge, else the better end or the midpoint);
-- an edge is picked when it is the cheapest of every edge touching either end or a neighbour of either end: no two
-  picked edges share a face or a neighbour, so no collapse changes what another one checks;
+- an edge is picked when it is the cheapest of every edge touching either end or a neighbour of either end (among
+  the edges earlier passes of the round left free): no two picked edges share a face or a neighbour, so no collapse
+  changes what another one checks;
 - a picked collapse is refused where it would tear the surface (its ends share other than the one or two vertices
-  opposite the edge: the link condition), pinch a border (two border vertices joined through the inside), or turn a
-  face over or to a sliver;
+  opposite the edge: the link condition; or it would lay a face on a face), pinch a border (two border vertices joined
+  through the inside), or turn a face over or to a sliver; a refused edge waits until its neighbourhood changes;
 - the last round takes only the cheapest collapses it needs, so the face count lands on the budget.
 
-Slower than fast-simplification on a CPU (a round is a dozen passes over the mesh): ``decimate`` uses it on CUDA.
+It keeps the surface's topology: holes of three or four edges are closed first (``close_small_holes``), and handles
+stay, so ``keeps_to_budget`` says whether a surface's handles leave it the budget. Slower than fast-simplification on
+a CPU (a round is a few dozen passes over the mesh): ``decimate`` uses it on CUDA.
 """
 
 from __future__ import annotations
