@@ -165,7 +165,7 @@ def bake_texture(
     vertex_fill = fill_unseen(corners[some], bary[some], albedo(some), confidence[some], weld[mesh.faces], int(weld.max()) + 1)
     blend = (confidence < 1).nonzero().squeeze(1)  # only these texels take any of the fill
     fill = (bary[blend, :, None] * vertex_fill[corners[blend]]).sum(dim=1)
-    if not delight and shading is not None:  # the fill lit as the views light the surface, turned to face them
+    if shading is not None:  # kept lighting: the fill lit as the views light the surface, turned to face them
         fill = fill * shading(facing_views(normal[blend], normal[seen]))[:, None]
     c = confidence[blend, None]
     colour[blend] = c * colour[blend] + (1 - c) * fill

@@ -44,14 +44,15 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device:
         vertices, faces = trimesh.remesh.subdivide(vertices, faces)
     if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
         return vertices, faces
-    if on_gpu(device):
-        from inference.mesh.collapse import decimate_parallel, keeps_to_budget
+    from inference.runtime.devices import torch_device  # torch: imported where a mesh is decimated, not with the module
 
-        gpu = "cuda" if device is None else device
-        if keeps_to_budget(faces, target_faces, gpu):
-            vertices, faces = decimate_parallel(vertices, faces, target_faces, gpu)
-            if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
-                return vertices, faces
+    where = torch_device(device)
+    if where.type == "cuda":
+        from inference.mesh.collapse import decimate_parallel
+
+        vertices, faces = decimate_parallel(vertices, faces, target_faces, where, only_where_handles_fit=True)
+        if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
+            return vertices, faces
     while len(faces) > target_faces * MAX_PASS_REDUCTION:
         vertices, faces = fast_simplification.simplify(vertices, faces, target_count=max(target_faces, len(faces) // MAX_PASS_REDUCTION))
     aim, best = target_faces, None
@@ -64,13 +65,6 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device:
             best = out_v, out_f
         aim = max(4, int(aim * target_faces / max(len(out_f), 1)))
     return best
-
-
-def on_gpu(device: str | None) -> bool:
-    """Whether torch work asked for on ``device`` (None: CUDA when there is one) runs on a GPU."""
-    from inference.runtime.devices import torch_device
-
-    return torch_device(device).type == "cuda"
 
 
 def _face_keys(faces: np.ndarray, vertex_count: int) -> np.ndarray:

@@ -16,8 +16,8 @@ two of which touch each other's neighbourhood, so their collapses are independen
 - the last round takes only the cheapest collapses it needs, so the face count lands on the budget.
 
 It keeps the surface's topology: holes of three or four edges are closed first (``close_small_holes``), and handles
-stay, so ``keeps_to_budget`` says whether a surface's handles leave it the budget. Slower than fast-simplification on
-a CPU (a round is a few dozen passes over the mesh): ``decimate`` uses it on CUDA.
+stay, so ``keeps_to_budget`` says whether a surface's handles leave it the budget (``only_where_handles_fit``).
+Slower than fast-simplification on a CPU (a round is a few dozen passes over the mesh): ``decimate`` uses it on CUDA.
 """
 
 from __future__ import annotations
@@ -56,12 +56,19 @@ def _plane_quadrics(v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return q
 
 
+def _face_edges(f: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every face's three edges as it runs them (3M, 2: u → w, face after face), the undirected edges' keys (low · n +
+    high, sorted), which key each face edge is, and how many faces share each."""
+    directed = torch.stack([f, f.roll(-1, dims=1)], dim=2).reshape(-1, 2)
+    low, high = directed.min(dim=1).values, directed.max(dim=1).values
+    keys, inverse, counts = torch.unique(low * n + high, return_inverse=True, return_counts=True)
+    return directed, keys, inverse, counts
+
+
 def _edges(f: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
     """The undirected edges (E, 2) low index first, their keys (sorted), how many faces share each, and the sum and the
     least of the vertices opposite each edge in its faces (on a manifold edge: which two they are)."""
-    pairs = torch.stack([f, f.roll(-1, dims=1)], dim=2).reshape(-1, 2)
-    pairs = torch.sort(pairs, dim=1).values
-    keys, inverse, counts = torch.unique(pairs[:, 0] * n + pairs[:, 1], return_inverse=True, return_counts=True)
+    _, keys, inverse, counts = _face_edges(f, n)
     opposite = f.roll(-2, dims=1).reshape(-1)  # the corner after each edge's two
     opposite_sum = torch.zeros_like(keys).index_add_(0, inverse, opposite)
     opposite_min = torch.full_like(keys, n).scatter_reduce(0, inverse, opposite, "amin")
@@ -70,10 +77,7 @@ def _edges(f: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
 
 def _border_quadrics(v: torch.Tensor, f: torch.Tensor, n: int) -> torch.Tensor:
     """(len(v), 4, 4): planes through each open border edge, across its face, weighted by the edge's squared length."""
-    directed = torch.stack([f, f.roll(-1, dims=1)], dim=2).reshape(-1, 2)
-    low, high = directed.min(dim=1).values, directed.max(dim=1).values
-    keys = low * n + high
-    unique, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    directed, _, inverse, counts = _face_edges(f, n)
     open_edge = counts[inverse] == 1
     q = torch.zeros((len(v), 4, 4), dtype=v.dtype, device=v.device)
     if not bool(open_edge.any()):
@@ -164,9 +168,7 @@ def close_small_holes(f: torch.Tensor, n: int) -> torch.Tensor:
     """``f`` with every hole of three or four border edges closed by one or two faces wound as its neighbours are.
     Marching cubes leaves a few non-manifold edges, the clean-up removes their faces, and the holes that opens are
     this small; fast-simplification happens to close them, the collapse would keep them. Larger openings stay."""
-    directed = torch.stack([f, f.roll(-1, dims=1)], dim=2).reshape(-1, 2)
-    keys = torch.minimum(directed[:, 0], directed[:, 1]) * n + torch.maximum(directed[:, 0], directed[:, 1])
-    _, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    directed, _, inverse, counts = _face_edges(f, n)
     border = directed[counts[inverse] == 1]  # u → w along a face; the hole runs w → u
     if not len(border):
         return f
@@ -192,35 +194,43 @@ def close_small_holes(f: torch.Tensor, n: int) -> torch.Tensor:
     return torch.cat([f, *added])
 
 
-def handle_count(faces: np.ndarray, device: torch.device | str) -> int:
+def _as_faces(faces: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    if isinstance(faces, torch.Tensor):
+        return faces.to(device=torch.device(device), dtype=torch.long)
+    return torch.as_tensor(np.ascontiguousarray(faces, dtype=np.int64), device=torch.device(device))
+
+
+def handle_count(faces: np.ndarray | torch.Tensor, device: torch.device | str) -> int:
     """The handles of a closed surface in one piece, from its Euler characteristic (vertices − edges + faces = 2 − 2 ×
     handles); pieces add to it, so a surface in several pieces counts fewer. A noisy marching-cubes surface has
     hundreds of tiny handles (the voxels' noise opens tunnels through thin spots)."""
-    f = torch.as_tensor(np.ascontiguousarray(faces, dtype=np.int64), device=torch.device(device))
+    f = _as_faces(faces, device)
     if not len(f):
         return 0
     used = torch.unique(f)
-    edges = _edges(torch.searchsorted(used, f), len(used))[0]
-    return max(0, (2 - (len(used) - len(edges) + len(f))) // 2)
+    edge_count = len(_face_edges(torch.searchsorted(used, f), len(used))[1])
+    return max(0, (2 - (len(used) - edge_count + len(f))) // 2)
 
 
-def keeps_to_budget(faces: np.ndarray, target_faces: int, device: torch.device | str) -> bool:
+def keeps_to_budget(faces: np.ndarray | torch.Tensor, target_faces: int, device: torch.device | str) -> bool:
     """Whether the collapse can bring ``faces`` near ``target_faces``: its handles, which it keeps, would hold at most
     HANDLE_SHARE of the budget."""
     return handle_count(faces, device) * FACES_PER_HANDLE <= HANDLE_SHARE * target_faces
 
 
 def decimate_parallel(
-    vertices: np.ndarray, faces: np.ndarray, target_faces: int, device: torch.device | str
+    vertices: np.ndarray, faces: np.ndarray, target_faces: int, device: torch.device | str, only_where_handles_fit: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """``vertices`` (N, 3) and ``faces`` (M, 3) collapsed to about ``target_faces`` faces on ``device`` (fewer
-    collapses where the surface allows no more: the caller checks the budget). Returns numpy arrays, vertices
-    compacted."""
+    collapses where the surface allows no more: the caller checks the budget). With ``only_where_handles_fit``, a
+    surface whose handles would hold too much of the budget (``keeps_to_budget``, counted once its small holes are
+    closed) comes back as given. Returns numpy arrays, vertices compacted."""
     device = torch.device(device)
     v = torch.as_tensor(np.ascontiguousarray(vertices, dtype=np.float64), device=device).clone()
-    f = torch.as_tensor(np.ascontiguousarray(faces, dtype=np.int64), device=device)
     n = len(v)
-    f = close_small_holes(f, n)
+    f = close_small_holes(_as_faces(faces, device), n)
+    if only_where_handles_fit and not keeps_to_budget(f, target_faces, device):
+        return np.asarray(vertices), np.asarray(faces)
     q = _plane_quadrics(v, f) + _border_quadrics(v, f, n)
     generator = torch.Generator(device=device).manual_seed(0)  # the same mesh decimates the same way every time
     # edges whose collapse was refused (their keys, and the round): not tried again until a collapse changes either end's
