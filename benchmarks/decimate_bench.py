@@ -5,8 +5,9 @@
 
 The surface is the generation benchmark's "finish" input (a noisy marching-cubes ellipsoid, about 8.7 × grid²
 faces; ``--noise 0.001`` keeps it free of handles) after the finish's clean-up (``dense_surface``). "decimate" is
-what the finish does on CUDA: the collapse, then fast-simplification for whatever the collapse leaves above the
-budget. For each method and budget: seconds (median of ``--runs`` after a warm-up), faces, edges shared by more than
+what the finish does on CUDA: the collapse, as far as the surface's handles let it (``handle_floor``), then
+fast-simplification for whatever the collapse leaves above the budget (with ``--collapse-on-cpu``, the same route
+on the CPU too). For each method and budget: seconds (median of ``--runs`` after a warm-up), faces, edges shared by more than
 two faces and open edges (the input has neither), and the distance between the result and the dense surface both
 ways (20,000 points sampled on one, their exact distance to the other's nearest triangles), in % of the object's
 extent: mean and 99th percentile. Prints a table; asserts nothing.
@@ -93,7 +94,7 @@ def main() -> None:
     dense = dense_surface(*noisy_surface(args.grid, args.noise))
     vertices, faces = np.asarray(dense.vertices), np.asarray(dense.faces)
     devices = (["cuda"] if torch.cuda.is_available() else []) + (["cpu"] if args.collapse_on_cpu else [])
-    methods = [("fast-simplification", "cpu")] + [("parallel collapse", d) for d in devices] + [("decimate", "cuda")] * ("cuda" in devices)
+    methods = [("fast-simplification", "cpu")] + [("parallel collapse", d) for d in devices] + [("decimate", d) for d in devices]
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     print(f"dense surface: {len(faces):,} faces, Euler characteristic {dense.euler_number} (2: no handle); {gpu}")
     header = f"{'method':20} {'device':6} {'target':>7} {'seconds':>8} {'faces':>7} {'non-man.':>8} {'open':>5}"
@@ -109,8 +110,10 @@ def main() -> None:
                     out = decimate(vertices, faces, target, "cpu")
                 elif name == "parallel collapse":
                     out = decimate_parallel(vertices, faces, target, device)
-                else:  # what the finish does on CUDA: the collapse, and fast-simplification for what it leaves
+                elif device == "cuda":  # what the finish does on CUDA: the collapse, and fast-simplification for what it leaves
                     out = decimate(vertices, faces, target, device)
+                else:  # the same route with the collapse on the CPU (``decimate`` takes it only on CUDA)
+                    out = decimate(*decimate_parallel(vertices, faces, target, device, stop_at_handle_floor=True), target, "cpu")
                 seconds.append(time.perf_counter() - start)
             s = scores(*out, dense)
             counts = f"{s['faces']:7d} {s['non-manifold']:8d} {s['open']:5d}"

@@ -36,10 +36,11 @@ def drop_floaters(mesh: trimesh.Trimesh, min_fraction: float = 0.01) -> trimesh.
 def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Quadric decimation to ``target_faces`` ± 5 %; subdivides first if short. On CUDA (``device``; default: CUDA
     when there is one) the edges collapse in parallel on the GPU (``inference.mesh.collapse``), which keeps the
-    surface's topology: a surface with more handles than the budget can hold (a noisy one's tiny tunnels) is left to
-    fast-simplification, which collapses one edge at a time on the CPU, through handles too, as it does everywhere
-    else. Where that stalls above the target (non-manifold fins and slivers it will not collapse), the closest result
-    it reached: ``budget_mesh`` says so."""
+    surface's topology: a surface with more handles than the budget can hold (a noisy one's tiny tunnels) is collapsed
+    there only as far as its handles leave room, and fast-simplification, which collapses one edge at a time on the
+    CPU, through handles too, takes it the rest of the way, as it takes every surface on a CPU. Where that stalls
+    above the target (non-manifold fins and slivers it will not collapse), the closest result it reached:
+    ``budget_mesh`` says so."""
     while len(faces) < target_faces:
         vertices, faces = trimesh.remesh.subdivide(vertices, faces)
     if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
@@ -50,7 +51,7 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device:
     if where.type == "cuda":
         from inference.mesh.collapse import decimate_parallel
 
-        vertices, faces = decimate_parallel(vertices, faces, target_faces, where, only_where_handles_fit=True)
+        vertices, faces = decimate_parallel(vertices, faces, target_faces, where, stop_at_handle_floor=True)
         if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
             return vertices, faces
     while len(faces) > target_faces * MAX_PASS_REDUCTION:

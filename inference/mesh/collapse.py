@@ -16,11 +16,14 @@ two of which touch each other's neighbourhood, so their collapses are independen
 - the last round takes only the cheapest collapses it needs, so the face count lands on the budget.
 
 It keeps the surface's topology: holes of three or four edges are closed first (``close_small_holes``), and handles
-stay, so ``keeps_to_budget`` says whether a surface's handles leave it the budget (``only_where_handles_fit``).
+stay, so ``handle_floor`` says how far a surface's handles let it go (``stop_at_handle_floor``: a noisy surface's
+hundreds of tiny tunnels are collapsed that far here, and through by fast-simplification from there).
 Slower than fast-simplification on a CPU (a round is a few dozen passes over the mesh): ``decimate`` uses it on CUDA.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -39,8 +42,8 @@ WELL_POSED = 1e-10
 PICK_PASSES = 3
 #: the collapse keeps every handle, each with at least about this many faces ...
 FACES_PER_HANDLE = 16
-#: ... so it takes a surface only where its handles would hold at most this share of the budget
-HANDLE_SHARE = 0.1
+#: ... so it takes a surface only as far as its handles would hold at most this share of the faces left
+HANDLE_SHARE = 0.05
 
 
 def _plane_quadrics(v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -212,25 +215,28 @@ def handle_count(faces: np.ndarray | torch.Tensor, device: torch.device | str) -
     return max(0, (2 - (len(used) - edge_count + len(f))) // 2)
 
 
-def keeps_to_budget(faces: np.ndarray | torch.Tensor, target_faces: int, device: torch.device | str) -> bool:
-    """Whether the collapse can bring ``faces`` near ``target_faces``: its handles, which it keeps, would hold at most
-    HANDLE_SHARE of the budget."""
-    return handle_count(faces, device) * FACES_PER_HANDLE <= HANDLE_SHARE * target_faces
+def handle_floor(faces: np.ndarray | torch.Tensor, device: torch.device | str) -> int:
+    """The fewest faces the collapse should leave of a surface: its handles, which it keeps, hold at most HANDLE_SHARE
+    of them (0 for a surface without handles)."""
+    return math.ceil(handle_count(faces, device) * FACES_PER_HANDLE / HANDLE_SHARE)
 
 
 def decimate_parallel(
-    vertices: np.ndarray, faces: np.ndarray, target_faces: int, device: torch.device | str, only_where_handles_fit: bool = False
+    vertices: np.ndarray, faces: np.ndarray, target_faces: int, device: torch.device | str, stop_at_handle_floor: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """``vertices`` (N, 3) and ``faces`` (M, 3) collapsed to about ``target_faces`` faces on ``device`` (fewer
-    collapses where the surface allows no more: the caller checks the budget). With ``only_where_handles_fit``, a
-    surface whose handles would hold too much of the budget (``keeps_to_budget``, counted once its small holes are
-    closed) comes back as given. Returns numpy arrays, vertices compacted."""
+    collapses where the surface allows no more: the caller checks the budget). With ``stop_at_handle_floor``, no
+    further than ``handle_floor`` (counted once its small holes are closed), and a surface whose floor is above half
+    its faces comes back as given. Returns numpy arrays, vertices compacted."""
     device = torch.device(device)
     v = torch.as_tensor(np.ascontiguousarray(vertices, dtype=np.float64), device=device).clone()
     n = len(v)
     f = close_small_holes(_as_faces(faces, device), n)
-    if only_where_handles_fit and not keeps_to_budget(f, target_faces, device):
-        return np.asarray(vertices), np.asarray(faces)
+    if stop_at_handle_floor:
+        floor = handle_floor(f, device)
+        if floor > len(f) // 2:
+            return np.asarray(vertices), np.asarray(faces)
+        target_faces = max(target_faces, floor)
     q = _plane_quadrics(v, f) + _border_quadrics(v, f, n)
     generator = torch.Generator(device=device).manual_seed(0)  # the same mesh decimates the same way every time
     # edges whose collapse was refused (their keys, and the round): not tried again until a collapse changes either end's

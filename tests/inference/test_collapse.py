@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inference.mesh.cleanup import decimate, within_budget
-from inference.mesh.collapse import close_small_holes, decimate_parallel, handle_count, keeps_to_budget
+from inference.mesh.collapse import close_small_holes, decimate_parallel, handle_count, handle_floor
 
 
 def edge_sharing(faces: np.ndarray) -> np.ndarray:
@@ -84,14 +84,36 @@ def test_flat_faces_collapse_to_a_few_triangles_and_keep_their_volume():
     assert abs(mesh.volume - 1.0) < 1e-6 and np.allclose(mesh.bounds, [[-0.5] * 3, [0.5] * 3])
 
 
-def test_a_surface_whose_handles_would_fill_the_budget_is_left_to_fast_simplification():
-    """The collapse keeps every handle (a noisy marching-cubes surface has hundreds of tiny ones), so it takes a surface
-    only where its handles leave most of the budget to the shape."""
+def _slab_with_tunnels(count: int) -> trimesh.Trimesh:
+    """A slab drilled through by ``count`` square tunnels (``count`` handles), from marching cubes as a backend makes it."""
+    from skimage.measure import marching_cubes
+
+    solid = np.zeros((24, 12 + 8 * count, 24), bool)
+    solid[4:20, 4:-4, 4:20] = True
+    for k in range(count):
+        solid[9:15, 8 + 8 * k : 12 + 8 * k, :] = False
+    vertices, faces, _, _ = marching_cubes(np.pad(solid, 1).astype(float), 0.5)
+    return trimesh.Trimesh(vertices, faces[:, ::-1])
+
+
+def test_the_collapse_stops_where_the_handles_would_crowd_the_faces_left():
+    """The collapse keeps every handle (a noisy marching-cubes surface has hundreds of tiny ones), so on its way to a budget
+    the handles cannot hold it stops where they would hold more than a twentieth of the faces left: fast-simplification, which
+    collapses through handles, goes on from there (``cleanup.decimate``)."""
     sphere, torus = trimesh.creation.icosphere(subdivisions=3), trimesh.creation.torus(1.0, 0.3)
     assert handle_count(sphere.faces, "cpu") == 0 and handle_count(torus.faces, "cpu") == 1
-    assert keeps_to_budget(torus.faces, 1_000, "cpu") and not keeps_to_budget(torus.faces, 100, "cpu")
+    assert handle_floor(sphere.faces, "cpu") == 0 and handle_floor(torus.faces, "cpu") == 320
     two = trimesh.util.concatenate([torus, torus.copy().apply_translation([5, 0, 0])])
     assert handle_count(two.faces, "cpu") == 1  # pieces add to the Euler characteristic: an undercount, said so
+    slab = _slab_with_tunnels(3)
+    assert handle_count(slab.faces, "cpu") == 3 and len(slab.faces) > 4 * 960
+    vertices, faces = decimate_parallel(slab.vertices, slab.faces, 100, "cpu", stop_at_handle_floor=True)
+    assert within_budget(len(faces), 960) and handle_count(faces, "cpu") == 3
+    assert trimesh.Trimesh(vertices, faces, process=False).is_watertight
+    # a surface the floor would barely shrink is left as it is
+    vertices, faces = decimate_parallel(slab.vertices, slab.faces, 1_400, "cpu")
+    assert len(faces) < 2 * 960 and handle_count(faces, "cpu") == 3
+    assert np.array_equal(decimate_parallel(vertices, faces, 100, "cpu", stop_at_handle_floor=True)[1], faces)
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
