@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from inference.images.fill import push_pull_fill
 from inference.mesh.cleanup import MeshError, weld_by_position
 from inference.mesh.delight import divide_shading, relative_shading
-from inference.mesh.raster import depth_buffer, rasterize
+from inference.mesh.raster import depth_buffer, interpolate, rasterize
 from inference.mesh.unseen import fill_unseen, gather_samples, texel_confidence
 from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
@@ -116,8 +116,8 @@ def bake_texture(
     uvs = torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device)
     vertex_normals = torch.as_tensor(normals, dtype=torch.float32, device=device)
     texels, corners, bary = texel_corners(faces, uvs, size)
-    position = (bary[:, :, None] * vertices[corners]).sum(dim=1)
-    normal = F.normalize((bary[:, :, None] * vertex_normals[corners]).sum(dim=1), dim=1, eps=1e-12)
+    position = interpolate(vertices, corners, bary)
+    normal = F.normalize(interpolate(vertex_normals, corners, bary), dim=1, eps=1e-12)
     colour_sum = torch.zeros((len(texels), 3), device=device)
     weight_sum = torch.zeros(len(texels), device=device)
     seen = torch.zeros(len(texels), dtype=torch.bool, device=device)
@@ -164,7 +164,7 @@ def bake_texture(
     some = gather_samples(len(texels), device)
     vertex_fill = fill_unseen(corners[some], bary[some], albedo(some), confidence[some], weld[mesh.faces], int(weld.max()) + 1)
     blend = (confidence < 1).nonzero().squeeze(1)  # only these texels take any of the fill
-    fill = (bary[blend, :, None] * vertex_fill[corners[blend]]).sum(dim=1)
+    fill = interpolate(vertex_fill, corners[blend], bary[blend])
     if shading is not None:  # kept lighting: the fill lit as the views light the surface, turned to face them
         fill = fill * shading(facing_views(normal[blend], normal[seen]))[:, None]
     c = confidence[blend, None]

@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 from inference.images.fill import push_pull_fill
 from inference.mesh.bake import texel_corners
 from inference.mesh.cleanup import unit_vertex_normals
+from inference.mesh.raster import interpolate
 from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
 
@@ -161,11 +162,11 @@ def bake_normal_map(
     faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
     texels, tri, bary = texel_corners(faces, torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device), size)
 
-    position = (bary[:, :, None] * torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)[tri]).sum(dim=1)
+    position = interpolate(torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device), tri, bary)
     normal, tangent, bitangent = texel_frames(normals, tangents, tri, bary)
     surface = DenseSurface.of(dense, device)
     face, weights = closest_on_surface(position, np.asarray(dense.vertices, np.float64), surface)
-    detail = (weights[:, :, None] * surface.normals[surface.faces[face]]).sum(dim=1)
+    detail = interpolate(surface.normals, surface.faces[face], weights)
     return encoded_atlas(in_tangent_space(detail, normal, tangent, bitangent), texels, size)
 
 
@@ -175,7 +176,7 @@ def texel_frames(normals: np.ndarray, tangents: np.ndarray, tri: torch.Tensor, b
 
     def at_texels(values: np.ndarray) -> torch.Tensor:
         table = torch.as_tensor(values, dtype=torch.float32, device=device)
-        return (bary[:, :, None] * table[tri]).sum(dim=1)
+        return interpolate(table, tri, bary)
 
     normal, tangent = at_texels(normals), at_texels(tangents[:, :3])
     sign = torch.as_tensor(tangents[:, 3], dtype=torch.float32, device=device)[tri[:, 0]]

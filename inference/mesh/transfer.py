@@ -31,6 +31,7 @@ from inference.mesh.normal_map import (
     texel_frames,
     vertex_tangents,
 )
+from inference.mesh.raster import interpolate
 from inference.mesh.uv import UnwrappedMesh
 from inference.runtime.devices import torch_device
 
@@ -115,7 +116,7 @@ def transfer_maps(
 
     def at_closest(values: np.ndarray) -> torch.Tensor:  # per vertex of the source as it is (split along its seams)
         table = torch.as_tensor(values, dtype=torch.float32, device=device)
-        return (on.weights[:, :, None] * table[surface.corners[on.face]]).sum(dim=1)
+        return interpolate(table, surface.corners[on.face], on.weights)
 
     source_uv = None if maps.uvs is None else at_closest(maps.uvs)
     if maps.base_colour is not None:
@@ -176,7 +177,7 @@ class _Texels:
     def of(cls, mesh: UnwrappedMesh, surface: _Welded, size: int, device: torch.device) -> _Texels:
         faces = torch.as_tensor(mesh.faces, dtype=torch.long, device=device)
         texels, tri, bary = texel_corners(faces, torch.as_tensor(mesh.uvs, dtype=torch.float32, device=device), size)
-        position = (bary[:, :, None] * torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device)[tri]).sum(dim=1)
+        position = interpolate(torch.as_tensor(mesh.vertices, dtype=torch.float32, device=device), tri, bary)
         face, weights = closest_on_surface(position, surface.vertices, surface.search)
         return cls(size, texels, tri, bary, face, weights)
 
@@ -194,14 +195,14 @@ def _normal_map(
     """The source's normals (bent by its own normal map, in its own tangent frame) in the budget mesh's tangent frame."""
     device = on.weights.device
     search = surface.search
-    detail = (on.weights[:, :, None] * search.normals[search.faces[on.face]]).sum(dim=1)
+    detail = interpolate(search.normals, search.faces[on.face], on.weights)
     if maps.normal is not None and maps.uvs is not None:
         corners = surface.corners[on.face]
         source_tangents = vertex_tangents(source.vertices, source.faces, maps.uvs, surface.normals)
         table = torch.as_tensor(source_tangents, dtype=torch.float32, device=device)
-        tangent = (on.weights[:, :, None] * table[corners, :3]).sum(dim=1)
+        tangent = interpolate(table[:, :3], corners, on.weights)
         bitangent = table[corners[:, 0], 3:4] * torch.linalg.cross(detail, tangent)
-        uv = (on.weights[:, :, None] * torch.as_tensor(maps.uvs, dtype=torch.float32, device=device)[corners]).sum(dim=1)
+        uv = interpolate(torch.as_tensor(maps.uvs, dtype=torch.float32, device=device), corners, on.weights)
         local = _sample(maps.normal, uv) * 2 - 1
         detail = local[:, :1] * tangent + local[:, 1:2] * bitangent + local[:, 2:3] * detail
     normal, tangent, bitangent = texel_frames(normals, tangents, on.tri, on.bary)
