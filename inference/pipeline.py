@@ -186,10 +186,10 @@ def make_shape(
 
 
 def clean_shape(vertices: np.ndarray, faces: np.ndarray, params: GenerationParams, device: str | None = None) -> Shape:
-    """A generator's surface cleaned up and brought to the budget — decimated (on ``device``; default: CUDA when there
-    is one), or remeshed into quads when ``params.remesh`` asks — with the dense surface kept when ``params.normal_map``
+    """A generator's surface cleaned up (on ``device``; default: CUDA when there is one) and brought to the budget —
+    decimated there, or remeshed into quads when ``params.remesh`` asks — with the dense surface kept when ``params.normal_map``
     asks for it."""
-    dense = dense_surface(vertices, faces)
+    dense = dense_surface(vertices, faces, device=device)
     polygon = None
     if params.remesh == "quad":
         quads = quad_remesh(dense, params.target_faces)

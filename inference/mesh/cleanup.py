@@ -14,9 +14,11 @@ FACE_TOLERANCE = 0.05  # decimated face count lands within ±5 % of the target
 #: the most one simplifier pass is asked to reduce by: asked for far more at once, it can stall well above
 #: its target (a 246k-face lathe asked for 600 faces stopped at 3,638; in two passes of ≤10× it lands on 600)
 MAX_PASS_REDUCTION = 10
+#: a connected piece of the dense surface with fewer than this share of the largest piece's faces is a floater
+FLOATER_FRACTION = 0.01
 
 
-def drop_floaters(mesh: trimesh.Trimesh, min_fraction: float = 0.01) -> trimesh.Trimesh:
+def drop_floaters(mesh: trimesh.Trimesh, min_fraction: float = FLOATER_FRACTION) -> trimesh.Trimesh:
     """Keep connected pieces with at least ``min_fraction`` of the largest piece's faces."""
     faces = np.asarray(mesh.faces)
     n = len(mesh.vertices)
@@ -131,13 +133,24 @@ def unit_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return sums / np.linalg.norm(sums, axis=1, keepdims=True)
 
 
-def dense_surface(vertices: np.ndarray, faces: np.ndarray, smooth_iterations: int = 8) -> trimesh.Trimesh:
+def dense_surface(vertices: np.ndarray, faces: np.ndarray, smooth_iterations: int = 8, device: str | None = None) -> trimesh.Trimesh:
     """The generator's surface before decimation: no face at a non-finite position, no degenerate or repeated
-    face, no floater, voxel steps smoothed. What a normal map is baked from (``normal_map``)."""
+    face, no floater, voxel steps smoothed. What a normal map is baked from (``normal_map``). On CUDA (``device``;
+    default: CUDA when there is one) the same steps run there (``inference.mesh.dense_on_device``)."""
     if len(vertices) == 0 or len(faces) == 0:
         raise MeshError("the generator produced an empty mesh")
     vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
     faces = faces[np.isfinite(vertices).all(axis=1)[faces].all(axis=1)]
+    from inference.runtime.devices import torch_device  # torch: imported where a mesh is cleaned, not with the module
+
+    where = torch_device(device)
+    if where.type == "cuda":
+        from inference.mesh.dense_on_device import clean_dense
+
+        vertices, faces = clean_dense(vertices, faces, smooth_iterations, FLOATER_FRACTION, where)
+        if len(faces) == 0:
+            raise MeshError("the generator produced no face with an area at finite positions")
+        return trimesh.Trimesh(vertices, faces, process=False)
     mesh = trimesh.Trimesh(vertices, faces, process=True)  # merges repeated vertices
     mesh.update_faces(sound_faces(mesh.vertices, mesh.faces))
     if len(mesh.faces) == 0:

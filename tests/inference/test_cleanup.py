@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+import torch
 import trimesh
 from PIL import Image, ImageDraw
 
 from inference.generators import get_generator
-from inference.mesh.cleanup import MeshError, clean_mesh, decimate, orient_faces
+from inference.mesh.cleanup import FLOATER_FRACTION, MeshError, clean_mesh, decimate, dense_surface, orient_faces
+from inference.mesh.dense_on_device import clean_dense
 from inference.params import GenerationParams
 from inference.pipeline import clean_views, upscale_views
 
@@ -67,3 +69,55 @@ def test_faces_are_wound_consistently_and_outward_on_every_piece():
         assert oriented.is_winding_consistent
         for piece in oriented.split(only_watertight=False):
             assert piece.volume > 0
+
+
+def _awkward_surface(seed: int, soup: bool, floaters: int, repeats: int, holes: int) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy marching-cubes blob as a learned backend returns one, made awkward: as a soup (no shared vertices),
+    with small floating pieces, repeated and degenerate faces, and corners at non-finite positions."""
+    from skimage.measure import marching_cubes
+
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(-1, 1, 28)
+    x, y, z = np.meshgrid(grid, grid, grid, indexing="ij")
+    field = 0.7 - np.sqrt(x**2 + (1.3 * y) ** 2 + z**2) + 0.05 * rng.standard_normal(x.shape)
+    vertices, faces, _, _ = marching_cubes(field, 0.0)
+    pieces = [(vertices, faces[:, ::-1])]
+    for k in range(floaters):
+        small = trimesh.creation.icosphere(subdivisions=0, radius=0.3).apply_translation([40 + 3 * k, 0, 0])
+        pieces.append((np.asarray(small.vertices), np.asarray(small.faces)))
+    vertices = np.concatenate([v for v, _ in pieces])
+    offsets = np.cumsum([0] + [len(v) for v, _ in pieces[:-1]])
+    faces = np.concatenate([f + o for (_, f), o in zip(pieces, offsets, strict=True)])
+    if soup:
+        vertices, faces = vertices[faces.reshape(-1)], np.arange(3 * len(faces)).reshape(-1, 3)
+    picked = rng.integers(0, len(faces), repeats)
+    faces = np.concatenate([faces, faces[picked][:, ::-1], faces[picked][:, [0, 0, 1]]])  # repeats, and degenerate faces
+    vertices = vertices.copy()
+    vertices[rng.integers(0, len(vertices), holes)] = np.nan
+    return vertices, faces
+
+
+@pytest.mark.parametrize(
+    ("seed", "soup", "floaters", "repeats", "holes"),
+    [(0, False, 0, 0, 0), (1, True, 2, 30, 5), (2, False, 3, 200, 0), (3, True, 0, 0, 40)],
+)
+def test_the_dense_clean_up_on_the_gpu_does_what_the_cpu_does(seed, soup, floaters, repeats, holes):
+    """On CUDA the dense surface is cleaned in torch (``dense_on_device``): run here on the CPU, it gives the numpy
+    path's vertices, in the same order, and its faces, on meshes a backend could return."""
+
+    vertices, faces = _awkward_surface(seed, soup, floaters, repeats, holes)
+    expected = dense_surface(vertices, faces, device="cpu")
+    finite = faces[np.isfinite(vertices).all(axis=1)[faces].all(axis=1)]
+    got_vertices, got_faces = clean_dense(vertices, finite, 8, FLOATER_FRACTION, torch.device("cpu"))
+    assert len(expected.faces) > 1000 and got_faces.shape == expected.faces.shape
+    assert np.array_equal(got_faces, expected.faces)
+    assert np.allclose(got_vertices, expected.vertices, rtol=0, atol=1e-9)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here; run on the GPU machine")
+def test_the_dense_clean_up_on_cuda_does_what_the_cpu_does():
+
+    vertices, faces = _awkward_surface(1, True, 2, 30, 5)
+    expected, got = dense_surface(vertices, faces, device="cpu"), dense_surface(vertices, faces, device="cuda")
+    assert np.array_equal(got.faces, expected.faces)
+    assert np.allclose(got.vertices, expected.vertices, rtol=0, atol=1e-9)
