@@ -37,7 +37,7 @@ from inference.params import GenerationParams
 from inference.runtime.devices import torch_device
 from inference.views import FramedViews
 
-VERSION = "1.1"  # 1.1: cross-sections read from the pictures (square where they show a flat face)
+VERSION = "1.2"  # 1.1: cross-sections read from the pictures (square where they show a flat face); 1.2: runs to a fraction of a pixel
 #: the super-ellipse exponent of a slice the picture shows as square (a box with softened edges)
 BOX_EXPONENT = 8.0
 
@@ -90,21 +90,24 @@ def occupancy_field(views: FramedViews, params: GenerationParams, device: torch.
     device = torch_device(device)
     n = resolution(params.steps)
     p = exponent(params.guidance)
-    front = _resample_mask(views.images["front"][..., 3], n, device)
+    # the silhouettes' coverage at n × n (each pixel's share of the object), and the pixels more than half covered
+    front_cover = _resample(views.images["front"][..., 3], n, device)
     if "back" in views.images:
-        front &= _resample_mask(views.images["back"][..., 3][:, ::-1], n, device)
-    side = None  # indexed [y, z] with z increasing
+        front_cover = torch.minimum(front_cover, _resample(views.images["back"][..., 3][:, ::-1], n, device))
+    side_cover = None  # indexed [y, z] with z increasing
     if "left" in views.images:
-        side = _resample_mask(views.images["left"][..., 3][:, ::-1], n, device)  # left's right axis is -Z
+        side_cover = _resample(views.images["left"][..., 3][:, ::-1], n, device)  # left's right axis is -Z
     if "right" in views.images:
-        right = _resample_mask(views.images["right"][..., 3], n, device)
-        side = right if side is None else side & right
+        right = _resample(views.images["right"][..., 3], n, device)
+        side_cover = right if side_cover is None else torch.minimum(side_cover, right)
+    front = front_cover > 0.5
+    side = None if side_cover is None else side_cover > 0.5
     if side is not None and not (front.any(1) & side.any(1)).any():
         side = None
 
     to_world = 2.0 / n  # pixel units to world units
     coords = (torch.arange(n, device=device, dtype=torch.float32) + 0.5) * to_world - 1.0
-    cx, rx = runs(front)
+    cx, rx = runs(front, front_cover)
     cx = cx * to_world + to_world / 2 - 1.0
     rx = rx * to_world
     if side is None:
@@ -120,7 +123,7 @@ def occupancy_field(views: FramedViews, params: GenerationParams, device: torch.
         tz = (coords[None, None, :] - cz[:, :, None]).abs() / rz.clamp(min=1e-6)[:, :, None]
         inside = front[:, :, None]
     else:
-        cz, rz = runs(side)
+        cz, rz = runs(side, side_cover)
         cz = cz * to_world + to_world / 2 - 1.0
         rz = rz * to_world
         tz = (coords[None, None, :] - cz[:, None, :]).abs() / rz.clamp(min=1e-6)[:, None, :]

@@ -47,9 +47,8 @@ UNDECIDED = 0.3
 RIM = 2
 
 
-def runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each pixel of a (… × rows × cols) mask: centre and half-length of the row run it lies in,
-    in pixel units (half-length 0 outside the mask)."""
+def _run_ends(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each pixel of a (… × rows × cols) mask: the first and last column of the row run it lies in."""
     cols = mask.shape[-1]
     index = torch.arange(cols, device=mask.device).expand_as(mask)
     previous = F.pad(mask[..., :-1], (1, 0), value=False)
@@ -58,8 +57,32 @@ def runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     start = torch.cummax(starts, dim=-1).values
     ends = torch.where(mask & ~following, index, torch.full_like(index, cols))
     end = torch.flip(torch.cummin(torch.flip(ends, [-1]), dim=-1).values, [-1])
+    return start, end
+
+
+def runs(mask: torch.Tensor, coverage: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each pixel of a (… × rows × cols) mask: centre and half-length of the row run it lies in,
+    in pixel units (half-length 0 outside the mask).
+
+    With ``coverage`` (the silhouette's anti-aliased alpha at the mask's size, of which ``mask`` is the part above
+    one half), each end moves by the part of a pixel its edge pixels cover (the run's own end pixel and the one
+    past it), so a slowly widening outline — a ball near its equator — widens its runs a little every row rather
+    than a whole pixel every few rows, which left flat bands round a round prop."""
+    start, end = _run_ends(mask)
     centre = (start + end).float() / 2
-    half = torch.where(mask, (end - start + 1).float() / 2, torch.zeros_like(centre))
+    length = (end - start + 1).float()
+    if coverage is not None:
+        cols = mask.shape[-1]
+
+        def at(column: torch.Tensor) -> torch.Tensor:  # coverage at a column of the same row (0 off the image)
+            inside = (column >= 0) & (column < cols)
+            return torch.where(inside, coverage.gather(-1, column.clamp(0, cols - 1)), torch.zeros_like(coverage))
+
+        left = (at(start) + at(start - 1) - 1).clamp(-0.5, 0.5)  # how far the left edge lies beyond the run's first pixel
+        right = (at(end) + at(end + 1) - 1).clamp(-0.5, 0.5)
+        length = length + left + right
+        centre = centre + (right - left) / 2
+    half = torch.where(mask, length / 2, torch.zeros_like(centre))
     return centre, half
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inference.generators.builtin import generate_shape
-from inference.generators.cross_section import squareness
+from inference.generators.cross_section import runs, squareness
 from inference.params import GenerationParams
 from inference.quality.render import render_mesh
 from inference.views import frame_views
@@ -111,3 +111,28 @@ def test_squareness_is_a_fraction_inside_the_mask_and_zero_outside_on_any_pictur
     assert square.shape == mask.shape and torch.isfinite(square).all()
     assert (square >= 0).all() and (square <= 1).all()
     assert (square[~mask] == 0).all()
+
+
+def test_the_runs_of_an_anti_aliased_outline_follow_it_to_a_fraction_of_a_pixel():
+    """A ball's outline widens by less than a pixel a row near its equator: whole-pixel runs stayed the same width for
+    several rows and then stepped, which left flat bands round a round prop; the edge pixels' coverage places each end."""
+    size, sub, radius, cx, cy = 64, 8, 25.3, 32.2, 31.7
+    fine = (torch.arange(size * sub, dtype=torch.float64) + 0.5) / sub
+    inside = ((fine[None, :] - cx) ** 2 + (fine[:, None] - cy) ** 2 <= radius**2).double()
+    coverage = inside.reshape(size, sub, size, sub).mean(dim=(1, 3)).float()
+    mask = coverage > 0.5
+    rows = torch.arange(size, dtype=torch.float64)[:, None] + 0.5
+    half_true = (radius**2 - (rows - cy) ** 2).clamp(min=0).sqrt().expand(size, size)
+    near_equator = mask & ((rows - cy).abs() < 0.7 * radius)
+    for cover, worst in ((None, 0.25), (coverage, 0.05)):
+        centre, half = runs(mask, cover)
+        error = (half.double() - half_true)[near_equator].abs().max()
+        assert (error < worst) if cover is not None else (error > worst)
+        if cover is not None:
+            assert (centre.double() + 0.5 - cx)[near_equator].abs().max() < 0.05  # pixel centres are at + 0.5
+    # a straight side keeps its place however far it lies across its pixel
+    edge = torch.zeros(4, 40)
+    edge[:, 10:31] = 1.0
+    edge[:, 9], edge[:, 31] = 0.3, 0.6
+    centre, half = runs(edge > 0.5, edge)
+    assert torch.allclose(half[0, 10], torch.tensor(21.9 / 2)) and torch.allclose(centre[0, 10], torch.tensor(20.15))
