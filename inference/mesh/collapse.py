@@ -238,7 +238,9 @@ def decimate_parallel(
             return np.asarray(vertices), np.asarray(faces)
         target_faces = max(target_faces, floor)
     q = _plane_quadrics(v, f) + _border_quadrics(v, f, n)
-    generator = torch.Generator(device=device).manual_seed(0)  # the same mesh decimates the same way every time
+    # on the CPU the same mesh decimates the same way every time; on CUDA the quadrics are atomic sums in no fixed order,
+    # so near-ties can fall either way from run to run (the result is as good, not the same)
+    generator = torch.Generator(device=device).manual_seed(0)
     # edges whose collapse was refused (their keys, and the round): not tried again until a collapse changes either end's
     # neighbourhood (``changed``: the last round that did, per vertex)
     refused = torch.empty(0, dtype=torch.long, device=device)
