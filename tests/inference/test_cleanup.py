@@ -5,7 +5,7 @@ import trimesh
 from PIL import Image, ImageDraw
 
 from inference.generators import get_generator
-from inference.mesh.cleanup import FLOATER_FRACTION, MeshError, clean_mesh, decimate, dense_surface, orient_faces
+from inference.mesh.cleanup import FLOATER_FRACTION, MeshError, clean_mesh, decimate, dense_surface, non_manifold_edges, orient_faces
 from inference.mesh.dense_on_device import clean_dense
 from inference.params import GenerationParams
 from inference.pipeline import clean_views, upscale_views
@@ -121,3 +121,12 @@ def test_the_dense_clean_up_on_cuda_does_what_the_cpu_does():
     expected, got = dense_surface(vertices, faces, device="cpu"), dense_surface(vertices, faces, device="cuda")
     assert np.array_equal(got.faces, expected.faces)
     assert np.allclose(got.vertices, expected.vertices, rtol=0, atol=1e-9)
+
+
+def test_non_manifold_edges_counts_edges_with_more_than_two_faces():
+    """What ``decimate`` checks after fast-simplification's passes (which pinched an edge of the mobile duck that one
+    pass did not: ``test_pipeline``'s watertight duck)."""
+    tetrahedron = np.array([[0, 2, 1], [0, 1, 3], [1, 2, 3], [0, 3, 2]])
+    assert non_manifold_edges(tetrahedron) == 0 and non_manifold_edges(tetrahedron[:0]) == 0
+    fin = np.concatenate([tetrahedron, [[0, 1, 4]]])  # a third face on the edge 0–1
+    assert non_manifold_edges(fin) == 1
