@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import fast_simplification
 import numpy as np
 import trimesh
@@ -9,6 +11,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from inference.errors import MeshError
+
+if TYPE_CHECKING:
+    import torch
 
 FACE_TOLERANCE = 0.05  # decimated face count lands within ±5 % of the target
 #: the most one simplifier pass is asked to reduce by: asked for far more at once, it can stall well above
@@ -47,10 +52,8 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device:
         vertices, faces = trimesh.remesh.subdivide(vertices, faces)
     if len(faces) <= target_faces * (1 + FACE_TOLERANCE):
         return vertices, faces
-    from inference.runtime.devices import torch_device  # torch: imported where a mesh is decimated, not with the module
-
-    where = torch_device(device)
-    if where.type == "cuda":
+    where = _cuda(device)
+    if where is not None:
         from inference.mesh.collapse import decimate_parallel
 
         vertices, faces = decimate_parallel(vertices, faces, target_faces, where, stop_at_handle_floor=True)
@@ -60,12 +63,24 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int, device:
     while len(faces) > target_faces * MAX_PASS_REDUCTION:
         vertices, faces = fast_simplification.simplify(vertices, faces, target_count=max(target_faces, len(faces) // MAX_PASS_REDUCTION))
     best = _simplified(vertices, faces, target_faces)
-    if len(faces) < len(given[1]) and non_manifold_edges(best[1]):
-        # the passes' route pinched an edge (three faces on it) that one pass may not: take the better of the two
+    # on a closed surface without handles (vertices − faces / 2 = 2: its Euler characteristic) an edge with three faces is
+    # the passes' doing, and one pass may not pinch it; a surface with handles gets such edges from collapsing through
+    # them either way, so it is not simplified twice
+    pinched = non_manifold_edges(best[1]) if len(faces) < len(given[1]) and len(given[0]) - len(given[1]) / 2 == 2 else 0
+    if pinched:
         single = _simplified(*given, target_faces)
-        if within_budget(len(single[1]), target_faces) and non_manifold_edges(single[1]) < non_manifold_edges(best[1]):
+        if within_budget(len(single[1]), target_faces) and non_manifold_edges(single[1]) < pinched:
             return single
     return best
+
+
+def _cuda(device: str | None) -> torch.device | None:
+    """The CUDA device torch work asked for on ``device`` (None: CUDA when there is one) runs on, or None: the CPU.
+    torch is imported here, where a mesh is worked on, not with the module."""
+    from inference.runtime.devices import torch_device
+
+    where = torch_device(device)
+    return where if where.type == "cuda" else None
 
 
 def _simplified(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tuple[np.ndarray, np.ndarray]:
@@ -164,10 +179,8 @@ def dense_surface(vertices: np.ndarray, faces: np.ndarray, smooth_iterations: in
         raise MeshError("the generator produced an empty mesh")
     vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
     faces = faces[np.isfinite(vertices).all(axis=1)[faces].all(axis=1)]
-    from inference.runtime.devices import torch_device  # torch: imported where a mesh is cleaned, not with the module
-
-    where = torch_device(device)
-    if where.type == "cuda":
+    where = _cuda(device)
+    if where is not None:
         from inference.mesh.dense_on_device import clean_dense
 
         vertices, faces = clean_dense(vertices, faces, smooth_iterations, FLOATER_FRACTION, where)

@@ -210,9 +210,8 @@ def handle_count(faces: np.ndarray | torch.Tensor, device: torch.device | str) -
     f = _as_faces(faces, device)
     if not len(f):
         return 0
-    used = torch.unique(f)
-    edge_count = len(_face_edges(torch.searchsorted(used, f), len(used))[1])
-    return max(0, (2 - (len(used) - edge_count + len(f))) // 2)
+    edge_count = len(_face_edges(f, int(f.max()) + 1)[1])
+    return max(0, (2 - (len(torch.unique(f)) - edge_count + len(f))) // 2)
 
 
 def handle_floor(faces: np.ndarray | torch.Tensor, device: torch.device | str) -> int:
