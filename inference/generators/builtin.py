@@ -5,9 +5,10 @@ Every horizontal slice of the object is modelled from the silhouettes' runs in t
 - one view: each run of the front silhouette is the diameter of a cross-section whose depth is capped at
   the silhouette's height; round (the shape that scored best on real objects without weights) unless the
   picture shows a flat face there (``inference.generators.cross_section``: even shading across the run,
-  straight sides), where it is square, and as deep as wide only when the run is at least as wide as the
-  object is tall (a flat-faced thing taller than wide is mostly thinner than wide: a door, a bookcase,
-  a domino);
+  straight sides), where it is square: a square part wider than it is tall is as deep as the geometric mean
+  of its width and its own height (the rows its sides run straight through), deeper than the cap; one
+  narrower than the object is tall is thinner than wide (a flat-faced thing taller than wide is mostly
+  thinner than wide: a door, a bookcase, a domino);
 - with a side view (left and/or right): each front run × side run rectangle holds the super-ellipse
   inscribed in it, exact for solids of revolution and far rounder than a plain visual hull; square where
   both the front and the side picture show a flat face there.
@@ -32,12 +33,13 @@ from skimage.measure import marching_cubes
 
 from inference.backends import BackendSpec
 from inference.errors import EmptySurface
-from inference.generators.cross_section import runs, squareness
+from inference.generators.cross_section import part_height, runs, squareness
 from inference.params import GenerationParams
 from inference.runtime.devices import torch_device
 from inference.views import FramedViews
 
-VERSION = "1.2"  # 1.1: cross-sections read from the pictures (square where they show a flat face); 1.2: runs to a fraction of a pixel
+VERSION = "1.3"  # 1.1: cross-sections read from the pictures (square where they show a flat face); 1.2: runs to a fraction of a pixel;
+# 1.3: a square part wider than tall as deep as the geometric mean of its width and height
 #: the super-ellipse exponent of a slice the picture shows as square (a box with softened edges)
 BOX_EXPONENT = 8.0
 
@@ -118,6 +120,9 @@ def occupancy_field(views: FramedViews, params: GenerationParams, device: torch.
         if p < BOX_EXPONENT:  # square where the picture shows a flat face with straight sides
             square = _squareness(views, "front", n, device)
             p = p + (BOX_EXPONENT - p) * square[:, :, None]
+            # a flat-faced part wider than it is tall: as deep as the geometric mean of its width and its own height
+            deep = torch.minimum(rx, torch.sqrt(rx * part_height(front) * to_world / 2))
+            rz = rz + square * (deep - rz).clamp(min=0.0)
             slab = (2.0 * rx / max(height, 1e-6)).clamp(max=1.0)  # width over height, at most 1
             rz = rz * (1.0 - square * (1.0 - slab))
         tz = (coords[None, None, :] - cz[:, :, None]).abs() / rz.clamp(min=1e-6)[:, :, None]

@@ -197,3 +197,23 @@ def squareness(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     # weak evidence is none: a slice is square only where most of the band agrees
     decided = ((per_run_square - UNDECIDED) / (1.0 - 2.0 * UNDECIDED)).clamp(0.0, 1.0)
     return torch.where(mask, decided, torch.zeros_like(square))
+
+
+def _rows_since_break(joined: torch.Tensor) -> torch.Tensor:
+    """For each row of a (rows × cols) bool map (``joined``: this row continues the one above it): how many rows
+    above it the unbroken chain reaches."""
+    row = torch.arange(joined.shape[0], device=joined.device)[:, None].expand_as(joined)
+    last_break = torch.cummax(torch.where(joined, torch.zeros_like(row), row), dim=0).values
+    return (row - last_break).float()
+
+
+def part_height(mask: torch.Tensor) -> torch.Tensor:
+    """Per pixel of ``mask`` (rows × cols, bool): how many rows the part its run belongs to spans (0 outside): the
+    unbroken rows above and below whose run at this column has both ends within ``STEP_PIXELS`` of the row next to
+    it (a side that steps or curves fast ends a part: a box's lid, a stand under it)."""
+    start, end = _run_ends(mask)
+    steady = mask[1:] & mask[:-1] & ((start[1:] - start[:-1]).abs() <= STEP_PIXELS) & ((end[1:] - end[:-1]).abs() <= STEP_PIXELS)
+    no = torch.zeros_like(mask[:1])
+    above = _rows_since_break(torch.cat([no, steady]))
+    below = _rows_since_break(torch.cat([no, steady.flip(0)])).flip(0)
+    return torch.where(mask, above + below + 1, torch.zeros_like(above))

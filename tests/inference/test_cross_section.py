@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inference.generators.builtin import generate_shape
-from inference.generators.cross_section import runs, squareness
+from inference.generators.cross_section import part_height, runs, squareness
 from inference.params import GenerationParams
 from inference.quality.render import render_mesh
 from inference.views import frame_views
@@ -86,6 +86,38 @@ def test_each_part_reads_its_own_cross_section(tmp_path):
     drum_mask = mask[top + int(0.65 * height) : bottom - int(0.1 * height)]
     assert float(box_rows[box_mask].mean()) > 0.8
     assert float(drum_rows[drum_mask].mean()) < 0.2
+
+
+def test_a_flat_faced_part_wider_than_tall_is_deeper_than_tall(tmp_path):
+    """A trunk, a chest, a crate lying long: as deep as the geometric mean of its width and height, where the
+    old cap at its height made a flat slab of it. A cube stays a cube."""
+    for extents in ((1.8, 0.6, 1.0), (1.0, 1.0, 1.0)):
+        box = trimesh.creation.box(extents=extents)
+        box.unmerge_vertices()
+        built = shape(lit_front(box, tmp_path, f"box_{extents[0]:.1f}"))
+        width, height, depth = built.extents
+        assert depth / height == pytest.approx(np.sqrt(width / height), rel=0.12), built.extents
+
+
+def test_a_part_spans_the_rows_its_sides_run_straight_through():
+    """A lid on a box on a narrower stand: three parts, each as tall as its own rows; nothing outside the mask."""
+    mask = torch.zeros(40, 30, dtype=torch.bool)
+    mask[2:6, 1:29] = True  # a lid wider than the box
+    mask[6:26, 5:25] = True  # the box
+    mask[26:36, 12:18] = True  # the stand
+    mask[30, 25] = True  # a speck beside the stand: a part of one row
+    height = part_height(mask)
+    assert (height[2:6, 1:29] == 4).all() and (height[6:26, 5:25] == 20).all() and (height[26:36, 12:18] == 10).all()
+    assert height[30, 25] == 1 and (height[~mask] == 0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), rows=st.integers(1, 40), cols=st.integers(1, 40), fill=st.floats(0.0, 1.0))
+def test_part_height_lies_between_one_row_and_the_picture_on_any_mask(seed, rows, cols, fill):
+    mask = torch.from_numpy(np.random.default_rng(seed).random((rows, cols)) < fill)
+    height = part_height(mask)
+    assert height.shape == mask.shape
+    assert (height[mask] >= 1).all() and (height[mask] <= rows).all() and (height[~mask] == 0).all()
 
 
 def test_flat_colour_art_keeps_a_ball_round():
