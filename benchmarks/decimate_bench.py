@@ -8,9 +8,9 @@ faces; ``--noise 0.001`` keeps it free of handles) after the finish's clean-up (
 what the finish does on CUDA: the collapse, as far as the surface's handles let it (``handle_floor``), then
 fast-simplification for whatever the collapse leaves above the budget (with ``--collapse-on-cpu``, the same route
 on the CPU too). For each method and budget: seconds (median of ``--runs`` after a warm-up), faces, edges shared by more than
-two faces and open edges (the input has neither), and the distance between the result and the dense surface both
-ways (20,000 points sampled on one, their exact distance to the other's nearest triangles), in % of the object's
-extent: mean and 99th percentile. Prints a table; asserts nothing.
+two faces and open edges (the input has neither), whether every run gave the same mesh bit for bit, and the
+distance between the result and the dense surface both ways (20,000 points sampled on one, their exact distance
+to the other's nearest triangles), in % of the object's extent: mean and 99th percentile. Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -91,17 +91,22 @@ def main() -> None:
     from inference.mesh.cleanup import decimate, dense_surface
     from inference.mesh.collapse import decimate_parallel
 
-    dense = dense_surface(*noisy_surface(args.grid, args.noise))
+    surface = noisy_surface(args.grid, args.noise)
+    dense = dense_surface(*surface)
     vertices, faces = np.asarray(dense.vertices), np.asarray(dense.faces)
+    if torch.cuda.is_available():  # the finish's clean-up of the same surface, again on CUDA: the same surface every run?
+        again = [dense_surface(*surface, device="cuda") for _ in range(args.runs)]
+        same = all(np.array_equal(d.vertices, dense.vertices) and np.array_equal(d.faces, dense.faces) for d in again)
+        print(f"dense clean-up on cuda, {args.runs + 1} runs: {'the same' if same else 'not the same'} every run")
     devices = (["cuda"] if torch.cuda.is_available() else []) + (["cpu"] if args.collapse_on_cpu else [])
     methods = [("fast-simplification", "cpu")] + [("parallel collapse", d) for d in devices] + [("decimate", d) for d in devices]
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     print(f"dense surface: {len(faces):,} faces, Euler characteristic {dense.euler_number} (2: no handle); {gpu}")
-    header = f"{'method':20} {'device':6} {'target':>7} {'seconds':>8} {'faces':>7} {'non-man.':>8} {'open':>5}"
+    header = f"{'method':20} {'device':6} {'target':>7} {'seconds':>8} {'faces':>7} {'non-man.':>8} {'open':>5} {'same':>5}"
     print(f"{header}  distance in % of the extent: to dense (p99) / from dense (p99)")
     for target in args.targets:
         for name, device in methods:
-            seconds = []
+            seconds, results = [], []
             for _ in range(args.runs + 1):
                 if device == "cuda":
                     torch.cuda.synchronize()
@@ -115,8 +120,10 @@ def main() -> None:
                 else:  # the same route with the collapse on the CPU (``decimate`` takes it only on CUDA)
                     out = decimate(*decimate_parallel(vertices, faces, target, device, stop_at_handle_floor=True), target, "cpu")
                 seconds.append(time.perf_counter() - start)
+                results.append(out)
+            same = all(np.array_equal(v, results[0][0]) and np.array_equal(f, results[0][1]) for v, f in results[1:])
             s = scores(*out, dense)
-            counts = f"{s['faces']:7d} {s['non-manifold']:8d} {s['open']:5d}"
+            counts = f"{s['faces']:7d} {s['non-manifold']:8d} {s['open']:5d} {'yes' if same else 'no':>5}"
             distances = f"{s['to dense']:.4f} ({s['to dense p99']:.4f}) / {s['from dense']:.4f} ({s['from dense p99']:.4f})"
             print(f"{name:20} {device:6} {target:7d} {statistics.median(seconds[1:]):8.2f} {counts}  {distances}", flush=True)
 

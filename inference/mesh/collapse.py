@@ -28,6 +28,8 @@ import math
 import numpy as np
 import torch
 
+from inference.mesh.ordered_sum import OrderedSum
+
 #: a collapse may not turn a remaining face further than this from where it faced (cosine)
 MIN_FACING = 0.2
 #: ... nor leave it with less than this share of its area (a sliver)
@@ -55,7 +57,7 @@ def _plane_quadrics(v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     face_q = (0.5 * double_area)[:, :, None] * plane[:, :, None] * plane[:, None, :]
     q = torch.zeros((len(v), 4, 4), dtype=v.dtype, device=v.device)
     for k in range(3):
-        q.index_add_(0, f[:, k], face_q)
+        OrderedSum(f[:, k], len(v))(face_q, into=q)
     return q
 
 
@@ -94,8 +96,8 @@ def _border_quadrics(v: torch.Tensor, f: torch.Tensor, n: int) -> torch.Tensor:
     plane = torch.cat([across, -(across * v[a]).sum(dim=1, keepdim=True)], dim=1)
     weight = BORDER_WEIGHT * (edge * edge).sum(dim=1)
     edge_q = weight[:, None, None] * plane[:, :, None] * plane[:, None, :]
-    q.index_add_(0, a, edge_q)
-    q.index_add_(0, b, edge_q)
+    OrderedSum(a, len(v))(edge_q, into=q)
+    OrderedSum(b, len(v))(edge_q, into=q)
     return q
 
 
@@ -237,8 +239,7 @@ def decimate_parallel(
             return np.asarray(vertices), np.asarray(faces)
         target_faces = max(target_faces, floor)
     q = _plane_quadrics(v, f) + _border_quadrics(v, f, n)
-    # on the CPU the same mesh decimates the same way every time; on CUDA the quadrics are atomic sums in no fixed order,
-    # so near-ties can fall either way from run to run (the result is as good, not the same)
+    # the same mesh decimates the same way every time, on CUDA too: the quadrics are summed in a fixed order (``OrderedSum``)
     generator = torch.Generator(device=device).manual_seed(0)
     # edges whose collapse was refused (their keys, and the round): not tried again until a collapse changes either end's
     # neighbourhood (``changed``: the last round that did, per vertex)

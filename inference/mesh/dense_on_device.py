@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from inference.mesh.ordered_sum import OrderedSum
+
 #: vertices merge where their positions agree to this many decimals (trimesh's ``tol.merge``, 1e-8)
 MERGE_DIGITS = 8
 
@@ -113,8 +115,9 @@ def taubin(v: torch.Tensor, f: torch.Tensor, iterations: int, lamb: float = 0.5,
     key = torch.unique(start * n + end)  # ... each directed edge once in the mean
     start, end = key // n, key % n
     v = v.clone()
+    summed = OrderedSum(start, n)  # in a fixed order: the same surface smooths the same way every run on CUDA too
     for index in range(iterations):
-        mean = torch.zeros_like(v).index_add_(0, start, v[end]) / leading[:, None]
+        mean = summed(v[end]) / leading[:, None]
         v += (lamb if index % 2 == 0 else -nu) * (mean - v)
     return v
 
