@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from inference.runtime.ordered_sum import OrderedSum
+
 #: the band of rows a run's shading fit looks at, as a fraction of the object's height (each way)
 BAND = 0.08
 #: how far a run's side test walks up and down: far enough for a circle's side to curve away by a few pixels
@@ -96,11 +98,10 @@ def _band_sum(maps: torch.Tensor, k: int) -> torch.Tensor:
 def _painted(values: torch.Tensor, label: torch.Tensor, count: int) -> torch.Tensor:
     """Per-run sums of ``values`` (… × rows × cols) over pixels with run ``label`` ≥ 0, painted back on each pixel."""
     flat = values.reshape(values.shape[0], -1)
+    inside = label.reshape(-1) >= 0
+    sums = OrderedSum(label.reshape(-1)[inside], count)(flat[:, inside].T).T  # in a fixed order: the same shape every run
     index = label.reshape(-1).clamp(min=0)
-    weight = (label.reshape(-1) >= 0).to(values.dtype)
-    sums = torch.zeros(values.shape[0], count, device=values.device, dtype=values.dtype)
-    sums.index_add_(1, index, flat * weight)
-    return sums[:, index].reshape(values.shape) * weight.reshape(label.shape)
+    return sums[:, index].reshape(values.shape) * inside.to(values.dtype).reshape(label.shape)
 
 
 def _banded_fit(

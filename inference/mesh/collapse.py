@@ -28,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-from inference.mesh.ordered_sum import OrderedSum
+from inference.runtime.ordered_sum import OrderedSum
 
 #: a collapse may not turn a remaining face further than this from where it faced (cosine)
 MIN_FACING = 0.2

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from inference.mesh.ordered_sum import OrderedSum
+from inference.runtime.ordered_sum import OrderedSum
 
 #: vertices merge where their positions agree to this many decimals (trimesh's ``tol.merge``, 1e-8)
 MERGE_DIGITS = 8

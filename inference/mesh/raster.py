@@ -98,8 +98,8 @@ def _chunk(faces, lo, span, corners, edge_b, edge_c, area, width):  # noqa: ANN0
 def rasterize(corners: torch.Tensor, height: int, width: int, depth: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Which triangle covers each pixel, and its barycentrics there.
 
-    depth: optional (F, 3), smaller is nearer; without it, where triangles overlap an arbitrary one
-    wins (fine for a UV atlas, where they do not). Returns ``face`` (H, W) long, -1 where empty, and
+    depth: optional (F, 3), smaller is nearer; without it, where triangles overlap one of them wins, the same one
+    every run (fine for a UV atlas, where they meet only along their edges). Returns ``face`` (H, W) long, -1 where empty, and
     ``bary`` (H, W, 3) float32, on the corners' device.
     """
     device = corners.device
@@ -108,7 +108,9 @@ def rasterize(corners: torch.Tensor, height: int, width: int, depth: torch.Tenso
     chunks = covered_pixels(corners, height, width)
     if depth is not None:
         chunks = _nearest_only(list(chunks), depth.to(device=device, dtype=torch.float32), height * width)
-    for f, pixels, weights in chunks:
+    if device.type != "cpu":  # on CUDA writes to one pixel land in no fixed order
+        chunks = highest_face_only(list(chunks), height * width)
+    for f, pixels, weights in chunks:  # on the CPU the last write wins
         face[pixels] = f
         bary[pixels] = weights
     return face.view(height, width), bary.view(height, width, 3)
@@ -132,6 +134,16 @@ def _nearest_only(chunks: list, depth: torch.Tensor, pixel_count: int) -> list:
         nearest.scatter_reduce_(0, pixels, zc, reduce="amin")
     fronts = [zc <= nearest[pixels] for (_, pixels, _), zc in zip(chunks, z, strict=True)]
     return [(f[m], pixels[m], weights[m]) for (f, pixels, weights), m in zip(chunks, fronts, strict=True)]
+
+
+def highest_face_only(chunks: list, pixel_count: int) -> list:
+    """The (face, pixel, bary) chunks cut to one face per pixel, the highest-numbered, so that every run keeps the same
+    one where triangles meet (a texel on the edge two triangles share)."""
+    winner = torch.full((pixel_count,), -1, dtype=torch.long, device=chunks[0][0].device if chunks else "cpu")
+    for f, pixels, _ in chunks:
+        winner.scatter_reduce_(0, pixels, f, reduce="amax")
+    kept = [f == winner[pixels] for f, pixels, _ in chunks]
+    return [(f[m], pixels[m], weights[m]) for (f, pixels, weights), m in zip(chunks, kept, strict=True)]
 
 
 def depth_buffer(corners: torch.Tensor, toward: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -18,6 +18,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 import torch
 
+from inference.runtime.ordered_sum import OrderedSum
+
 #: a texel whose views' summed weight (alpha × cos² of the view angle) reaches this keeps its views' colour
 #: alone; below, it is blended with the fill (a view at 86° from the surface normal gives 0.005). Measured under
 #: Blender's light (docs/benchmarks.md, "Whole objects"): 0.25 (60°) took 0.4 dB off the front, where the fill replaced
@@ -102,10 +104,10 @@ def fill_unseen(
     device = colours.device
     weight = bary * confidence[:, None]
     flat = corner_vertex.reshape(-1)
-    total = torch.zeros(vertex_count, device=device).index_add_(0, flat, bary.reshape(-1))
-    trusted = torch.zeros(vertex_count, device=device).index_add_(0, flat, weight.reshape(-1))
-    summed = torch.zeros((vertex_count, colours.shape[1]), device=device)
-    summed.index_add_(0, flat, (weight[:, :, None] * colours[:, None, :]).reshape(-1, colours.shape[1]))
+    gathered = OrderedSum(flat, vertex_count)  # in a fixed order: the same colours every run on CUDA too
+    total = gathered(bary.reshape(-1))
+    trusted = gathered(weight.reshape(-1))
+    summed = gathered((weight[:, :, None] * colours[:, None, :]).reshape(-1, colours.shape[1]))
     known = (trusted >= SEEN_VERTEX * total) & (trusted > 0)
     if not bool(known.any()):  # every view grazes the surface: hold whatever they give
         known = trusted > 0

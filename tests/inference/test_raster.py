@@ -154,3 +154,20 @@ def test_a_point_some_view_sees_takes_no_colour_through_the_object_from_the_othe
     uv = unwrapped.uvs[unwrapped.faces[top]].mean(axis=1)  # the top faces' centres in the texture
     colours = texture[((1 - uv[:, 1]) * 512).astype(int), (uv[:, 0] * 512).astype(int)]
     assert len(colours) and colours[:, 1].min() > 200 and colours[:, 2].max() < 40, colours
+
+
+def test_where_triangles_meet_one_face_keeps_each_pixel_the_highest_every_time():
+    """On CUDA the raster keeps one face per pixel, the highest-numbered (writes to one pixel land in no fixed order
+    there): two triangles sharing an edge, and one covering both, each pixel once, from its highest face."""
+    corners = torch.tensor([[[0, 0], [16, 0], [0, 16]], [[16, 0], [16, 16], [0, 16]], [[0, 0], [16, 0], [16, 16]]], dtype=torch.float32)
+    chunks = list(covered_pixels(corners, 16, 16))
+    kept = raster.highest_face_only(chunks, 16 * 16)
+    faces = torch.cat([f for f, _, _ in kept])
+    pixels = torch.cat([p for _, p, _ in kept])
+    assert len(torch.unique(pixels)) == len(pixels)  # each pixel once
+    covering = {}
+    for f, p, _ in chunks:
+        for face, pixel in zip(f.tolist(), p.tolist(), strict=True):
+            covering[pixel] = max(covering.get(pixel, -1), face)
+    assert dict(zip(pixels.tolist(), faces.tolist(), strict=True)) == covering
+    assert raster.highest_face_only([], 4) == []
