@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
-import shutil
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -35,13 +36,25 @@ def dagster_instance() -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists() and (REPO_ROOT / "dagster.yaml").exists():
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+        try:
+            config.write_text(instance_config(home))
+        except OSError as error:  # a full disk: no half-written file for the next start to read, and the file named
+            config.unlink(missing_ok=True)
+            raise OSError(error.errno, error.strerror, str(config)) from error
     os.environ["DAGSTER_HOME"] = str(home)
     # Dagster creates and migrates its SQLite storage when the instance is built; two processes doing it at once on a
     # new home (two converts started together) raced: "table runs already exists", or two alembic heads left behind
     with open(home / ".instance.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return dg.DagsterInstance.get()
+
+
+def instance_config(home: Path) -> str:
+    """The repository's dagster.yaml for the instance at ``home``, the event log's folder written in (so that a process
+    that opens the instance from its folder without ``$DAGSTER_HOME`` set finds it; ``orchestration.event_log``)."""
+    text = (REPO_ROOT / "dagster.yaml").read_text()
+    folder = json.dumps(str(home / "history" / "runs"))  # a JSON string is a YAML string, quotes and all
+    return re.sub(r"(?m)^(  class: PooledSqliteEventLogStorage)$", rf"\1\n  config:\n    base_dir: {folder}", text)
 
 
 def on_conflict_again(action: Callable[[], None], attempts: int = 3) -> None:
