@@ -95,26 +95,34 @@ def _band_sum(maps: torch.Tensor, k: int) -> torch.Tensor:
     return F.conv2d(F.pad(flat, (0, 0, k, k)), kernel).reshape(maps.shape)
 
 
-def _painted(values: torch.Tensor, label: torch.Tensor, count: int) -> torch.Tensor:
-    """Per-run sums of ``values`` (… × rows × cols) over pixels with run ``label`` ≥ 0, painted back on each pixel."""
-    flat = values.reshape(values.shape[0], -1)
-    inside = label.reshape(-1) >= 0
-    sums = OrderedSum(label.reshape(-1)[inside], count)(flat[:, inside].T).T  # in a fixed order: the same shape every run
-    index = label.reshape(-1).clamp(min=0)
-    return sums[:, index].reshape(values.shape) * inside.to(values.dtype).reshape(label.shape)
+class _PerRun:
+    """Sums over each run of a (rows × cols) mask, painted back on every pixel of the run (0 outside); the runs'
+    summing order (``OrderedSum``: the same shape every run on CUDA) is worked out once for all the sums taken."""
+
+    def __init__(self, mask: torch.Tensor):
+        begins = mask & ~F.pad(mask[:, :-1], (1, 0), value=False)
+        label = torch.cumsum(begins.reshape(-1).long(), 0) - 1  # one label per run
+        self.inside = mask.reshape(-1)
+        self.label = torch.where(self.inside, label, torch.zeros_like(label))
+        self.sum = OrderedSum(label[self.inside], int(begins.sum()))
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-run sums of ``values`` (… × rows × cols), painted back."""
+        flat = values.reshape(values.shape[0], -1)
+        sums = self.sum(flat[:, self.inside].T).T
+        return (sums[:, self.label] * self.inside.to(values.dtype)).reshape(values.shape)
 
 
 def _banded_fit(
-    basis: torch.Tensor, luminance: torch.Tensor, weight: torch.Tensor, label: torch.Tensor, runs_count: int, half: torch.Tensor, k: int
+    basis: torch.Tensor, luminance: torch.Tensor, weight: torch.Tensor, per_run: _PerRun, half: torch.Tensor, k: int
 ) -> torch.Tensor:
     """Per pixel: the weighted least-squares coefficients (rows × cols × 3) of ``luminance`` on ``basis`` over the
     runs within ``k`` rows of it that cover its column, each run counted once."""
     rows, cols = luminance.shape
     products = torch.stack([basis[i] * basis[j] * weight for i in range(3) for j in range(3)])
     targets = torch.stack([basis[i] * luminance * weight for i in range(3)])
-    per_run = _painted(torch.cat([products, targets]), label, runs_count)
-    per_run = per_run / half.clamp(min=1.0)  # each run counted once per column it covers
-    banded = _band_sum(per_run, k)
+    summed = per_run(torch.cat([products, targets])) / half.clamp(min=1.0)  # each run counted once per column it covers
+    banded = _band_sum(summed, k)
     gram = banded[:9].permute(1, 2, 0).reshape(rows, cols, 3, 3) + 1e-3 * torch.eye(3, device=basis.device)
     rhs = banded[9:].permute(1, 2, 0)[..., None]
     return torch.linalg.solve(gram, rhs)[..., 0]
@@ -140,21 +148,17 @@ def squareness(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     end = centre + half - 0.5
     inner = mask & (index >= start + RIM) & (index <= end - RIM)
 
-    # one label per run, so that per-run sums can be painted back
-    begins = mask & ~F.pad(mask[:, :-1], (1, 0), value=False)
-    label = torch.cumsum(begins.reshape(-1).long(), 0).reshape(rows, cols) - 1
-    label = torch.where(mask, label, torch.full_like(label, -1))
-    runs_count = int(begins.sum())
+    per_run = _PerRun(mask)
 
     luminance = rgb @ torch.tensor([0.2126, 0.7152, 0.0722], device=device, dtype=rgb.dtype)
     bump = torch.sqrt((1.0 - t * t).clamp(min=0.0))
     basis = torch.stack([torch.ones_like(t), t, bump])  # 3 × rows × cols
     weight = inner.to(rgb.dtype)
-    coef = _banded_fit(basis, luminance, weight, label, runs_count, half, k)
+    coef = _banded_fit(basis, luminance, weight, per_run, half, k)
     for _ in range(REFITS):  # printed marks (labels, dots) are outliers of the shading: count them less
         residual = luminance - (basis * coef.permute(2, 0, 1)).sum(0)
         scale = OUTLIER * coef[..., 0].abs().clamp(min=0.05)
-        coef = _banded_fit(basis, luminance, weight / (1.0 + (residual / scale) ** 2), label, runs_count, half, k)
+        coef = _banded_fit(basis, luminance, weight / (1.0 + (residual / scale) ** 2), per_run, half, k)
     brightness = (coef[..., 0] + coef[..., 2] * torch.pi / 4).clamp(min=0.05)  # the fit's mean over a run
     slope = coef[..., 1].abs() / brightness
     rounding = coef[..., 2].clamp(min=0.0) / brightness
@@ -194,7 +198,7 @@ def squareness(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     inside = mask.to(rgb.dtype)
     square = _band_sum(torch.stack([even * straight * inside, inside]), reach)
     square = square[0] / square[1].clamp(min=1.0)
-    per_run_square = _painted(square[None] * inside, label, runs_count)[0] / (2 * half).clamp(min=1.0)
+    per_run_square = per_run(square[None] * inside)[0] / (2 * half).clamp(min=1.0)
     # weak evidence is none: a slice is square only where most of the band agrees
     decided = ((per_run_square - UNDECIDED) / (1.0 - 2.0 * UNDECIDED)).clamp(0.0, 1.0)
     return torch.where(mask, decided, torch.zeros_like(square))
