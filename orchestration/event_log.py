@@ -26,14 +26,16 @@ from sqlalchemy import Connection, Engine, create_engine
 OPEN_RUN_FILES = 8
 
 
-def events_folder() -> str:
-    """Where Dagster keeps a local instance's event logs: ``$DAGSTER_HOME/history/runs``."""
-    if not os.environ.get("DAGSTER_HOME"):
+def events_folder(home: str | os.PathLike | None = None) -> str:
+    """Where Dagster keeps a local instance's event logs: ``history/runs`` in the instance's folder (default
+    ``$DAGSTER_HOME``)."""
+    home = home or os.environ.get("DAGSTER_HOME")
+    if not home:
         raise dg.DagsterInvariantViolationError(
             "PooledSqliteEventLogStorage: the instance's dagster.yaml gives no base_dir and $DAGSTER_HOME is not set; "
             "set either (meshmill writes base_dir when it copies dagster.yaml into a new instance folder)"
         )
-    return os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", "")
+    return os.path.join(home, "history", "runs", "")
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalog import close_run_attempts
 from catalog.config import meshmill_home
+from orchestration.event_log import events_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: who runs a run: the host and process that coordinate it, to find runs a dead process left open
@@ -53,7 +54,7 @@ def instance_config(home: Path) -> str:
     """The repository's dagster.yaml for the instance at ``home``, the event log's folder written in (so that a process
     that opens the instance from its folder without ``$DAGSTER_HOME`` set finds it; ``orchestration.event_log``)."""
     text = (REPO_ROOT / "dagster.yaml").read_text()
-    folder = json.dumps(str(home / "history" / "runs"))  # a JSON string is a YAML string, quotes and all
+    folder = json.dumps(events_folder(home))  # a JSON string is a YAML string, quotes and all
     return re.sub(r"(?m)^(  class: PooledSqliteEventLogStorage)$", rf"\1\n  config:\n    base_dir: {folder}", text)
 
 
