@@ -12,6 +12,7 @@ import io
 import mimetypes
 import os
 import re
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,32 @@ T = TypeVar("T")
 _KEY_PART = re.compile(r"^[A-Za-z0-9._=+-]+$")
 mimetypes.add_type("model/gltf-binary", ".glb")
 mimetypes.add_type("model/obj", ".obj")
+
+
+#: this host's name as a temporary file's name carries it (letters and digits only)
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+
+
+def temporary_name() -> str:
+    """The name of a local write's temporary file: ``.tmp-HOST-PID-RANDOM``. It names the writing host and
+    process, so that a check run after a crash can tell at once a write whose process is gone from one in flight."""
+    return f".tmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def write_abandoned(key: str) -> bool:
+    """Whether ``key`` is the temporary file of a write whose process is gone: named by :func:`temporary_name` on
+    this host for a process that no longer exists. Another host's file, or a name of an older Meshmill (no host, no
+    process), says nothing: only its age can (the checker's grace period)."""
+    parts = key.rsplit("/", 1)[-1].removeprefix(".tmp-").rsplit("-", 2)
+    if len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except (ProcessLookupError, OverflowError):  # no such process; no process can have that number
+        return True
+    except PermissionError:  # another user's process, alive
+        return False
+    return False
 
 
 class BlobError(Exception):
@@ -115,7 +142,7 @@ class LocalBlobStore:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         # a name of our own rather than mkstemp's, whose file is 0600: a blob gets the mode the umask allows
-        tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
+        tmp = target.parent / temporary_name()
         try:
             with open(tmp, "xb") as f:
                 f.write(data)

@@ -13,7 +13,9 @@
   bucket may hold other people's files.
 
 Blobs younger than the grace period are left alone: ingest writes the blob first and the row second, so
-a young blob without a row may be a write in flight. Whether a run is alive is the caller's business
+a young blob without a row may be a write in flight. An unfinished write is reported at once, however young, when
+its file names a process of this host that is gone (``blobs.write_abandoned``): a check run straight after a crash
+mends it. Whether a run is alive is the caller's business
 (``run_alive``: the orchestration layer asks Dagster); the catalog knows no Dagster.
 ``repair_catalog`` removes orphans and unfinished writes, closes open attempts as failed with the reason,
 and marks outputs whose files are gone or damaged failed, so that running the same ``meshmill convert`` again makes
@@ -32,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from catalog.blobs import BlobError, BlobStore, Digest
+from catalog.blobs import BlobError, BlobStore, Digest, write_abandoned
 from catalog.keys import key_owner
 from catalog.models import BlobDigest, Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 from catalog.records import close_open_attempt
@@ -118,7 +120,7 @@ def check_catalog(
     for info in blobs.scan(unfinished=True):
         old = info.modified is None or now - info.modified >= grace
         if info.key.rsplit("/", 1)[-1].startswith(".tmp-"):
-            if old:
+            if old or write_abandoned(info.key):
                 findings.append(Finding("unfinished_write", info.key, "a blob write that never ended", "remove it"))
             continue
         stored[info.key] = info.size

@@ -1,11 +1,14 @@
 """`catalog.consistency`: what a crash or a killed process leaves behind, found and mended, on SQLite + a
 folder and on PostgreSQL + S3."""
 
+import os
+import subprocess
 import time
 
 import pytest
 
 from catalog import LocalBlobStore, S3BlobStore, define_variant, finish_attempt, get_engine, output_detail, record_source, start_attempt
+from catalog.blobs import temporary_name
 from catalog.consistency import check_catalog, repair_catalog
 from catalog.keys import glb_key, mesh_key, preview_key, source_key
 from tests.support.servers import S3_ACCESS_KEY, S3_SECRET_KEY
@@ -137,3 +140,29 @@ def test_a_blob_other_than_written_is_found_by_its_size_or_with_deep_by_its_cont
     output = output_detail(engine, output_id)["output"]
     assert output["status"] == "failed" and "damaged in the blob store" in output["error"]
     assert not blobs.exists(source_key(h))  # the next ingest of the picture stores it anew
+
+
+def test_a_write_whose_process_is_gone_is_found_at_once_and_one_in_flight_is_not(tmp_path):
+    """Right after a kill (an OOM kill mid-write), `catalog check --repair` mends the killed writer's temporary file
+    without waiting out the grace period; a young one of a live process, or of another host, is left alone."""
+    engine, blobs = get_engine(f"sqlite:///{tmp_path / 'catalog.db'}"), LocalBlobStore(tmp_path / "blobs")
+    folder = tmp_path / "blobs" / "framed"
+    folder.mkdir(parents=True)
+    child = subprocess.Popen(["true"])
+    child.wait()
+    mine = temporary_name()
+    host, pid = mine.removeprefix(".tmp-").split("-")[:2]
+    assert pid == str(os.getpid())
+    names = {
+        "killed": f".tmp-{host}-{child.pid}-{'a' * 32}",
+        "in_flight": mine,
+        "elsewhere": f".tmp-{host}x-{child.pid}-{'b' * 32}",
+        "older_meshmill": f".tmp-{'c' * 32}",
+    }
+    for name in names.values():
+        (folder / name).write_bytes(b"half a picture")
+    found = check_catalog(engine, blobs)
+    assert [(f.kind, f.subject) for f in found] == [("unfinished_write", f"framed/{names['killed']}")]
+    repair_catalog(engine, blobs, found)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(v for k, v in names.items() if k != "killed")
+    assert len(check_catalog(engine, blobs, now=time.time() + 7200)) == 3  # the rest wait out the grace period
