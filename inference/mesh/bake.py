@@ -159,10 +159,10 @@ def bake_texture(
 
     # the fill runs over the surface as one piece: vertices at one position are one, across UV seams and in
     # meshes whose faces share no vertices at all
-    weld = weld_by_position(mesh.vertices)[1]
+    first, weld = weld_by_position(mesh.vertices)
     corners = torch.as_tensor(weld, dtype=torch.long, device=device)[corners]
     some = gather_samples(len(texels), device)
-    vertex_fill = fill_unseen(corners[some], bary[some], albedo(some), confidence[some], weld[mesh.faces], int(weld.max()) + 1)
+    vertex_fill = fill_unseen(corners[some], bary[some], albedo(some), confidence[some], weld[mesh.faces], mesh.vertices[first])
     blend = (confidence < 1).nonzero().squeeze(1)  # only these texels take any of the fill
     fill = interpolate(vertex_fill, corners[blend], bary[blend])
     if shading is not None:  # kept lighting: the fill lit as the views light the surface, turned to face them

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import trimesh
 from PIL import Image
 
 from inference.mesh.export import write_obj
@@ -46,6 +47,34 @@ def test_the_dominant_colour_is_the_commonest_not_the_mean():
     white, black = np.array([0.95, 0.95, 0.95]), np.array([0.05, 0.05, 0.05])
     values = np.array([white] * 7 + [black] * 3)
     assert np.allclose(dominant_colour(values, np.ones(10)), white)
+
+
+def test_a_colour_on_a_cells_edge_is_still_the_dominant_one():
+    """A white-ish surface at 0.80–0.86 straddles the histogram's cell edge at 5/6: split in two, each half smaller
+    than a darker 40 %, it lost to it; the dominant colour is the white's, wherever the cells' edges fall."""
+    rng = np.random.default_rng(0)
+    light = rng.uniform(0.80, 0.86, size=(600, 1)).repeat(3, axis=1)
+    dark = np.full((400, 3), 0.3)
+    dominant = dominant_colour(np.concatenate([light, dark]), np.ones(1000))
+    assert np.allclose(dominant, 0.83, atol=0.01), dominant
+
+
+def test_the_fill_is_the_surfaces_not_its_triangulations():
+    """The same sphere triangulated coarsely and finely, its front known in one colour and the rest pulled toward
+    another: the back takes the same colour on both. With every edge weighing one, the coarse sphere's back kept
+    far more of the front's colour (the pull works per edge, and its edges are four times as long)."""
+    backs = {}
+    for subdivisions in (2, 4):
+        sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
+        known = sphere.vertices[:, 2] > 0.2
+        values = known[:, None].astype(float)
+        by_edges = harmonic_fill(sphere.faces, values, known, target=np.array([0.0]))[:, 0]
+        by_surface = harmonic_fill(sphere.faces, values, known, target=np.array([0.0]), vertices=sphere.vertices)[:, 0]
+        back = sphere.vertices[:, 2] < -0.8
+        backs[subdivisions] = by_edges[back].mean(), by_surface[back].mean()
+        assert 0.0 <= by_surface.min() and by_surface.max() <= 1.0
+    assert backs[2][0] > backs[4][0] + 0.1  # the old fill: the triangulation decides
+    assert abs(backs[2][1] - backs[4][1]) < 0.03, backs
 
 
 def card_with_a_face(size: int = 256) -> Image.Image:
