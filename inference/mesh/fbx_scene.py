@@ -1,6 +1,10 @@
 """Run inside Blender (not imported by Meshmill): a GLB in, a binary FBX out, as Unity and Unreal import it.
 
     blender -b --factory-startup --python inference/mesh/fbx_scene.py -- job.json
+    blender -b --factory-startup --python inference/mesh/fbx_scene.py -- --serve
+
+``--serve`` (what ``fbx.py`` runs, one Blender for a process's writes): a job file's path per line on stdin, one
+line back for each, ``MESHMILL_FBX_WRITTEN`` or ``MESHMILL_FBX_FAILED`` and why; it ends with its stdin.
 
 ``job.json``: ``glb`` (the finished asset; its levels of detail, if any, as plain nodes ``name_LODn``), ``stem``
 (names the object, the material's textures), ``out`` (the FBX). Blender's own glTF importer reads the GLB and its
@@ -49,10 +53,9 @@ def split_metallic_roughness(material, stem, folder):
         material.node_tree.links.new(node.outputs["Color"], bsdf.inputs[socket])
 
 
-def main():
-    job = json.load(open(sys.argv[sys.argv.index("--") + 1]))
+def write_fbx(job):
+    """One job: the scene emptied, the GLB in, the FBX out."""
     stem = job["stem"]
-    mend_numpy()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=job["glb"])
     group_levels([o for o in bpy.data.objects if o.type == "MESH"], stem)
@@ -74,7 +77,22 @@ def main():
         add_leaf_bones=False,
         bake_anim=False,
     )
-    print("MESHMILL_FBX_WRITTEN")
+
+
+def main():
+    mend_numpy()
+    argument = sys.argv[sys.argv.index("--") + 1]
+    if argument != "--serve":
+        write_fbx(json.load(open(argument)))
+        print("MESHMILL_FBX_WRITTEN")
+        return
+    for line in sys.stdin:
+        try:
+            write_fbx(json.load(open(line.strip())))
+        except Exception as exc:  # one bad file is answered, and the next is served
+            print(f"MESHMILL_FBX_FAILED {type(exc).__name__}: {exc}".replace("\n", " "), flush=True)
+        else:
+            print("MESHMILL_FBX_WRITTEN", flush=True)
 
 
 main()

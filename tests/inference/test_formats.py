@@ -1,6 +1,10 @@
 """Studio formats and real-world placement: one table of formats; USD checked by usd-core's own validators."""
 
 import io
+import multiprocessing
+import os
+import signal
+import time
 import zipfile
 
 import numpy as np
@@ -90,6 +94,36 @@ def test_a_usdc_layer_comes_with_its_textures_beside_it(asset):
     files = FORMATS["usdc"].write(Finished(asset.mesh, asset.glb), "chest")
     assert set(files) == {"chest.usdc", "chest_basecolor.png", "chest_normal.png"}
     assert files["chest.usdc"].startswith(b"PXR-USDC")
+
+
+def test_one_blender_writes_a_processs_fbx_files_and_one_that_dies_is_replaced(asset):
+    """Blender's start is most of an FBX's cost, so a process keeps one Blender for its writes. A file it cannot
+    read is refused by name and the same Blender writes the next; one killed between files is replaced."""
+    from inference.mesh.fbx import SESSION, fbx_bytes
+
+    first = fbx_bytes(asset.glb, "chest")
+    blender = SESSION.pid
+    assert first.startswith(b"Kaydara FBX Binary") and blender is not None
+    with pytest.raises(RuntimeError, match=r"Blender could not write broken\.fbx: .*glTF"):
+        fbx_bytes(b"not a GLB at all", "broken")
+    second = fbx_bytes(asset.glb, "chest")
+    assert SESSION.pid == blender and abs(len(second) - len(first)) < 0.01 * len(first)  # FBX stamps the time
+    with multiprocessing.get_context("fork").Pool(1) as pool:  # a forked worker starts its own, leaves ours alone
+        assert pool.apply(_blender_of_a_forked_child, (asset.glb,)) not in (None, blender)
+    assert fbx_bytes(asset.glb, "chest").startswith(b"Kaydara FBX Binary") and SESSION.pid == blender
+    os.kill(blender, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while SESSION.pid == blender and time.monotonic() < deadline:
+        time.sleep(0.05)
+    third = fbx_bytes(asset.glb, "chest")
+    assert SESSION.pid not in (None, blender) and abs(len(third) - len(first)) < 0.01 * len(first)
+
+
+def _blender_of_a_forked_child(glb: bytes) -> int | None:
+    from inference.mesh.fbx import SESSION, fbx_bytes
+
+    fbx_bytes(glb, "child")
+    return SESSION.pid
 
 
 def test_a_file_name_picks_its_format_and_an_unknown_suffix_is_refused_naming_the_known_ones():
