@@ -138,7 +138,7 @@ def harmonic_fill(
     else:
         adjacency, area = surface_laplacian(np.asarray(vertices, np.float64), faces)
         reach = REACH * np.sqrt(max(area.sum(), 1e-12))
-        screen = area / reach**2
+        screen = area / reach**2 + 1e-9  # a part of no area, touching nothing seen, still solvable: it takes the target
     degree = np.asarray(adjacency.sum(axis=1)).ravel()
     laplacian = scipy.sparse.diags(degree + screen) - adjacency
     u, k = np.flatnonzero(unknown), np.flatnonzero(known)

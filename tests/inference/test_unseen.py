@@ -41,6 +41,10 @@ def test_a_part_of_the_mesh_that_touches_nothing_seen_takes_the_target():
     filled = harmonic_fill(faces, values, known, target=np.array([0.9]))[:, 0]
     assert 0.2 < filled[2] < 0.4  # held by its seen neighbours, pulled a little toward the target
     assert np.allclose(filled[3:], 0.9)
+    # by the surface: the same, also where the untouched part has no area at all (a sliver the decimator left)
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [2, 0, 0], [3, 0, 0], [4, 0, 0]], float)
+    filled = harmonic_fill(faces, values, known, target=np.array([0.9]), vertices=vertices)[:, 0]
+    assert 0.2 < filled[2] < 0.9 and np.allclose(filled[3:], 0.9, atol=1e-3)  # a triangle wider than the reach: nearer the target
 
 
 def test_the_dominant_colour_is_the_commonest_not_the_mean():
