@@ -17,7 +17,7 @@ from tools.docs.cli import command_paths
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("orchestration", "assets", "inference", "catalog")
 #: names the code writes that are not settings: stdout markers of its Blender scripts, the index it gives a worker
-NOT_SETTINGS = {"MESHMILL_RENDERED", "MESHMILL_FBX_WRITTEN", "MESHMILL_WORKER"}
+NOT_SETTINGS = {"MESHMILL_RENDERED", "MESHMILL_FBX_WRITTEN", "MESHMILL_FBX_FAILED", "MESHMILL_WORKER"}
 pytestmark = pytest.mark.xdist_group("docs")  # one build of the site, on one worker
 
 
