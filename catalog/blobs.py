@@ -35,29 +35,35 @@ mimetypes.add_type("model/gltf-binary", ".glb")
 mimetypes.add_type("model/obj", ".obj")
 
 
-#: this host's name as a temporary file's name carries it (letters and digits only)
+#: how a local write's temporary file's name begins; this host's name as such a name carries it (letters, digits)
+TEMPORARY = ".tmp-"
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
 
 
 def temporary_name() -> str:
     """The name of a local write's temporary file: ``.tmp-HOST-PID-RANDOM``. It names the writing host and
     process, so that a check run after a crash can tell at once a write whose process is gone from one in flight."""
-    return f".tmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+    return f"{TEMPORARY}{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def is_temporary(key: str) -> bool:
+    """Whether ``key`` (or a file name) is a local write's temporary file, not a blob."""
+    return key.rsplit("/", 1)[-1].startswith(TEMPORARY)
 
 
 def write_abandoned(key: str) -> bool:
     """Whether ``key`` is the temporary file of a write whose process is gone: named by :func:`temporary_name` on
     this host for a process that no longer exists. Another host's file, or a name of an older Meshmill (no host, no
     process), says nothing: only its age can (the checker's grace period)."""
-    parts = key.rsplit("/", 1)[-1].removeprefix(".tmp-").rsplit("-", 2)
-    if len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
+    parts = key.rsplit("/", 1)[-1].removeprefix(TEMPORARY).rsplit("-", 2)
+    if not is_temporary(key) or len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
         return False
     try:
         os.kill(int(parts[1]), 0)
     except (ProcessLookupError, OverflowError):  # no such process; no process can have that number
         return True
     except PermissionError:  # another user's process, alive
-        return False
+        pass
     return False
 
 
@@ -180,7 +186,7 @@ class LocalBlobStore:
         """Every blob under ``prefix`` with its size and time; ``unfinished``: also the temporary files of writes
         that never ended (a process killed mid-write), which only ``delete`` should be given."""
         for path in sorted(self.root.rglob("*")):
-            if not path.is_file() or (path.name.startswith(".tmp-") and not unfinished):
+            if not path.is_file() or (is_temporary(path.name) and not unfinished):
                 continue
             key = path.relative_to(self.root).as_posix()
             if key.startswith(prefix):

@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from catalog.blobs import BlobError, BlobStore, Digest, write_abandoned
+from catalog.blobs import BlobError, BlobStore, Digest, is_temporary, write_abandoned
 from catalog.keys import key_owner
 from catalog.models import BlobDigest, Output, OutputAttempt, OutputStatus, SourceImage, SourceView, Variant, utcnow
 from catalog.records import close_open_attempt
@@ -119,7 +119,7 @@ def check_catalog(
     stored: dict[str, int] = {}  # key -> its size in the store
     for info in blobs.scan(unfinished=True):
         old = info.modified is None or now - info.modified >= grace
-        if info.key.rsplit("/", 1)[-1].startswith(".tmp-"):
+        if is_temporary(info.key):
             if old or write_abandoned(info.key):
                 findings.append(Finding("unfinished_write", info.key, "a blob write that never ended", "remove it"))
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import json
 import os
 import queue
@@ -42,7 +43,7 @@ WRITTEN, FAILED = "MESHMILL_FBX_WRITTEN", "MESHMILL_FBX_FAILED"
 
 
 class BlenderSession:
-    """One headless Blender running ``fbx_scene.py --serve``, started at the first job and kept for the next."""
+    """One headless Blender running ``fbx_scene.py``, started at the first job and kept for the next."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -55,7 +56,7 @@ class BlenderSession:
         """The running Blender's process id (None before the first job or after ``close``)."""
         return self._process.pid if self._process is not None and self._process.poll() is None else None
 
-    def run(self, job_file: Path, timeout: float) -> None:
+    def run(self, job: dict[str, str], timeout: float) -> None:
         """Runs one job; raises ``RuntimeError`` with Blender's last words where it fails, dies or hangs."""
         with self._lock:
             if self._process is None or self._process.poll() is not None or self.jobs >= JOBS_PER_BLENDER:
@@ -63,7 +64,7 @@ class BlenderSession:
             self.jobs += 1
             said: collections.deque[str] = collections.deque(maxlen=30)
             try:
-                self._process.stdin.write(f"{job_file}\n".encode())
+                self._process.stdin.write(json.dumps(job).encode() + b"\n")
                 while True:
                     line = self._lines.get(timeout=timeout)
                     if line is None:
@@ -95,10 +96,8 @@ class BlenderSession:
         self._lock = threading.Lock()
         process, self._process = self._process, None
         for stream in (process.stdin, process.stdout) if process is not None else ():
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
     def _start(self) -> None:
         self._stop()
@@ -110,8 +109,6 @@ class BlenderSession:
             "1",
             "--python",
             str(SCENE),
-            "--",
-            "--serve",
         ]
         # unbuffered pipes: no lock of Python's buffered files for a fork to copy while the reader holds it
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
@@ -152,10 +149,8 @@ def fbx_bytes(glb: bytes, stem: str, timeout: float = 300.0) -> bytes:
     with tempfile.TemporaryDirectory(prefix="meshmill-fbx-") as tmp:
         folder = Path(tmp)
         (folder / "in.glb").write_bytes(glb)
-        job = {"glb": str(folder / "in.glb"), "stem": stem, "out": str(folder / f"{stem}.fbx")}
-        (folder / "job.json").write_text(json.dumps(job))
         try:
-            SESSION.run(folder / "job.json", timeout)
+            SESSION.run({"glb": str(folder / "in.glb"), "stem": stem, "out": str(folder / f"{stem}.fbx")}, timeout)
         except RuntimeError as exc:
             raise RuntimeError(f"Blender could not write {stem}.fbx: {str(exc)[-2000:]}") from None
         return (folder / f"{stem}.fbx").read_bytes()

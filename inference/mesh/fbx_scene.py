@@ -1,12 +1,11 @@
 """Run inside Blender (not imported by Meshmill): a GLB in, a binary FBX out, as Unity and Unreal import it.
 
-    blender -b --factory-startup --python inference/mesh/fbx_scene.py -- job.json
-    blender -b --factory-startup --python inference/mesh/fbx_scene.py -- --serve
+    blender -b --factory-startup --python inference/mesh/fbx_scene.py < jobs
 
-``--serve`` (what ``fbx.py`` runs, one Blender for a process's writes): a job file's path per line on stdin, one
-line back for each, ``MESHMILL_FBX_WRITTEN`` or ``MESHMILL_FBX_FAILED`` and why; it ends with its stdin.
+One Blender for a process's writes (``fbx.py``): a job per line on stdin, one line back for each,
+``MESHMILL_FBX_WRITTEN`` or ``MESHMILL_FBX_FAILED`` and why; it ends with its stdin.
 
-``job.json``: ``glb`` (the finished asset; its levels of detail, if any, as plain nodes ``name_LODn``), ``stem``
+A job is a JSON object: ``glb`` (the finished asset; its levels of detail, if any, as plain nodes ``name_LODn``), ``stem``
 (names the object, the material's textures), ``out`` (the FBX). Blender's own glTF importer reads the GLB and its
 FBX exporter writes it, levels of detail as ``stem_LOD0`` … under an empty named ``stem`` (the LOD group Unity's
 and Unreal's FBX importers build from the names): binary, +Y up and −Z forward baked into the mesh (no rotation left on the object), scale
@@ -81,14 +80,9 @@ def write_fbx(job):
 
 def main():
     mend_numpy()
-    argument = sys.argv[sys.argv.index("--") + 1]
-    if argument != "--serve":
-        write_fbx(json.load(open(argument)))
-        print("MESHMILL_FBX_WRITTEN")
-        return
     for line in sys.stdin:
         try:
-            write_fbx(json.load(open(line.strip())))
+            write_fbx(json.loads(line))
         except Exception as exc:  # one bad file is answered, and the next is served
             print(f"MESHMILL_FBX_FAILED {type(exc).__name__}: {exc}".replace("\n", " "), flush=True)
         else:

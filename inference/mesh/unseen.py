@@ -98,14 +98,13 @@ def surface_laplacian(vertices: np.ndarray, faces: np.ndarray) -> tuple[scipy.sp
         cols.append(faces[:, j])
     w, r, c = np.concatenate(weights), np.concatenate(rows), np.concatenate(cols)
     pairs = (np.concatenate([r, c]), np.concatenate([c, r]))
-    weight = scipy.sparse.csr_matrix((np.concatenate([w, w]), pairs), shape=(count, count))
-    # a floor keeps every edge joined where its angles are all obtuse or its triangles have no area
-    joined = scipy.sparse.csr_matrix((np.ones(len(pairs[0])), pairs), shape=(count, count))
-    joined.data[:] = FLOOR * (w.mean() if len(w) else 1.0)
-    weight = weight + joined
+    weight = scipy.sparse.csr_matrix((np.concatenate([w, w]), pairs), shape=(count, count))  # an edge's two halves summed
+    # a floor keeps every edge joined where its angles are all obtuse or its triangles have no area (one entry an edge,
+    # zeros kept: the clipped weights are stored)
+    weight.data += FLOOR * (w.mean() if len(w) else 1.0)
     face_area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
     area = np.bincount(faces.ravel(), weights=np.repeat(face_area / 3.0, 3), minlength=count)
-    return weight.tocsr(), area
+    return weight, area
 
 
 def harmonic_fill(
